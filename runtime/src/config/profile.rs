@@ -1,0 +1,120 @@
+//! Run profiles: what a run with `--profile <name>` may use, and its limits.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::tree::{Node, Value};
+use super::{schema, values, Config, ConfigError};
+
+/// Limits applied to every instance a run creates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Linear memory per instance, in bytes.
+    pub memory: u64,
+    /// Wall-clock time for the whole task.
+    pub timeout: Duration,
+    /// Deterministic instruction budget; `None` runs without fuel metering.
+    pub fuel: Option<u64>,
+    /// Tasks a flow may run at once (used by flows).
+    pub max_tasks: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory: 512 << 20, timeout: Duration::from_secs(600), fuel: None, max_tasks: 16 }
+    }
+}
+
+/// A run profile as configured (or implied by connector profiles of the same name).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunProfile {
+    /// The profile's name, lower-cased.
+    pub name: String,
+    /// True when `[profiles.<name>]` exists; false when the grants are implied.
+    pub explicit: bool,
+    /// Postgres connector profiles the run may open.
+    pub postgres: Vec<String>,
+    /// ADLS Gen2 connector profiles the run may open.
+    pub adls2: Vec<String>,
+    /// Config values the guest may read, by lower-cased key.
+    pub config: BTreeMap<String, String>,
+    /// Secret names the guest may read.
+    pub secrets: Vec<String>,
+    pub limits: Limits,
+}
+
+impl RunProfile {
+    pub(super) fn from_config(config: &Config, name: &str) -> Result<RunProfile, ConfigError> {
+        let name = name.to_lowercase();
+        let profiles = config.section("profiles")?;
+        let Some(node) = profiles.get(&name) else {
+            // The Python package's convention: a profile name selects the connector profiles
+            // of that name, and nothing else.
+            let implied = |connector: &str| {
+                config.connector_profile(connector, &name).map(|_| vec![name.clone()]).unwrap_or_default()
+            };
+            return Ok(RunProfile {
+                postgres: implied("postgres"),
+                adls2: implied("adls2"),
+                name,
+                explicit: false,
+                config: BTreeMap::new(),
+                secrets: Vec::new(),
+                limits: Limits::default(),
+            });
+        };
+        let key = format!("profiles.{name}");
+        let table = schema::expect_table(node, &key)?;
+        let list = |field: &str| -> Result<Vec<String>, ConfigError> {
+            table.get(field).map(|n| values::string_list(n, &format!("{key}.{field}"))).unwrap_or(Ok(Vec::new()))
+        };
+        let mut profile = RunProfile {
+            postgres: list("postgres")?.iter().map(|s| s.to_lowercase()).collect(),
+            adls2: list("adls2")?.iter().map(|s| s.to_lowercase()).collect(),
+            secrets: list("secrets")?,
+            config: BTreeMap::new(),
+            limits: Limits::default(),
+            explicit: true,
+            name: name.clone(),
+        };
+        for (connector, granted) in [("postgres", &profile.postgres), ("adls2", &profile.adls2)] {
+            for target in granted {
+                if config.connector_profile(connector, target).is_none() {
+                    return Err(ConfigError::invalid(
+                        &format!("{key}.{connector}"),
+                        &table[connector].source,
+                        format!("grants {connector} profile `{target}`, but there is no [connectors.{connector}.{target}]"),
+                    ));
+                }
+            }
+        }
+        if let Some(values_node) = table.get("config") {
+            let config_key = format!("{key}.config");
+            for (k, v) in schema::expect_table(values_node, &config_key)? {
+                profile.config.insert(k.clone(), values::string(v, &format!("{config_key}.{k}"))?);
+            }
+        }
+        if let Some(limits) = table.get("limits") {
+            profile.limits = read_limits(limits, &format!("{key}.limits"))?;
+        }
+        Ok(profile)
+    }
+}
+
+fn read_limits(node: &Node, key: &str) -> Result<Limits, ConfigError> {
+    let mut limits = Limits::default();
+    let Value::Table(table) = &node.value else {
+        return Err(ConfigError::invalid(key, &node.source, "expected a table"));
+    };
+    for (field, value) in table {
+        let full = format!("{key}.{field}");
+        match field.as_str() {
+            "memory" => limits.memory = values::size(value, &full)?,
+            "timeout" => limits.timeout = values::duration(value, &full)?,
+            "fuel" => limits.fuel = Some(values::whole(value, &full)?),
+            "max_tasks" => limits.max_tasks = values::whole(value, &full)?,
+            _ => return Err(ConfigError::invalid(&full, &value.source, "unknown limit")),
+        }
+    }
+    Ok(limits)
+}

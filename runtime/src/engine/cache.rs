@@ -1,0 +1,89 @@
+//! On-disk cache of compiled components, so a second run skips Cranelift.
+//!
+//! The key is the SHA-256 of the component's bytes plus the engine's compatibility hash (which
+//! covers the wasmtime version and every setting that changes generated code, such as fuel).
+//! Entries are written to a temp file and renamed, so a crash never leaves half an entry;
+//! an entry that fails to load is recompiled and replaced.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::Engine;
+
+/// Whether a component came from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheOutcome {
+    Hit,
+    Miss,
+    Disabled,
+}
+
+/// A directory of compiled components; `None` disables caching.
+#[derive(Debug, Clone)]
+pub struct ComponentCache {
+    dir: Option<PathBuf>,
+}
+
+impl ComponentCache {
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        ComponentCache { dir }
+    }
+
+    /// `$AW_CACHE_DIR`, else `$XDG_CACHE_HOME/auto-workflow`, else `~/.cache/auto-workflow`.
+    pub fn default_dir(env: &[(String, String)]) -> Option<PathBuf> {
+        let var = |name: &str| env.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| PathBuf::from(v));
+        var("AW_CACHE_DIR")
+            .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("auto-workflow")))
+            .or_else(|| var("HOME").map(|d| d.join(".cache").join("auto-workflow")))
+    }
+
+    /// Loads the compiled form of `bytes`, compiling (and storing) it on a miss.
+    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {
+        let Some(dir) = &self.dir else {
+            return Ok((Component::new(engine, bytes)?, CacheOutcome::Disabled));
+        };
+        let path = dir.join(format!("{}.cwasm", key(engine, bytes)));
+        if path.is_file() {
+            // SAFETY: the cache directory belongs to the user running aw-run, entries are only
+            // written by `store` below from `Component::serialize`, and the engine checks the
+            // embedded compatibility header before using the code.
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => {
+                    tracing::debug!(path = %path.display(), "component cache hit");
+                    return Ok((component, CacheOutcome::Hit));
+                }
+                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable cache entry: {e}"),
+            }
+        }
+        let component = Component::new(engine, bytes)?;
+        tracing::debug!(path = %path.display(), "component cache miss: compiled");
+        match component.serialize() {
+            Ok(compiled) => {
+                if let Err(e) = store(dir, &path, &compiled) {
+                    tracing::warn!(dir = %dir.display(), "cannot write the component cache: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("cannot serialize the compiled component: {e}"),
+        }
+        Ok((component, CacheOutcome::Miss))
+    }
+}
+
+/// The cache key of `bytes` for `engine`.
+fn key(engine: &Engine, bytes: &[u8]) -> String {
+    let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut engine_hash);
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{hex}-{:016x}", engine_hash.finish())
+}
+
+fn store(dir: &Path, path: &Path, compiled: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), path.file_name().and_then(|n| n.to_str()).unwrap_or("entry")));
+    std::fs::write(&tmp, compiled)?;
+    std::fs::rename(&tmp, path)
+}

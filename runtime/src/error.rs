@@ -1,0 +1,119 @@
+//! Run failures and the exit codes they map to (documented in `aw-run --help` and README).
+
+use std::time::Duration;
+
+use crate::config::ConfigError;
+use crate::secrets::SecretError;
+
+/// A limit that stopped a run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "name", rename_all = "lowercase")]
+pub enum LimitHit {
+    /// Linear memory would have grown past `limit` bytes.
+    Memory { limit: u64, desired: u64 },
+    /// The wall-clock timeout passed.
+    Timeout {
+        #[serde(serialize_with = "crate::report::serialize_duration")]
+        limit: Duration,
+    },
+    /// The fuel budget ran out.
+    Fuel { limit: u64 },
+}
+
+impl std::fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LimitHit::Memory { limit, desired } => write!(
+                f,
+                "memory limit exceeded: the guest tried to grow its memory to {} with a limit of {} (raise --memory or limits.memory)",
+                human_bytes(*desired),
+                human_bytes(*limit)
+            ),
+            LimitHit::Timeout { limit } => {
+                write!(f, "timeout exceeded: the run took longer than {limit:?} (raise --timeout or limits.timeout)")
+            }
+            LimitHit::Fuel { limit } => {
+                write!(f, "fuel exhausted: the guest used all {limit} units of fuel (raise --fuel or limits.fuel)")
+            }
+        }
+    }
+}
+
+/// A task error the guest returned from `run`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GuestError {
+    pub kind: String,
+    pub message: String,
+    pub code: Option<String>,
+    pub retryable: bool,
+}
+
+/// Why a run did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("config error: {0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Secret(#[from] SecretError),
+    #[error("denied: {0}")]
+    Denied(String),
+    #[error("{0}")]
+    Limit(LimitHit),
+    #[error("guest trapped: {0}")]
+    Trap(String),
+    #[error("{0}")]
+    BadComponent(String),
+    #[error("task failed ({}): {}", .0.kind, .0.message)]
+    Guest(GuestError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl RunError {
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Guest(e) if e.kind == "denied" => 3,
+            RunError::Guest(_) => 1,
+            RunError::Usage(_) | RunError::Config(_) | RunError::Secret(_) => 2,
+            RunError::Denied(_) => 3,
+            RunError::Limit(_) => 4,
+            RunError::Trap(_) => 5,
+            RunError::BadComponent(_) => 6,
+            RunError::Internal(_) => 70,
+        }
+    }
+
+    /// A short machine-readable name for the report's `status`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            RunError::Guest(e) if e.kind == "denied" => "denied",
+            RunError::Guest(_) => "error",
+            RunError::Usage(_) => "usage-error",
+            RunError::Config(_) | RunError::Secret(_) => "config-error",
+            RunError::Denied(_) => "denied",
+            RunError::Limit(_) => "limit-exceeded",
+            RunError::Trap(_) => "trapped",
+            RunError::BadComponent(_) => "invalid-component",
+            RunError::Internal(_) => "internal-error",
+        }
+    }
+}
+
+/// `67108864` -> `64 MiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || value.fract() == 0.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,20 @@
+//! aw-runtime: runs untrusted workflow tasks as sandboxed WebAssembly components, granting
+//! each run only what its run profile names.
+//!
+//! The CLI (`aw-run`, in `main.rs`) is a thin layer over this library: [`config`] loads the
+//! configuration, [`prepare`] resolves a run profile, [`run::Runtime`] loads and runs a
+//! component, and [`report`] describes the outcome.
+
+pub mod check;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod grants;
+pub mod host;
+pub mod logging;
+pub mod prepare;
+pub mod report;
+pub mod run;
+pub mod secrets;
+
+pub use error::RunError;

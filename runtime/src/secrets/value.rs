@@ -1,0 +1,96 @@
+//! The type that holds a secret's value, and the scrubber that keeps values out of output.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use zeroize::Zeroizing;
+
+/// A secret's value: zeroized when the last copy drops; prints as `***`.
+#[derive(Clone)]
+pub struct SecretValue(Arc<Zeroizing<String>>);
+
+impl SecretValue {
+    pub fn new(value: String) -> Self {
+        SecretValue(Arc::new(Zeroizing::new(value)))
+    }
+
+    /// The plain value, for the one place that must hand it on (a connection, a guest that
+    /// asked for it with `reveal`).
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for SecretValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Every secret value the host has loaded, replaced by `***` in any text passed through it.
+///
+/// One scrubber is shared by the log writer, guest stdout/stderr capture, guest results and
+/// error messages, so a value cannot escape through a path someone forgot.
+#[derive(Clone, Default)]
+pub struct Scrubber(Arc<RwLock<Vec<SecretValue>>>);
+
+impl Scrubber {
+    /// Registers a value; empty values are ignored (they would match everywhere).
+    pub fn add(&self, value: &SecretValue) {
+        if value.reveal().is_empty() {
+            return;
+        }
+        let mut known = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !known.iter().any(|v| v == value) {
+            known.push(value.clone());
+            // Longest first, so a secret that contains another is replaced whole.
+            known.sort_by_key(|v| std::cmp::Reverse(v.reveal().len()));
+        }
+    }
+
+    /// `text` with every known secret value replaced by `***`.
+    pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let known = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut out = Cow::Borrowed(text);
+        for value in known.iter() {
+            if out.contains(value.reveal()) {
+                out = Cow::Owned(out.replace(value.reveal(), "***"));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_formats_its_value() {
+        let s = SecretValue::new("hunter2".into());
+        assert_eq!(format!("{s} {s:?}"), "*** ***");
+    }
+
+    #[test]
+    fn scrubber_replaces_longest_value_first() {
+        let scrubber = Scrubber::default();
+        scrubber.add(&SecretValue::new("abc".into()));
+        scrubber.add(&SecretValue::new("abcdef".into()));
+        scrubber.add(&SecretValue::new(String::new()));
+        assert_eq!(scrubber.scrub("x abcdef y abc z"), "x *** y *** z");
+        assert!(matches!(scrubber.scrub("clean"), Cow::Borrowed(_)));
+    }
+}

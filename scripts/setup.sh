@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what building and testing need and is safe to run twice:
+# the wasm32-wasip2 target of the pinned toolchain (rust-toolchain.toml).
+# Later connectors add their services' packages here (PostgreSQL, Azurite).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: cargo is not installed; install Rust with rustup first" >&2
+    exit 1
+fi
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+    echo "setup: adding the wasm32-wasip2 target" >&2
+    rustup target add wasm32-wasip2
+fi

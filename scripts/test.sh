@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds the guests, builds the host, runs
+# every unit and integration test. Safe to run twice; .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+echo "== building guest components" >&2
+guest_dir=$(scripts/build-guests.sh)
+export AW_GUEST_DIR="$guest_dir"
+echo "== building the host" >&2
+cargo build --workspace --exclude aw-hello --exclude aw-probe --exclude aw-other-world --all-targets
+echo "== running tests" >&2
+cargo test -p aw-runtime -p aw-guest --all-targets -- --test-threads 2

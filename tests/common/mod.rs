@@ -1,0 +1,96 @@
+//! Helpers shared by the integration tests: the real `aw-run` binary, the guest components
+//! built by scripts/build-guests.sh, and throwaway config directories.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The directory holding the guest components (`AW_GUEST_DIR`, set by scripts/test.sh, or the
+/// workspace's default target directory).
+pub fn guest_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("AW_GUEST_DIR") {
+        return PathBuf::from(dir);
+    }
+    // CARGO_BIN_EXE_aw-run is <target>/<profile>/aw-run.
+    let bin = Path::new(env!("CARGO_BIN_EXE_aw-run"));
+    bin.parent().and_then(Path::parent).expect("aw-run lives in <target>/<profile>/").join("wasm32-wasip2/release")
+}
+
+/// The path of guest component `name` (file stem, e.g. `aw_probe`); fails loudly when the
+/// guests were not built, because a silently skipped test proves nothing.
+pub fn guest(name: &str) -> PathBuf {
+    let path = guest_dir().join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the guests with scripts/build-guests.sh (scripts/test.sh does this)",
+        path.display()
+    );
+    path
+}
+
+/// A temp directory with an `aw.toml` and its own component cache.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new(aw_toml: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("aw.toml"), aw_toml).expect("write aw.toml");
+        Sandbox { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&path, text).expect("write file");
+        path
+    }
+
+    /// `aw-run` with a clean environment, run from this directory, with a cache inside it.
+    pub fn aw_run(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aw-run"));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AW_CACHE_DIR", self.dir.path().join("cache"))
+            .env("RUST_BACKTRACE", "0")
+            .current_dir(self.dir.path());
+        cmd
+    }
+}
+
+/// A finished `aw-run`, with its streams as text.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// Panics with both streams when the exit code is not `code`.
+    pub fn expect_code(self, code: i32) -> Self {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output { status, stdout, stderr } = cmd.output().expect("spawn aw-run");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
