@@ -244,7 +244,7 @@ fn a_panicking_guest_exits_5_with_its_message() {
 
 #[test]
 fn bad_component_files_exit_6_and_a_missing_file_exits_2() {
-    let sandbox = Sandbox::new(PROFILE);
+    let sandbox = Sandbox::new("");
     let text = sandbox.write("notes.wasm", "this is not wasm");
     let out = run(sandbox.aw_run().arg(&text)).expect_code(6);
     assert!(out.stderr.contains("not a WebAssembly file"), "{}", out.stderr);

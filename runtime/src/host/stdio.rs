@@ -62,7 +62,11 @@ impl GuestOutput {
 
     fn emit(&self, raw: &[u8]) {
         let text = String::from_utf8_lossy(raw);
-        let line = self.scrubber.scrub(text.trim_end_matches(['\r', '\n'])).into_owned();
+        let trimmed = text.trim_end_matches(['\r', '\n']);
+        if trimmed.trim().is_empty() {
+            return;
+        }
+        let line = self.scrubber.scrub(trimmed).into_owned();
         let component = &*self.component;
         match self.stream {
             Stream::Stdout => tracing::info!(target: "guest", component, stream = "stdout", "{line}"),
