@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::{Engine, ResourceLimiter};
 
@@ -72,9 +72,15 @@ impl EpochTicker {
         let engine = engine.clone();
         let flag = stop.clone();
         let thread = std::thread::Builder::new().name("aw-epoch".into()).spawn(move || {
+            let mut next = Instant::now() + EPOCH_TICK;
             while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
+                // park, not sleep: dropping the ticker unparks it, so exit is not delayed a
+                // tick. A wake-up before `next` (an unpark) never advances the epoch early.
+                std::thread::park_timeout(next.saturating_duration_since(Instant::now()));
+                if Instant::now() >= next {
+                    engine.increment_epoch();
+                    next += EPOCH_TICK;
+                }
             }
         })?;
         Ok(EpochTicker { stop, thread: Some(thread) })
@@ -85,6 +91,7 @@ impl Drop for EpochTicker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }
