@@ -46,6 +46,7 @@ fn context() -> Arc<RunContext> {
         grants: Grants::new(&profile),
         secrets: Default::default(),
         scrubber: Scrubber::default(),
+        postgres: aw_runtime::host::postgres::PostgresPools::new([]),
         component: "aw_probe".into(),
     })
 }

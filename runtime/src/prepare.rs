@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use crate::config::{Config, RunProfile, Table};
 use crate::grants::Grants;
+use crate::host::postgres::settings::PgSettings;
+use crate::host::postgres::PostgresPools;
 use crate::host::RunContext;
 use crate::secrets::{SecretError, Secrets};
 
@@ -36,7 +38,14 @@ pub fn prepare(config: &Config, name: &str, secrets: &Secrets, component: &str) 
     for secret in &profile.secrets {
         granted_secrets.insert(secret.clone(), secrets.resolve(secret)?);
     }
+    let mut pg_settings = Vec::new();
+    for ((connector, name), table) in &connectors {
+        if connector == "postgres" {
+            pg_settings.push(PgSettings::from_table(name, table)?);
+        }
+    }
     let context = Arc::new(RunContext {
+        postgres: PostgresPools::new(pg_settings),
         grants: Grants::new(&profile),
         secrets: granted_secrets,
         scrubber: secrets.scrubber().clone(),

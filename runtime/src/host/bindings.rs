@@ -6,11 +6,19 @@
 wasmtime::component::bindgen!({
     world: "task",
     path: "../wit",
-    imports: { default: trappable },
+    imports: {
+        "auto-workflow:connectors/postgres": async | trappable,
+        default: trappable,
+    },
     exports: { default: async },
     with: {
         "auto-workflow:connectors/secrets.secret": crate::host::secrets::SecretHandle,
+        "auto-workflow:connectors/postgres.client": crate::host::postgres::PgClient,
+        "auto-workflow:connectors/postgres.transaction": crate::host::postgres::PgTransaction,
+        "auto-workflow:connectors/postgres.row-stream": crate::host::postgres::PgRowStream,
+        "auto-workflow:connectors/postgres.copy-sink": crate::host::postgres::PgCopySink,
+        "auto-workflow:connectors/postgres.copy-source": crate::host::postgres::PgCopySource,
     },
 });
 
-pub use auto_workflow::connectors::{config, log, secrets, types};
+pub use auto_workflow::connectors::{config, log, postgres, secrets, types};

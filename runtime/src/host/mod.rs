@@ -4,6 +4,7 @@
 pub mod bindings;
 mod config;
 mod log;
+pub mod postgres;
 pub mod secrets;
 pub mod stdio;
 
@@ -23,6 +24,8 @@ pub struct RunContext {
     /// Granted secrets, resolved before the guest starts (a missing one fails the run early).
     pub secrets: std::collections::BTreeMap<String, SecretValue>,
     pub scrubber: Scrubber,
+    /// Pools of the granted Postgres profiles, shared by every instance of the run.
+    pub postgres: postgres::PostgresPools,
     /// The component's name, used to tag its log lines.
     pub component: String,
 }

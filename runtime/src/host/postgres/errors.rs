@@ -1,0 +1,106 @@
+//! Postgres failures -> the WIT's classified `connector-error`.
+//!
+//! SQLSTATE classes decide the kind: 57014 and pool/connect timeouts are `timeout`; 40001,
+//! 40P01, class 08 and broken connections are `transient` (retryable); 28 is `auth`; 42P01 and
+//! 42703 are `not-found`; 23 is `conflict`; 42 and 22 are `invalid-input`; the rest `permanent`.
+//! The message carries the server's message, detail and hint, never the DSN or a password
+//! (the run's scrubber removes secret values from anything that reaches output anyway).
+
+use deadpool_postgres::PoolError;
+
+use crate::host::bindings::types::{ConnectorError, ErrorKind};
+
+/// A classified error without a remote code.
+pub fn error(kind: ErrorKind, message: impl Into<String>) -> ConnectorError {
+    let retryable = matches!(kind, ErrorKind::Transient | ErrorKind::Timeout);
+    ConnectorError { kind, message: message.into(), code: None, retryable }
+}
+
+/// The kind for a SQLSTATE.
+pub fn kind_for_sqlstate(code: &str) -> ErrorKind {
+    match code {
+        "57014" => ErrorKind::Timeout,
+        "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300" => ErrorKind::Transient,
+        "42P01" | "42703" | "42883" | "3D000" | "3F000" => ErrorKind::NotFound,
+        "42501" => ErrorKind::Denied,
+        "25006" => ErrorKind::Denied,
+        _ if code.starts_with("08") => ErrorKind::Transient,
+        _ if code.starts_with("28") => ErrorKind::Auth,
+        _ if code.starts_with("23") => ErrorKind::Conflict,
+        _ if code.starts_with("42") || code.starts_with("22") => ErrorKind::InvalidInput,
+        _ if code.starts_with("53") => ErrorKind::Limit,
+        _ => ErrorKind::Permanent,
+    }
+}
+
+/// Classifies a tokio-postgres error.
+pub fn from_pg(e: &tokio_postgres::Error) -> ConnectorError {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code().code().to_string();
+        let mut message = format!("{}: {}", db.severity(), db.message());
+        if let Some(detail) = db.detail() {
+            message.push_str(&format!("; detail: {detail}"));
+        }
+        if let Some(hint) = db.hint() {
+            message.push_str(&format!("; hint: {hint}"));
+        }
+        if let Some(position) = db.position() {
+            if let tokio_postgres::error::ErrorPosition::Original(p) = position {
+                message.push_str(&format!(" (at character {p})"));
+            }
+        }
+        let kind = kind_for_sqlstate(&code);
+        let retryable = matches!(kind, ErrorKind::Transient | ErrorKind::Timeout);
+        return ConnectorError { kind, message, code: Some(code), retryable };
+    }
+    if let Some(code) = e.code() {
+        let kind = kind_for_sqlstate(code.code());
+        let mut err = error(kind, e.to_string());
+        err.code = Some(code.code().to_string());
+        return err;
+    }
+    // No SQLSTATE: the connection broke, could not be made, or timed out.
+    let text = e.to_string();
+    let kind = if text.contains("timed out") || text.contains("timeout") { ErrorKind::Timeout } else { ErrorKind::Transient };
+    if e.is_closed() {
+        return error(ErrorKind::Transient, format!("the connection was closed: {text}"));
+    }
+    error(kind, text)
+}
+
+/// Classifies a failure to get a connection from the pool.
+pub fn from_pool(e: &PoolError, profile: &str) -> ConnectorError {
+    match e {
+        PoolError::Timeout(_) => error(
+            ErrorKind::Timeout,
+            format!("no connection of postgres profile `{profile}` became free in time (raise `timeout` or `max_size`)"),
+        ),
+        PoolError::Backend(pg) => {
+            let mut err = from_pg(pg);
+            err.message = format!("cannot connect (postgres profile `{profile}`): {}", err.message);
+            err
+        }
+        PoolError::Closed => error(ErrorKind::Transient, format!("the pool of postgres profile `{profile}` is closed")),
+        other => error(ErrorKind::Transient, format!("postgres profile `{profile}`: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlstates_map_to_the_documented_kinds() {
+        assert_eq!(kind_for_sqlstate("57014"), ErrorKind::Timeout);
+        assert_eq!(kind_for_sqlstate("40001"), ErrorKind::Transient);
+        assert_eq!(kind_for_sqlstate("40P01"), ErrorKind::Transient);
+        assert_eq!(kind_for_sqlstate("08006"), ErrorKind::Transient);
+        assert_eq!(kind_for_sqlstate("28P01"), ErrorKind::Auth);
+        assert_eq!(kind_for_sqlstate("42P01"), ErrorKind::NotFound);
+        assert_eq!(kind_for_sqlstate("42703"), ErrorKind::NotFound);
+        assert_eq!(kind_for_sqlstate("23505"), ErrorKind::Conflict);
+        assert_eq!(kind_for_sqlstate("42601"), ErrorKind::InvalidInput);
+        assert_eq!(kind_for_sqlstate("22P02"), ErrorKind::InvalidInput);
+        assert_eq!(kind_for_sqlstate("XX000"), ErrorKind::Permanent);
+    }
+}

@@ -1,0 +1,239 @@
+//! The WIT `postgres` interface: grant check at `open`, then every method delegates to a
+//! [`Session`] (client: a pooled connection per statement; transaction: its pinned one).
+
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use wasmtime::component::Resource;
+
+use super::errors::from_pool;
+use super::resources::{lock, PgClient, PgCopySink, PgCopySource, PgRowStream, PgTransaction, PinnedConn};
+use super::session::{self, Session};
+use super::sql::quote_ident;
+use crate::host::bindings::postgres::{
+    Column, CopyFormat, CopyFrom, Host, HostClient, HostCopySink, HostCopySource, HostRowStream, HostTransaction, Isolation, Row,
+    RowSet, StatementOptions, TableInfo, TransactionOptions, Value,
+};
+use crate::host::bindings::types::ConnectorError;
+use crate::host::HostState;
+
+type WitResult<T> = wasmtime::Result<Result<T, ConnectorError>>;
+
+impl HostState {
+    fn client_session(&self, client: &Resource<PgClient>) -> wasmtime::Result<Session> {
+        let c = self.table.get(client)?;
+        Ok(Session::Pool { pool: c.pool.clone(), settings: c.settings.clone() })
+    }
+
+    fn tx_session(&self, tx: &Resource<PgTransaction>) -> wasmtime::Result<Session> {
+        let t = self.table.get(tx)?;
+        Ok(Session::Transaction { conn: t.conn.clone(), settings: t.settings.clone() })
+    }
+
+    /// Puts a fallible host object into the resource table.
+    fn push<T: Send + 'static>(&mut self, made: Result<T, ConnectorError>) -> WitResult<Resource<T>> {
+        Ok(match made {
+            Ok(object) => Ok(self.table.push(object)?),
+            Err(e) => Err(e),
+        })
+    }
+}
+
+impl Host for HostState {
+    async fn open(&mut self, profile: Option<String>) -> WitResult<Resource<PgClient>> {
+        let name = profile.unwrap_or_else(|| self.run.grants.profile().to_string()).to_lowercase();
+        if let Err(denied) = self.run.grants.connector("postgres", &name) {
+            return Ok(Err(denied.into()));
+        }
+        let made = self.run.postgres.get(&name).map(|(pool, settings)| PgClient { pool, settings });
+        self.push(made)
+    }
+}
+
+/// The statement methods, identical on `client` and `transaction` but for the session.
+macro_rules! statement_methods {
+    ($resource:ty, $session:ident) => {
+        async fn query(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, o: Option<StatementOptions>) -> WitResult<RowSet> {
+            Ok(self.$session(&r)?.query(sql, params, o).await)
+        }
+
+        async fn query_one(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, o: Option<StatementOptions>) -> WitResult<Option<Row>> {
+            Ok(self.$session(&r)?.query_one(sql, params, o).await)
+        }
+
+        async fn query_value(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, o: Option<StatementOptions>) -> WitResult<Option<Value>> {
+            Ok(self.$session(&r)?.query_value(sql, params, o).await)
+        }
+
+        async fn execute(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, o: Option<StatementOptions>) -> WitResult<u64> {
+            Ok(self.$session(&r)?.execute(sql, params, o).await)
+        }
+
+        async fn execute_many(&mut self, r: Resource<$resource>, sql: String, params: Vec<Vec<Value>>, o: Option<StatementOptions>) -> WitResult<u64> {
+            Ok(self.$session(&r)?.execute_many(sql, params, o).await)
+        }
+
+        async fn query_stream(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, batch_rows: u32) -> WitResult<Resource<PgRowStream>> {
+            let made = self.$session(&r)?.query_stream(sql, params, batch_rows).await;
+            self.push(made)
+        }
+
+        async fn copy_in(&mut self, r: Resource<$resource>, table: String, columns: Vec<String>, format: CopyFormat) -> WitResult<Resource<PgCopySink>> {
+            let made = self.$session(&r)?.copy_in(table, columns, format).await;
+            self.push(made)
+        }
+
+        async fn copy_out(&mut self, r: Resource<$resource>, source: CopyFrom, columns: Vec<String>, format: CopyFormat) -> WitResult<Resource<PgCopySource>> {
+            let made = self.$session(&r)?.copy_out(source, columns, format).await;
+            self.push(made)
+        }
+    };
+}
+
+impl HostClient for HostState {
+    statement_methods!(PgClient, client_session);
+
+    async fn begin(&mut self, r: Resource<PgClient>, options: TransactionOptions) -> WitResult<Resource<PgTransaction>> {
+        let (pool, settings) = {
+            let c = self.table.get(&r)?;
+            (c.pool.clone(), c.settings.clone())
+        };
+        let made = async {
+            let object = pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?;
+            let mut sql = String::from("BEGIN");
+            if let Some(level) = options.isolation {
+                sql.push_str(match level {
+                    Isolation::ReadCommitted => " ISOLATION LEVEL READ COMMITTED",
+                    Isolation::RepeatableRead => " ISOLATION LEVEL REPEATABLE READ",
+                    Isolation::Serializable => " ISOLATION LEVEL SERIALIZABLE",
+                });
+            }
+            let read_only = options.read_only || settings.read_only;
+            sql.push_str(if read_only { " READ ONLY" } else { " READ WRITE" });
+            if options.deferrable {
+                sql.push_str(" DEFERRABLE");
+            }
+            if settings.read_only {
+                // Take the snapshot now: afterwards `SET TRANSACTION READ WRITE` is refused,
+                // so a guest cannot lift the profile's read-only rule.
+                sql.push_str("; SELECT 1");
+            }
+            object.batch_execute(&sql).await.map_err(|e| super::errors::from_pg(&e))?;
+            Ok(PgTransaction { conn: Arc::new(Mutex::new(PinnedConn::new(object, true))), settings })
+        }
+        .await;
+        self.push(made)
+    }
+
+    async fn reflect(&mut self, r: Resource<PgClient>, schema: String, tables: Vec<String>) -> WitResult<Vec<TableInfo>> {
+        Ok(super::reflect::reflect(self.client_session(&r)?, schema, tables).await)
+    }
+
+    async fn drop(&mut self, r: Resource<PgClient>) -> wasmtime::Result<()> {
+        self.table.delete(r)?;
+        Ok(())
+    }
+}
+
+impl HostTransaction for HostState {
+    statement_methods!(PgTransaction, tx_session);
+
+    async fn savepoint(&mut self, r: Resource<PgTransaction>, name: String) -> WitResult<()> {
+        self.tx_command(&r, format!("SAVEPOINT {}", quote_ident(&name))).await
+    }
+
+    async fn rollback_to(&mut self, r: Resource<PgTransaction>, name: String) -> WitResult<()> {
+        self.tx_command(&r, format!("ROLLBACK TO SAVEPOINT {}", quote_ident(&name))).await
+    }
+
+    async fn release(&mut self, r: Resource<PgTransaction>, name: String) -> WitResult<()> {
+        self.tx_command(&r, format!("RELEASE SAVEPOINT {}", quote_ident(&name))).await
+    }
+
+    async fn commit(&mut self, r: Resource<PgTransaction>) -> WitResult<()> {
+        self.tx_finish(&r, "COMMIT").await
+    }
+
+    async fn rollback(&mut self, r: Resource<PgTransaction>) -> WitResult<()> {
+        self.tx_finish(&r, "ROLLBACK").await
+    }
+
+    async fn drop(&mut self, r: Resource<PgTransaction>) -> wasmtime::Result<()> {
+        let tx = self.table.delete(r)?;
+        // Still open: roll back and return the connection (closed instead if that fails).
+        if let Ok(mut guard) = lock(&tx.conn) {
+            if guard.client().is_ok() {
+                let _ = guard.finish("ROLLBACK").await;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl HostState {
+    async fn tx_command(&mut self, r: &Resource<PgTransaction>, sql: String) -> WitResult<()> {
+        let conn = self.table.get(r)?.conn.clone();
+        Ok(async {
+            let guard = lock(&conn)?;
+            guard.client()?.batch_execute(&sql).await.map_err(|e| super::errors::from_pg(&e))
+        }
+        .await)
+    }
+
+    async fn tx_finish(&mut self, r: &Resource<PgTransaction>, sql: &str) -> WitResult<()> {
+        let conn = self.table.get(r)?.conn.clone();
+        Ok(async {
+            let mut guard = lock(&conn)?;
+            guard.finish(sql).await
+        }
+        .await)
+    }
+}
+
+impl HostRowStream for HostState {
+    async fn columns(&mut self, r: Resource<PgRowStream>) -> wasmtime::Result<Vec<Column>> {
+        Ok(self.table.get(&r)?.columns.clone())
+    }
+
+    async fn next(&mut self, r: Resource<PgRowStream>) -> WitResult<Option<Vec<Vec<Value>>>> {
+        let stream = self.table.get_mut(&r)?;
+        Ok(session::stream_next(stream).await)
+    }
+
+    async fn drop(&mut self, r: Resource<PgRowStream>) -> wasmtime::Result<()> {
+        let stream = self.table.delete(r)?;
+        session::stream_close(stream).await;
+        Ok(())
+    }
+}
+
+impl HostCopySink for HostState {
+    async fn write(&mut self, r: Resource<PgCopySink>, data: Vec<u8>) -> WitResult<()> {
+        Ok(session::copy_write(self.table.get_mut(&r)?, data).await)
+    }
+
+    async fn finish(&mut self, r: Resource<PgCopySink>) -> WitResult<u64> {
+        Ok(session::copy_finish(self.table.get_mut(&r)?).await)
+    }
+
+    async fn drop(&mut self, r: Resource<PgCopySink>) -> wasmtime::Result<()> {
+        // Dropping an unfinished sink sends CopyFail: nothing of the copy is kept.
+        self.table.delete(r)?;
+        Ok(())
+    }
+}
+
+impl HostCopySource for HostState {
+    async fn read(&mut self, r: Resource<PgCopySource>) -> WitResult<Option<Vec<u8>>> {
+        Ok(session::copy_read(self.table.get_mut(&r)?).await)
+    }
+
+    async fn rows(&mut self, r: Resource<PgCopySource>) -> wasmtime::Result<u64> {
+        Ok(self.table.get(&r)?.counter.rows())
+    }
+
+    async fn drop(&mut self, r: Resource<PgCopySource>) -> wasmtime::Result<()> {
+        self.table.delete(r)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,19 @@
+//! The Postgres connector: connector-profile settings, one pool per profile, TLS per sslmode,
+//! value conversion, classified errors, and the WIT `postgres` implementation.
+
+mod copy;
+mod errors;
+mod host;
+mod pool;
+mod reflect;
+mod resources;
+mod session;
+pub mod settings;
+mod sql;
+mod statements;
+mod tls;
+pub mod types;
+mod values;
+
+pub use pool::PostgresPools;
+pub use resources::{PgClient, PgCopySink, PgCopySource, PgRowStream, PgTransaction};

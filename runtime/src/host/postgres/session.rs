@@ -1,0 +1,223 @@
+//! What the statement methods of `client` and `transaction` have in common: where the
+//! connection comes from. A client checks one out per statement; a transaction uses its own.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use deadpool_postgres::{ClientWrapper, Pool};
+use futures_util::SinkExt;
+use tokio::sync::Mutex;
+
+use super::copy::RowCounter;
+use super::errors::{error, from_pg, from_pool};
+use super::resources::{lock, CopyConn, PgCopySink, PgCopySource, PgRowStream, PinnedConn, SharedConn};
+use super::settings::PgSettings;
+use super::statements::{self, wrapped, Wrap};
+use super::{sql, values};
+use crate::host::bindings::postgres::{CopyFormat, CopyFrom, Row, RowSet, StatementOptions, Value};
+use crate::host::bindings::types::{ConnectorError, ErrorKind};
+
+type Result<T> = std::result::Result<T, ConnectorError>;
+
+/// Rows fetched per `row-stream.next` when the guest asks for 0.
+const DEFAULT_BATCH_ROWS: u32 = 1000;
+
+/// Where a statement runs.
+pub enum Session {
+    Pool { pool: Pool, settings: Arc<PgSettings> },
+    Transaction { conn: SharedConn, settings: Arc<PgSettings> },
+}
+
+impl Session {
+    fn settings(&self) -> &PgSettings {
+        match self {
+            Session::Pool { settings, .. } | Session::Transaction { settings, .. } => settings,
+        }
+    }
+
+    /// Runs `f` on this session's connection with the statement's wrapping.
+    async fn run<T>(&self, options: Option<StatementOptions>, atomic: bool, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
+        let timeout_ms = options.and_then(|o| o.timeout_ms);
+        match self {
+            Session::Pool { pool, settings } => {
+                let conn = pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?;
+                let wrap = Wrap { in_transaction: false, timeout_ms, read_only: settings.read_only, atomic };
+                wrapped(&conn, wrap, f).await
+            }
+            Session::Transaction { conn, .. } => {
+                let guard = lock(conn)?;
+                let wrap = Wrap { in_transaction: true, timeout_ms, read_only: false, atomic };
+                wrapped(guard.client()?, wrap, f).await
+            }
+        }
+    }
+
+    pub async fn query(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<RowSet> {
+        let settings = self.settings();
+        self.run(options, false, async |c| statements::query(c, settings, &sql, params, None).await).await
+    }
+
+    pub async fn query_one(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<Option<Row>> {
+        let settings = self.settings();
+        let set = self.run(options, false, async |c| statements::query(c, settings, &sql, params, Some(1)).await).await?;
+        Ok(set.rows.into_iter().next().map(|values| Row { columns: set.columns, values }))
+    }
+
+    pub async fn query_value(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<Option<Value>> {
+        Ok(self.query_one(sql, params, options).await?.and_then(|row| row.values.into_iter().next()))
+    }
+
+    pub async fn execute(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<u64> {
+        self.run(options, false, async |c| statements::execute(c, &sql, params).await).await
+    }
+
+    pub async fn execute_many(&self, sql: String, lists: Vec<Vec<Value>>, options: Option<StatementOptions>) -> Result<u64> {
+        self.run(options, true, async |c| statements::execute_many(c, &sql, lists).await).await
+    }
+
+    /// Opens a cursor over `sql`. A client-level stream begins a transaction of its own on a
+    /// connection it keeps until the stream ends.
+    pub async fn query_stream(&self, sql: String, params: Vec<Value>, batch_rows: u32) -> Result<PgRowStream> {
+        static CURSORS: AtomicU64 = AtomicU64::new(0);
+        let cursor = format!("aw_cursor_{}", CURSORS.fetch_add(1, Ordering::Relaxed));
+        let batch = if batch_rows == 0 { DEFAULT_BATCH_ROWS } else { batch_rows };
+        let (conn, owns_transaction) = match self {
+            Session::Pool { pool, settings } => {
+                let object = pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?;
+                let begin = if settings.read_only { "BEGIN READ ONLY" } else { "BEGIN" };
+                object.batch_execute(begin).await.map_err(|e| from_pg(&e))?;
+                (Arc::new(Mutex::new(PinnedConn::new(object, true))), true)
+            }
+            Session::Transaction { conn, .. } => (conn.clone(), false),
+        };
+        let columns = {
+            let guard = lock(&conn)?;
+            let client = guard.client()?;
+            let plain = statements::prepare(client, &sql).await?;
+            let declare = statements::prepare(client, &format!("DECLARE {cursor} NO SCROLL CURSOR FOR {sql}")).await?;
+            let converted = statements::params(&declare, params)?;
+            client.execute_raw(&declare, converted.iter()).await.map_err(|e| from_pg(&e))?;
+            statements::columns(&plain)
+        };
+        Ok(PgRowStream { conn, fetch_sql: format!("FETCH FORWARD {batch} FROM {cursor}"), batch, cursor, columns, done: false, owns_transaction })
+    }
+
+    /// Starts `COPY ... FROM STDIN`.
+    pub async fn copy_in(&self, table: String, columns: Vec<String>, format: CopyFormat) -> Result<PgCopySink> {
+        let statement = sql::copy_in(&table, &columns, &format).map_err(|m| error(ErrorKind::InvalidInput, m))?;
+        let conn = self.copy_conn().await?;
+        let sink = copy_client(&conn)?.copy_in::<_, Bytes>(&statement).await.map_err(|e| from_pg(&e))?;
+        Ok(PgCopySink { sink: Some(Box::pin(sink)), _conn: conn })
+    }
+
+    /// Starts `COPY ... TO STDOUT`.
+    pub async fn copy_out(&self, source: CopyFrom, columns: Vec<String>, format: CopyFormat) -> Result<PgCopySource> {
+        let statement = match source {
+            CopyFrom::Table(table) => sql::copy_out_table(&table, &columns, &format),
+            CopyFrom::Query(_) if !columns.is_empty() => Err("`columns` applies to a table; select the columns in the query".into()),
+            CopyFrom::Query(query) => sql::copy_out_query(&query, &format),
+        }
+        .map_err(|m| error(ErrorKind::InvalidInput, m))?;
+        let conn = self.copy_conn().await?;
+        let stream = copy_client(&conn)?.copy_out(&statement).await.map_err(|e| from_pg(&e))?;
+        Ok(PgCopySource { stream: Some(Box::pin(stream)), counter: RowCounter::new(&format), _conn: conn })
+    }
+
+    async fn copy_conn(&self) -> Result<CopyConn> {
+        match self {
+            Session::Pool { pool, settings } => {
+                if settings.read_only {
+                    return Err(error(ErrorKind::Denied, format!("postgres profile `{}` is read-only: COPY needs a transaction (begin one)", settings.profile)));
+                }
+                Ok(CopyConn::Pooled(pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?))
+            }
+            Session::Transaction { conn, .. } => Ok(CopyConn::Transaction(lock(conn)?)),
+        }
+    }
+}
+
+fn copy_client(conn: &CopyConn) -> Result<&ClientWrapper> {
+    match conn {
+        CopyConn::Pooled(object) => Ok(object),
+        CopyConn::Transaction(guard) => guard.client(),
+    }
+}
+
+/// Sends one chunk into a COPY.
+pub async fn copy_write(sink: &mut PgCopySink, data: Vec<u8>) -> Result<()> {
+    let s = sink.sink.as_mut().ok_or_else(|| error(ErrorKind::InvalidInput, "the copy has already finished"))?;
+    s.send(Bytes::from(data)).await.map_err(|e| from_pg(&e))
+}
+
+/// Completes a COPY; returns the server's row count.
+pub async fn copy_finish(sink: &mut PgCopySink) -> Result<u64> {
+    let mut s = sink.sink.take().ok_or_else(|| error(ErrorKind::InvalidInput, "the copy has already finished"))?;
+    s.as_mut().finish().await.map_err(|e| from_pg(&e))
+}
+
+/// Reads the next chunk of a COPY OUT.
+pub async fn copy_read(source: &mut PgCopySource) -> Result<Option<Vec<u8>>> {
+    use futures_util::StreamExt;
+    let Some(stream) = source.stream.as_mut() else {
+        return Ok(None);
+    };
+    match stream.next().await {
+        Some(Ok(chunk)) => {
+            source.counter.feed(&chunk);
+            Ok(Some(chunk.to_vec()))
+        }
+        Some(Err(e)) => {
+            source.stream = None;
+            Err(from_pg(&e))
+        }
+        None => {
+            source.stream = None;
+            Ok(None)
+        }
+    }
+}
+
+/// Fetches the next batch of a cursor; ends the stream (and its own transaction) when done.
+pub async fn stream_next(stream: &mut PgRowStream) -> Result<Option<Vec<Vec<Value>>>> {
+    if stream.done {
+        return Ok(None);
+    }
+    let mut guard = lock(&stream.conn)?;
+    let batch = {
+        let client = guard.client()?;
+        let fetch = statements::prepare(client, &stream.fetch_sql).await?;
+        let rows = client.query(&fetch, &[]).await.map_err(|e| from_pg(&e))?;
+        rows.iter()
+            .map(|row| (0..row.len()).map(|i| values::read_column(row, i)).collect::<std::result::Result<Vec<_>, _>>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|m| error(ErrorKind::InvalidInput, m))?
+    };
+    if batch.len() < stream.batch as usize {
+        stream.done = true;
+        if stream.owns_transaction {
+            guard.finish("COMMIT").await?;
+        } else {
+            guard.client()?.batch_execute(&format!("CLOSE {}", stream.cursor)).await.map_err(|e| from_pg(&e))?;
+        }
+    }
+    if batch.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(batch))
+}
+
+/// Releases a stream the guest dropped early: close the cursor, or end its own transaction.
+pub async fn stream_close(stream: PgRowStream) {
+    if stream.done {
+        return;
+    }
+    let Ok(mut guard) = lock(&stream.conn) else {
+        return;
+    };
+    if stream.owns_transaction {
+        let _ = guard.finish("ROLLBACK").await;
+    } else if let Ok(client) = guard.client() {
+        let _ = client.batch_execute(&format!("CLOSE {}", stream.cursor)).await;
+    }
+}

@@ -1,0 +1,255 @@
+//! A Postgres connector profile, typed: connection parameters (DSN plus overriding keys),
+//! TLS mode, pool sizing and timeouts, and the limits the host enforces.
+//!
+//! Parsed once, before the guest starts, so a bad key fails the run with exit 2 and its name.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{values, ConfigError, Node, Table, Value};
+
+/// libpq's `sslmode`, all six of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Allow,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(text: &str) -> Option<SslMode> {
+        Some(match text.trim().to_ascii_lowercase().as_str() {
+            "disable" => SslMode::Disable,
+            "allow" => SslMode::Allow,
+            "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a TLS file comes from: a path, or the PEM text of a `secret://` reference.
+#[derive(Debug, Clone)]
+pub enum Pem {
+    Path(PathBuf),
+    Inline(crate::secrets::SecretValue),
+}
+
+/// Everything the host needs to reach one Postgres profile.
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    pub profile: String,
+    pub config: tokio_postgres::Config,
+    pub sslmode: SslMode,
+    pub sslrootcert: Option<Pem>,
+    pub sslcert: Option<Pem>,
+    pub sslkey: Option<Pem>,
+    pub max_size: usize,
+    /// Waiting for a free connection.
+    pub pool_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Session default for every connection; statements may set their own.
+    pub statement_timeout: Option<Duration>,
+    /// Every statement runs in a read-only transaction; a guest cannot turn it off.
+    pub read_only: bool,
+    /// Rows a buffered `query` may return before it fails and points at `query-stream`.
+    pub max_rows: u64,
+    /// Bytes a buffered `query` may return.
+    pub max_bytes: u64,
+}
+
+const DEFAULT_MAX_ROWS: u64 = 1_000_000;
+const DEFAULT_MAX_BYTES: u64 = 64 << 20;
+
+impl PgSettings {
+    /// Builds the settings of `[connectors.postgres.<profile>]` from its resolved table.
+    pub fn from_table(profile: &str, table: &Table) -> Result<PgSettings, ConfigError> {
+        let key = |k: &str| format!("connectors.postgres.{profile}.{k}");
+        let text = |k: &str| table.get(k).map(|n| values::string(n, &key(k))).transpose();
+        let mut config = tokio_postgres::Config::new();
+        let mut sslmode = SslMode::Prefer;
+        let mut tls_files: [(String, Option<Pem>); 3] =
+            [("sslrootcert".into(), None), ("sslcert".into(), None), ("sslkey".into(), None)];
+        if let Some(node) = table.get("dsn") {
+            let dsn = values::string(node, &key("dsn"))?;
+            let (rest, extracted) = split_libpq_only(&dsn);
+            for (name, value) in extracted {
+                match name.as_str() {
+                    "sslmode" => {
+                        sslmode = SslMode::parse(&value).ok_or_else(|| bad_sslmode(&key("dsn"), node, &value))?;
+                    }
+                    other => {
+                        if let Some(slot) = tls_files.iter_mut().find(|(n, _)| n == other) {
+                            slot.1 = Some(Pem::Path(PathBuf::from(value)));
+                        }
+                    }
+                }
+            }
+            config = rest.parse().map_err(|e: tokio_postgres::Error| {
+                // The DSN may hold a password: say what is wrong, never echo it.
+                ConfigError::invalid(&key("dsn"), &node.source, format!("is not a valid connection string or URL ({e})"))
+            })?;
+        }
+        if let Some(host) = text("host")? {
+            config.host(&host);
+        }
+        if let Some(node) = table.get("port") {
+            let port = values::whole(node, &key("port"))?;
+            config.port(u16::try_from(port).map_err(|_| ConfigError::invalid(&key("port"), &node.source, "is not a port number"))?);
+        }
+        if let Some(db) = text("database")?.or(text("dbname")?) {
+            config.dbname(&db);
+        }
+        if let Some(user) = text("user")? {
+            config.user(&user);
+        }
+        if let Some(node) = table.get("password") {
+            match &node.value {
+                Value::Secret(s) => config.password(s.reveal()),
+                _ => config.password(values::string(node, &key("password"))?),
+            };
+        }
+        config.application_name(&text("application_name")?.unwrap_or_else(|| "auto-workflow".into()));
+        if let Some(node) = table.get("sslmode") {
+            let mode = values::string(node, &key("sslmode"))?;
+            sslmode = SslMode::parse(&mode).ok_or_else(|| bad_sslmode(&key("sslmode"), node, &mode))?;
+        }
+        for (name, slot) in tls_files.iter_mut() {
+            if let Some(node) = table.get(name.as_str()) {
+                *slot = Some(match &node.value {
+                    Value::Secret(s) if s.reveal().contains("-----BEGIN") => Pem::Inline(s.clone()),
+                    _ => Pem::Path(PathBuf::from(values::string(node, &key(name))?)),
+                });
+            }
+        }
+        config.ssl_mode(match sslmode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Allow | SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+        });
+        if config.get_hosts().is_empty() {
+            config.host("localhost");
+        }
+        if config.get_user().is_none() {
+            return Err(ConfigError::invalid(
+                &format!("connectors.postgres.{profile}"),
+                &crate::config::Source::Default,
+                "no user: set `user` or put it in `dsn`",
+            ));
+        }
+        let duration = |k: &str, default: Duration| -> Result<Duration, ConfigError> {
+            table.get(k).map(|n| values::duration(n, &key(k))).transpose().map(|d| d.unwrap_or(default))
+        };
+        let connect_timeout = duration("connect_timeout", config.get_connect_timeout().copied().unwrap_or(Duration::from_secs(10)))?;
+        config.connect_timeout(connect_timeout);
+        let statement_timeout = table.get("statement_timeout").map(|n| values::duration(n, &key("statement_timeout"))).transpose()?;
+        let read_only = table.get("read_only").map(|n| values::boolean(n, &key("read_only"))).transpose()?.unwrap_or(false);
+        let mut options = Vec::new();
+        if let Some(t) = statement_timeout {
+            options.push(format!("-c statement_timeout={}", t.as_millis()));
+        }
+        if read_only {
+            options.push("-c default_transaction_read_only=on".to_string());
+        }
+        if !options.is_empty() {
+            config.options(&options.join(" "));
+        }
+        let whole = |k: &str, default: u64| -> Result<u64, ConfigError> {
+            table.get(k).map(|n| values::whole(n, &key(k))).transpose().map(|v| v.unwrap_or(default))
+        };
+        let max_size = whole("max_size", 8)?.max(1);
+        let [(_, sslrootcert), (_, sslcert), (_, sslkey)] = tls_files;
+        Ok(PgSettings {
+            profile: profile.to_string(),
+            config,
+            sslmode,
+            sslrootcert,
+            sslcert,
+            sslkey,
+            max_size: usize::try_from(max_size).unwrap_or(usize::MAX),
+            pool_timeout: duration("timeout", Duration::from_secs(30))?,
+            connect_timeout,
+            statement_timeout,
+            read_only,
+            max_rows: whole("max_rows", DEFAULT_MAX_ROWS)?,
+            max_bytes: table.get("max_bytes").map(|n| values::size(n, &key("max_bytes"))).transpose()?.unwrap_or(DEFAULT_MAX_BYTES),
+        })
+    }
+}
+
+fn bad_sslmode(key: &str, node: &Node, value: &str) -> ConfigError {
+    ConfigError::invalid(
+        key,
+        &node.source,
+        format!("sslmode {value:?} is not one of disable, allow, prefer, require, verify-ca, verify-full"),
+    )
+}
+
+/// Takes the libpq parameters tokio-postgres does not parse (sslmode's verify modes and the TLS
+/// file paths) out of a DSN, in URL or key=value form.
+fn split_libpq_only(dsn: &str) -> (String, Vec<(String, String)>) {
+    const OURS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
+    let mut taken = Vec::new();
+    let trimmed = dsn.trim();
+    if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
+        let Some((base, query)) = trimmed.split_once('?') else {
+            return (trimmed.to_string(), taken);
+        };
+        let mut kept = Vec::new();
+        for pair in query.split('&') {
+            match pair.split_once('=') {
+                Some((k, v)) if OURS.contains(&k) => taken.push((k.to_string(), percent_decode(v))),
+                _ => kept.push(pair),
+            }
+        }
+        let rest = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+        (rest, taken)
+    } else {
+        let mut kept = Vec::new();
+        for token in trimmed.split_whitespace() {
+            match token.split_once('=') {
+                Some((k, v)) if OURS.contains(&k.trim()) => taken.push((k.trim().to_string(), v.trim_matches('\'').to_string())),
+                _ => kept.push(token),
+            }
+        }
+        (kept.join(" "), taken)
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_modes_and_tls_files_are_taken_out_of_the_dsn() {
+        let (rest, taken) = split_libpq_only("postgresql://u@h:5/db?sslmode=verify-full&application_name=x&sslrootcert=%2Ftmp%2Fca.pem");
+        assert_eq!(rest, "postgresql://u@h:5/db?application_name=x");
+        assert_eq!(taken, vec![("sslmode".into(), "verify-full".into()), ("sslrootcert".into(), "/tmp/ca.pem".into())]);
+        let (rest, taken) = split_libpq_only("host=h user=u sslmode=verify-ca");
+        assert_eq!(rest, "host=h user=u");
+        assert_eq!(taken, vec![("sslmode".into(), "verify-ca".into())]);
+    }
+}

@@ -1,0 +1,178 @@
+//! Running statements on one connection: prepare (cached), convert parameters, read rows
+//! within the buffered-result limits, and wrap a statement in its own transaction when it has a
+//! timeout or the profile is read-only.
+
+use deadpool_postgres::ClientWrapper;
+use futures_util::{future::try_join_all, pin_mut, TryStreamExt};
+use tokio_postgres::Statement;
+
+use super::errors::{error, from_pg};
+use super::settings::PgSettings;
+use super::values::{read_column, to_param, Param};
+use crate::host::bindings::postgres::{Column, RowSet, Value};
+use crate::host::bindings::types::{ConnectorError, ErrorKind};
+
+/// Prepared statements kept per connection before the cache is cleared (a guest that builds
+/// SQL text dynamically must not grow host memory without bound).
+const STATEMENT_CACHE_LIMIT: usize = 256;
+
+type Result<T> = std::result::Result<T, ConnectorError>;
+
+/// Prepares `sql` through the connection's statement cache.
+pub async fn prepare(conn: &ClientWrapper, sql: &str) -> Result<Statement> {
+    if conn.statement_cache.size() > STATEMENT_CACHE_LIMIT {
+        conn.statement_cache.clear();
+    }
+    conn.prepare_cached(sql).await.map_err(|e| from_pg(&e))
+}
+
+/// Converts `values` to the statement's parameter types.
+pub fn params(stmt: &Statement, values: Vec<Value>) -> Result<Vec<Param>> {
+    let types = stmt.params();
+    if types.len() != values.len() {
+        return Err(error(
+            ErrorKind::InvalidInput,
+            format!("the statement has {} parameter(s) but {} value(s) were given", types.len(), values.len()),
+        ));
+    }
+    values
+        .into_iter()
+        .zip(types)
+        .enumerate()
+        .map(|(i, (v, ty))| to_param(v, ty, i + 1).map_err(|m| error(ErrorKind::InvalidInput, m)))
+        .collect()
+}
+
+/// The statement's result columns.
+pub fn columns(stmt: &Statement) -> Vec<Column> {
+    stmt.columns().iter().map(|c| Column { name: c.name().to_string(), type_name: c.type_().name().to_string() }).collect()
+}
+
+/// Runs a query and buffers up to `take` rows (all when `None`), within the profile's
+/// `max_rows` / `max_bytes`.
+pub async fn query(conn: &ClientWrapper, settings: &PgSettings, sql: &str, values: Vec<Value>, take: Option<usize>) -> Result<RowSet> {
+    let stmt = prepare(conn, sql).await?;
+    let params = params(&stmt, values)?;
+    let stream = conn.query_raw(&stmt, params.iter()).await.map_err(|e| from_pg(&e))?;
+    pin_mut!(stream);
+    let mut rows = Vec::new();
+    let mut bytes: u64 = 0;
+    while let Some(row) = stream.try_next().await.map_err(|e| from_pg(&e))? {
+        if take.is_some_and(|n| rows.len() >= n) {
+            continue; // drain: the connection must finish reading the result
+        }
+        let values = (0..row.len())
+            .map(|i| read_column(&row, i).map_err(|m| error(ErrorKind::InvalidInput, m)))
+            .collect::<Result<Vec<_>>>()?;
+        bytes += values.iter().map(value_size).sum::<u64>();
+        if rows.len() as u64 >= settings.max_rows || bytes > settings.max_bytes {
+            return Err(error(
+                ErrorKind::Limit,
+                format!(
+                    "the result is larger than the buffered-query limit of postgres profile `{}` ({} rows, {} bytes): use query-stream",
+                    settings.profile, settings.max_rows, settings.max_bytes
+                ),
+            ));
+        }
+        rows.push(values);
+    }
+    Ok(RowSet { columns: columns(&stmt), rows })
+}
+
+/// Runs a statement; returns the rows it affected.
+pub async fn execute(conn: &ClientWrapper, sql: &str, values: Vec<Value>) -> Result<u64> {
+    let stmt = prepare(conn, sql).await?;
+    let params = params(&stmt, values)?;
+    conn.execute_raw(&stmt, params.iter()).await.map_err(|e| from_pg(&e))
+}
+
+/// Runs one statement per parameter list, pipelined on this connection; the caller provides
+/// the transaction.
+pub async fn execute_many(conn: &ClientWrapper, sql: &str, lists: Vec<Vec<Value>>) -> Result<u64> {
+    let stmt = prepare(conn, sql).await?;
+    let converted = lists
+        .into_iter()
+        .enumerate()
+        .map(|(row, values)| {
+            params(&stmt, values).map_err(|mut e| {
+                e.message = format!("parameter list {}: {}", row + 1, e.message);
+                e
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let counts = try_join_all(converted.iter().map(|p| conn.execute_raw(&stmt, p.iter())))
+        .await
+        .map_err(|e| from_pg(&e))?;
+    Ok(counts.into_iter().sum())
+}
+
+/// Approximate in-memory size of a value, for the buffered-result limit.
+fn value_size(v: &Value) -> u64 {
+    use crate::host::bindings::postgres::Element;
+    let text = |s: &String| s.len() as u64 + 8;
+    match v {
+        Value::Text(s) | Value::Numeric(s) | Value::Json(s) | Value::Uuid(s) | Value::Date(s) | Value::Time(s)
+        | Value::Timestamp(s) | Value::Timestamptz(s) | Value::Interval(s) => text(s),
+        Value::Bytea(b) => b.len() as u64 + 8,
+        Value::Array(items) => items
+            .iter()
+            .map(|e| match e {
+                Element::Text(s) | Element::Numeric(s) | Element::Json(s) => text(s),
+                Element::Bytea(b) => b.len() as u64 + 8,
+                _ => 16,
+            })
+            .sum(),
+        _ => 16,
+    }
+}
+
+/// How a statement is wrapped on a connection.
+pub struct Wrap {
+    /// The connection is inside a guest transaction.
+    pub in_transaction: bool,
+    pub timeout_ms: Option<u32>,
+    pub read_only: bool,
+    /// Outside a guest transaction, run in a transaction of its own even without a timeout
+    /// (`execute-many`: all rows or none).
+    pub atomic: bool,
+}
+
+/// Runs `f` on `conn` with the statement's timeout applied to it alone.
+///
+/// Outside a guest transaction, a statement with a timeout (or any statement of a read-only
+/// profile) runs in its own transaction with `SET LOCAL`, so nothing outlives it. Inside one,
+/// the timeout is set locally and restored afterwards, so later statements keep theirs.
+pub async fn wrapped<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
+    let set_timeout = wrap.timeout_ms.map(|ms| format!("SET LOCAL statement_timeout = {ms}"));
+    if wrap.in_transaction {
+        let Some(set) = set_timeout else {
+            return f(conn).await;
+        };
+        let previous = conn.query_one("SHOW statement_timeout", &[]).await.map_err(|e| from_pg(&e))?;
+        let previous: String = previous.try_get(0).map_err(|e| from_pg(&e))?;
+        conn.batch_execute(&set).await.map_err(|e| from_pg(&e))?;
+        let result = f(conn).await;
+        // Fails only when the statement aborted the transaction, which ends the setting too.
+        let _ = conn.execute("SELECT set_config('statement_timeout', $1, true)", &[&previous]).await;
+        return result;
+    }
+    if set_timeout.is_none() && !wrap.read_only && !wrap.atomic {
+        return f(conn).await;
+    }
+    let begin = if wrap.read_only { "BEGIN READ ONLY" } else { "BEGIN" };
+    let sql = match &set_timeout {
+        Some(set) => format!("{begin}; {set}"),
+        None => begin.to_string(),
+    };
+    conn.batch_execute(&sql).await.map_err(|e| from_pg(&e))?;
+    match f(conn).await {
+        Ok(value) => {
+            conn.batch_execute("COMMIT").await.map_err(|e| from_pg(&e))?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = conn.batch_execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
