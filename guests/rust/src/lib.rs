@@ -21,6 +21,7 @@
 pub mod config;
 mod error;
 pub mod log;
+pub mod postgres;
 pub mod secrets;
 
 pub use error::{Error, ErrorKind, Result};

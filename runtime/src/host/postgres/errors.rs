@@ -60,7 +60,15 @@ pub fn from_pg(e: &tokio_postgres::Error) -> ConnectorError {
         return err;
     }
     // No SQLSTATE: the connection broke, could not be made, or timed out.
-    let text = e.to_string();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    if text.starts_with("invalid configuration") {
+        return error(ErrorKind::Config, text);
+    }
     let kind = if text.contains("timed out") || text.contains("timeout") { ErrorKind::Timeout } else { ErrorKind::Transient };
     if e.is_closed() {
         return error(ErrorKind::Transient, format!("the connection was closed: {text}"));

@@ -1,0 +1,245 @@
+//! pg-probe: a test guest that exercises the Postgres interface one scenario per `op`, so the
+//! integration tests can check behaviour against a real server through a real guest.
+
+use aw_guest::postgres::{self, CopyFormat, CopyFrom, Isolation, TransactionOptions, Value};
+use aw_guest::Error;
+use serde::Deserialize;
+use serde_json::{json, Value as Json};
+
+#[derive(Deserialize)]
+struct Input {
+    op: String,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    sql: String,
+    #[serde(default)]
+    rows: u64,
+    #[serde(default)]
+    format: String,
+    #[serde(default)]
+    table: String,
+    #[serde(default)]
+    timeout_ms: u32,
+}
+
+fn run(input: Input) -> aw_guest::Result<Json> {
+    let db = postgres::open(input.profile.as_deref())?;
+    match input.op.as_str() {
+        "value" => Ok(json!({ "value": format!("{:?}", db.query_value(&input.sql, &[])?) })),
+        "execute" => Ok(json!({ "rows": db.execute(&input.sql, &[])? })),
+        "types" => types(&db),
+        "copy" => copy(&db, &input),
+        "stream" => stream(&db, &input),
+        "tx" => tx(&db),
+        "trap-in-tx" => {
+            let tx = db.begin(TransactionOptions::default())?;
+            tx.execute(&format!("INSERT INTO {} VALUES (1)", input.table), &[])?;
+            panic!("trapping with a transaction open");
+        }
+        "timeout" => timeout(&db, &input),
+        "many" => {
+            let lists: Vec<Vec<Value>> = (0..input.rows as i64).map(|i| vec![i.into()]).collect();
+            Ok(json!({ "rows": db.execute_many(&input.sql, &lists)? }))
+        }
+        "reflect" => {
+            let tables = db.reflect("public", &[input.table.as_str()])?;
+            Ok(json!(tables.iter().map(|t| json!({
+                "name": t.name, "pk": t.primary_key,
+                "columns": t.columns.iter().map(|c| json!([c.name, c.type_name, c.nullable, c.default])).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>()))
+        }
+        "exhaust" => {
+            // Holds the only connection in a transaction, then asks the pool for another.
+            let _tx = db.begin(TransactionOptions::default())?;
+            Ok(json!({ "value": format!("{:?}", db.query_value("SELECT 1", &[])?) }))
+        }
+        "ssl" => Ok(json!({ "ssl": format!("{:?}", db.query_value("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])?) })),
+        "copy-in-table" => {
+            let sink = db.copy_in(&input.table, &[], &CopyFormat::csv(false))?;
+            sink.write(b"1\n")?;
+            Ok(json!({ "rows": sink.finish()? }))
+        }
+        other => Err(Error::invalid_input(format!("unknown op {other}"))),
+    }
+}
+
+/// Sends every value type as a parameter, reads it back, and reports mismatches.
+fn types(db: &postgres::Client) -> aw_guest::Result<Json> {
+    use postgres::Element as E;
+    let cases: Vec<(&str, Value)> = vec![
+        ("bool", Value::Boolean(true)),
+        ("int2", Value::Int16(-32768)),
+        ("int4", Value::Int32(2147483647)),
+        ("int8", Value::Int64(-9223372036854775808)),
+        ("float4", Value::Float32(1.5)),
+        ("float8", Value::Float64(-2.25e300)),
+        ("numeric", Value::Numeric("12345678901234567890.123456789012345678".into())),
+        ("numeric", Value::Numeric("-0.0001000".into())),
+        ("numeric", Value::Numeric("NaN".into())),
+        ("text", Value::Text("héllo ☃ 'quoted'".into())),
+        ("varchar", Value::Text("v".into())),
+        ("bytea", Value::Bytea(vec![0, 1, 0, 255, 0])),
+        ("json", Value::Json("{\"a\": [1, 2]}".into())),
+        ("jsonb", Value::Json("{\"a\": [1, 2]}".into())),
+        ("uuid", Value::Uuid("0e1f2a3b-4c5d-6e7f-8091-a2b3c4d5e6f7".into())),
+        ("date", Value::Date("2024-02-29".into())),
+        ("time", Value::Time("13:45:00.123456".into())),
+        ("timestamp", Value::Timestamp("2024-02-29T13:45:00.123456".into())),
+        ("timestamptz", Value::Timestamptz("2024-02-29T13:45:00.123456Z".into())),
+        ("interval", Value::Interval("P1Y2M3DT4H5M6.5S".into())),
+        ("int4[]", Value::Array(vec![E::Int32(1), E::Null, E::Int32(3)])),
+        ("text[]", Value::Array(vec![E::Text("a".into()), E::Null, E::Text("".into())])),
+        ("numeric[]", Value::Array(vec![E::Numeric("1.10".into())])),
+        ("timestamptz[]", Value::Array(vec![E::Timestamptz("2000-01-01T00:00:00Z".into())])),
+        ("int4", Value::Null),
+    ];
+    let mut mismatches = Vec::new();
+    for (ty, sent) in &cases {
+        let got = db.query_value(&format!("SELECT $1::{ty}"), std::slice::from_ref(sent))?;
+        let got = got.unwrap_or(Value::Null);
+        let same = match (ty, sent, &got) {
+            // jsonb normalises whitespace; compare parsed.
+            (_, Value::Json(a), Value::Json(b)) => serde_json::from_str::<Json>(a).ok() == serde_json::from_str::<Json>(b).ok(),
+            _ => format!("{sent:?}") == format!("{got:?}"),
+        };
+        if !same {
+            mismatches.push(format!("{ty}: sent {sent:?}, got {got:?}"));
+        }
+    }
+    // Widening and narrowing to the server's inferred type.
+    let narrowed = db.query_value("SELECT $1::int4 + 1", &[Value::Int64(41)])?;
+    let too_big = db.query_value("SELECT $1::int4", &[Value::Int64(3_000_000_000)]).err().map(|e| e.to_string());
+    let unknown = db.query_value("SELECT 'ok'::name", &[])?;
+    let text_bad_utf8 = db.query_value("SELECT convert_from('\\xff'::bytea, 'UTF8')", &[]).err().map(|e| e.to_string());
+    Ok(json!({
+        "mismatches": mismatches,
+        "narrowed": format!("{narrowed:?}"),
+        "too_big": too_big,
+        "name": format!("{unknown:?}"),
+        "bad_utf8": text_bad_utf8,
+    }))
+}
+
+/// COPY IN `rows` generated rows, then COPY OUT and compare byte for byte (same format).
+fn copy(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
+    let format = match input.format.as_str() {
+        "csv" => CopyFormat::csv(true),
+        "binary" => CopyFormat::binary(),
+        _ => CopyFormat::text(),
+    };
+    let table = &input.table;
+    db.execute(&format!("DROP TABLE IF EXISTS {table}"), &[])?;
+    db.execute(&format!("CREATE TABLE {table} (id int8 PRIMARY KEY, name text, amount numeric(12,2), at timestamptz)"), &[])?;
+    // Produce the input with the server's own encoder for the format, from a generated set.
+    let source_sql = format!(
+        "SELECT g::int8 AS id, CASE WHEN g % 10 = 0 THEN NULL ELSE 'name ' || g || E' \"quoted\", tab\\t' END AS name, (g * 1.25)::numeric(12,2) AS amount, timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second' AS at FROM generate_series(1, {}) g",
+        input.rows
+    );
+    let mut data = Vec::new();
+    let source = db.copy_out(&CopyFrom::Query(source_sql), &[], &format)?;
+    while let Some(chunk) = source.read()? {
+        data.extend_from_slice(&chunk);
+    }
+    let generated_rows = source.rows();
+    let sink = db.copy_in(table, &["id", "name", "amount", "at"], &format)?;
+    for chunk in data.chunks(64 * 1024) {
+        sink.write(chunk)?;
+    }
+    let copied_in = sink.finish()?;
+    let out = db.copy_out(&CopyFrom::Query(format!("SELECT id, name, amount, at FROM {table} ORDER BY id")), &[], &format)?;
+    let mut back = Vec::new();
+    while let Some(chunk) = out.read()? {
+        back.extend_from_slice(&chunk);
+    }
+    let table_out = db.copy_out(&CopyFrom::Table(table.clone()), &["id"], &CopyFormat::text())?;
+    while table_out.read()?.is_some() {}
+    Ok(json!({
+        "generated_rows": generated_rows,
+        "copied_in": copied_in,
+        "copied_out": out.rows(),
+        "table_rows": table_out.rows(),
+        "identical": back == data,
+        "bytes": data.len(),
+    }))
+}
+
+/// Streams `rows` rows through a cursor and sums them in the guest.
+fn stream(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
+    let stream = db.query_stream(
+        "SELECT g::int8 AS n, repeat('x', 100) AS pad FROM generate_series(1, $1::int8) g",
+        &[Value::Int64(input.rows as i64)],
+        5000,
+    )?;
+    let columns: Vec<String> = stream.columns().iter().map(|c| format!("{}:{}", c.name, c.type_name)).collect();
+    let (mut count, mut sum, mut batches) = (0u64, 0i64, 0u64);
+    while let Some(batch) = stream.next()? {
+        batches += 1;
+        for row in batch {
+            count += 1;
+            sum += row[0].as_i64().unwrap_or(0);
+        }
+    }
+    Ok(json!({ "count": count, "sum": sum, "batches": batches, "columns": columns }))
+}
+
+/// Transaction options reach the server; savepoints keep outer writes and drop inner ones.
+fn tx(db: &postgres::Client) -> aw_guest::Result<Json> {
+    let opts = TransactionOptions { isolation: Some(Isolation::Serializable), read_only: true, deferrable: true };
+    let t = db.begin(opts)?;
+    let settings = t.query_one(
+        "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only'), current_setting('transaction_deferrable')",
+        &[],
+    )?;
+    let settings: Vec<String> = settings.map(|r| r.values.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect()).unwrap_or_default();
+    let write_in_ro = t.execute("CREATE TEMP TABLE nope (x int)", &[]).err().map(|e| format!("{:?} {:?}", e.kind, e.code));
+    drop(t);
+
+    db.execute("DROP TABLE IF EXISTS sp", &[])?;
+    db.execute("CREATE TABLE sp (v text)", &[])?;
+    let t = db.begin(TransactionOptions::default())?;
+    t.execute("INSERT INTO sp VALUES ('outer')", &[])?;
+    t.savepoint("inner")?;
+    t.execute("INSERT INTO sp VALUES ('inner')", &[])?;
+    let failed = t.execute("INSERT INTO sp VALUES (1/0)", &[]).is_err();
+    t.rollback_to("inner")?;
+    t.execute("INSERT INTO sp VALUES ('after')", &[])?;
+    t.commit()?;
+    let kept = db.query("SELECT v FROM sp ORDER BY v", &[])?;
+    let kept: Vec<String> = kept.rows.iter().map(|r| r[0].as_str().unwrap_or("").to_string()).collect();
+
+    // A dropped transaction rolls back.
+    let t = db.begin(TransactionOptions::default())?;
+    t.execute("INSERT INTO sp VALUES ('dropped')", &[])?;
+    drop(t);
+    let after_drop = db.query_value("SELECT count(*) FROM sp WHERE v = 'dropped'", &[])?;
+    Ok(json!({
+        "settings": settings,
+        "write_in_read_only": write_in_ro,
+        "inner_failed": failed,
+        "kept": kept,
+        "dropped_rows": after_drop.and_then(|v| v.as_i64()),
+    }))
+}
+
+/// A statement timeout hits that statement only, in and out of a transaction.
+fn timeout(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
+    let ms = if input.timeout_ms == 0 { 100 } else { input.timeout_ms };
+    let slow = db.execute_with("SELECT pg_sleep(2)", &[], postgres::timeout_ms(ms)).err();
+    let t = db.begin(TransactionOptions::default())?;
+    let before = t.query_value("SHOW statement_timeout", &[])?;
+    let ok_fast = t.query_with("SELECT 1", &[], postgres::timeout_ms(ms)).is_ok();
+    let after = t.query_value("SHOW statement_timeout", &[])?;
+    t.commit()?;
+    let session_after = db.query_value("SHOW statement_timeout", &[])?;
+    Ok(json!({
+        "slow_kind": slow.as_ref().map(|e| format!("{:?}", e.kind)),
+        "slow_code": slow.as_ref().and_then(|e| e.code.clone()),
+        "tx_before": before.as_ref().and_then(|v| v.as_str()).map(str::to_string),
+        "tx_after": after.as_ref().and_then(|v| v.as_str()).map(str::to_string),
+        "fast_ok": ok_fast,
+        "session_after": session_after.as_ref().and_then(|v| v.as_str()).map(str::to_string),
+    }))
+}
+
+aw_guest::task!(run);

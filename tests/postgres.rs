@@ -1,0 +1,336 @@
+//! The Postgres connector against a real PostgreSQL server (started by scripts/test.sh through
+//! tests/services/postgres.sh), driven by a real guest (tests/guests/pg-probe) through aw-run.
+
+mod common;
+
+use common::{guest, run, Run, Sandbox};
+use serde_json::{json, Value as Json};
+
+/// The throwaway cluster's coordinates, from the env scripts/test.sh exports.
+struct Pg {
+    port: String,
+    ca: String,
+}
+
+fn pg() -> Pg {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set: start PostgreSQL with tests/services/postgres.sh (scripts/test.sh does this)")
+        })
+    };
+    Pg { port: var("AW_PG_PORT"), ca: var("AW_PG_CA") }
+}
+
+/// Runs SQL as the trust superuser, outside any guest, for setup and checks.
+fn admin(sql: &str) -> Vec<tokio_postgres::Row> {
+    let pg = pg();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let dsn = format!("host=127.0.0.1 port={} user=aw_trust dbname=aw_test", pg.port);
+        let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls).await.expect("admin connect");
+        tokio::spawn(conn);
+        client.simple_query(sql).await.expect("admin sql");
+        let last = sql.trim_end_matches(';').rsplit(';').next().unwrap_or(sql).trim().to_string();
+        if last.to_uppercase().starts_with("SELECT") {
+            client.query(&last, &[]).await.expect("admin query")
+        } else {
+            Vec::new()
+        }
+    })
+}
+
+/// A config with a `default` profile (scram, password via secret://) plus `extra` TOML.
+fn config(extra: &str) -> Sandbox {
+    let pg = pg();
+    Sandbox::new(&format!(
+        r#"
+[connectors.postgres.default]
+host = "127.0.0.1"
+port = {port}
+database = "aw_test"
+user = "aw_scram"
+password = "secret://pg_password"
+sslmode = "disable"
+
+[profiles.default]
+postgres = ["default"]
+{extra}
+"#,
+        port = pg.port
+    ))
+}
+
+fn probe(sandbox: &Sandbox, input: Json) -> Run {
+    run(sandbox
+        .aw_run()
+        .arg(guest("aw_pg_probe"))
+        .args(["--json", "--input", &input.to_string()])
+        .env("PG_PASSWORD", "scram-pass-1e5"))
+}
+
+fn ok(out: Run) -> Json {
+    let report = out.expect_code(0).json();
+    report["result"].clone()
+}
+
+#[test]
+fn every_value_type_round_trips() {
+    let result = ok(probe(&config(""), json!({"op": "types"})));
+    assert_eq!(result["mismatches"], json!([]), "{result}");
+    assert_eq!(result["narrowed"], "Some(Value::Int32(42))");
+    let too_big = result["too_big"].as_str().unwrap();
+    assert!(too_big.contains("parameter $1") && too_big.contains("int4") && too_big.contains("out of range"), "{too_big}");
+    assert_eq!(result["name"], "Some(Value::Text(\"ok\"))");
+    assert!(result["bad_utf8"].is_string(), "invalid UTF-8 is refused cleanly: {result}");
+}
+
+#[test]
+fn copy_in_then_out_keeps_exact_counts_and_identical_data() {
+    let sandbox = config("");
+    for format in ["text", "csv", "binary"] {
+        let table = format!("copy_{format}");
+        let r = ok(probe(&sandbox, json!({"op": "copy", "rows": 100_000, "format": format, "table": table})));
+        for key in ["generated_rows", "copied_in", "copied_out", "table_rows"] {
+            assert_eq!(r[key], 100_000, "{format} {key}: {r}");
+        }
+        assert_eq!(r["identical"], true, "{format}: {r}");
+    }
+}
+
+/// Peak resident memory of a child process, in KiB, sampled until it exits.
+fn peak_rss_kib(mut cmd: std::process::Command) -> (Run, u64) {
+    use std::process::Stdio;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    loop {
+        if let Ok(status) = std::fs::read_to_string(&status_path) {
+            if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+                let kib: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+                peak = peak.max(kib);
+            }
+        }
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let output = child.wait_with_output().expect("output");
+    let stdout = reader.join().unwrap();
+    let run = Run { code: output.status.code().unwrap_or(-1), stdout, stderr: String::from_utf8_lossy(&output.stderr).into_owned() };
+    (run, peak)
+}
+
+/// Streaming 1M rows (~110 MB of row data) keeps the host under this much resident memory.
+const STREAM_RSS_BOUND_MIB: u64 = 64;
+
+#[test]
+fn query_stream_over_a_million_rows_stays_in_bounded_memory() {
+    let sandbox = config("");
+    let mut cmd = sandbox.aw_run();
+    cmd.arg(guest("aw_pg_probe"))
+        .args(["--json", "--input", &json!({"op": "stream", "rows": 1_000_000}).to_string()])
+        .env("PG_PASSWORD", "scram-pass-1e5");
+    let (out, peak_kib) = peak_rss_kib(cmd);
+    let r = ok(out);
+    assert_eq!(r["count"], 1_000_000);
+    assert_eq!(r["sum"], 500_000_500_000i64);
+    assert_eq!(r["batches"], 200);
+    assert_eq!(r["columns"], json!(["n:int8", "pad:text"]));
+    eprintln!("peak RSS while streaming 1M rows: {} MiB", peak_kib / 1024);
+    assert!(peak_kib / 1024 < STREAM_RSS_BOUND_MIB, "peak RSS {} MiB >= {STREAM_RSS_BOUND_MIB} MiB", peak_kib / 1024);
+}
+
+#[test]
+fn transaction_options_reach_the_server_and_savepoints_nest() {
+    let r = ok(probe(&config(""), json!({"op": "tx"})));
+    assert_eq!(r["settings"], json!(["serializable", "on", "on"]));
+    assert!(r["write_in_read_only"].as_str().unwrap().contains("25006"), "{r}");
+    assert_eq!(r["inner_failed"], true);
+    assert_eq!(r["kept"], json!(["after", "outer"]), "the savepoint rollback drops only inner writes");
+    assert_eq!(r["dropped_rows"], 0, "a dropped transaction rolls back");
+}
+
+#[test]
+fn a_guest_trapping_mid_transaction_leaves_no_rows_and_no_open_transaction() {
+    admin("DROP TABLE IF EXISTS trap_t; CREATE TABLE trap_t (x int)");
+    let sandbox = config("");
+    let out = probe(&sandbox, json!({"op": "trap-in-tx", "table": "trap_t"})).expect_code(5);
+    assert!(out.stderr.contains("trapping with a transaction open"), "{}", out.stderr);
+    let rows = admin("SELECT count(*)::int8 FROM trap_t");
+    assert_eq!(rows[0].get::<_, i64>(0), 0);
+    // The server saw the connection close and rolled back: nothing is left idle in a transaction.
+    let mut open: i64 = -1;
+    for _ in 0..100 {
+        open = admin("SELECT count(*)::int8 FROM pg_stat_activity WHERE usename = 'aw_scram' AND state LIKE 'idle in transaction%'")[0].get(0);
+        if open == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(open, 0);
+    // And the next run works as usual.
+    ok(probe(&sandbox, json!({"op": "value", "sql": "SELECT 1"})));
+}
+
+#[test]
+fn a_statement_timeout_applies_to_that_statement_only() {
+    let r = ok(probe(&config(""), json!({"op": "timeout", "timeout_ms": 100})));
+    assert_eq!(r["slow_kind"], "ErrorKind::Timeout");
+    assert_eq!(r["slow_code"], "57014");
+    assert_eq!(r["fast_ok"], true);
+    assert_eq!(r["tx_before"], r["tx_after"], "restored inside the transaction: {r}");
+    assert_eq!(r["session_after"], "0", "nothing leaked to the next statement: {r}");
+}
+
+fn error_of(out: Run) -> Json {
+    let report = out.expect_code(1).json();
+    report["error"].clone()
+}
+
+#[test]
+fn errors_are_classified() {
+    admin("DROP TABLE IF EXISTS uniq_t; CREATE TABLE uniq_t (id int PRIMARY KEY)");
+    let sandbox = config("");
+    let insert = json!({"op": "execute", "sql": "INSERT INTO uniq_t VALUES (1)"});
+    ok(probe(&sandbox, insert.clone()));
+    let e = error_of(probe(&sandbox, insert));
+    assert_eq!((e["kind"].as_str(), e["code"].as_str()), (Some("conflict"), Some("23505")), "{e}");
+
+    let e = error_of(probe(&sandbox, json!({"op": "value", "sql": "SELEC 1"})));
+    assert_eq!((e["kind"].as_str(), e["code"].as_str()), (Some("invalid-input"), Some("42601")), "{e}");
+
+    let e = error_of(probe(&sandbox, json!({"op": "value", "sql": "SELECT * FROM no_such_table"})));
+    assert_eq!((e["kind"].as_str(), e["code"].as_str()), (Some("not-found"), Some("42P01")), "{e}");
+}
+
+#[test]
+fn a_profile_that_is_not_granted_is_denied() {
+    let pg = pg();
+    let sandbox = config(&format!("[connectors.postgres.other]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"aw_trust\"\n", pg.port));
+    let out = probe(&sandbox, json!({"op": "value", "profile": "other", "sql": "SELECT 1"})).expect_code(3);
+    let e = out.json()["error"].clone();
+    assert_eq!(e["kind"], "denied");
+    assert!(e["message"].as_str().unwrap().contains("add \"other\" to `postgres` under [profiles.default]"), "{e}");
+}
+
+#[test]
+fn a_dead_server_is_transient_and_fails_fast() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let sandbox = Sandbox::new(&format!(
+        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {closed}\nuser = \"aw_trust\"\nconnect_timeout = \"2s\"\n[profiles.default]\npostgres = [\"default\"]\n"
+    ));
+    let started = std::time::Instant::now();
+    let e = error_of(probe(&sandbox, json!({"op": "value", "sql": "SELECT 1"})));
+    assert_eq!(e["kind"], "transient", "{e}");
+    assert_eq!(e["retryable"], true);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn pool_exhaustion_beyond_the_wait_timeout_is_a_timeout() {
+    let pg = pg();
+    let sandbox = Sandbox::new(&format!(
+        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\nmax_size = 1\ntimeout = \"300ms\"\n[profiles.default]\npostgres = [\"default\"]\n",
+        pg.port
+    ));
+    let e = error_of(probe(&sandbox, json!({"op": "exhaust"})));
+    assert_eq!(e["kind"], "timeout", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("max_size"), "{e}");
+}
+
+#[test]
+fn copy_in_quotes_table_names_instead_of_executing_them() {
+    admin("DROP TABLE IF EXISTS victim; CREATE TABLE victim (x int)");
+    let e = error_of(probe(&config(""), json!({"op": "copy-in-table", "table": "t; drop table victim"})));
+    assert_eq!(e["code"], "42P01", "the whole name was one quoted identifier: {e}");
+    assert_eq!(admin("SELECT count(*)::int8 FROM pg_tables WHERE tablename = 'victim'")[0].get::<_, i64>(0), 1);
+}
+
+#[test]
+fn execute_many_is_atomic_and_reflect_describes_tables() {
+    admin("DROP TABLE IF EXISTS many_t; CREATE TABLE many_t (id int4 PRIMARY KEY, note text DEFAULT 'n')");
+    let sandbox = config("");
+    let r = ok(probe(&sandbox, json!({"op": "many", "sql": "INSERT INTO many_t (id) VALUES ($1)", "rows": 1000})));
+    assert_eq!(r["rows"], 1000);
+    // A duplicate in the batch: nothing of the batch stays.
+    let e = error_of(probe(&sandbox, json!({"op": "many", "sql": "INSERT INTO many_t (id) VALUES ($1 + 999)", "rows": 10})));
+    assert_eq!(e["code"], "23505");
+    assert_eq!(admin("SELECT count(*)::int8 FROM many_t")[0].get::<_, i64>(0), 1000);
+
+    let r = ok(probe(&sandbox, json!({"op": "reflect", "table": "many_t"})));
+    assert_eq!(r[0]["name"], "many_t");
+    assert_eq!(r[0]["pk"], json!(["id"]));
+    assert_eq!(r[0]["columns"][0], json!(["id", "int4", false, null]));
+    assert_eq!(r[0]["columns"][1], json!(["note", "text", true, "'n'::text"]));
+}
+
+#[test]
+fn scram_md5_and_trust_authentication_work_and_a_wrong_password_is_auth() {
+    let pg = pg();
+    for (user, password) in [("aw_scram", Some("scram-pass-1e5")), ("aw_md5", Some("md5-pass")), ("aw_trust", None)] {
+        let password = password.map(|p| format!("password = \"{p}\"\n")).unwrap_or_default();
+        let sandbox = Sandbox::new(&format!(
+            "[connectors.postgres.default]\ndsn = \"postgresql://{user}@127.0.0.1:{}/aw_test?sslmode=disable\"\n{password}[profiles.default]\npostgres = [\"default\"]\n",
+            pg.port
+        ));
+        let r = ok(probe(&sandbox, json!({"op": "value", "sql": "SELECT current_user::text"})));
+        assert_eq!(r["value"], format!("Some(Value::Text(\"{user}\"))"));
+    }
+    let sandbox = config("");
+    let mut cmd = sandbox.aw_run();
+    cmd.arg(guest("aw_pg_probe")).args(["--json", "--input", r#"{"op":"value","sql":"SELECT 1"}"#]).env("PG_PASSWORD", "wrong-1e5");
+    let out = run(&mut cmd);
+    let e = error_of(out);
+    assert_eq!((e["kind"].as_str(), e["code"].as_str()), (Some("auth"), Some("28P01")), "{e}");
+    assert!(!e.to_string().contains("wrong-1e5"), "the password never appears");
+}
+
+#[test]
+fn tls_modes_follow_libpq() {
+    let pg = pg();
+    let profile = |dsn_extra: &str, keys: &str| {
+        let host = if dsn_extra.contains("host=") { "" } else { "host=127.0.0.1" };
+        Sandbox::new(&format!(
+            "[connectors.postgres.default]\ndsn = \"{host} port={} user=aw_scram dbname=aw_test {dsn_extra}\"\npassword = \"secret://pg_password\"\n{keys}\n[profiles.default]\npostgres = [\"default\"]\n",
+            pg.port
+        ))
+    };
+    let ca = format!("sslrootcert = \"{}\"", pg.ca);
+    for (mode, keys) in [("require", ""), ("verify-ca", ca.as_str()), ("verify-full", ca.as_str())] {
+        let r = ok(probe(&profile(&format!("sslmode={mode}"), keys), json!({"op": "ssl"})));
+        assert_eq!(r["ssl"], "Some(Value::Boolean(true))", "{mode}");
+    }
+    // verify-full checks the host name: the certificate is for localhost / 127.0.0.1.
+    let wrong = profile("sslmode=verify-full host=wrong.invalid hostaddr=127.0.0.1", &ca);
+    let e = error_of(probe(&wrong, json!({"op": "ssl"})));
+    assert!(e["message"].as_str().unwrap().to_lowercase().contains("certificate"), "{e}");
+    // verify-ca does not check the name, so the same connection succeeds.
+    let r = ok(probe(&profile("sslmode=verify-ca host=wrong.invalid hostaddr=127.0.0.1", &ca), json!({"op": "ssl"})));
+    assert_eq!(r["ssl"], "Some(Value::Boolean(true))");
+    // verify-full against roots that do not include the self-signed certificate fails.
+    let e = error_of(probe(&profile("sslmode=verify-full", ""), json!({"op": "ssl"})));
+    assert!(e["message"].as_str().unwrap().to_lowercase().contains("certificate"), "{e}");
+}
+
+#[test]
+fn the_env_overlay_points_a_profile_at_the_server() {
+    let pg = pg();
+    // The file names a port nothing listens on; env fixes it, as the demo script does.
+    let sandbox = Sandbox::new(
+        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = 1\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\n[profiles.default]\npostgres = [\"default\"]\n",
+    );
+    let mut cmd = sandbox.aw_run();
+    cmd.arg(guest("aw_pg_probe"))
+        .args(["--json", "--input", r#"{"op":"value","sql":"SELECT current_database()::text"}"#])
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT", &pg.port);
+    assert_eq!(ok(run(&mut cmd))["value"], "Some(Value::Text(\"aw_test\"))");
+
+    let mut cmd = sandbox.aw_run();
+    cmd.arg(guest("aw_pg_probe"))
+        .args(["--json", "--input", r#"{"op":"value","sql":"SELECT current_user::text"}"#])
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__JSON", json!({"port": pg.port, "user": "aw_md5", "password": "md5-pass"}).to_string());
+    assert_eq!(ok(run(&mut cmd))["value"], "Some(Value::Text(\"aw_md5\"))");
+}
