@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the runtime (release) and every example, starts the services the examples need,
-# runs each example with aw-run, prints their results, and stops the services.
+# Builds the runtime (release) and every example, starts the services the examples need
+# (a throwaway PostgreSQL cluster), runs each example with aw-run, prints their results, and
+# stops the services (also on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,11 +13,27 @@ guest_dir=$(scripts/build-guests.sh)
 target_dir=$(dirname "$(dirname "$guest_dir")")
 aw_run="$target_dir/release/aw-run"
 
-# No example needs a service yet; connector examples start theirs here and stop them on exit.
-cleanup() { :; }
+pg_dir=$(mktemp -d /tmp/aw-demo-pg.XXXXXX)
+chmod 755 "$pg_dir"
+cleanup() { tests/services/postgres.sh stop "$pg_dir" || true; }
 trap cleanup EXIT
+echo "== starting PostgreSQL" >&2
+while IFS= read -r line; do export "${line?}"; done < <(tests/services/postgres.sh start "$pg_dir")
 
-echo "== examples/hello" >&2
+# The examples' aw.toml files name a local server; the env overlay points them at the demo
+# cluster, exactly as a user would point them at theirs.
+export AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT="$AW_PG_PORT"
+export AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER=aw_scram
+export AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE="$AW_PG_DATABASE"
+export PG_PASSWORD=scram-pass-1e5
+
+run_example() {
+    local name=$1 wasm=$2
+    shift 2
+    echo "== examples/$name" >&2
+    (cd "examples/$name" && "$aw_run" "$guest_dir/$wasm" --profile default "$@")
+}
+
 # The demo's stand-in for a real secret store: the env provider finds `api-token` as API_TOKEN.
-API_TOKEN="demo-token-$$" "$aw_run" "$guest_dir/aw_hello.wasm" \
-    --config examples/hello/aw.toml --profile default --input '{"name": "data engineer"}'
+API_TOKEN="demo-token-$$" run_example hello aw_hello.wasm --input '{"name": "data engineer"}'
+run_example pg-demo aw_pg_demo.wasm

@@ -334,3 +334,80 @@ fn the_env_overlay_points_a_profile_at_the_server() {
         .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__JSON", json!({"port": pg.port, "user": "aw_md5", "password": "md5-pass"}).to_string());
     assert_eq!(ok(run(&mut cmd))["value"], "Some(Value::Text(\"aw_md5\"))");
 }
+
+#[test]
+fn every_statement_method_works_through_a_guest() {
+    let r = ok(probe(&config(""), json!({"op": "surface"})));
+    assert_eq!(r["inserted"], 2);
+    assert_eq!(r["all"], json!([[1, "a"], [2, null]]));
+    assert_eq!(r["missing"], true);
+    assert_eq!(r["one"], json!([1, "a"]));
+    assert_eq!(r["in_tx"], 3);
+    assert_eq!(r["count"], 3, "commit kept row 3, rollback dropped row 4");
+}
+
+#[test]
+fn a_read_only_profile_cannot_be_talked_into_writing() {
+    let pg = pg();
+    let sandbox = Sandbox::new(&format!(
+        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\nread_only = true\n[profiles.default]\npostgres = [\"default\"]\n",
+        pg.port
+    ));
+    let r = ok(probe(&sandbox, json!({"op": "read-only"})));
+    for key in ["plain", "after_set", "in_tx"] {
+        assert_eq!(r[key], "ErrorKind::Denied 25006", "{key}: {r}");
+    }
+    assert!(r["switch"].as_str().unwrap().contains("25001"), "SET TRANSACTION READ WRITE is refused: {r}");
+    assert_eq!(r["reads"], 1);
+}
+
+#[test]
+fn a_buffered_query_over_the_row_limit_points_at_query_stream() {
+    let sandbox = config("");
+    let toml = std::fs::read_to_string(sandbox.path().join("aw.toml")).unwrap().replace("sslmode = \"disable\"", "sslmode = \"disable\"\nmax_rows = 10");
+    std::fs::write(sandbox.path().join("aw.toml"), toml).unwrap();
+    let e = error_of(probe(&sandbox, json!({"op": "query", "sql": "SELECT g FROM generate_series(1, 11) g"})));
+    assert_eq!(e["kind"], "limit", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("use query-stream"), "{e}");
+    let r = ok(probe(&sandbox, json!({"op": "query", "sql": "SELECT g FROM generate_series(1, 10) g"})));
+    assert_eq!(r["rows"], 10);
+}
+
+#[test]
+fn pyproject_config_selects_the_server_with_a_secret_password() {
+    let pg = pg();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pyproject.toml"),
+        format!(
+            "[project]\nname = \"etl\"\n[tool.auto_workflow.connectors.postgres.default]\ndsn = \"postgresql://aw_scram@127.0.0.1:{}/aw_test\"\npassword = \"secret://dev/db_password\"\n",
+            pg.port
+        ),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aw-run"));
+    cmd.env_clear()
+        .env("AW_CACHE_DIR", dir.path().join("cache"))
+        .env("DEV_DB_PASSWORD", "scram-pass-1e5")
+        .current_dir(dir.path())
+        .arg(guest("aw_pg_probe"))
+        .args(["--json", "--input", r#"{"op":"value","sql":"SELECT current_user::text"}"#]);
+    assert_eq!(ok(run(&mut cmd))["value"], "Some(Value::Text(\"aw_scram\"))");
+}
+
+#[test]
+fn the_pg_demo_example_sums_to_ten() {
+    let pg = pg();
+    let toml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/pg-demo/aw.toml")).unwrap();
+    let sandbox = Sandbox::new(&toml);
+    // Exactly how scripts/demo.sh points the example at its throwaway cluster: env only.
+    let mut cmd = sandbox.aw_run();
+    cmd.arg(guest("aw_pg_demo"))
+        .args(["--profile", "default"])
+        .env("PG_PASSWORD", "scram-pass-1e5")
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT", &pg.port)
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER", "aw_scram")
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE", "aw_test");
+    let out = run(&mut cmd).expect_code(0);
+    assert_eq!(serde_json::from_str::<Json>(&out.stdout).unwrap(), json!({"inserted": 5, "sum": 10}));
+}

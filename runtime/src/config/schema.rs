@@ -47,7 +47,6 @@ pub const POSTGRES: &[(&str, Kind)] = &[
     ("sslkey", Kind::Secret),
     ("max_rows", Kind::Whole),
     ("max_bytes", Kind::Size),
-    ("max_connections", Kind::Whole),
 ];
 
 /// `[connectors.adls2.<profile>]`: how the host reaches an ADLS Gen2 / Blob account.

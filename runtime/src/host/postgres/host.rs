@@ -119,7 +119,7 @@ impl HostClient for HostState {
                 sql.push_str("; SELECT 1");
             }
             object.batch_execute(&sql).await.map_err(|e| super::errors::from_pg(&e))?;
-            Ok(PgTransaction { conn: Arc::new(Mutex::new(PinnedConn::new(object, true))), settings })
+            Ok(PgTransaction { conn: Arc::new(Mutex::new(PinnedConn::new(object))), settings })
         }
         .await;
         self.push(made)

@@ -1,6 +1,8 @@
 //! The host objects behind the guest's `client`, `transaction`, `row-stream`, `copy-sink` and
-//! `copy-source` handles, and the rule that keeps the pool clean: a connection that may still
-//! be inside a transaction is never returned to the pool; it is closed (the server rolls back).
+//! `copy-source` handles, and the rule that keeps the pool clean: a connection goes back to the
+//! pool only when the work on it ended cleanly. One that may still be inside a transaction, a
+//! statement or a COPY (the guest trapped, timed out, or dropped a handle) is closed instead,
+//! and the server rolls back whatever was open.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,16 +24,22 @@ pub struct PgClient {
     pub settings: Arc<PgSettings>,
 }
 
-/// A pooled connection held across calls (a transaction, a client-level stream).
+/// A checked-out connection that is closed, not returned, if dropped while dirty.
 pub struct PinnedConn {
     object: Option<Object>,
-    /// True while the connection may be inside a transaction.
-    in_transaction: bool,
+    /// True while the connection may be inside a transaction, a statement or a COPY.
+    dirty: bool,
 }
 
 impl PinnedConn {
-    pub fn new(object: Object, in_transaction: bool) -> Self {
-        PinnedConn { object: Some(object), in_transaction }
+    /// Holds `object`, dirty from the start: it becomes clean only when work on it completes.
+    pub fn new(object: Object) -> Self {
+        PinnedConn { object: Some(object), dirty: true }
+    }
+
+    /// The work on the connection completed: it may go back to the pool.
+    pub fn mark_clean(&mut self) {
+        self.dirty = false;
     }
 
     /// The connection, unless the transaction already ended.
@@ -44,26 +52,26 @@ impl PinnedConn {
     pub async fn finish(&mut self, sql: &str) -> Result<(), ConnectorError> {
         let result = self.client()?.batch_execute(sql).await.map_err(|e| from_pg(&e));
         if result.is_ok() {
-            self.in_transaction = false;
+            self.dirty = false;
         }
         if let Some(object) = self.object.take() {
-            if self.in_transaction {
+            if self.dirty {
                 drop(Object::take(object));
             }
         }
-        self.in_transaction = false;
+        self.dirty = false;
         result
     }
 }
 
 impl Drop for PinnedConn {
     fn drop(&mut self) {
-        if self.in_transaction {
+        if self.dirty {
             if let Some(object) = self.object.take() {
                 // Detach from the pool and drop: the connection closes and the server rolls
-                // the transaction back. Runs when a guest traps or times out mid-transaction.
+                // back. Runs when a guest traps, times out or drops a handle mid-work.
                 drop(Object::take(object));
-                tracing::debug!("closed a connection left inside a transaction");
+                tracing::debug!("closed a pooled connection that was left mid-work");
             }
         }
     }
@@ -101,8 +109,8 @@ pub struct PgRowStream {
 
 /// The connection a COPY holds for its whole duration.
 pub enum CopyConn {
-    /// Checked out for a client-level COPY (autocommit).
-    Pooled(Object),
+    /// Checked out for a client-level COPY (autocommit); clean once the COPY completed.
+    Pooled(PinnedConn),
     /// A transaction's connection, locked until the COPY ends.
     Transaction(OwnedMutexGuard<PinnedConn>),
 }
@@ -110,12 +118,21 @@ pub enum CopyConn {
 /// A guest's `copy-sink`.
 pub struct PgCopySink {
     pub sink: Option<Pin<Box<CopyInSink<Bytes>>>>,
-    pub _conn: CopyConn,
+    pub conn: CopyConn,
 }
 
 /// A guest's `copy-source`.
 pub struct PgCopySource {
     pub stream: Option<Pin<Box<CopyOutStream>>>,
     pub counter: RowCounter,
-    pub _conn: CopyConn,
+    pub conn: CopyConn,
+}
+
+impl CopyConn {
+    /// The COPY completed: a pooled connection may be reused.
+    pub fn completed(&mut self) {
+        if let CopyConn::Pooled(pinned) = self {
+            pinned.mark_clean();
+        }
+    }
 }

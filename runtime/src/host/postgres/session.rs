@@ -41,9 +41,14 @@ impl Session {
         let timeout_ms = options.and_then(|o| o.timeout_ms);
         match self {
             Session::Pool { pool, settings } => {
-                let conn = pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?;
+                let object = pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?;
+                let mut pinned = PinnedConn::new(object);
                 let wrap = Wrap { in_transaction: false, timeout_ms, read_only: settings.read_only, atomic };
-                wrapped(&conn, wrap, f).await
+                let result = wrapped(pinned.client()?, wrap, f).await;
+                // Reached only when the call ran to its end (a cancelled call drops `pinned`
+                // dirty, and the connection is closed rather than reused).
+                pinned.mark_clean();
+                result
             }
             Session::Transaction { conn, .. } => {
                 let guard = lock(conn)?;
@@ -87,7 +92,7 @@ impl Session {
                 let object = pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?;
                 let begin = if settings.read_only { "BEGIN READ ONLY" } else { "BEGIN" };
                 object.batch_execute(begin).await.map_err(|e| from_pg(&e))?;
-                (Arc::new(Mutex::new(PinnedConn::new(object, true))), true)
+                (Arc::new(Mutex::new(PinnedConn::new(object))), true)
             }
             Session::Transaction { conn, .. } => (conn.clone(), false),
         };
@@ -108,7 +113,7 @@ impl Session {
         let statement = sql::copy_in(&table, &columns, &format).map_err(|m| error(ErrorKind::InvalidInput, m))?;
         let conn = self.copy_conn().await?;
         let sink = copy_client(&conn)?.copy_in::<_, Bytes>(&statement).await.map_err(|e| from_pg(&e))?;
-        Ok(PgCopySink { sink: Some(Box::pin(sink)), _conn: conn })
+        Ok(PgCopySink { sink: Some(Box::pin(sink)), conn })
     }
 
     /// Starts `COPY ... TO STDOUT`.
@@ -121,7 +126,7 @@ impl Session {
         .map_err(|m| error(ErrorKind::InvalidInput, m))?;
         let conn = self.copy_conn().await?;
         let stream = copy_client(&conn)?.copy_out(&statement).await.map_err(|e| from_pg(&e))?;
-        Ok(PgCopySource { stream: Some(Box::pin(stream)), counter: RowCounter::new(&format), _conn: conn })
+        Ok(PgCopySource { stream: Some(Box::pin(stream)), counter: RowCounter::new(&format), conn })
     }
 
     async fn copy_conn(&self) -> Result<CopyConn> {
@@ -130,7 +135,7 @@ impl Session {
                 if settings.read_only {
                     return Err(error(ErrorKind::Denied, format!("postgres profile `{}` is read-only: COPY needs a transaction (begin one)", settings.profile)));
                 }
-                Ok(CopyConn::Pooled(pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?))
+                Ok(CopyConn::Pooled(PinnedConn::new(pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?)))
             }
             Session::Transaction { conn, .. } => Ok(CopyConn::Transaction(lock(conn)?)),
         }
@@ -139,7 +144,7 @@ impl Session {
 
 fn copy_client(conn: &CopyConn) -> Result<&ClientWrapper> {
     match conn {
-        CopyConn::Pooled(object) => Ok(object),
+        CopyConn::Pooled(pinned) => pinned.client(),
         CopyConn::Transaction(guard) => guard.client(),
     }
 }
@@ -153,7 +158,9 @@ pub async fn copy_write(sink: &mut PgCopySink, data: Vec<u8>) -> Result<()> {
 /// Completes a COPY; returns the server's row count.
 pub async fn copy_finish(sink: &mut PgCopySink) -> Result<u64> {
     let mut s = sink.sink.take().ok_or_else(|| error(ErrorKind::InvalidInput, "the copy has already finished"))?;
-    s.as_mut().finish().await.map_err(|e| from_pg(&e))
+    let rows = s.as_mut().finish().await.map_err(|e| from_pg(&e))?;
+    sink.conn.completed();
+    Ok(rows)
 }
 
 /// Reads the next chunk of a COPY OUT.
@@ -173,6 +180,7 @@ pub async fn copy_read(source: &mut PgCopySource) -> Result<Option<Vec<u8>>> {
         }
         None => {
             source.stream = None;
+            source.conn.completed();
             Ok(None)
         }
     }

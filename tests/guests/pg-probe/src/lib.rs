@@ -27,6 +27,7 @@ fn run(input: Input) -> aw_guest::Result<Json> {
     let db = postgres::open(input.profile.as_deref())?;
     match input.op.as_str() {
         "value" => Ok(json!({ "value": format!("{:?}", db.query_value(&input.sql, &[])?) })),
+        "query" => Ok(json!({ "rows": db.query(&input.sql, &[])?.rows.len() })),
         "execute" => Ok(json!({ "rows": db.execute(&input.sql, &[])? })),
         "types" => types(&db),
         "copy" => copy(&db, &input),
@@ -49,6 +50,8 @@ fn run(input: Input) -> aw_guest::Result<Json> {
                 "columns": t.columns.iter().map(|c| json!([c.name, c.type_name, c.nullable, c.default])).collect::<Vec<_>>(),
             })).collect::<Vec<_>>()))
         }
+        "surface" => surface(&db),
+        "read-only" => read_only(&db),
         "exhaust" => {
             // Holds the only connection in a transaction, then asks the pool for another.
             let _tx = db.begin(TransactionOptions::default())?;
@@ -62,6 +65,56 @@ fn run(input: Input) -> aw_guest::Result<Json> {
         }
         other => Err(Error::invalid_input(format!("unknown op {other}"))),
     }
+}
+
+#[derive(Deserialize)]
+struct Surf {
+    id: i64,
+    v: Option<String>,
+}
+
+/// Every statement method once, plus typed decoding and transaction endings.
+fn surface(db: &postgres::Client) -> aw_guest::Result<Json> {
+    db.execute("DROP TABLE IF EXISTS surf", &[])?;
+    db.execute("CREATE TABLE surf (id int8 PRIMARY KEY, v text)", &[])?;
+    let inserted = db.execute_many("INSERT INTO surf VALUES ($1, $2)", &[vec![1i64.into(), "a".into()], vec![2i64.into(), Value::Null]])?;
+    let all: Vec<Surf> = db.query("SELECT id, v FROM surf ORDER BY id", &[])?.decode()?;
+    let missing = db.query_one("SELECT id FROM surf WHERE id = $1", &[99i64.into()])?;
+    let one = db.query_one("SELECT id, v FROM surf WHERE id = $1", &[1i64.into()])?.map(|r| r.decode::<Surf>()).transpose()?;
+    let t = db.begin(TransactionOptions::default())?;
+    t.savepoint("a")?;
+    t.execute("INSERT INTO surf VALUES (3, 'c')", &[])?;
+    t.release("a")?;
+    let in_tx = t.query_value("SELECT count(*) FROM surf", &[])?.and_then(|v| v.as_i64());
+    t.commit()?;
+    let t = db.begin(TransactionOptions::default())?;
+    t.execute("INSERT INTO surf VALUES (4, 'd')", &[])?;
+    t.rollback()?;
+    let count = db.query_value("SELECT count(*) FROM surf", &[])?.and_then(|v| v.as_i64());
+    Ok(json!({
+        "inserted": inserted,
+        "all": all.iter().map(|s| json!([s.id, s.v])).collect::<Vec<_>>(),
+        "missing": missing.is_none(),
+        "one": one.map(|s| json!([s.id, s.v])),
+        "in_tx": in_tx,
+        "count": count,
+    }))
+}
+
+/// A read-only profile: writes are refused however the guest tries.
+fn read_only(db: &postgres::Client) -> aw_guest::Result<Json> {
+    let attempt = |r: aw_guest::Result<u64>| r.err().map(|e| format!("{:?} {}", e.kind, e.code.unwrap_or_default()));
+    let plain = attempt(db.execute("CREATE TABLE ro_t (x int)", &[]));
+    let _ = db.execute("SET default_transaction_read_only = off", &[]);
+    let after_set = attempt(db.execute("CREATE TABLE ro_t (x int)", &[]));
+    let t = db.begin(TransactionOptions::default())?;
+    let switch = attempt(t.execute("SET TRANSACTION READ WRITE", &[]));
+    drop(t);
+    let t = db.begin(TransactionOptions::default())?;
+    let in_tx = attempt(t.execute("CREATE TABLE ro_t (x int)", &[]));
+    drop(t);
+    let reads = db.query_value("SELECT 1", &[])?.and_then(|v| v.as_i64());
+    Ok(json!({ "plain": plain, "after_set": after_set, "switch": switch, "in_tx": in_tx, "reads": reads }))
 }
 
 /// Sends every value type as a parameter, reads it back, and reports mismatches.
