@@ -37,3 +37,4 @@ run_example() {
 # The demo's stand-in for a real secret store: the env provider finds `api-token` as API_TOKEN.
 API_TOKEN="demo-token-$$" run_example hello aw_hello.wasm --input '{"name": "data engineer"}'
 run_example pg-demo aw_pg_demo.wasm
+run_example pg-etl aw_pg_etl.wasm

@@ -395,19 +395,35 @@ fn pyproject_config_selects_the_server_with_a_secret_password() {
     assert_eq!(ok(run(&mut cmd))["value"], "Some(Value::Text(\"aw_scram\"))");
 }
 
-#[test]
-fn the_pg_demo_example_sums_to_ten() {
+/// Runs example `name` with its own aw.toml, pointed at the test cluster by env only: exactly
+/// how scripts/demo.sh runs it.
+fn run_example(name: &str, wasm: &str) -> Json {
     let pg = pg();
-    let toml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/pg-demo/aw.toml")).unwrap();
+    let toml = std::fs::read_to_string(format!("{}/../examples/{name}/aw.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let sandbox = Sandbox::new(&toml);
-    // Exactly how scripts/demo.sh points the example at its throwaway cluster: env only.
     let mut cmd = sandbox.aw_run();
-    cmd.arg(guest("aw_pg_demo"))
+    cmd.arg(guest(wasm))
         .args(["--profile", "default"])
         .env("PG_PASSWORD", "scram-pass-1e5")
         .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT", &pg.port)
         .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER", "aw_scram")
         .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE", "aw_test");
     let out = run(&mut cmd).expect_code(0);
-    assert_eq!(serde_json::from_str::<Json>(&out.stdout).unwrap(), json!({"inserted": 5, "sum": 10}));
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{name} printed no JSON ({e}): {}", out.stdout))
+}
+
+#[test]
+fn the_pg_demo_example_sums_to_ten() {
+    assert_eq!(run_example("pg-demo", "aw_pg_demo"), json!({"inserted": 5, "sum": 10}));
+}
+
+#[test]
+fn the_pg_etl_example_accounts_for_every_row() {
+    let r = run_example("pg-etl", "aw_pg_etl");
+    assert_eq!(r["staged"], 100_000);
+    assert_eq!(r["rejected"], 100, "one malformed amount in a thousand");
+    assert_eq!(r["cleaned"], 99_900);
+    assert_eq!(r["streamed"], 99_900);
+    assert_eq!(r["summary_rows"], 5);
+    assert_eq!(r["summary_total_rows"], 99_900);
 }
