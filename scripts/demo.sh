@@ -13,12 +13,8 @@ guest_dir=$(scripts/build-guests.sh)
 target_dir=$(dirname "$(dirname "$guest_dir")")
 aw_run="$target_dir/release/aw-run"
 
-pg_dir=$(mktemp -d /tmp/aw-demo-pg.XXXXXX)
-chmod 755 "$pg_dir"
-cleanup() { tests/services/postgres.sh stop "$pg_dir" || true; }
-trap cleanup EXIT
-echo "== starting PostgreSQL" >&2
-while IFS= read -r line; do export "${line?}"; done < <(tests/services/postgres.sh start "$pg_dir")
+. scripts/lib/postgres.sh
+start_postgres demo
 
 # The examples' aw.toml files name a local server; the env overlay points them at the demo
 # cluster, exactly as a user would point them at theirs.

@@ -7,12 +7,8 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 
-pg_dir=$(mktemp -d /tmp/aw-test-pg.XXXXXX)
-chmod 755 "$pg_dir"
-cleanup() { tests/services/postgres.sh stop "$pg_dir" || true; }
-trap cleanup EXIT
-echo "== starting PostgreSQL" >&2
-while IFS= read -r line; do export "${line?}"; done < <(tests/services/postgres.sh start "$pg_dir")
+. scripts/lib/postgres.sh
+start_postgres test
 
 echo "== building guest components" >&2
 guest_dir=$(scripts/build-guests.sh)

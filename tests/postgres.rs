@@ -427,3 +427,34 @@ fn the_pg_etl_example_accounts_for_every_row() {
     assert_eq!(r["summary_rows"], 5);
     assert_eq!(r["summary_total_rows"], 99_900);
 }
+
+#[test]
+fn copy_and_streams_inside_a_transaction_share_its_fate() {
+    let r = ok(probe(&config(""), json!({"op": "tx-copy"})));
+    assert!(r["busy"].as_str().unwrap().contains("unfinished COPY"), "{r}");
+    assert_eq!(r["copied"], 3);
+    assert_eq!(r["streamed"], json!([1, 2, 3]));
+    assert_eq!(r["copy_out"], "a\nb\nc\n");
+    assert_eq!(r["after_rollback"], 0, "the rollback took the COPY with it");
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_at_the_connect_timeout() {
+    // Accepts TCP connections and then says nothing, like a hung server or a black hole.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let _keep = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().take(8) {
+            held.push(stream);
+        }
+    });
+    let sandbox = Sandbox::new(&format!(
+        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"aw_trust\"\nsslmode = \"disable\"\nconnect_timeout = \"1s\"\n[profiles.default]\npostgres = [\"default\"]\n"
+    ));
+    let started = std::time::Instant::now();
+    let e = error_of(probe(&sandbox, json!({"op": "value", "sql": "SELECT 1"})));
+    assert!(started.elapsed() < std::time::Duration::from_secs(15), "took {:?}", started.elapsed());
+    assert_eq!(e["kind"], "timeout", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("connect_timeout"), "{e}");
+}

@@ -79,9 +79,13 @@ pub fn from_pg(e: &tokio_postgres::Error) -> ConnectorError {
 /// Classifies a failure to get a connection from the pool.
 pub fn from_pool(e: &PoolError, profile: &str) -> ConnectorError {
     match e {
-        PoolError::Timeout(_) => error(
+        PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => error(
             ErrorKind::Timeout,
             format!("no connection of postgres profile `{profile}` became free in time (raise `timeout` or `max_size`)"),
+        ),
+        PoolError::Timeout(_) => error(
+            ErrorKind::Timeout,
+            format!("connecting to postgres profile `{profile}` took longer than its connect_timeout (is the server up and answering?)"),
         ),
         PoolError::Backend(pg) => {
             let mut err = from_pg(pg);

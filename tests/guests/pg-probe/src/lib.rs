@@ -50,7 +50,29 @@ fn run(input: Input) -> aw_guest::Result<Json> {
                 "columns": t.columns.iter().map(|c| json!([c.name, c.type_name, c.nullable, c.default])).collect::<Vec<_>>(),
             })).collect::<Vec<_>>()))
         }
+        "bench-select" => {
+            let mut sum = 0i64;
+            for i in 0..input.rows as i64 {
+                sum += db.query_value("SELECT $1::int8", &[Value::Int64(i)])?.and_then(|v| v.as_i64()).unwrap_or(0);
+            }
+            Ok(json!({ "sum": sum }))
+        }
+        "bench-copy" => {
+            // 4 columns in COPY text format, generated in the guest and sent in 256 KiB chunks.
+            let sink = db.copy_in(&input.table, &[], &CopyFormat::text())?;
+            let mut chunk = String::with_capacity(300 * 1024);
+            for i in 0..input.rows {
+                chunk.push_str(&format!("{i}\tname {i}\t{}.{:02}\t2024-01-01 00:00:{:02}+00\n", i % 1000, i % 100, i % 60));
+                if chunk.len() >= 256 * 1024 {
+                    sink.write(chunk.as_bytes())?;
+                    chunk.clear();
+                }
+            }
+            sink.write(chunk.as_bytes())?;
+            Ok(json!({ "rows": sink.finish()? }))
+        }
         "surface" => surface(&db),
+        "tx-copy" => tx_copy(&db),
         "read-only" => read_only(&db),
         "exhaust" => {
             // Holds the only connection in a transaction, then asks the pool for another.
@@ -99,6 +121,33 @@ fn surface(db: &postgres::Client) -> aw_guest::Result<Json> {
         "in_tx": in_tx,
         "count": count,
     }))
+}
+
+/// COPY and cursors inside a transaction: they share its connection and its fate.
+fn tx_copy(db: &postgres::Client) -> aw_guest::Result<Json> {
+    db.execute("DROP TABLE IF EXISTS txc", &[])?;
+    db.execute("CREATE TABLE txc (id int8, v text)", &[])?;
+    let t = db.begin(TransactionOptions::default())?;
+    let sink = t.copy_in("txc", &["id", "v"], &CopyFormat::csv(false))?;
+    sink.write(b"1,a\n2,b\n")?;
+    // The transaction's connection is busy until the COPY ends.
+    let busy = t.query_value("SELECT 1", &[]).err().map(|e| e.message);
+    sink.write(b"3,c\n")?;
+    let copied = sink.finish()?;
+    let stream = t.query_stream("SELECT id FROM txc ORDER BY id", &[], 2)?;
+    let mut streamed = Vec::new();
+    while let Some(batch) = stream.next()? {
+        streamed.extend(batch.iter().filter_map(|r| r[0].as_i64()));
+    }
+    let source = t.copy_out(&CopyFrom::Table("txc".into()), &["v"], &CopyFormat::text())?;
+    let mut out = Vec::new();
+    while let Some(chunk) = source.read()? {
+        out.extend_from_slice(&chunk);
+    }
+    let in_tx = String::from_utf8_lossy(&out).to_string();
+    t.rollback()?;
+    let after_rollback = db.query_value("SELECT count(*) FROM txc", &[])?.and_then(|v| v.as_i64());
+    Ok(json!({ "busy": busy, "copied": copied, "streamed": streamed, "copy_out": in_tx, "after_rollback": after_rollback }))
 }
 
 /// A read-only profile: writes are refused however the guest tries.

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs the benchmarks (release build): runtime overhead vs bare wasmtime, and Postgres work of a
+# guest vs native tokio-postgres / psql on one throwaway cluster. Prints ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+. scripts/lib/postgres.sh
+start_postgres bench
+guest_dir=$(scripts/build-guests.sh)
+export AW_GUEST_DIR="$guest_dir"
+cargo bench -p aw-runtime --bench instantiate
+cargo bench -p aw-runtime --bench postgres
