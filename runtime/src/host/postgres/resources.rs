@@ -113,6 +113,8 @@ pub enum CopyConn {
     Pooled(PinnedConn),
     /// A transaction's connection, locked until the COPY ends.
     Transaction(OwnedMutexGuard<PinnedConn>),
+    /// The COPY ended and its connection went back (to the pool, or to the transaction).
+    Released,
 }
 
 /// A guest's `copy-sink`.
@@ -129,10 +131,12 @@ pub struct PgCopySource {
 }
 
 impl CopyConn {
-    /// The COPY completed: a pooled connection may be reused.
+    /// The COPY completed: hand the connection back right away, not when the guest drops
+    /// the handle (the transaction can run statements again; the pool can reuse it).
     pub fn completed(&mut self) {
         if let CopyConn::Pooled(pinned) = self {
             pinned.mark_clean();
         }
+        *self = CopyConn::Released;
     }
 }

@@ -146,6 +146,7 @@ fn copy_client(conn: &CopyConn) -> Result<&ClientWrapper> {
     match conn {
         CopyConn::Pooled(pinned) => pinned.client(),
         CopyConn::Transaction(guard) => guard.client(),
+        CopyConn::Released => Err(error(ErrorKind::InvalidInput, "the copy has already finished")),
     }
 }
 
