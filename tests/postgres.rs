@@ -458,3 +458,16 @@ fn a_server_that_never_answers_times_out_at_the_connect_timeout() {
     assert_eq!(e["kind"], "timeout", "{e}");
     assert!(e["message"].as_str().unwrap().contains("connect_timeout"), "{e}");
 }
+
+#[test]
+fn session_state_never_reaches_the_next_user_of_a_connection() {
+    let pg = pg();
+    // One connection, so the second statement surely gets the one the first statement changed.
+    let sandbox = Sandbox::new(&format!(
+        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\nmax_size = 1\napplication_name = \"etl\"\n[profiles.default]\npostgres = [\"default\"]\n",
+        pg.port
+    ));
+    let r = ok(probe(&sandbox, json!({"op": "session-leak"})));
+    assert_eq!(r["application_name"], "etl");
+    assert_eq!(r["temp_tables"], 0);
+}

@@ -42,9 +42,9 @@ impl PostgresPools {
 }
 
 fn build(settings: &PgSettings) -> Result<Pool, ConnectorError> {
-    // `Clean` resets session state (RESET ALL, CLOSE ALL, DISCARD TEMP, ...) before a
-    // connection is handed out again, so nothing one task SETs reaches the next one.
-    let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Clean };
+    // Session state is reset when a connection is given back (resources.rs), off the guest's
+    // path; checkout only checks the connection is alive.
+    let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
     let manager = match tls::connector(settings)? {
         Some(tls) => Manager::from_config(settings.config.clone(), tls, manager_config),
         None => Manager::from_config(settings.config.clone(), tokio_postgres::NoTls, manager_config),

@@ -1,8 +1,11 @@
 //! The host objects behind the guest's `client`, `transaction`, `row-stream`, `copy-sink` and
-//! `copy-source` handles, and the rule that keeps the pool clean: a connection goes back to the
-//! pool only when the work on it ended cleanly. One that may still be inside a transaction, a
-//! statement or a COPY (the guest trapped, timed out, or dropped a handle) is closed instead,
-//! and the server rolls back whatever was open.
+//! `copy-source` handles, and the rules that keep the pool clean:
+//! - a connection goes back only when the work on it ended cleanly; one that may still be inside
+//!   a transaction, a statement or a COPY (the guest trapped, timed out, or dropped a handle) is
+//!   closed instead, and the server rolls back whatever was open;
+//! - on the way back its session state is reset (`RESET ALL`, `CLOSE ALL`, `DISCARD TEMP`, ...)
+//!   in the background, so nothing one task `SET` reaches the next, and the guest does not wait
+//!   a round trip for it.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -55,25 +58,44 @@ impl PinnedConn {
             self.dirty = false;
         }
         if let Some(object) = self.object.take() {
-            if self.dirty {
-                drop(Object::take(object));
-            }
+            give_back(object, self.dirty);
         }
-        self.dirty = false;
         result
     }
 }
 
 impl Drop for PinnedConn {
     fn drop(&mut self) {
-        if self.dirty {
-            if let Some(object) = self.object.take() {
-                // Detach from the pool and drop: the connection closes and the server rolls
-                // back. Runs when a guest traps, times out or drops a handle mid-work.
-                drop(Object::take(object));
-                tracing::debug!("closed a pooled connection that was left mid-work");
-            }
+        if let Some(object) = self.object.take() {
+            give_back(object, self.dirty);
         }
+    }
+}
+
+/// What deadpool's `Clean` recycling runs, minus nothing: session state back to the
+/// connection's defaults, prepared statements kept (they belong to the host's cache).
+const RESET_SESSION: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; \
+    SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;";
+
+/// Returns a connection to the pool after resetting its session, or closes it when `dirty`
+/// (or when the reset fails).
+fn give_back(object: Object, dirty: bool) {
+    if dirty {
+        // Detach from the pool and drop: the connection closes and the server rolls back.
+        drop(Object::take(object));
+        tracing::debug!("closed a pooled connection that was left mid-work");
+        return;
+    }
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(async move {
+                if let Err(e) = object.batch_execute(RESET_SESSION).await {
+                    tracing::debug!("closing a pooled connection whose reset failed: {e}");
+                    drop(Object::take(object));
+                }
+            });
+        }
+        Err(_) => drop(Object::take(object)),
     }
 }
 
@@ -105,6 +127,17 @@ pub struct PgRowStream {
     pub done: bool,
     /// The stream began its own transaction (client-level) and ends it.
     pub owns_transaction: bool,
+    /// The next batch, already being fetched while the guest works on the current one
+    /// (client-level streams only: their connection is theirs alone).
+    pub prefetch: Option<tokio::task::JoinHandle<Result<Vec<Vec<crate::host::bindings::postgres::Value>>, ConnectorError>>>,
+}
+
+impl Drop for PgRowStream {
+    fn drop(&mut self) {
+        if let Some(task) = self.prefetch.take() {
+            task.abort();
+        }
+    }
 }
 
 /// The connection a COPY holds for its whole duration.

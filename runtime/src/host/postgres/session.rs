@@ -105,7 +105,7 @@ impl Session {
             client.execute_raw(&declare, converted.iter()).await.map_err(|e| from_pg(&e))?;
             statements::columns(&plain)
         };
-        Ok(PgRowStream { conn, fetch_sql: format!("FETCH FORWARD {batch} FROM {cursor}"), batch, cursor, columns, done: false, owns_transaction })
+        Ok(PgRowStream { conn, fetch_sql: format!("FETCH FORWARD {batch} FROM {cursor}"), batch, cursor, columns, done: false, owns_transaction, prefetch: None })
     }
 
     /// Starts `COPY ... FROM STDIN`.
@@ -187,28 +187,45 @@ pub async fn copy_read(source: &mut PgCopySource) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Fetches the next batch of a cursor; ends the stream (and its own transaction) when done.
+/// Runs one FETCH and converts its rows.
+async fn fetch(conn: SharedConn, fetch_sql: String) -> Result<Vec<Vec<Value>>> {
+    let guard = conn.lock_owned().await;
+    let client = guard.client()?;
+    let fetch = statements::prepare(client, &fetch_sql).await?;
+    let rows = client.query(&fetch, &[]).await.map_err(|e| from_pg(&e))?;
+    rows.iter()
+        .map(|row| (0..row.len()).map(|i| values::read_column(row, i)).collect::<std::result::Result<Vec<_>, _>>())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|m| error(ErrorKind::InvalidInput, m))
+}
+
+/// The next batch of a cursor; ends the stream (and its own transaction) when done.
+///
+/// A client-level stream fetches batch N+1 in the background while the guest works on batch
+/// N, so server, host conversion and guest run side by side; the host holds at most two
+/// batches. A stream inside a guest transaction fetches on demand, leaving the connection free
+/// for the transaction's own statements between batches.
 pub async fn stream_next(stream: &mut PgRowStream) -> Result<Option<Vec<Vec<Value>>>> {
     if stream.done {
         return Ok(None);
     }
-    let mut guard = lock(&stream.conn)?;
-    let batch = {
-        let client = guard.client()?;
-        let fetch = statements::prepare(client, &stream.fetch_sql).await?;
-        let rows = client.query(&fetch, &[]).await.map_err(|e| from_pg(&e))?;
-        rows.iter()
-            .map(|row| (0..row.len()).map(|i| values::read_column(row, i)).collect::<std::result::Result<Vec<_>, _>>())
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|m| error(ErrorKind::InvalidInput, m))?
+    let batch = match stream.prefetch.take() {
+        Some(task) => task.await.map_err(|e| error(ErrorKind::Transient, format!("fetching rows failed: {e}")))??,
+        None => {
+            lock(&stream.conn)?; // fail fast if a COPY holds the transaction's connection
+            fetch(stream.conn.clone(), stream.fetch_sql.clone()).await?
+        }
     };
     if batch.len() < stream.batch as usize {
         stream.done = true;
+        let mut guard = lock(&stream.conn)?;
         if stream.owns_transaction {
             guard.finish("COMMIT").await?;
         } else {
             guard.client()?.batch_execute(&format!("CLOSE {}", stream.cursor)).await.map_err(|e| from_pg(&e))?;
         }
+    } else if stream.owns_transaction {
+        stream.prefetch = Some(tokio::spawn(fetch(stream.conn.clone(), stream.fetch_sql.clone())));
     }
     if batch.is_empty() {
         return Ok(None);
@@ -217,7 +234,12 @@ pub async fn stream_next(stream: &mut PgRowStream) -> Result<Option<Vec<Vec<Valu
 }
 
 /// Releases a stream the guest dropped early: close the cursor, or end its own transaction.
-pub async fn stream_close(stream: PgRowStream) {
+pub async fn stream_close(mut stream: PgRowStream) {
+    if let Some(task) = stream.prefetch.take() {
+        task.abort();
+        // An aborted FETCH leaves the connection mid-statement: let it close, not roll back.
+        return;
+    }
     if stream.done {
         return;
     }

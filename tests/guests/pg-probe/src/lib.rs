@@ -72,6 +72,14 @@ fn run(input: Input) -> aw_guest::Result<Json> {
             Ok(json!({ "rows": sink.finish()? }))
         }
         "surface" => surface(&db),
+        "session-leak" => {
+            // Session state set by one statement must not reach the next checkout.
+            db.execute("SET application_name = 'leaked'", &[])?;
+            db.execute("CREATE TEMP TABLE leak_t (x int)", &[])?;
+            let name = db.query_value("SHOW application_name", &[])?;
+            let temp = db.query_value("SELECT count(*) FROM pg_tables WHERE tablename = 'leak_t'", &[])?;
+            Ok(json!({ "application_name": name.as_ref().and_then(|v| v.as_str()), "temp_tables": temp.and_then(|v| v.as_i64()) }))
+        }
         "tx-copy" => tx_copy(&db),
         "read-only" => read_only(&db),
         "exhaust" => {
