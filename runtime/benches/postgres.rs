@@ -27,6 +27,7 @@ use futures_util::{pin_mut, SinkExt, TryStreamExt};
 const SELECTS: u64 = 20_000;
 const COPY_ROWS: u64 = 1_000_000;
 const STREAM_ROWS: u64 = 1_000_000;
+const ROUNDS: usize = 3;
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/bench.sh, which starts PostgreSQL"))
@@ -82,19 +83,24 @@ fn main() {
         // Warm the pool and the guest's statement cache on every connection.
         guest(&runtime, &loaded, &context, serde_json::json!({"op": "bench-select", "rows": 100})).await;
 
-        // 1. Round trips.
-        let (result, guest_time) = guest(&runtime, &loaded, &context, serde_json::json!({"op": "bench-select", "rows": SELECTS})).await;
-        assert_eq!(result["sum"], (SELECTS * (SELECTS - 1) / 2) as i64);
-        let start = Instant::now();
-        let mut sum = 0i64;
-        for i in 0..SELECTS as i64 {
-            let conn = pool.get().await.expect("checkout");
-            let stmt = conn.prepare_cached("SELECT $1::int8").await.expect("prepare");
-            sum += conn.query_one(&stmt, &[&i]).await.expect("query").get::<_, i64>(0);
+        // 1. Round trips, guest and native alternately, best of ROUNDS each (the server shares
+        // the machine's two cores with the benchmark, so single runs are noisy).
+        let (mut guest_time, mut native_time) = (Duration::MAX, Duration::MAX);
+        for _ in 0..ROUNDS {
+            let (result, elapsed) = guest(&runtime, &loaded, &context, serde_json::json!({"op": "bench-select", "rows": SELECTS})).await;
+            assert_eq!(result["sum"], (SELECTS * (SELECTS - 1) / 2) as i64);
+            guest_time = guest_time.min(elapsed);
+            let start = Instant::now();
+            let mut sum = 0i64;
+            for i in 0..SELECTS as i64 {
+                let conn = pool.get().await.expect("checkout");
+                let stmt = conn.prepare_cached("SELECT $1::int8").await.expect("prepare");
+                sum += conn.query_one(&stmt, &[&i]).await.expect("query").get::<_, i64>(0);
+            }
+            native_time = native_time.min(start.elapsed());
+            assert_eq!(sum, (SELECTS * (SELECTS - 1) / 2) as i64);
         }
-        let native_time = start.elapsed();
-        assert_eq!(sum, (SELECTS * (SELECTS - 1) / 2) as i64);
-        println!("1. {SELECTS} x SELECT $1::int8 (pool checkout per statement)");
+        println!("1. {SELECTS} x SELECT $1::int8 (pool checkout per statement; best of {ROUNDS})");
         println!("   guest   {:>10.0} queries/s", rate(SELECTS, guest_time));
         println!("   native  {:>10.0} queries/s", rate(SELECTS, native_time));
         println!("   ratio guest/native {:.2} (goal >= 0.9)", rate(SELECTS, guest_time) / rate(SELECTS, native_time));
@@ -144,23 +150,27 @@ fn main() {
         println!("   psql \\copy     {:>10.0} rows/s (from a prepared file)", rate(COPY_ROWS, psql_copy));
         println!("   ratio guest/psql {:.2} (goal >= 1.0), guest/native {:.2}", rate(COPY_ROWS, guest_copy) / rate(COPY_ROWS, psql_copy), rate(COPY_ROWS, guest_copy) / rate(COPY_ROWS, native_copy));
 
-        // 3. Streaming.
-        let (result, guest_stream) = guest(&runtime, &loaded, &context, serde_json::json!({"op": "stream", "rows": STREAM_ROWS})).await;
-        assert_eq!(result["count"], STREAM_ROWS);
-        let start = Instant::now();
+        // 3. Streaming, alternately, best of ROUNDS.
         let stmt = conn.prepare("SELECT g::int8 AS n, repeat('x', 100) AS pad FROM generate_series(1, $1::int8) g").await.expect("prepare");
-        let rows = conn.query_raw(&stmt, [STREAM_ROWS as i64]).await.expect("query_raw");
-        pin_mut!(rows);
-        let (mut count, mut sum) = (0u64, 0i64);
-        while let Some(row) = rows.try_next().await.expect("row") {
-            count += 1;
-            sum += row.get::<_, i64>(0);
-            let _pad: &str = row.get(1);
+        let (mut guest_stream, mut native_stream) = (Duration::MAX, Duration::MAX);
+        for _ in 0..ROUNDS {
+            let (result, elapsed) = guest(&runtime, &loaded, &context, serde_json::json!({"op": "stream", "rows": STREAM_ROWS})).await;
+            assert_eq!(result["count"], STREAM_ROWS);
+            guest_stream = guest_stream.min(elapsed);
+            let start = Instant::now();
+            let rows = conn.query_raw(&stmt, [STREAM_ROWS as i64]).await.expect("query_raw");
+            pin_mut!(rows);
+            let (mut count, mut sum) = (0u64, 0i64);
+            while let Some(row) = rows.try_next().await.expect("row") {
+                count += 1;
+                sum += row.get::<_, i64>(0);
+                let _pad: &str = row.get(1);
+            }
+            native_stream = native_stream.min(start.elapsed());
+            assert_eq!(count, STREAM_ROWS);
+            assert_eq!(Some(sum), result["sum"].as_i64());
         }
-        let native_stream = start.elapsed();
-        assert_eq!(count, STREAM_ROWS);
-        assert_eq!(Some(sum), result["sum"].as_i64());
-        println!("3. stream {STREAM_ROWS} rows (int8 + 100-char text)");
+        println!("3. stream {STREAM_ROWS} rows (int8 + 100-char text; best of {ROUNDS})");
         println!("   guest query-stream {:>10.0} rows/s (batches of 5000 through a cursor)", rate(STREAM_ROWS, guest_stream));
         println!("   native query_raw   {:>10.0} rows/s", rate(STREAM_ROWS, native_stream));
         println!("   ratio guest/native {:.2} (goal >= 0.8)", rate(STREAM_ROWS, guest_stream) / rate(STREAM_ROWS, native_stream));

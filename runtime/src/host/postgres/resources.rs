@@ -32,12 +32,26 @@ pub struct PinnedConn {
     object: Option<Object>,
     /// True while the connection may be inside a transaction, a statement or a COPY.
     dirty: bool,
+    /// The session may carry state a guest set; reset it before reuse.
+    reset: bool,
 }
 
 impl PinnedConn {
     /// Holds `object`, dirty from the start: it becomes clean only when work on it completes.
+    /// Reset on the way back unless [`PinnedConn::new_for_statement`] says it need not be.
     pub fn new(object: Object) -> Self {
-        PinnedConn { object: Some(object), dirty: true }
+        PinnedConn { object: Some(object), dirty: true, reset: true }
+    }
+
+    /// Holds `object` for one statement that cannot change session state, so no reset is due
+    /// unless [`PinnedConn::needs_reset`] is called.
+    pub fn new_for_statement(object: Object) -> Self {
+        PinnedConn { object: Some(object), dirty: true, reset: false }
+    }
+
+    /// The session may now carry guest state.
+    pub fn needs_reset(&mut self) {
+        self.reset = true;
     }
 
     /// The work on the connection completed: it may go back to the pool.
@@ -58,7 +72,7 @@ impl PinnedConn {
             self.dirty = false;
         }
         if let Some(object) = self.object.take() {
-            give_back(object, self.dirty);
+            give_back(object, self.dirty, self.reset);
         }
         result
     }
@@ -67,7 +81,7 @@ impl PinnedConn {
 impl Drop for PinnedConn {
     fn drop(&mut self) {
         if let Some(object) = self.object.take() {
-            give_back(object, self.dirty);
+            give_back(object, self.dirty, self.reset);
         }
     }
 }
@@ -77,13 +91,17 @@ impl Drop for PinnedConn {
 const RESET_SESSION: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; \
     SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;";
 
-/// Returns a connection to the pool after resetting its session, or closes it when `dirty`
-/// (or when the reset fails).
-fn give_back(object: Object, dirty: bool) {
+/// Returns a connection to the pool (after resetting its session when `reset`), or closes it
+/// when `dirty` or when the reset fails.
+fn give_back(object: Object, dirty: bool, reset: bool) {
     if dirty {
         // Detach from the pool and drop: the connection closes and the server rolls back.
         drop(Object::take(object));
         tracing::debug!("closed a pooled connection that was left mid-work");
+        return;
+    }
+    if !reset {
+        drop(object);
         return;
     }
     match tokio::runtime::Handle::try_current() {

@@ -37,12 +37,15 @@ impl Session {
     }
 
     /// Runs `f` on this session's connection with the statement's wrapping.
-    async fn run<T>(&self, options: Option<StatementOptions>, atomic: bool, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
+    async fn run<T>(&self, sql: &str, options: Option<StatementOptions>, atomic: bool, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
         let timeout_ms = options.and_then(|o| o.timeout_ms);
         match self {
             Session::Pool { pool, settings } => {
                 let object = pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?;
-                let mut pinned = PinnedConn::new(object);
+                let mut pinned = PinnedConn::new_for_statement(object);
+                if statements::may_change_session(sql) {
+                    pinned.needs_reset();
+                }
                 let wrap = Wrap { in_transaction: false, timeout_ms, read_only: settings.read_only, atomic };
                 let result = wrapped(pinned.client()?, wrap, f).await;
                 // Reached only when the call ran to its end (a cancelled call drops `pinned`
@@ -60,12 +63,12 @@ impl Session {
 
     pub async fn query(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<RowSet> {
         let settings = self.settings();
-        self.run(options, false, async |c| statements::query(c, settings, &sql, params, None).await).await
+        self.run(&sql, options, false, async |c| statements::query(c, settings, &sql, params, None).await).await
     }
 
     pub async fn query_one(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<Option<Row>> {
         let settings = self.settings();
-        let set = self.run(options, false, async |c| statements::query(c, settings, &sql, params, Some(1)).await).await?;
+        let set = self.run(&sql, options, false, async |c| statements::query(c, settings, &sql, params, Some(1)).await).await?;
         Ok(set.rows.into_iter().next().map(|values| Row { columns: set.columns, values }))
     }
 
@@ -74,11 +77,11 @@ impl Session {
     }
 
     pub async fn execute(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<u64> {
-        self.run(options, false, async |c| statements::execute(c, &sql, params).await).await
+        self.run(&sql, options, false, async |c| statements::execute(c, &sql, params).await).await
     }
 
     pub async fn execute_many(&self, sql: String, lists: Vec<Vec<Value>>, options: Option<StatementOptions>) -> Result<u64> {
-        self.run(options, true, async |c| statements::execute_many(c, &sql, lists).await).await
+        self.run(&sql, options, true, async |c| statements::execute_many(c, &sql, lists).await).await
     }
 
     /// Opens a cursor over `sql`. A client-level stream begins a transaction of its own on a

@@ -176,3 +176,33 @@ pub async fn wrapped<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFnOnce(&C
         }
     }
 }
+
+/// Whether `sql` may leave session state behind (settings, temp tables, cursors, prepared
+/// statements, listeners, advisory locks), so its connection must be reset before reuse.
+///
+/// Conservative: anything but a plain SELECT / INSERT / UPDATE / DELETE / WITH / VALUES / TABLE /
+/// MERGE counts, and so does one of those that mentions a session-changing function. Pools are
+/// per run, so this guards the tasks of one run from each other, not other users.
+pub fn may_change_session(sql: &str) -> bool {
+    let lower = sql.trim_start().to_ascii_lowercase();
+    let first = lower.split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+    let plain = matches!(first, "select" | "insert" | "update" | "delete" | "with" | "values" | "table" | "merge");
+    !plain || ["set_config", "advisory", "temp", "listen", "prepare", "dblink", "declare"].iter().any(|w| lower.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_change_session;
+
+    #[test]
+    fn only_plain_statements_skip_the_session_reset() {
+        assert!(!may_change_session("SELECT $1::int8"));
+        assert!(!may_change_session("  insert into t values (1)"));
+        assert!(may_change_session("SET search_path = x"));
+        assert!(may_change_session("CREATE TEMP TABLE t (x int)"));
+        assert!(may_change_session("select set_config('search_path', 'x', false)"));
+        assert!(may_change_session("SELECT pg_advisory_lock(1)"));
+        assert!(may_change_session("/* hi */ SELECT 1"));
+        assert!(may_change_session("DO $$ BEGIN PERFORM 1; END $$"));
+    }
+}
