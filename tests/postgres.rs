@@ -60,6 +60,13 @@ postgres = ["default"]
     ))
 }
 
+/// A config whose `default` profile reaches `port` as the trust user, plus extra `keys`.
+fn trust_config(port: impl std::fmt::Display, keys: &str) -> Sandbox {
+    Sandbox::new(&format!(
+        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\n{keys}\n[profiles.default]\npostgres = [\"default\"]\n"
+    ))
+}
+
 fn probe(sandbox: &Sandbox, input: Json) -> Run {
     run(sandbox
         .aw_run()
@@ -219,9 +226,7 @@ fn a_profile_that_is_not_granted_is_denied() {
 #[test]
 fn a_dead_server_is_transient_and_fails_fast() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let sandbox = Sandbox::new(&format!(
-        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {closed}\nuser = \"aw_trust\"\nconnect_timeout = \"2s\"\n[profiles.default]\npostgres = [\"default\"]\n"
-    ));
+    let sandbox = trust_config(closed, "connect_timeout = \"2s\"");
     let started = std::time::Instant::now();
     let e = error_of(probe(&sandbox, json!({"op": "value", "sql": "SELECT 1"})));
     assert_eq!(e["kind"], "transient", "{e}");
@@ -232,10 +237,7 @@ fn a_dead_server_is_transient_and_fails_fast() {
 #[test]
 fn pool_exhaustion_beyond_the_wait_timeout_is_a_timeout() {
     let pg = pg();
-    let sandbox = Sandbox::new(&format!(
-        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\nmax_size = 1\ntimeout = \"300ms\"\n[profiles.default]\npostgres = [\"default\"]\n",
-        pg.port
-    ));
+    let sandbox = trust_config(pg.port, "max_size = 1\ntimeout = \"300ms\"");
     let e = error_of(probe(&sandbox, json!({"op": "exhaust"})));
     assert_eq!(e["kind"], "timeout", "{e}");
     assert!(e["message"].as_str().unwrap().contains("max_size"), "{e}");
@@ -319,9 +321,7 @@ fn tls_modes_follow_libpq() {
 fn the_env_overlay_points_a_profile_at_the_server() {
     let pg = pg();
     // The file names a port nothing listens on; env fixes it, as the demo script does.
-    let sandbox = Sandbox::new(
-        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = 1\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\n[profiles.default]\npostgres = [\"default\"]\n",
-    );
+    let sandbox = trust_config(1, "");
     let mut cmd = sandbox.aw_run();
     cmd.arg(guest("aw_pg_probe"))
         .args(["--json", "--input", r#"{"op":"value","sql":"SELECT current_database()::text"}"#])
@@ -349,10 +349,7 @@ fn every_statement_method_works_through_a_guest() {
 #[test]
 fn a_read_only_profile_cannot_be_talked_into_writing() {
     let pg = pg();
-    let sandbox = Sandbox::new(&format!(
-        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\nread_only = true\n[profiles.default]\npostgres = [\"default\"]\n",
-        pg.port
-    ));
+    let sandbox = trust_config(pg.port, "read_only = true");
     let r = ok(probe(&sandbox, json!({"op": "read-only"})));
     for key in ["plain", "after_set", "in_tx"] {
         assert_eq!(r[key], "ErrorKind::Denied 25006", "{key}: {r}");
@@ -449,9 +446,7 @@ fn a_server_that_never_answers_times_out_at_the_connect_timeout() {
             held.push(stream);
         }
     });
-    let sandbox = Sandbox::new(&format!(
-        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"aw_trust\"\nsslmode = \"disable\"\nconnect_timeout = \"1s\"\n[profiles.default]\npostgres = [\"default\"]\n"
-    ));
+    let sandbox = trust_config(port, "sslmode = \"disable\"\nconnect_timeout = \"1s\"");
     let started = std::time::Instant::now();
     let e = error_of(probe(&sandbox, json!({"op": "value", "sql": "SELECT 1"})));
     assert!(started.elapsed() < std::time::Duration::from_secs(15), "took {:?}", started.elapsed());
@@ -463,10 +458,7 @@ fn a_server_that_never_answers_times_out_at_the_connect_timeout() {
 fn session_state_never_reaches_the_next_user_of_a_connection() {
     let pg = pg();
     // One connection, so the second statement surely gets the one the first statement changed.
-    let sandbox = Sandbox::new(&format!(
-        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\nmax_size = 1\napplication_name = \"etl\"\n[profiles.default]\npostgres = [\"default\"]\n",
-        pg.port
-    ));
+    let sandbox = trust_config(pg.port, "max_size = 1\napplication_name = \"etl\"");
     let r = ok(probe(&sandbox, json!({"op": "session-leak"})));
     assert_eq!(r["application_name"], "etl");
     assert_eq!(r["temp_tables"], 0);
