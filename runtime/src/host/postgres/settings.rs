@@ -163,6 +163,10 @@ impl PgSettings {
             table.get(k).map(|n| values::whole(n, &key(k))).transpose().map(|v| v.unwrap_or(default))
         };
         let max_size = whole("max_size", 8)?.max(1);
+        if table.contains_key("min_idle") {
+            // Accepted for configs written for the Python package; deadpool keeps no idle floor.
+            tracing::warn!("connectors.postgres.{profile}.min_idle is not supported by the pool and is ignored");
+        }
         let [(_, sslrootcert), (_, sslcert), (_, sslkey)] = tls_files;
         Ok(PgSettings {
             profile: profile.to_string(),
