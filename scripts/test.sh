@@ -16,4 +16,12 @@ export AW_GUEST_DIR="$guest_dir"
 echo "== building the host" >&2
 cargo build -p aw-runtime -p aw-guest --all-targets
 echo "== running tests" >&2
-cargo test -p aw-runtime -p aw-guest -- --test-threads 2
+log=$(mktemp)
+set +e
+cargo test -p aw-runtime -p aw-guest -- --test-threads 2 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole suite (cargo's own last line is the doc-test summary).
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
+rm -f "$log"
+exit "$status"
