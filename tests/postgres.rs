@@ -342,6 +342,8 @@ fn every_statement_method_works_through_a_guest() {
     assert_eq!(r["all"], json!([[1, "a"], [2, null]]));
     assert_eq!(r["missing"], true);
     assert_eq!(r["one"], json!([1, "a"]));
+    assert_eq!(r["typed"], json!([2, null]), "typed getters by name");
+    assert!(r["wrong_type"].as_str().unwrap().contains("column `id`"), "{r}");
     assert_eq!(r["in_tx"], 3);
     assert_eq!(r["count"], 3, "commit kept row 3, rollback dropped row 4");
 }

@@ -153,6 +153,14 @@ impl Transaction {
 }
 
 impl RowSet {
+    /// Column `name` of row `row` as a Rust type (see [`Row::get_as`]).
+    pub fn get_as<T: FromValue>(&self, row: usize, name: &str) -> Result<T> {
+        let value = self
+            .get(row, name)
+            .ok_or_else(|| Error::new(ErrorKind::InvalidInput, format!("no column `{name}` in row {row}")))?;
+        T::from_value(value).map_err(|e| Error::new(ErrorKind::InvalidInput, format!("row {row}, column `{name}`: {e}")))
+    }
+
     /// The index of column `name`.
     pub fn column(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
@@ -173,6 +181,14 @@ impl Row {
     /// Value of column `name`.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.columns.iter().position(|c| c.name == name).and_then(|i| self.values.get(i))
+    }
+
+    /// Column `name` as a Rust type: `row.get_as::<i64>("id")?`, `row.get_as::<Option<String>>("note")?`.
+    pub fn get_as<T: FromValue>(&self, name: &str) -> Result<T> {
+        let value = self
+            .get(name)
+            .ok_or_else(|| Error::new(ErrorKind::InvalidInput, format!("no column `{name}` in the row")))?;
+        T::from_value(value).map_err(|e| Error::new(ErrorKind::InvalidInput, format!("column `{name}`: {e}")))
     }
 
     /// Decodes the row into `T` by column name (serde).
@@ -281,5 +297,78 @@ impl From<&str> for Value {
 impl<T: Into<Value>> From<Option<T>> for Value {
     fn from(v: Option<T>) -> Self {
         v.map(Into::into).unwrap_or(Value::Null)
+    }
+}
+
+/// Conversion of a column value into a Rust type, for the typed getters.
+pub trait FromValue: Sized {
+    fn from_value(value: &Value) -> std::result::Result<Self, String>;
+}
+
+fn mismatch<T>(value: &Value, wanted: &str) -> std::result::Result<T, String> {
+    Err(format!("cannot read {value:?} as {wanted}"))
+}
+
+impl FromValue for i64 {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        value.as_i64().map_or_else(|| mismatch(value, "i64"), Ok)
+    }
+}
+
+impl FromValue for i32 {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        match value {
+            Value::Int16(v) => Ok((*v).into()),
+            Value::Int32(v) => Ok(*v),
+            _ => mismatch(value, "i32"),
+        }
+    }
+}
+
+impl FromValue for f64 {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        match value {
+            Value::Numeric(s) => s.parse().map_err(|_| format!("numeric {s} is not an f64")),
+            _ => value.as_f64().or_else(|| value.as_i64().map(|i| i as f64)).map_or_else(|| mismatch(value, "f64"), Ok),
+        }
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        match value {
+            Value::Boolean(b) => Ok(*b),
+            _ => mismatch(value, "bool"),
+        }
+    }
+}
+
+impl FromValue for String {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        value.as_str().map(str::to_string).map_or_else(|| mismatch(value, "String"), Ok)
+    }
+}
+
+impl FromValue for Vec<u8> {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        match value {
+            Value::Bytea(b) => Ok(b.clone()),
+            _ => mismatch(value, "bytes"),
+        }
+    }
+}
+
+impl FromValue for serde_json::Value {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        Ok(value.to_json())
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(value: &Value) -> std::result::Result<Self, String> {
+        match value {
+            Value::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
     }
 }

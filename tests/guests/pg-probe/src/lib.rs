@@ -111,6 +111,10 @@ fn surface(db: &postgres::Client) -> aw_guest::Result<Json> {
     let all: Vec<Surf> = db.query("SELECT id, v FROM surf ORDER BY id", &[])?.decode()?;
     let missing = db.query_one("SELECT id FROM surf WHERE id = $1", &[99i64.into()])?;
     let one = db.query_one("SELECT id, v FROM surf WHERE id = $1", &[1i64.into()])?.map(|r| r.decode::<Surf>()).transpose()?;
+    let typed = db.query_one("SELECT id, v FROM surf WHERE id = 2", &[])?.ok_or("row 2 is missing")?;
+    let typed_id: i64 = typed.get_as("id")?;
+    let typed_v: Option<String> = typed.get_as("v")?;
+    let wrong_type = typed.get_as::<bool>("id").err().map(|e| e.message);
     let t = db.begin(TransactionOptions::default())?;
     t.savepoint("a")?;
     t.execute("INSERT INTO surf VALUES (3, 'c')", &[])?;
@@ -126,6 +130,8 @@ fn surface(db: &postgres::Client) -> aw_guest::Result<Json> {
         "all": all.iter().map(|s| json!([s.id, s.v])).collect::<Vec<_>>(),
         "missing": missing.is_none(),
         "one": one.map(|s| json!([s.id, s.v])),
+        "typed": [typed_id, typed_v],
+        "wrong_type": wrong_type,
         "in_tx": in_tx,
         "count": count,
     }))
