@@ -190,16 +190,23 @@ pub async fn copy_read(source: &mut PgCopySource) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Runs one FETCH and converts its rows.
-async fn fetch(conn: SharedConn, fetch_sql: String) -> Result<Vec<Vec<Value>>> {
+/// Runs one FETCH and converts its rows as they arrive.
+async fn fetch(conn: SharedConn, fetch_sql: String, batch: u32) -> Result<Vec<Vec<Value>>> {
+    use futures_util::{pin_mut, TryStreamExt};
     let guard = conn.lock_owned().await;
     let client = guard.client()?;
     let fetch = statements::prepare(client, &fetch_sql).await?;
-    let rows = client.query(&fetch, &[]).await.map_err(|e| from_pg(&e))?;
-    rows.iter()
-        .map(|row| (0..row.len()).map(|i| values::read_column(row, i)).collect::<std::result::Result<Vec<_>, _>>())
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|m| error(ErrorKind::InvalidInput, m))
+    let rows = client.query_raw(&fetch, std::iter::empty::<i32>()).await.map_err(|e| from_pg(&e))?;
+    pin_mut!(rows);
+    let mut out = Vec::with_capacity(batch as usize);
+    while let Some(row) = rows.try_next().await.map_err(|e| from_pg(&e))? {
+        let mut values = Vec::with_capacity(row.len());
+        for i in 0..row.len() {
+            values.push(values::read_column(&row, i).map_err(|m| error(ErrorKind::InvalidInput, m))?);
+        }
+        out.push(values);
+    }
+    Ok(out)
 }
 
 /// The next batch of a cursor; ends the stream (and its own transaction) when done.
@@ -216,7 +223,7 @@ pub async fn stream_next(stream: &mut PgRowStream) -> Result<Option<Vec<Vec<Valu
         Some(task) => task.await.map_err(|e| error(ErrorKind::Transient, format!("fetching rows failed: {e}")))??,
         None => {
             lock(&stream.conn)?; // fail fast if a COPY holds the transaction's connection
-            fetch(stream.conn.clone(), stream.fetch_sql.clone()).await?
+            fetch(stream.conn.clone(), stream.fetch_sql.clone(), stream.batch).await?
         }
     };
     if batch.len() < stream.batch as usize {
@@ -228,7 +235,7 @@ pub async fn stream_next(stream: &mut PgRowStream) -> Result<Option<Vec<Vec<Valu
             guard.client()?.batch_execute(&format!("CLOSE {}", stream.cursor)).await.map_err(|e| from_pg(&e))?;
         }
     } else if stream.owns_transaction {
-        stream.prefetch = Some(tokio::spawn(fetch(stream.conn.clone(), stream.fetch_sql.clone())));
+        stream.prefetch = Some(tokio::spawn(fetch(stream.conn.clone(), stream.fetch_sql.clone(), stream.batch)));
     }
     if batch.is_empty() {
         return Ok(None);

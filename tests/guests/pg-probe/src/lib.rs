@@ -21,6 +21,8 @@ struct Input {
     table: String,
     #[serde(default)]
     timeout_ms: u32,
+    #[serde(default)]
+    batch: u32,
 }
 
 fn run(input: Input) -> aw_guest::Result<Json> {
@@ -285,7 +287,7 @@ fn stream(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
     let stream = db.query_stream(
         "SELECT g::int8 AS n, repeat('x', 100) AS pad FROM generate_series(1, $1::int8) g",
         &[Value::Int64(input.rows as i64)],
-        5000,
+        if input.batch == 0 { 5000 } else { input.batch },
     )?;
     let columns: Vec<String> = stream.columns().iter().map(|c| format!("{}:{}", c.name, c.type_name)).collect();
     let (mut count, mut sum, mut batches) = (0u64, 0i64, 0u64);
