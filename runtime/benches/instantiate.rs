@@ -68,7 +68,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 fn main() -> wasmtime::Result<()> {
     let path = probe();
     let cache_dir = tempfile::tempdir()?;
-    let tokio = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let tokio = aw_runtime::run::tokio_runtime()?;
     let context = context();
     let limits = Limits::default();
 

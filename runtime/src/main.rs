@@ -200,12 +200,21 @@ fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
         Ok(ok) => ok,
         Err(e) => return finish(&args, &component, &limits, Err(e), Default::default(), CacheOutcome::Disabled, &scrubber),
     };
-    let tokio = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let tokio = match aw_runtime::run::tokio_runtime() {
         Ok(t) => t,
         Err(e) => return fail(&RunError::Internal(format!("cannot start tokio: {e}")), &scrubber),
     };
-    let (outcome, usage) = tokio.block_on(runtime.run(&loaded, prepared.context.clone(), &limits, &input));
-    finish(&args, &component, &limits, outcome, usage, loaded.cache, &scrubber)
+    let cache = loaded.cache;
+    let context = prepared.context.clone();
+    let run_limits = limits.clone();
+    // The guest runs as a task on a worker thread, beside the connection tasks it waits on, so
+    // a reply wakes it without a hop to the main thread.
+    let task = tokio.spawn(async move { runtime.run(&loaded, context, &run_limits, &input).await });
+    let (outcome, usage) = match tokio.block_on(task) {
+        Ok(done) => done,
+        Err(e) => (Err(RunError::Internal(format!("the run task failed: {e}"))), Default::default()),
+    };
+    finish(&args, &component, &limits, outcome, usage, cache, &scrubber)
 }
 
 /// Prints the result or the report and returns the exit code.
