@@ -465,3 +465,19 @@ fn session_state_never_reaches_the_next_user_of_a_connection() {
     assert_eq!(r["application_name"], "etl");
     assert_eq!(r["temp_tables"], 0);
 }
+
+#[test]
+fn a_stream_read_in_the_compact_encoding_carries_every_cell_kind() {
+    let r = ok(probe(&config(""), json!({"op": "stream-encoded", "rows": 100_000, "batch": 3000})));
+    assert_eq!(r["count"], 100_000);
+    assert_eq!(r["sum"], 5_000_050_000i64);
+    assert_eq!(r["pad_bytes"], 100 * 100_000);
+    assert_eq!(
+        r["cells"],
+        json!([
+            "Null", "Bool(true)", "Int(7)", "Float(2.5)", "Float(1.5)", "Text(\"é\")", "Bytes([0, 255])",
+            "Text(\"12.50\")", "Array(\"[1,null]\")", "Text(\"{\\\"a\\\": 1}\")", "Text(\"P1D\")"
+        ])
+    );
+    assert!(r["mixed"].as_str().unwrap().contains("not both"), "{r}");
+}

@@ -14,7 +14,7 @@ use crate::bindings::auto_workflow::connectors::postgres as wit;
 use crate::{Error, ErrorKind, Result};
 
 pub use wit::{
-    Column, ColumnInfo, CopyFormat, CopyFrom, CopyKind, Element, Isolation, Row, RowSet, StatementOptions, TableInfo,
+    Column, ColumnInfo, CopyFormat, CopyFrom, CopyKind, Element, EncodedRows, Isolation, Row, RowSet, StatementOptions, TableInfo,
     TransactionOptions, Value,
 };
 
@@ -370,5 +370,163 @@ impl<T: FromValue> FromValue for Option<T> {
             Value::Null => Ok(None),
             other => T::from_value(other).map(Some),
         }
+    }
+}
+
+/// One cell of a row in the compact encoding (`row-stream.next-encoded`), borrowed from its
+/// batch: reading it allocates nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// Text and everything the WIT carries as text (numeric, json, uuid, dates, intervals);
+    /// the column's type name says which.
+    Text(&'a str),
+    Bytes(&'a [u8]),
+    /// An array as JSON text.
+    Array(&'a str),
+}
+
+impl<'a> Cell<'a> {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Cell::Null)
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Cell::Int(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Cell::Float(v) => Some(*v),
+            Cell::Int(v) => Some(*v as f64),
+            Cell::Text(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&'a str> {
+        match self {
+            Cell::Text(s) | Cell::Array(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Cell::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+}
+
+/// The size of the cell at the start of `data`, without decoding it.
+fn cell_len(data: &[u8]) -> Option<usize> {
+    let used = match *data.first()? {
+        0 => 1,
+        1 => 2,
+        2 | 3 => 9,
+        4..=6 => 5 + u32::from_le_bytes(data.get(1..5)?.try_into().ok()?) as usize,
+        _ => return None,
+    };
+    (used <= data.len()).then_some(used)
+}
+
+/// Text the host encoded. The host validates every text cell as UTF-8 before encoding it (it
+/// comes from a Rust `String` or passed `str::from_utf8`), so, like wit-bindgen's own string
+/// lifting, the guest does not pay for a second validation in release builds.
+fn host_text(bytes: &[u8]) -> &str {
+    debug_assert!(std::str::from_utf8(bytes).is_ok());
+    // SAFETY: see above; the host is the trusted side of this interface.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
+}
+
+/// Decodes the cell at the start of `data`; `None` if the buffer is malformed.
+fn parse_cell(data: &[u8]) -> Option<Cell<'_>> {
+    let used = cell_len(data)?;
+    let payload = &data[1..used];
+    let word = || -> Option<[u8; 8]> { payload.try_into().ok() };
+    Some(match data[0] {
+        0 => Cell::Null,
+        1 => Cell::Bool(payload[0] != 0),
+        2 => Cell::Int(i64::from_le_bytes(word()?)),
+        3 => Cell::Float(f64::from_le_bytes(word()?)),
+        4 => Cell::Text(host_text(&payload[4..])),
+        5 => Cell::Bytes(&payload[4..]),
+        _ => Cell::Array(host_text(&payload[4..])),
+    })
+}
+
+/// A row of an encoded batch.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodedRow<'a> {
+    data: &'a [u8],
+    columns: usize,
+}
+
+impl<'a> EncodedRow<'a> {
+    /// Cell `index` (0-based), or `None` past the last column.
+    pub fn get(&self, index: usize) -> Option<Cell<'a>> {
+        if index >= self.columns {
+            return None;
+        }
+        let mut data = self.data;
+        for _ in 0..index {
+            data = &data[cell_len(data)?..];
+        }
+        parse_cell(data)
+    }
+
+    /// Every cell, in column order.
+    pub fn cells(&self) -> impl Iterator<Item = Cell<'a>> + 'a {
+        let mut data = self.data;
+        (0..self.columns).map_while(move |_| {
+            let cell = parse_cell(data)?;
+            data = &data[cell_len(data)?..];
+            Some(cell)
+        })
+    }
+}
+
+/// Iterates the rows of an [`EncodedRows`] batch.
+pub struct EncodedRowIter<'a> {
+    data: &'a [u8],
+    columns: usize,
+    left: u32,
+}
+
+impl<'a> Iterator for EncodedRowIter<'a> {
+    type Item = Result<EncodedRow<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let mut used = 0;
+        for _ in 0..self.columns {
+            match cell_len(&self.data[used..]) {
+                Some(n) => used += n,
+                None => {
+                    self.left = 0;
+                    return Some(Err(Error::new(ErrorKind::Permanent, "malformed encoded row batch")));
+                }
+            }
+        }
+        let (row, rest) = self.data.split_at(used);
+        self.data = rest;
+        Some(Ok(EncodedRow { data: row, columns: self.columns }))
+    }
+}
+
+impl EncodedRows {
+    /// The batch's rows, each of `columns` cells (`row_stream.columns().len()`).
+    pub fn rows(&self, columns: usize) -> EncodedRowIter<'_> {
+        EncodedRowIter { data: &self.data, columns, left: self.count }
     }
 }

@@ -7,11 +7,11 @@ use tokio::sync::Mutex;
 use wasmtime::component::Resource;
 
 use super::errors::from_pool;
-use super::resources::{lock, PgClient, PgCopySink, PgCopySource, PgRowStream, PgTransaction, PinnedConn};
+use super::resources::{lock, Batch, PgClient, PgCopySink, PgCopySource, PgRowStream, PgTransaction, PinnedConn};
 use super::session::{self, Session};
 use super::sql::quote_ident;
 use crate::host::bindings::postgres::{
-    Column, CopyFormat, CopyFrom, Host, HostClient, HostCopySink, HostCopySource, HostRowStream, HostTransaction, Isolation, Row,
+    Column, CopyFormat, CopyFrom, EncodedRows, Host, HostClient, HostCopySink, HostCopySource, HostRowStream, HostTransaction, Isolation, Row,
     RowSet, StatementOptions, TableInfo, TransactionOptions, Value,
 };
 use crate::host::bindings::types::ConnectorError;
@@ -197,7 +197,18 @@ impl HostRowStream for HostState {
 
     async fn next(&mut self, r: Resource<PgRowStream>) -> WitResult<Option<Vec<Vec<Value>>>> {
         let stream = self.table.get_mut(&r)?;
-        Ok(session::stream_next(stream).await)
+        Ok(session::stream_next(stream, false).await.map(|batch| match batch {
+            Some(Batch::Values(rows)) => Some(rows),
+            _ => None,
+        }))
+    }
+
+    async fn next_encoded(&mut self, r: Resource<PgRowStream>) -> WitResult<Option<EncodedRows>> {
+        let stream = self.table.get_mut(&r)?;
+        Ok(session::stream_next(stream, true).await.map(|batch| match batch {
+            Some(Batch::Encoded { count, data }) => Some(EncodedRows { count, data }),
+            _ => None,
+        }))
     }
 
     async fn drop(&mut self, r: Resource<PgRowStream>) -> wasmtime::Result<()> {

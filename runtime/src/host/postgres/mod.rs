@@ -7,6 +7,7 @@ mod host;
 mod pool;
 mod reflect;
 mod resources;
+mod rowcodec;
 mod session;
 pub mod settings;
 mod sql;

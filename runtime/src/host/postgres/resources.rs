@@ -145,9 +145,26 @@ pub struct PgRowStream {
     pub done: bool,
     /// The stream began its own transaction (client-level) and ends it.
     pub owns_transaction: bool,
+    /// How the guest reads this stream, fixed by its first call: `next` or `next-encoded`.
+    pub encoded: Option<bool>,
     /// The next batch, already being fetched while the guest works on the current one
     /// (client-level streams only: their connection is theirs alone).
-    pub prefetch: Option<tokio::task::JoinHandle<Result<Vec<Vec<crate::host::bindings::postgres::Value>>, ConnectorError>>>,
+    pub prefetch: Option<tokio::task::JoinHandle<Result<Batch, ConnectorError>>>,
+}
+
+/// One fetched batch, in the form the guest reads.
+pub enum Batch {
+    Values(Vec<Vec<crate::host::bindings::postgres::Value>>),
+    Encoded { count: u32, data: Vec<u8> },
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        match self {
+            Batch::Values(rows) => rows.len(),
+            Batch::Encoded { count, .. } => *count as usize,
+        }
+    }
 }
 
 impl Drop for PgRowStream {

@@ -11,10 +11,10 @@ use tokio::sync::Mutex;
 
 use super::copy::RowCounter;
 use super::errors::{error, from_pg, from_pool};
-use super::resources::{lock, CopyConn, PgCopySink, PgCopySource, PgRowStream, PinnedConn, SharedConn};
+use super::resources::{lock, Batch, CopyConn, PgCopySink, PgCopySource, PgRowStream, PinnedConn, SharedConn};
 use super::settings::PgSettings;
 use super::statements::{self, wrapped, Wrap};
-use super::{sql, values};
+use super::{rowcodec, sql, values};
 use crate::host::bindings::postgres::{CopyFormat, CopyFrom, Row, RowSet, StatementOptions, Value};
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
 
@@ -108,7 +108,7 @@ impl Session {
             client.execute_raw(&declare, converted.iter()).await.map_err(|e| from_pg(&e))?;
             statements::columns(&plain)
         };
-        Ok(PgRowStream { conn, fetch_sql: format!("FETCH FORWARD {batch} FROM {cursor}"), batch, cursor, columns, done: false, owns_transaction, prefetch: None })
+        Ok(PgRowStream { conn, fetch_sql: format!("FETCH FORWARD {batch} FROM {cursor}"), batch, cursor, columns, done: false, owns_transaction, encoded: None, prefetch: None })
     }
 
     /// Starts `COPY ... FROM STDIN`.
@@ -190,32 +190,44 @@ pub async fn copy_read(source: &mut PgCopySource) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Runs one FETCH and converts its rows as they arrive.
-async fn fetch(conn: SharedConn, fetch_sql: String, batch: u32) -> Result<Vec<Vec<Value>>> {
+/// Runs one FETCH and converts its rows as they arrive, to values or to the compact encoding.
+async fn fetch(conn: SharedConn, fetch_sql: String, batch: u32, encoded: bool) -> Result<Batch> {
     use futures_util::{pin_mut, TryStreamExt};
     let guard = conn.lock_owned().await;
     let client = guard.client()?;
     let fetch = statements::prepare(client, &fetch_sql).await?;
     let rows = client.query_raw(&fetch, std::iter::empty::<i32>()).await.map_err(|e| from_pg(&e))?;
     pin_mut!(rows);
+    let invalid = |m: String| error(ErrorKind::InvalidInput, m);
+    if encoded {
+        let (mut count, mut data) = (0u32, Vec::new());
+        while let Some(row) = rows.try_next().await.map_err(|e| from_pg(&e))? {
+            rowcodec::encode_row(&row, &mut data).map_err(invalid)?;
+            count += 1;
+        }
+        return Ok(Batch::Encoded { count, data });
+    }
     let mut out = Vec::with_capacity(batch as usize);
     while let Some(row) = rows.try_next().await.map_err(|e| from_pg(&e))? {
         let mut values = Vec::with_capacity(row.len());
         for i in 0..row.len() {
-            values.push(values::read_column(&row, i).map_err(|m| error(ErrorKind::InvalidInput, m))?);
+            values.push(values::read_column(&row, i).map_err(invalid)?);
         }
         out.push(values);
     }
-    Ok(out)
+    Ok(Batch::Values(out))
 }
 
-/// The next batch of a cursor; ends the stream (and its own transaction) when done.
+/// The next batch of a cursor, read as values (`encoded` false) or encoded; ends the stream
+/// (and its own transaction) when done.
 ///
 /// A client-level stream fetches batch N+1 in the background while the guest works on batch
-/// N, so server, host conversion and guest run side by side; the host holds at most two
-/// batches. A stream inside a guest transaction fetches on demand, leaving the connection free
-/// for the transaction's own statements between batches.
-pub async fn stream_next(stream: &mut PgRowStream) -> Result<Option<Vec<Vec<Value>>>> {
+/// N; the host holds at most two batches. A stream inside a guest transaction fetches on
+/// demand, leaving the connection free for the transaction's own statements between batches.
+pub async fn stream_next(stream: &mut PgRowStream, encoded: bool) -> Result<Option<Batch>> {
+    if *stream.encoded.get_or_insert(encoded) != encoded {
+        return Err(error(ErrorKind::InvalidInput, "a row stream is read with `next` or with `next-encoded`, not both"));
+    }
     if stream.done {
         return Ok(None);
     }
@@ -223,7 +235,7 @@ pub async fn stream_next(stream: &mut PgRowStream) -> Result<Option<Vec<Vec<Valu
         Some(task) => task.await.map_err(|e| error(ErrorKind::Transient, format!("fetching rows failed: {e}")))??,
         None => {
             lock(&stream.conn)?; // fail fast if a COPY holds the transaction's connection
-            fetch(stream.conn.clone(), stream.fetch_sql.clone(), stream.batch).await?
+            fetch(stream.conn.clone(), stream.fetch_sql.clone(), stream.batch, encoded).await?
         }
     };
     if batch.len() < stream.batch as usize {
@@ -235,9 +247,9 @@ pub async fn stream_next(stream: &mut PgRowStream) -> Result<Option<Vec<Vec<Valu
             guard.client()?.batch_execute(&format!("CLOSE {}", stream.cursor)).await.map_err(|e| from_pg(&e))?;
         }
     } else if stream.owns_transaction {
-        stream.prefetch = Some(tokio::spawn(fetch(stream.conn.clone(), stream.fetch_sql.clone(), stream.batch)));
+        stream.prefetch = Some(tokio::spawn(fetch(stream.conn.clone(), stream.fetch_sql.clone(), stream.batch, encoded)));
     }
-    if batch.is_empty() {
+    if batch.len() == 0 {
         return Ok(None);
     }
     Ok(Some(batch))

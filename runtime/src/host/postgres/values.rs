@@ -250,7 +250,7 @@ fn value_element(v: Value) -> Element {
 }
 
 /// A column's raw bytes, whatever its type.
-struct Raw<'a>(&'a [u8]);
+pub(super) struct Raw<'a>(pub &'a [u8]);
 
 impl<'a> FromSql<'a> for Raw<'a> {
     fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
@@ -275,7 +275,7 @@ pub fn read_column(row: &Row, idx: usize) -> Result<Value, String> {
 }
 
 /// Decodes one non-null value of type `ty`.
-fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
+pub(super) fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
     match ty.kind() {
         Kind::Domain(base) => return decode(base, raw),
         Kind::Enum(_) => return Ok(Value::Text(std::str::from_utf8(raw)?.to_string())),

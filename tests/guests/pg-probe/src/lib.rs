@@ -34,6 +34,7 @@ fn run(input: Input) -> aw_guest::Result<Json> {
         "types" => types(&db),
         "copy" => copy(&db, &input),
         "stream" => stream(&db, &input),
+        "stream-encoded" => stream_encoded(&db, &input),
         "tx" => tx(&db),
         "trap-in-tx" => {
             let tx = db.begin(TransactionOptions::default())?;
@@ -299,6 +300,39 @@ fn stream(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
         }
     }
     Ok(json!({ "count": count, "sum": sum, "batches": batches, "columns": columns }))
+}
+
+/// The same stream read in the compact encoding, plus one row of every kind of cell.
+fn stream_encoded(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
+    let stream = db.query_stream(
+        "SELECT g::int8 AS n, repeat('x', 100) AS pad FROM generate_series(1, $1::int8) g",
+        &[Value::Int64(input.rows as i64)],
+        if input.batch == 0 { 5000 } else { input.batch },
+    )?;
+    let columns = stream.columns().len();
+    let (mut count, mut sum, mut pad_bytes) = (0u64, 0i64, 0usize);
+    while let Some(batch) = stream.next_encoded()? {
+        for row in batch.rows(columns) {
+            let row = row?;
+            count += 1;
+            sum += row.get(0).and_then(|c| c.as_i64()).unwrap_or(0);
+            pad_bytes += row.get(1).and_then(|c| c.as_str()).map_or(0, str::len);
+        }
+    }
+    let kinds = db.query_stream(
+        "SELECT NULL::int4, true, 7::int2, 2.5::float8, 1.5::float4, 'é'::text, '\\x00ff'::bytea, 12.50::numeric, ARRAY[1, NULL]::int4[], '{\"a\":1}'::jsonb, 'P1D'::interval",
+        &[],
+        10,
+    )?;
+    let n = kinds.columns().len();
+    let mut cells = Vec::new();
+    while let Some(batch) = kinds.next_encoded()? {
+        for row in batch.rows(n) {
+            cells = row?.cells().map(|c| format!("{c:?}")).collect();
+        }
+    }
+    let mixed = kinds.next().err().map(|e| e.message);
+    Ok(json!({ "count": count, "sum": sum, "pad_bytes": pad_bytes, "cells": cells, "mixed": mixed }))
 }
 
 /// Transaction options reach the server; savepoints keep outer writes and drop inner ones.
