@@ -14,7 +14,7 @@ use crate::bindings::auto_workflow::connectors::postgres as wit;
 use crate::{Error, ErrorKind, Result};
 
 pub use wit::{
-    Column, ColumnInfo, CopyFormat, CopyFrom, CopyKind, Element, EncodedRows, Isolation, Row, RowSet, StatementOptions, TableInfo,
+    Column, ColumnInfo, CopySink, CopySource, RowStream, CopyFormat, CopyFrom, CopyKind, Element, EncodedRows, Isolation, Row, RowSet, StatementOptions, TableInfo,
     TransactionOptions, Value,
 };
 

@@ -283,13 +283,18 @@ fn copy(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
     }))
 }
 
-/// Streams `rows` rows through a cursor and sums them in the guest.
-fn stream(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
-    let stream = db.query_stream(
+/// A stream of `rows` numbered rows with a 100-character pad, in batches of `batch` (5000).
+fn numbers(db: &postgres::Client, input: &Input) -> aw_guest::Result<postgres::RowStream> {
+    db.query_stream(
         "SELECT g::int8 AS n, repeat('x', 100) AS pad FROM generate_series(1, $1::int8) g",
         &[Value::Int64(input.rows as i64)],
         if input.batch == 0 { 5000 } else { input.batch },
-    )?;
+    )
+}
+
+/// Streams `rows` rows through a cursor and sums them in the guest.
+fn stream(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
+    let stream = numbers(db, input)?;
     let columns: Vec<String> = stream.columns().iter().map(|c| format!("{}:{}", c.name, c.type_name)).collect();
     let (mut count, mut sum, mut batches) = (0u64, 0i64, 0u64);
     while let Some(batch) = stream.next()? {
@@ -304,11 +309,7 @@ fn stream(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
 
 /// The same stream read in the compact encoding, plus one row of every kind of cell.
 fn stream_encoded(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
-    let stream = db.query_stream(
-        "SELECT g::int8 AS n, repeat('x', 100) AS pad FROM generate_series(1, $1::int8) g",
-        &[Value::Int64(input.rows as i64)],
-        if input.batch == 0 { 5000 } else { input.batch },
-    )?;
+    let stream = numbers(db, input)?;
     let columns = stream.columns().len();
     let (mut count, mut sum, mut pad_bytes) = (0u64, 0i64, 0usize);
     while let Some(batch) = stream.next_encoded()? {
