@@ -82,11 +82,6 @@ impl Grants {
         }
     }
 
-    /// Secret names the profile grants.
-    pub fn secret_names(&self) -> &[String] {
-        &self.secrets
-    }
-
     /// Whether the guest may open connector profile `name` of `connector` (`postgres`, `adls2`).
     pub fn connector(&self, connector: &str, name: &str) -> Result<(), Denied> {
         let granted = match connector {

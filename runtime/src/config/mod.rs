@@ -63,10 +63,9 @@ impl Config {
     /// Finds the config file (`--config`, `$AW_CONFIG`, `./aw.toml`, `./pyproject.toml`),
     /// applies the env overlay and validates the result.
     pub fn load(options: &LoadOptions) -> Result<Config, ConfigError> {
-        let file = locate(options);
-        let mut root = match &file {
-            Some(path) => read_file(path)?,
-            None => Table::new(),
+        let (file, mut root) = match locate(options)? {
+            Some((path, table)) => (Some(path), table),
+            None => (None, Table::new()),
         };
         env::apply(&mut root, &options.env)?;
         let config = Config { root, file };
@@ -151,26 +150,20 @@ impl Config {
     }
 }
 
-/// Picks the config file: `--config`, then `$AW_CONFIG`, then `aw.toml`, then a pyproject.toml
-/// that has a `[tool.auto_workflow]` table.
-fn locate(options: &LoadOptions) -> Option<PathBuf> {
-    if let Some(path) = &options.file {
-        return Some(path.clone());
-    }
-    if let Some((_, path)) = options.env.iter().find(|(k, v)| k == "AW_CONFIG" && !v.is_empty()) {
-        return Some(options.cwd.join(path));
-    }
+/// Picks and reads the config file: `--config`, then `$AW_CONFIG`, then `aw.toml`, then a
+/// pyproject.toml that has a `[tool.auto_workflow]` table (one without it, or one that does not
+/// parse, is not ours and is passed over).
+fn locate(options: &LoadOptions) -> Result<Option<(PathBuf, Table)>, ConfigError> {
+    let explicit = options.file.clone().or_else(|| {
+        options.env.iter().find(|(k, v)| k == "AW_CONFIG" && !v.is_empty()).map(|(_, path)| options.cwd.join(path))
+    });
     let aw = options.cwd.join("aw.toml");
-    if aw.is_file() {
-        return Some(aw);
+    if let Some(path) = explicit.or_else(|| aw.is_file().then_some(aw)) {
+        let table = read_file(&path)?;
+        return Ok(Some((path, table)));
     }
     let pyproject = options.cwd.join("pyproject.toml");
-    let has_tool_table = std::fs::read_to_string(&pyproject)
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .and_then(|t| t.get("tool")?.get("auto_workflow").cloned())
-        .is_some();
-    has_tool_table.then_some(pyproject)
+    Ok(read_file(&pyproject).ok().map(|table| (pyproject, table)))
 }
 
 fn read_file(path: &Path) -> Result<Table, ConfigError> {

@@ -14,7 +14,7 @@ use super::errors::{error, from_pg, from_pool};
 use super::resources::{lock, Batch, CopyConn, PgCopySink, PgCopySource, PgRowStream, PinnedConn, SharedConn};
 use super::settings::PgSettings;
 use super::statements::{self, wrapped, Wrap};
-use super::{rowcodec, sql, values};
+use super::{rowcodec, sql};
 use crate::host::bindings::postgres::{CopyFormat, CopyFrom, Row, RowSet, StatementOptions, Value};
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
 
@@ -198,22 +198,17 @@ async fn fetch(conn: SharedConn, fetch_sql: String, batch: u32, encoded: bool) -
     let fetch = statements::prepare(client, &fetch_sql).await?;
     let rows = client.query_raw(&fetch, std::iter::empty::<i32>()).await.map_err(|e| from_pg(&e))?;
     pin_mut!(rows);
-    let invalid = |m: String| error(ErrorKind::InvalidInput, m);
     if encoded {
         let (mut count, mut data) = (0u32, Vec::new());
         while let Some(row) = rows.try_next().await.map_err(|e| from_pg(&e))? {
-            rowcodec::encode_row(&row, &mut data).map_err(invalid)?;
+            rowcodec::encode_row(&row, &mut data).map_err(|m| error(ErrorKind::InvalidInput, m))?;
             count += 1;
         }
         return Ok(Batch::Encoded { count, data });
     }
     let mut out = Vec::with_capacity(batch as usize);
     while let Some(row) = rows.try_next().await.map_err(|e| from_pg(&e))? {
-        let mut values = Vec::with_capacity(row.len());
-        for i in 0..row.len() {
-            values.push(values::read_column(&row, i).map_err(invalid)?);
-        }
-        out.push(values);
+        out.push(statements::read_row(&row)?);
     }
     Ok(Batch::Values(out))
 }

@@ -61,9 +61,7 @@ pub async fn query(conn: &ClientWrapper, settings: &PgSettings, sql: &str, value
         if take.is_some_and(|n| rows.len() >= n) {
             continue; // drain: the connection must finish reading the result
         }
-        let values = (0..row.len())
-            .map(|i| read_column(&row, i).map_err(|m| error(ErrorKind::InvalidInput, m)))
-            .collect::<Result<Vec<_>>>()?;
+        let values = read_row(&row)?;
         bytes += values.iter().map(value_size).sum::<u64>();
         if rows.len() as u64 >= settings.max_rows || bytes > settings.max_bytes {
             return Err(error(
@@ -77,6 +75,11 @@ pub async fn query(conn: &ClientWrapper, settings: &PgSettings, sql: &str, value
         rows.push(values);
     }
     Ok(RowSet { columns: columns(&stmt), rows })
+}
+
+/// Every column of `row` as WIT values.
+pub fn read_row(row: &tokio_postgres::Row) -> Result<Vec<Value>> {
+    (0..row.len()).map(|i| read_column(row, i).map_err(|m| error(ErrorKind::InvalidInput, m))).collect()
 }
 
 /// Runs a statement; returns the rows it affected.
