@@ -47,6 +47,7 @@ fn context() -> Arc<RunContext> {
         secrets: Default::default(),
         scrubber: Scrubber::default(),
         postgres: aw_runtime::host::postgres::PostgresPools::new([]),
+        adls2: aw_runtime::host::adls2::Adls2Accounts::new([]),
         component: "aw_probe".into(),
     })
 }

@@ -6,7 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::RunProfile;
+use crate::config::{Adls2Scope, RunProfile};
+use crate::host::adls2::paths;
 
 /// A refusal, with the grant that would allow it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -19,8 +20,16 @@ pub struct Grants {
     profile: String,
     postgres: Vec<String>,
     adls2: Vec<String>,
+    adls2_scopes: BTreeMap<String, Adls2Scope>,
     config: BTreeMap<String, String>,
     secrets: Vec<String>,
+}
+
+/// What an ADLS operation does to a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
 }
 
 /// Interfaces of this runtime's WIT package, as a component names its imports.
@@ -45,6 +54,7 @@ impl Grants {
             profile: profile.name.clone(),
             postgres: profile.postgres.clone(),
             adls2: profile.adls2.clone(),
+            adls2_scopes: profile.adls2_scopes.clone(),
             config: profile.config.clone(),
             secrets: profile.secrets.clone(),
         }
@@ -99,6 +109,43 @@ impl Grants {
         }
     }
 
+    /// Whether the guest may `access` canonical `path` (`""` = the whole container) of
+    /// `container` through ADLS profile `profile`. A profile granted by name alone has full
+    /// access; a scoped grant allows what its `read` / `write` entries cover.
+    pub fn adls2_path(&self, profile: &str, container: &str, path: &str, access: Access) -> Result<(), Denied> {
+        let Some(scope) = self.adls2_scopes.get(profile) else {
+            return Ok(());
+        };
+        let covers = |entries: &[String]| entries.iter().any(|e| scope_covers(e, container, path));
+        let allowed = match access {
+            Access::Read => covers(&scope.read) || covers(&scope.write),
+            Access::Write => covers(&scope.write),
+        };
+        if allowed {
+            return Ok(());
+        }
+        let (verb, field) = match access {
+            Access::Read => ("read", "read"),
+            Access::Write => ("write", "write"),
+        };
+        let target = if path.is_empty() { container.to_string() } else { format!("{container}/{path}") };
+        Err(Denied(format!(
+            "adls2 profile `{profile}` may not {verb} `{target}` under run profile `{p}`: add \"{target}\" (or a prefix of it) to `{field}` under [profiles.{p}.adls2.{profile}]",
+            p = self.profile
+        )))
+    }
+
+    /// Whether any entry of a scoped grant reaches into `container` (for listing containers).
+    pub fn adls2_container_visible(&self, profile: &str, container: &str) -> bool {
+        match self.adls2_scopes.get(profile) {
+            None => true,
+            Some(scope) => scope.read.iter().chain(&scope.write).any(|e| {
+                let c = e.trim_matches('/').split('/').next().unwrap_or("");
+                c == "*" || c == container
+            }),
+        }
+    }
+
     /// Judges one import of a component, named as in the component's type
     /// (`auto-workflow:connectors/config@0.1.0`, `wasi:cli/stdout@0.2.3`).
     pub fn import(&self, import: &str) -> ImportVerdict {
@@ -128,6 +175,20 @@ impl Grants {
     }
 }
 
+/// Whether a scope entry (`*`, `container`, `container/prefix`) covers `path` of `container`.
+fn scope_covers(entry: &str, container: &str, path: &str) -> bool {
+    let entry = entry.trim().trim_matches('/');
+    if entry == "*" {
+        return true;
+    }
+    let (c, prefix) = entry.split_once('/').unwrap_or((entry, ""));
+    // A prefix that does not normalize covers nothing rather than everything.
+    let Ok(prefix) = paths::normalize(prefix) else {
+        return false;
+    };
+    c == container && paths::is_within(path, &prefix)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,7 +199,11 @@ mod tests {
             name: "default".into(),
             explicit: true,
             postgres: vec!["default".into()],
-            adls2: vec![],
+            adls2: vec!["lake".into()],
+            adls2_scopes: BTreeMap::from([(
+                "lake".into(),
+                Adls2Scope { read: vec!["raw".into()], write: vec!["curated/out/".into()] },
+            )]),
             config: BTreeMap::from([("table".into(), "aw_demo".into())]),
             secrets: vec!["api-token".into()],
             limits: Limits::default(),
@@ -158,10 +223,27 @@ mod tests {
     }
 
     #[test]
+    fn adls_scopes_cover_containers_and_whole_prefix_segments() {
+        let g = Grants::new(&profile());
+        assert!(g.adls2_path("lake", "raw", "any/file.csv", Access::Read).is_ok());
+        assert!(g.adls2_path("lake", "raw", "", Access::Read).is_ok());
+        let e = g.adls2_path("lake", "raw", "x", Access::Write).unwrap_err();
+        assert!(e.0.contains("add \"raw/x\"") && e.0.contains("[profiles.default.adls2.lake]"), "{e}");
+        assert!(g.adls2_path("lake", "curated", "out/a.csv", Access::Write).is_ok());
+        assert!(g.adls2_path("lake", "curated", "out", Access::Read).is_ok());
+        assert!(g.adls2_path("lake", "curated", "outside/a.csv", Access::Read).is_err());
+        assert!(g.adls2_path("lake", "curated", "out2/a.csv", Access::Write).is_err());
+        assert!(g.adls2_path("lake", "curated", "", Access::Read).is_err());
+        assert!(g.adls2_container_visible("lake", "curated"));
+        assert!(!g.adls2_container_visible("lake", "secret"));
+        assert!(g.adls2_path("other", "secret", "x", Access::Write).is_ok(), "unscoped profiles have full access");
+    }
+
+    #[test]
     fn imports_are_judged_by_interface() {
         let g = Grants::new(&profile());
         assert!(matches!(g.import("auto-workflow:connectors/config@0.1.0"), ImportVerdict::Granted(_)));
-        assert!(matches!(g.import("auto-workflow:connectors/adls2@0.1.0"), ImportVerdict::NotGranted(_)));
+        assert!(matches!(g.import("auto-workflow:connectors/adls2@0.1.0"), ImportVerdict::Granted(_)));
         assert!(matches!(g.import("wasi:cli/stdout@0.2.3"), ImportVerdict::Always(_)));
         assert_eq!(g.import("acme:evil/net"), ImportVerdict::Unknown);
     }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use crate::config::{Config, RunProfile, Table};
 use crate::grants::Grants;
+use crate::host::adls2::settings::Adls2Settings;
+use crate::host::adls2::Adls2Accounts;
 use crate::host::postgres::settings::PgSettings;
 use crate::host::postgres::PostgresPools;
 use crate::host::RunContext;
@@ -39,13 +41,24 @@ pub fn prepare(config: &Config, name: &str, secrets: &Secrets, component: &str) 
         granted_secrets.insert(secret.clone(), secrets.resolve(secret)?);
     }
     let mut pg_settings = Vec::new();
+    let mut adls2_settings = Vec::new();
     for ((connector, name), table) in &connectors {
-        if connector == "postgres" {
-            pg_settings.push(PgSettings::from_table(name, table)?);
+        match connector.as_str() {
+            "postgres" => pg_settings.push(PgSettings::from_table(name, table)?),
+            "adls2" => {
+                let settings = Adls2Settings::from_table(name, table)?;
+                // A connection string is one secret to the scrubber; its key and SAS are others.
+                for part in settings.secret_parts() {
+                    secrets.scrubber().add(&part);
+                }
+                adls2_settings.push(settings);
+            }
+            _ => {}
         }
     }
     let context = Arc::new(RunContext {
         postgres: PostgresPools::new(pg_settings),
+        adls2: Adls2Accounts::new(adls2_settings),
         grants: Grants::new(&profile),
         secrets: granted_secrets,
         scrubber: secrets.scrubber().clone(),

@@ -18,6 +18,7 @@
 //! Everything the host offers goes through the modules here; the raw WIT bindings are in
 //! [`bindings`] for anything the wrappers do not cover.
 
+pub mod adls2;
 pub mod config;
 mod error;
 pub mod log;

@@ -25,6 +25,14 @@ impl Default for Limits {
     }
 }
 
+/// Where a run may read and write through one ADLS connector profile: entries are
+/// `container`, `container/prefix` or `*` (every container). Write implies read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Adls2Scope {
+    pub read: Vec<String>,
+    pub write: Vec<String>,
+}
+
 /// A run profile as configured (or implied by connector profiles of the same name).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunProfile {
@@ -36,6 +44,8 @@ pub struct RunProfile {
     pub postgres: Vec<String>,
     /// ADLS Gen2 connector profiles the run may open.
     pub adls2: Vec<String>,
+    /// Narrowed ADLS grants, by connector profile; a granted profile without one has full access.
+    pub adls2_scopes: BTreeMap<String, Adls2Scope>,
     /// Config values the guest may read, by lower-cased key.
     pub config: BTreeMap<String, String>,
     /// Secret names the guest may read.
@@ -56,6 +66,7 @@ impl RunProfile {
             return Ok(RunProfile {
                 postgres: implied("postgres"),
                 adls2: implied("adls2"),
+                adls2_scopes: BTreeMap::new(),
                 name,
                 explicit: false,
                 config: BTreeMap::new(),
@@ -68,9 +79,14 @@ impl RunProfile {
         let list = |field: &str| -> Result<Vec<String>, ConfigError> {
             table.get(field).map(|n| values::string_list(n, &format!("{key}.{field}"))).unwrap_or(Ok(Vec::new()))
         };
+        let (adls2, adls2_scopes) = match table.get("adls2") {
+            Some(node) if node.as_table().is_some() => read_adls2_scopes(node, &format!("{key}.adls2"))?,
+            _ => (list("adls2")?.iter().map(|s| s.to_lowercase()).collect(), BTreeMap::new()),
+        };
         let mut profile = RunProfile {
             postgres: list("postgres")?.iter().map(|s| s.to_lowercase()).collect(),
-            adls2: list("adls2")?.iter().map(|s| s.to_lowercase()).collect(),
+            adls2,
+            adls2_scopes,
             secrets: list("secrets")?,
             config: BTreeMap::new(),
             limits: Limits::default(),
@@ -99,6 +115,29 @@ impl RunProfile {
         }
         Ok(profile)
     }
+}
+
+/// `adls2 = { lake = { read = [...], write = [...] } }`: the granted profiles and their scopes.
+fn read_adls2_scopes(node: &Node, key: &str) -> Result<(Vec<String>, BTreeMap<String, Adls2Scope>), ConfigError> {
+    let mut names = Vec::new();
+    let mut scopes = BTreeMap::new();
+    for (name, entry) in schema::expect_table(node, key)? {
+        let entry_key = format!("{key}.{name}");
+        let table = schema::expect_table(entry, &entry_key)?;
+        let list = |field: &str| -> Result<Vec<String>, ConfigError> {
+            table.get(field).map(|n| values::string_list(n, &format!("{entry_key}.{field}"))).unwrap_or(Ok(Vec::new()))
+        };
+        let scope = Adls2Scope { read: list("read")?, write: list("write")? };
+        for field in table.keys().filter(|k| *k != "read" && *k != "write") {
+            return Err(ConfigError::invalid(&format!("{entry_key}.{field}"), &table[field].source, "unknown key; expected read or write"));
+        }
+        if scope.read.is_empty() && scope.write.is_empty() {
+            return Err(ConfigError::invalid(&entry_key, &entry.source, "grants nothing: list `container` or `container/prefix` entries under read and/or write"));
+        }
+        names.push(name.to_lowercase());
+        scopes.insert(name.to_lowercase(), scope);
+    }
+    Ok((names, scopes))
 }
 
 fn read_limits(node: &Node, key: &str) -> Result<Limits, ConfigError> {

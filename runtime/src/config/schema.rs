@@ -21,6 +21,8 @@ pub enum Kind {
     StrList,
     /// A table of free-form keys whose values are scalars (run-profile `config`).
     ScalarTable,
+    /// A list of names, or a table of name -> { read = [...], write = [...] } (ADLS grants).
+    ScopedGrants,
     /// A nested table with its own schema.
     Table(&'static [(&'static str, Kind)]),
 }
@@ -49,25 +51,39 @@ pub const POSTGRES: &[(&str, Kind)] = &[
     ("max_bytes", Kind::Size),
 ];
 
-/// `[connectors.adls2.<profile>]`: how the host reaches an ADLS Gen2 / Blob account.
+/// `[connectors.adls2.<profile>]`: how the host reaches an ADLS Gen2 / Blob account. The
+/// Python package's names are kept (`conn_str` and `dsn` are aliases of `connection_string`).
 pub const ADLS2: &[(&str, Kind)] = &[
     ("connection_string", Kind::Secret),
+    ("conn_str", Kind::Secret),
+    ("dsn", Kind::Secret),
+    ("account_url", Kind::Str),
     ("account_name", Kind::Str),
     ("account_key", Kind::Secret),
     ("sas_token", Kind::Secret),
-    ("endpoint", Kind::Str),
-    ("blob_endpoint", Kind::Str),
     ("dfs_endpoint", Kind::Str),
+    ("use_default_credentials", Kind::Bool),
     ("tenant_id", Kind::Str),
     ("client_id", Kind::Str),
     ("client_secret", Kind::Secret),
     ("authority_host", Kind::Str),
-    ("container", Kind::Str),
-    ("timeout", Kind::Duration),
-    ("connect_timeout", Kind::Duration),
-    ("max_retries", Kind::Whole),
-    ("retry_delay", Kind::Duration),
+    ("dialect", Kind::Str),
+    ("block_size", Kind::Size),
+    ("page_size", Kind::Whole),
+    ("ca_cert", Kind::Secret),
+    ("retries", Kind::Table(ADLS2_RETRIES)),
+    ("timeouts", Kind::Table(ADLS2_TIMEOUTS)),
 ];
+
+/// `[connectors.adls2.<profile>.retries]`.
+pub const ADLS2_RETRIES: &[(&str, Kind)] =
+    &[("attempts", Kind::Whole), ("backoff", Kind::Duration), ("max_backoff", Kind::Duration)];
+
+/// `[connectors.adls2.<profile>.timeouts]` (seconds, as in the Python package).
+pub const ADLS2_TIMEOUTS: &[(&str, Kind)] = &[("connect_s", Kind::Duration), ("operation_s", Kind::Duration)];
+
+/// `[profiles.<name>.adls2.<profile>]`: a narrowed ADLS grant.
+pub const ADLS2_SCOPE: &[(&str, Kind)] = &[("read", Kind::StrList), ("write", Kind::StrList)];
 
 /// The connectors this runtime knows, with their schemas.
 pub const CONNECTORS: &[(&str, &[(&str, Kind)])] = &[("postgres", POSTGRES), ("adls2", ADLS2)];
@@ -83,7 +99,7 @@ pub const LIMITS: &[(&str, Kind)] = &[
 /// `[profiles.<name>]`: what a run with `--profile <name>` may use.
 pub const RUN_PROFILE: &[(&str, Kind)] = &[
     ("postgres", Kind::StrList),
-    ("adls2", Kind::StrList),
+    ("adls2", Kind::ScopedGrants),
     ("config", Kind::ScalarTable),
     ("secrets", Kind::StrList),
     ("limits", Kind::Table(LIMITS)),
@@ -132,6 +148,15 @@ fn check_kind(node: &Node, kind: Kind, key: &str) -> Result<(), ConfigError> {
             Ok(())
         }
         Kind::Table(schema) => validate(expect_table(node, key)?, schema, key),
+        Kind::ScopedGrants => match node.as_table() {
+            None => values::string_list(node, key).map(drop),
+            Some(table) => {
+                for (name, entry) in table {
+                    validate(expect_table(entry, &format!("{key}.{name}"))?, ADLS2_SCOPE, &format!("{key}.{name}"))?;
+                }
+                Ok(())
+            }
+        },
     }
 }
 

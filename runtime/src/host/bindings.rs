@@ -8,6 +8,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     imports: {
         "auto-workflow:connectors/postgres": async | trappable,
+        "auto-workflow:connectors/adls2": async | trappable,
         default: trappable,
     },
     exports: { default: async },
@@ -18,7 +19,11 @@ wasmtime::component::bindgen!({
         "auto-workflow:connectors/postgres.row-stream": crate::host::postgres::PgRowStream,
         "auto-workflow:connectors/postgres.copy-sink": crate::host::postgres::PgCopySink,
         "auto-workflow:connectors/postgres.copy-source": crate::host::postgres::PgCopySource,
+        "auto-workflow:connectors/adls2.client": crate::host::adls2::AdlsClient,
+        "auto-workflow:connectors/adls2.writer": crate::host::adls2::AdlsWriter,
+        "auto-workflow:connectors/adls2.reader": crate::host::adls2::AdlsReader,
+        "auto-workflow:connectors/adls2.list-stream": crate::host::adls2::AdlsListStream,
     },
 });
 
-pub use auto_workflow::connectors::{config, log, postgres, secrets, types};
+pub use auto_workflow::connectors::{adls2, config, log, postgres, secrets, types};

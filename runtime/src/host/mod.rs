@@ -1,6 +1,7 @@
 //! Host implementations of the WIT interfaces, one module per interface, and the per-instance
 //! state (`HostState`) they share through the store.
 
+pub mod adls2;
 pub mod bindings;
 mod config;
 mod log;
@@ -26,6 +27,8 @@ pub struct RunContext {
     pub scrubber: Scrubber,
     /// Pools of the granted Postgres profiles, shared by every instance of the run.
     pub postgres: postgres::PostgresPools,
+    /// Clients of the granted ADLS Gen2 profiles, shared by every instance of the run.
+    pub adls2: adls2::Adls2Accounts,
     /// The component's name, used to tag its log lines.
     pub component: String,
 }
@@ -49,6 +52,25 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     bindings::Task::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)?;
     Ok(())
+}
+
+/// What a fallible host function returns: a trap (host bug) or the guest-visible result.
+pub type WitResult<T> = wasmtime::Result<Result<T, ConnectorError>>;
+
+impl HostState {
+    /// Puts a fallible host object into the resource table.
+    pub(crate) fn push<T: Send + 'static>(&mut self, made: Result<T, ConnectorError>) -> WitResult<wasmtime::component::Resource<T>> {
+        Ok(match made {
+            Ok(object) => Ok(self.table.push(object)?),
+            Err(e) => Err(e),
+        })
+    }
+}
+
+/// A classified error without a remote code; transient and timeout errors are retryable.
+pub fn connector_error(kind: ErrorKind, message: impl Into<String>) -> ConnectorError {
+    let retryable = matches!(kind, ErrorKind::Transient | ErrorKind::Timeout);
+    ConnectorError { kind, message: message.into(), code: None, retryable }
 }
 
 impl From<Denied> for ConnectorError {

@@ -10,11 +10,7 @@ use deadpool_postgres::PoolError;
 
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
 
-/// A classified error without a remote code.
-pub fn error(kind: ErrorKind, message: impl Into<String>) -> ConnectorError {
-    let retryable = matches!(kind, ErrorKind::Transient | ErrorKind::Timeout);
-    ConnectorError { kind, message: message.into(), code: None, retryable }
-}
+pub use crate::host::connector_error as error;
 
 /// The kind for a SQLSTATE.
 pub fn kind_for_sqlstate(code: &str) -> ErrorKind {

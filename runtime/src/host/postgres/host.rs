@@ -14,10 +14,7 @@ use crate::host::bindings::postgres::{
     Column, CopyFormat, CopyFrom, EncodedRows, Host, HostClient, HostCopySink, HostCopySource, HostRowStream, HostTransaction, Isolation, Row,
     RowSet, StatementOptions, TableInfo, TransactionOptions, Value,
 };
-use crate::host::bindings::types::ConnectorError;
-use crate::host::HostState;
-
-type WitResult<T> = wasmtime::Result<Result<T, ConnectorError>>;
+use crate::host::{HostState, WitResult};
 
 impl HostState {
     fn client_session(&self, client: &Resource<PgClient>) -> wasmtime::Result<Session> {
@@ -28,14 +25,6 @@ impl HostState {
     fn tx_session(&self, tx: &Resource<PgTransaction>) -> wasmtime::Result<Session> {
         let t = self.table.get(tx)?;
         Ok(Session::Transaction { conn: t.conn.clone(), settings: t.settings.clone() })
-    }
-
-    /// Puts a fallible host object into the resource table.
-    fn push<T: Send + 'static>(&mut self, made: Result<T, ConnectorError>) -> WitResult<Resource<T>> {
-        Ok(match made {
-            Ok(object) => Ok(self.table.push(object)?),
-            Err(e) => Err(e),
-        })
     }
 }
 

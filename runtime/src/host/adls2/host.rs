@@ -1,0 +1,220 @@
+//! The WIT `adls2` interface: grant check at `open`, then per call: container name and path
+//! made canonical, the path checked against the run profile's scope (grants.rs), and the work
+//! handed to the account's dialect.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use wasmtime::component::Resource;
+
+use super::errors::Failure;
+use super::paths;
+use super::resources::{AdlsClient, AdlsListStream, AdlsReader, AdlsWriter};
+use crate::grants::Access;
+use crate::host::bindings::adls2::{
+    ByteRange, ContainerInfo, Host, HostClient, HostListStream, HostReader, HostWriter, PathInfo, PathProperties, UploadOptions,
+};
+use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::host::{HostState, WitResult};
+
+/// A canonical (container, path) the run may access.
+struct Target {
+    container: String,
+    path: String,
+}
+
+impl HostState {
+    /// Checks the container name and path and the grant; `root_ok` allows the container root.
+    fn adls_target(&self, r: &Resource<AdlsClient>, container: &str, path: &str, access: Access, root_ok: bool) -> wasmtime::Result<Result<(Arc<super::Account>, Target), ConnectorError>> {
+        let client = self.table.get(r)?;
+        let checked = (|| {
+            let container = paths::container(container)?;
+            let path = if root_ok { paths::normalize(path)? } else { paths::non_root(path)? };
+            self.run
+                .grants
+                .adls2_path(&client.profile, &container, &path, access)
+                .map_err(|d| Failure { status: None, error: d.into() })?;
+            Ok::<_, Failure>(Target { container, path })
+        })();
+        Ok(checked.map(|t| (client.account.clone(), t)).map_err(ConnectorError::from))
+    }
+}
+
+/// Unwraps a target check or returns its error to the guest.
+macro_rules! target {
+    ($self:ident, $r:expr, $container:expr, $path:expr, $access:expr, $root_ok:expr) => {
+        match $self.adls_target(&$r, &$container, &$path, $access, $root_ok)? {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+}
+
+fn done<T>(result: Result<T, Failure>) -> WitResult<T> {
+    Ok(result.map_err(ConnectorError::from))
+}
+
+impl Host for HostState {
+    async fn open(&mut self, profile: Option<String>) -> WitResult<Resource<AdlsClient>> {
+        let name = profile.unwrap_or_else(|| self.run.grants.profile().to_string()).to_lowercase();
+        if let Err(denied) = self.run.grants.connector("adls2", &name) {
+            return Ok(Err(denied.into()));
+        }
+        let made = self.run.adls2.get(&name).await.map(|account| AdlsClient { profile: name, account });
+        self.push(made)
+    }
+}
+
+impl HostClient for HostState {
+    async fn create_container(&mut self, r: Resource<AdlsClient>, name: String, exist_ok: bool) -> WitResult<bool> {
+        let (account, t) = target!(self, r, name, "", Access::Write, true);
+        done(match account.store.create_container(&t.container).await {
+            Ok(false) if !exist_ok => Err(Failure::new(ErrorKind::Conflict, format!("container {} already exists (pass exist-ok to accept that)", t.container))),
+            other => other,
+        })
+    }
+
+    async fn delete_container(&mut self, r: Resource<AdlsClient>, name: String) -> WitResult<()> {
+        let (account, t) = target!(self, r, name, "", Access::Write, true);
+        done(account.store.delete_container(&t.container).await)
+    }
+
+    async fn list_containers(&mut self, r: Resource<AdlsClient>, prefix: Option<String>) -> WitResult<Vec<ContainerInfo>> {
+        let client = self.table.get(&r)?;
+        let (account, profile) = (client.account.clone(), client.profile.clone());
+        let listed = account.store.list_containers(prefix.as_deref()).await;
+        done(listed.map(|all| all.into_iter().filter(|c| self.run.grants.adls2_container_visible(&profile, &c.name)).collect()))
+    }
+
+    async fn make_dirs(&mut self, r: Resource<AdlsClient>, container: String, path: String, exist_ok: bool) -> WitResult<()> {
+        let (account, t) = target!(self, r, container, path, Access::Write, false);
+        done(account.store.make_dirs(&t.container, &t.path, exist_ok).await)
+    }
+
+    async fn upload(&mut self, r: Resource<AdlsClient>, container: String, path: String, data: Vec<u8>, options: UploadOptions) -> WitResult<PathInfo> {
+        let (account, t) = target!(self, r, container, path, Access::Write, false);
+        done(account.store.upload(&t.container, &t.path, Bytes::from(data), options).await)
+    }
+
+    async fn open_writer(&mut self, r: Resource<AdlsClient>, container: String, path: String, options: UploadOptions) -> WitResult<Resource<AdlsWriter>> {
+        let (account, t) = target!(self, r, container, path, Access::Write, false);
+        let what = format!("{}/{}", t.container, t.path);
+        let made = account.store.begin_upload(&t.container, &t.path, options).await;
+        self.push(made.map(|upload| AdlsWriter::new(upload, account.settings.block_size, what)).map_err(ConnectorError::from))
+    }
+
+    async fn download(&mut self, r: Resource<AdlsClient>, container: String, path: String, range: Option<ByteRange>) -> WitResult<Vec<u8>> {
+        let (account, t) = target!(self, r, container, path, Access::Read, false);
+        let (offset, length) = range.map(|r| (r.offset, r.length)).unwrap_or((0, None));
+        done(account.store.read(&t.container, &t.path, offset, length, None).await.map(|c| c.data.to_vec()))
+    }
+
+    async fn open_reader(&mut self, r: Resource<AdlsClient>, container: String, path: String, range: Option<ByteRange>, chunk_size: Option<u32>) -> WitResult<Resource<AdlsReader>> {
+        let (account, t) = target!(self, r, container, path, Access::Read, false);
+        if chunk_size == Some(0) {
+            return Ok(Err(Failure::new(ErrorKind::InvalidInput, "chunk-size must be at least 1 byte").into()));
+        }
+        let (offset, length) = range.map(|r| (r.offset, r.length)).unwrap_or((0, None));
+        let reader = AdlsReader {
+            store: account.store.clone(),
+            container: t.container,
+            path: t.path,
+            offset,
+            end: length.map(|l| offset.saturating_add(l)),
+            etag: None,
+            chunk: chunk_size.map_or(account.settings.block_size as u64, u64::from),
+            done: false,
+        };
+        Ok(Ok(self.table.push(reader)?))
+    }
+
+    async fn list_paths(&mut self, r: Resource<AdlsClient>, container: String, prefix: Option<String>, recursive: bool) -> WitResult<Resource<AdlsListStream>> {
+        let (account, t) = target!(self, r, container, prefix.unwrap_or_default(), Access::Read, true);
+        let stream = AdlsListStream {
+            store: account.store.clone(),
+            container: t.container,
+            dir: t.path,
+            recursive,
+            page_size: account.settings.page_size,
+            next: None,
+            done: false,
+            seen_dirs: HashSet::new(),
+        };
+        Ok(Ok(self.table.push(stream)?))
+    }
+
+    async fn exists(&mut self, r: Resource<AdlsClient>, container: String, path: String) -> WitResult<bool> {
+        let (account, t) = target!(self, r, container, path, Access::Read, false);
+        done(account.store.exists(&t.container, &t.path).await)
+    }
+
+    async fn properties(&mut self, r: Resource<AdlsClient>, container: String, path: String) -> WitResult<PathProperties> {
+        let (account, t) = target!(self, r, container, path, Access::Read, false);
+        done(account.store.properties(&t.container, &t.path).await)
+    }
+
+    async fn delete_path(&mut self, r: Resource<AdlsClient>, container: String, path: String, recursive: bool) -> WitResult<()> {
+        let (account, t) = target!(self, r, container, path, Access::Write, false);
+        done(account.store.delete_path(&t.container, &t.path, recursive).await)
+    }
+
+    async fn rename(&mut self, r: Resource<AdlsClient>, container: String, from: String, to: String, overwrite: bool) -> WitResult<()> {
+        let (account, source) = target!(self, r, container, from, Access::Write, false);
+        let (_, dest) = target!(self, r, container, to, Access::Write, false);
+        if paths::is_within(&dest.path, &source.path) {
+            return Ok(Err(Failure::new(ErrorKind::InvalidInput, format!("cannot rename {} to {}: the target is the source or inside it", source.path, dest.path)).into()));
+        }
+        done(account.store.rename(&source.container, &source.path, &dest.path, overwrite).await)
+    }
+
+    async fn drop(&mut self, r: Resource<AdlsClient>) -> wasmtime::Result<()> {
+        self.table.delete(r)?;
+        Ok(())
+    }
+}
+
+impl HostWriter for HostState {
+    async fn write(&mut self, r: Resource<AdlsWriter>, data: Vec<u8>) -> WitResult<()> {
+        done(self.table.get_mut(&r)?.write(data).await)
+    }
+
+    async fn finish(&mut self, r: Resource<AdlsWriter>) -> WitResult<PathInfo> {
+        done(self.table.get_mut(&r)?.finish().await)
+    }
+
+    async fn abort(&mut self, r: Resource<AdlsWriter>) -> WitResult<()> {
+        done(self.table.get_mut(&r)?.abort().await)
+    }
+
+    async fn drop(&mut self, r: Resource<AdlsWriter>) -> wasmtime::Result<()> {
+        let mut writer = self.table.delete(r)?;
+        // Unfinished: discard now, so the guest's next call sees a clean store.
+        if let Err(f) = writer.abort().await {
+            tracing::warn!(error = %f.error.message, "could not discard an unfinished upload");
+        }
+        Ok(())
+    }
+}
+
+impl HostReader for HostState {
+    async fn read(&mut self, r: Resource<AdlsReader>) -> WitResult<Option<Vec<u8>>> {
+        done(self.table.get_mut(&r)?.read().await)
+    }
+
+    async fn drop(&mut self, r: Resource<AdlsReader>) -> wasmtime::Result<()> {
+        self.table.delete(r)?;
+        Ok(())
+    }
+}
+
+impl HostListStream for HostState {
+    async fn next(&mut self, r: Resource<AdlsListStream>) -> WitResult<Option<Vec<PathInfo>>> {
+        done(self.table.get_mut(&r)?.next().await)
+    }
+
+    async fn drop(&mut self, r: Resource<AdlsListStream>) -> wasmtime::Result<()> {
+        self.table.delete(r)?;
+        Ok(())
+    }
+}

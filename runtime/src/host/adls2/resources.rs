@@ -1,0 +1,206 @@
+//! Host objects behind the WIT resources: the client, a streamed writer, a streamed reader
+//! and a paged listing.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use super::dialect::{Store, Upload};
+use super::errors::Failure;
+use super::Account;
+use crate::host::bindings::adls2::PathInfo;
+use crate::host::bindings::types::ErrorKind;
+
+/// An open client: the profile it was opened for and its account.
+pub struct AdlsClient {
+    pub profile: String,
+    pub account: Arc<Account>,
+}
+
+/// A streamed upload: buffers up to one block, sends full blocks as they fill.
+pub struct AdlsWriter {
+    upload: Option<Box<dyn Upload>>,
+    buffer: BytesMut,
+    block_size: usize,
+    what: String,
+}
+
+impl AdlsWriter {
+    pub fn new(upload: Box<dyn Upload>, block_size: usize, what: String) -> AdlsWriter {
+        AdlsWriter { upload: Some(upload), buffer: BytesMut::new(), block_size, what }
+    }
+
+    fn upload(&mut self) -> Result<&mut Box<dyn Upload>, Failure> {
+        self.upload.as_mut().ok_or_else(|| {
+            Failure::new(ErrorKind::InvalidInput, format!("the writer of {} is finished, aborted or failed; open a new one", self.what))
+        })
+    }
+
+    /// Sends every full block; on failure the upload is abandoned (nothing becomes visible).
+    pub async fn write(&mut self, data: Vec<u8>) -> Result<(), Failure> {
+        self.upload()?;
+        let outcome = if self.buffer.is_empty() && data.len() >= self.block_size {
+            // A large write is cut into blocks without copying it.
+            let data = Bytes::from(data);
+            let full = data.len() - data.len() % self.block_size;
+            let result = self.send_blocks(data.slice(..full)).await;
+            self.buffer.extend_from_slice(&data[full..]);
+            result
+        } else {
+            self.buffer.extend_from_slice(&data);
+            let full = self.buffer.len() - self.buffer.len() % self.block_size;
+            let blocks = self.buffer.split_to(full).freeze();
+            self.send_blocks(blocks).await
+        };
+        if outcome.is_err() {
+            self.abandon().await;
+        }
+        outcome
+    }
+
+    async fn send_blocks(&mut self, data: Bytes) -> Result<(), Failure> {
+        let size = self.block_size;
+        let upload = self.upload()?;
+        for start in (0..data.len()).step_by(size) {
+            upload.put_block(data.slice(start..(start + size).min(data.len()))).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the rest and commits.
+    pub async fn finish(&mut self) -> Result<PathInfo, Failure> {
+        self.upload()?;
+        let rest = self.buffer.split().freeze();
+        if !rest.is_empty() {
+            if let Err(f) = self.send_blocks(rest).await {
+                self.abandon().await;
+                return Err(f);
+            }
+        }
+        let upload = self.upload.take().ok_or_else(|| Failure::new(ErrorKind::InvalidInput, "the writer is finished"))?;
+        upload.commit().await
+    }
+
+    pub async fn abort(&mut self) -> Result<(), Failure> {
+        self.buffer = BytesMut::new();
+        match self.upload.take() {
+            Some(upload) => upload.abort().await,
+            None => Ok(()),
+        }
+    }
+
+    async fn abandon(&mut self) {
+        if let Err(f) = self.abort().await {
+            tracing::warn!(error = %f.error.message, "could not clean up a failed upload");
+        }
+    }
+}
+
+impl Drop for AdlsWriter {
+    fn drop(&mut self) {
+        // Dropped unfinished (guest dropped it, trapped or timed out): discard off the guest's path.
+        if let Some(upload) = self.upload.take() {
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    if let Err(f) = upload.abort().await {
+                        tracing::warn!(error = %f.error.message, "could not clean up an abandoned upload");
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// A streamed download: one ranged GET per `read`, pinned to the first response's ETag.
+pub struct AdlsReader {
+    pub store: Arc<dyn Store>,
+    pub container: String,
+    pub path: String,
+    pub offset: u64,
+    /// Exclusive end; learned from the first response when the range is open.
+    pub end: Option<u64>,
+    pub etag: Option<String>,
+    pub chunk: u64,
+    pub done: bool,
+}
+
+impl AdlsReader {
+    pub async fn read(&mut self) -> Result<Option<Vec<u8>>, Failure> {
+        let want = match self.end {
+            Some(end) => self.chunk.min(end.saturating_sub(self.offset)),
+            None => self.chunk,
+        };
+        if self.done || want == 0 {
+            self.done = true;
+            return Ok(None);
+        }
+        let chunk = self.store.read(&self.container, &self.path, self.offset, Some(want), self.etag.as_deref()).await.map_err(|f| {
+            if f.is_status(412) {
+                Failure::new(ErrorKind::Conflict, format!("{}/{} changed while it was being read; start the read again", self.container, self.path))
+            } else {
+                f
+            }
+        })?;
+        if self.etag.is_none() {
+            self.etag = chunk.etag;
+        }
+        self.end = Some(self.end.map_or(chunk.total, |e| e.min(chunk.total)));
+        if chunk.data.is_empty() {
+            self.done = true;
+            return Ok(None);
+        }
+        self.offset += chunk.data.len() as u64;
+        Ok(Some(chunk.data.to_vec()))
+    }
+}
+
+/// A listing, fetched one service page per `next`.
+pub struct AdlsListStream {
+    pub store: Arc<dyn Store>,
+    pub container: String,
+    pub dir: String,
+    pub recursive: bool,
+    pub page_size: u32,
+    pub next: Option<String>,
+    pub done: bool,
+    /// Directories already returned: a marker blob and its name prefix are one directory.
+    pub seen_dirs: HashSet<String>,
+}
+
+impl AdlsListStream {
+    pub async fn next(&mut self) -> Result<Option<Vec<PathInfo>>, Failure> {
+        while !self.done {
+            let page = self.store.list_page(&self.container, &self.dir, self.recursive, self.page_size, self.next.take()).await?;
+            self.next = page.next;
+            self.done = self.next.is_none();
+            let entries: Vec<PathInfo> = page
+                .entries
+                .into_iter()
+                .filter(|e| !is_upload_in_progress(&e.name))
+                .filter(|e| !e.is_directory || self.seen_dirs.insert(e.name.clone()))
+                .collect();
+            if !entries.is_empty() {
+                return Ok(Some(entries));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The hidden sibling a `dfs` upload writes before its rename (`.<name>.aw-upload-<hex16>`).
+fn is_upload_in_progress(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.starts_with('.')
+        && name.rsplit_once(".aw-upload-").is_some_and(|(_, t)| t.len() == 16 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn in_progress_uploads_are_recognised_by_their_whole_pattern() {
+        assert!(super::is_upload_in_progress("a/.x.csv.aw-upload-0123456789abcdef"));
+        assert!(!super::is_upload_in_progress("a/x.csv.aw-upload-0123456789abcdef"));
+        assert!(!super::is_upload_in_progress("a/.x.aw-upload-12"));
+    }
+}

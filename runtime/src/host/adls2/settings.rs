@@ -1,0 +1,345 @@
+//! An ADLS Gen2 connector profile, typed: endpoints, credential, dialect, retries, timeouts,
+//! block size.
+//!
+//! Accepts the Python package's keys: `connection_string` (aliases `conn_str`, `dsn`) with
+//! AccountName / AccountKey / SharedAccessSignature / BlobEndpoint / DfsEndpoint /
+//! EndpointSuffix / DefaultEndpointsProtocol / `UseDevelopmentStorage=true`, or `account_url`
+//! with `account_key`, `sas_token`, `use_default_credentials` or `tenant_id` / `client_id` /
+//! `client_secret`. Parsed before the guest starts, so a bad key fails the run with exit 2.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::Url;
+
+use super::auth::Credential;
+use crate::config::{values, ConfigError, Node, Table, Value};
+use crate::secrets::SecretValue;
+
+/// Which REST API speaks to the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// The Blob endpoint: flat namespace, directories as marker blobs (Azurite, plain accounts).
+    Blob,
+    /// The DFS endpoint of hierarchical-namespace accounts: real directories, atomic rename.
+    Dfs,
+    /// Ask the account (Get Account Information) whether its namespace is hierarchical.
+    Auto,
+}
+
+/// Retry policy for requests that failed with 408, 429, 5xx or a connection error.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retries {
+    /// Tries in all, the first included.
+    pub attempts: u32,
+    /// The first delay; doubled for each further try, with jitter, up to `max_backoff`.
+    pub backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+/// Everything the host needs to reach one ADLS Gen2 profile.
+#[derive(Debug, Clone)]
+pub struct Adls2Settings {
+    pub profile: String,
+    pub account: String,
+    /// The Blob endpoint, ending with the account segment on emulator (path-style) URLs.
+    pub blob_url: Url,
+    /// The DFS endpoint.
+    pub dfs_url: Url,
+    pub credential: Credential,
+    pub dialect: Dialect,
+    pub retries: Retries,
+    pub connect_timeout: Duration,
+    /// One HTTP request, body included.
+    pub operation_timeout: Duration,
+    /// Upload block size and default download chunk size.
+    pub block_size: usize,
+    /// An extra CA certificate (PEM) to trust, for emulators and private endpoints.
+    pub ca_cert: Option<CaCert>,
+    /// Entries asked for per listing page (the service's maximum is 5,000).
+    pub page_size: u32,
+}
+
+/// Where the extra CA certificate comes from.
+#[derive(Debug, Clone)]
+pub enum CaCert {
+    Path(PathBuf),
+    Inline(SecretValue),
+}
+
+/// The emulator's published development account and key (not a secret).
+const DEV_ACCOUNT: &str = "devstoreaccount1";
+const DEV_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const DEFAULT_BLOCK_SIZE: u64 = 4 << 20;
+/// Put Block's limit (service version 2019-12-12 and later).
+const MAX_BLOCK_SIZE: u64 = 4000 << 20;
+
+impl Adls2Settings {
+    /// Builds the settings of `[connectors.adls2.<profile>]` from its resolved table.
+    pub fn from_table(profile: &str, table: &Table) -> Result<Adls2Settings, ConfigError> {
+        let key = |k: &str| format!("connectors.adls2.{profile}.{k}");
+        let text = |k: &str| table.get(k).map(|n| values::string(n, &key(k))).transpose();
+        let secret = |k: &str| table.get(k).map(|n| secret_value(n, &key(k))).transpose();
+
+        let conn_key = ["connection_string", "conn_str", "dsn"].into_iter().find(|k| table.contains_key(*k));
+        let mut parts = match conn_key {
+            Some(k) => {
+                let node = &table[k];
+                ConnectionString::parse(secret_value(node, &key(k))?.reveal())
+                    .map_err(|why| ConfigError::invalid(&key(k), &node.source, why))?
+            }
+            None => ConnectionString::default(),
+        };
+        if let Some(url) = text("account_url")? {
+            parts.blob_endpoint = Some(url);
+        }
+        if let Some(name) = text("account_name")? {
+            parts.account_name = Some(name);
+        }
+        if let Some(k) = secret("account_key")? {
+            parts.account_key = Some(k);
+        }
+        if let Some(sas) = secret("sas_token")? {
+            parts.sas = Some(sas);
+        }
+        if let Some(url) = text("dfs_endpoint")? {
+            parts.dfs_endpoint = Some(url);
+        }
+        let source_of = |k: &str| table.get(k).map(|n| n.source.clone()).unwrap_or(crate::config::Source::Default);
+        let where_key = conn_key.or(["account_url", "account_name"].into_iter().find(|k| table.contains_key(*k)));
+        let (blob_url, dfs_url, account) = parts.endpoints().map_err(|why| {
+            let k = where_key.unwrap_or("account_url");
+            ConfigError::invalid(&key(k), &source_of(k), why)
+        })?;
+
+        let entra = EntraSettings {
+            tenant_id: text("tenant_id")?,
+            client_id: text("client_id")?,
+            client_secret: secret("client_secret")?,
+            authority_host: text("authority_host")?,
+            default_chain: table.get("use_default_credentials").map(|n| values::boolean(n, &key("use_default_credentials"))).transpose()?.unwrap_or(false),
+        };
+        let credential = if let Some(k) = parts.account_key {
+            Credential::shared_key(&account, &k).map_err(|why| {
+                let k = ["account_key"].into_iter().chain(conn_key).find(|k| table.contains_key(*k)).unwrap_or("account_key");
+                ConfigError::invalid(&key(k), &source_of(k), why)
+            })?
+        } else if let Some(sas) = parts.sas {
+            Credential::sas(&sas)
+        } else if entra.client_secret.is_some() || entra.default_chain || entra.tenant_id.is_some() {
+            Credential::entra(entra).map_err(|why| ConfigError::invalid(&key("client_id"), &source_of("client_id"), why))?
+        } else {
+            return Err(ConfigError::invalid(
+                &key(conn_key.unwrap_or("account_key")),
+                &source_of(conn_key.unwrap_or("account_url")),
+                "no credential: give a connection string with AccountKey or SharedAccessSignature, or account_key, sas_token, client_secret (with tenant_id and client_id) or use_default_credentials = true",
+            ));
+        };
+
+        let dialect = match text("dialect")?.map(|d| d.to_ascii_lowercase()) {
+            None => Dialect::Auto,
+            Some(d) => match d.as_str() {
+                "blob" => Dialect::Blob,
+                "dfs" => Dialect::Dfs,
+                "auto" => Dialect::Auto,
+                _ => return Err(ConfigError::invalid(&key("dialect"), &source_of("dialect"), format!("expected blob, dfs or auto, got {d:?}"))),
+            },
+        };
+        let mut retries = Retries { attempts: 4, backoff: Duration::from_millis(500), max_backoff: Duration::from_secs(30) };
+        let mut connect_timeout = Duration::from_secs(10);
+        let mut operation_timeout = Duration::from_secs(300);
+        if let Some(node) = table.get("retries") {
+            let sub = node.as_table().into_iter().flatten();
+            for (k, v) in sub {
+                let full = key(&format!("retries.{k}"));
+                match k.as_str() {
+                    "attempts" => {
+                        let n = values::whole(v, &full)?;
+                        retries.attempts = u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| ConfigError::invalid(&full, &v.source, "must be at least 1"))?;
+                    }
+                    "backoff" => retries.backoff = values::duration(v, &full)?,
+                    "max_backoff" => retries.max_backoff = values::duration(v, &full)?,
+                    _ => {}
+                }
+            }
+        }
+        if let Some(node) = table.get("timeouts") {
+            for (k, v) in node.as_table().into_iter().flatten() {
+                let full = key(&format!("timeouts.{k}"));
+                match k.as_str() {
+                    "connect_s" => connect_timeout = positive(values::duration(v, &full)?, &full, v)?,
+                    "operation_s" => operation_timeout = positive(values::duration(v, &full)?, &full, v)?,
+                    _ => {}
+                }
+            }
+        }
+        let block_size = match table.get("block_size") {
+            None => DEFAULT_BLOCK_SIZE,
+            Some(node) => {
+                let size = values::size(node, &key("block_size"))?;
+                if !(1..=MAX_BLOCK_SIZE).contains(&size) {
+                    return Err(ConfigError::invalid(&key("block_size"), &node.source, "must be between 1 byte and 4000MiB"));
+                }
+                size
+            }
+        } as usize;
+        let ca_cert = match table.get("ca_cert") {
+            None => None,
+            Some(node) => Some(match &node.value {
+                Value::Secret(s) => CaCert::Inline(s.clone()),
+                _ => CaCert::Path(PathBuf::from(values::string(node, &key("ca_cert"))?)),
+            }),
+        };
+        let page_size = match table.get("page_size") {
+            None => 1000,
+            Some(node) => {
+                let n = values::whole(node, &key("page_size"))?;
+                u32::try_from(n).ok().filter(|n| (1..=5000).contains(n)).ok_or_else(|| ConfigError::invalid(&key("page_size"), &node.source, "must be between 1 and 5000"))?
+            }
+        };
+        Ok(Adls2Settings {
+            page_size,
+            profile: profile.to_string(),
+            account,
+            blob_url,
+            dfs_url,
+            credential,
+            dialect,
+            retries,
+            connect_timeout,
+            operation_timeout,
+            block_size,
+            ca_cert,
+        })
+    }
+
+    /// Values inside compound settings (a connection string's key or SAS) that the scrubber
+    /// must know on their own, since it only knows the whole string.
+    pub fn secret_parts(&self) -> Vec<SecretValue> {
+        self.credential.secret_parts()
+    }
+}
+
+/// The Entra ID settings of a profile, handed to the token credential.
+#[derive(Debug, Clone, Default)]
+pub struct EntraSettings {
+    pub tenant_id: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretValue>,
+    /// Defaults to https://login.microsoftonline.com.
+    pub authority_host: Option<String>,
+    /// `use_default_credentials = true`: environment, workload identity, managed identity, CLI.
+    pub default_chain: bool,
+}
+
+fn positive(d: Duration, key: &str, node: &Node) -> Result<Duration, ConfigError> {
+    if d.is_zero() {
+        Err(ConfigError::invalid(key, &node.source, "must be greater than zero"))
+    } else {
+        Ok(d)
+    }
+}
+
+fn secret_value(node: &Node, key: &str) -> Result<SecretValue, ConfigError> {
+    match &node.value {
+        Value::Secret(s) => Ok(s.clone()),
+        _ => Ok(SecretValue::new(values::string(node, key)?)),
+    }
+}
+
+/// The fields of an Azure Storage connection string this connector uses.
+#[derive(Debug, Default)]
+struct ConnectionString {
+    protocol: Option<String>,
+    account_name: Option<String>,
+    account_key: Option<SecretValue>,
+    sas: Option<SecretValue>,
+    blob_endpoint: Option<String>,
+    dfs_endpoint: Option<String>,
+    endpoint_suffix: Option<String>,
+}
+
+impl ConnectionString {
+    /// Parses `Key=Value;...`. Errors never quote a value: the string holds credentials.
+    fn parse(text: &str) -> Result<ConnectionString, String> {
+        let mut parts = ConnectionString::default();
+        for field in text.split(';').map(str::trim).filter(|f| !f.is_empty()) {
+            let Some((name, value)) = field.split_once('=') else {
+                return Err("is not a connection string: expected Key=Value pairs separated by `;`".into());
+            };
+            let value = value.trim().to_string();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "defaultendpointsprotocol" => parts.protocol = Some(value),
+                "accountname" => parts.account_name = Some(value),
+                "accountkey" => parts.account_key = Some(SecretValue::new(value)),
+                "sharedaccesssignature" => parts.sas = Some(SecretValue::new(value)),
+                "blobendpoint" => parts.blob_endpoint = Some(value),
+                "dfsendpoint" => parts.dfs_endpoint = Some(value),
+                "endpointsuffix" => parts.endpoint_suffix = Some(value),
+                "usedevelopmentstorage" if value.eq_ignore_ascii_case("true") => {
+                    parts.account_name.get_or_insert_with(|| DEV_ACCOUNT.into());
+                    parts.account_key.get_or_insert_with(|| SecretValue::new(DEV_KEY.into()));
+                    parts.blob_endpoint.get_or_insert_with(|| format!("http://127.0.0.1:10000/{DEV_ACCOUNT}"));
+                }
+                // Queue, table and file endpoints, proxy URIs: not used by this connector.
+                _ => {}
+            }
+        }
+        Ok(parts)
+    }
+
+    /// The Blob and DFS endpoints and the account name.
+    fn endpoints(&self) -> Result<(Url, Url, String), String> {
+        let blob = match (&self.blob_endpoint, &self.account_name) {
+            (Some(url), _) => parse_url(url)?,
+            (None, Some(name)) => {
+                let protocol = self.protocol.as_deref().unwrap_or("https");
+                let suffix = self.endpoint_suffix.as_deref().unwrap_or("core.windows.net");
+                parse_url(&format!("{protocol}://{name}.blob.{suffix}"))?
+            }
+            (None, None) => return Err("names no account: give account_url, or a connection string with AccountName or BlobEndpoint".into()),
+        };
+        let path_style = is_path_style(&blob);
+        let account = match &self.account_name {
+            Some(name) => name.clone(),
+            None if path_style => blob.path_segments().and_then(|mut s| s.next()).filter(|s| !s.is_empty()).map(String::from).ok_or("an emulator URL must end with the account name, e.g. http://127.0.0.1:10000/devstoreaccount1")?,
+            None => blob.host_str().and_then(|h| h.split('.').next()).map(String::from).ok_or("the account URL has no host name")?,
+        };
+        let dfs = match &self.dfs_endpoint {
+            Some(url) => parse_url(url)?,
+            None => {
+                let mut dfs = blob.clone();
+                if let Some(host) = blob.host_str() {
+                    if let Some(i) = host.find(".blob.") {
+                        let host = format!("{}.dfs.{}", &host[..i], &host[i + 6..]);
+                        dfs.set_host(Some(&host)).map_err(|e| format!("cannot derive the DFS endpoint: {e}"))?;
+                    }
+                }
+                dfs
+            }
+        };
+        Ok((blob, dfs, account))
+    }
+}
+
+/// Parses an endpoint URL and drops any query (a SAS belongs in `sas_token`) and trailing slash.
+fn parse_url(text: &str) -> Result<Url, String> {
+    let mut url = Url::parse(text.trim()).map_err(|e| format!("is not a valid endpoint URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("endpoint URLs must be http or https, got {}", url.scheme()));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    let path = url.path().trim_end_matches('/').to_string();
+    url.set_path(&path);
+    Ok(url)
+}
+
+/// Emulators and IP-addressed endpoints put the account in the path, not the host name.
+pub fn is_path_style(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || !d.contains('.'),
+        Some(_) => true,
+        None => false,
+    }
+}
