@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-. scripts/lib/postgres.sh
+. scripts/lib/services.sh
 start_postgres bench
 guest_dir=$(scripts/build-guests.sh)
 export AW_GUEST_DIR="$guest_dir"

@@ -13,7 +13,7 @@ guest_dir=$(scripts/build-guests.sh)
 target_dir=$(dirname "$(dirname "$guest_dir")")
 aw_run="$target_dir/release/aw-run"
 
-. scripts/lib/postgres.sh
+. scripts/lib/services.sh
 start_postgres demo
 
 # The examples' aw.toml files name a local server; the env overlay points them at the demo

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, starts a throwaway PostgreSQL cluster,
-# builds the guests and the host, runs every unit and integration test, stops the cluster
-# (also on failure). Safe to run twice; .ci/run calls exactly this.
+# The whole test suite: installs what is missing, starts a throwaway PostgreSQL cluster and
+# Azurite, prepares Microsoft's Python Blob SDK (interop checks), builds the guests and the
+# host, runs every unit and integration test, stops the services (also on failure).
+# Safe to run twice; .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 
-. scripts/lib/postgres.sh
+. scripts/lib/services.sh
 start_postgres test
+start_azurite test
+python_sdk
 
 echo "== building guest components" >&2
 guest_dir=$(scripts/build-guests.sh)

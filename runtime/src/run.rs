@@ -45,6 +45,16 @@ pub struct Usage {
     pub duration: Duration,
     pub peak_memory: u64,
     pub fuel_consumed: Option<u64>,
+    /// Peak resident memory of the whole host process so far (Linux `VmHWM`), in bytes.
+    pub host_peak_rss: Option<u64>,
+}
+
+/// The process's peak resident set size, where the OS reports it.
+pub fn host_peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 impl Runtime {
@@ -126,6 +136,7 @@ impl Runtime {
                 (Some(start), Some(_)) => store.get_fuel().ok().map(|left| start.saturating_sub(left)),
                 _ => None,
             },
+            host_peak_rss: host_peak_rss(),
         };
         (outcome, usage)
     }

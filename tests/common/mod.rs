@@ -32,13 +32,21 @@ pub fn guest(name: &str) -> PathBuf {
 /// A temp directory with an `aw.toml` and its own component cache.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    /// Variables every `aw_run` of this sandbox gets (secrets for the env provider).
+    env: Vec<(String, String)>,
 }
 
 impl Sandbox {
     pub fn new(aw_toml: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("aw.toml"), aw_toml).expect("write aw.toml");
-        Sandbox { dir }
+        Sandbox { dir, env: Vec::new() }
+    }
+
+    /// Sets `name=value` for every `aw_run` of this sandbox.
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -61,6 +69,7 @@ impl Sandbox {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("AW_CACHE_DIR", self.dir.path().join("cache"))
             .env("RUST_BACKTRACE", "0")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(self.dir.path());
         cmd
     }

@@ -7,7 +7,8 @@
 # Both keep everything in memory and never call home (--disableTelemetry):
 #   - plain HTTP, Shared Key / SAS auth: AW_AZURITE_BLOB_URL, AW_AZURITE_CONNECTION_STRING;
 #   - HTTPS with `--oauth basic` (Entra ID bearer tokens accepted), a self-signed certificate for
-#     localhost / 127.0.0.1: AW_AZURITE_HTTPS_URL, AW_AZURITE_CA.
+#     localhost / 127.0.0.1: AW_AZURITE_HTTPS_URL, AW_AZURITE_CA;
+#   - AW_AZURITE_BIN, for tests that run (and stop) a private emulator.
 # Installs azurite@3.35.0 from npm into .tools/azurite on first use (newer releases need
 # Node >= 21), and the Node.js / npm Debian packages when they are missing.
 set -euo pipefail
@@ -79,6 +80,7 @@ start)
     echo "AW_AZURITE_KEY=$key"
     echo "AW_AZURITE_HTTPS_URL=https://localhost:$https_port/$account"
     echo "AW_AZURITE_CA=$dir/server.crt"
+    echo "AW_AZURITE_BIN=$bin"
     ;;
 stop)
     for name in http https; do
