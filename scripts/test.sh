@@ -23,6 +23,11 @@ log=$(mktemp)
 set +e
 cargo test -p aw-runtime -p aw-guest -- --test-threads 2 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+if [ -n "${AW_TEST_ADLS_ACCOUNT_URL:-}" ]; then
+    echo "== live ADLS Gen2 account test (AW_TEST_ADLS_ACCOUNT_URL is set)" >&2
+    cargo test -p aw-runtime --test adls2_dfs -- --ignored live 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" = 0 ] || status=1
+fi
 set -e
 # One closing line for the whole suite (cargo's own last line is the doc-test summary).
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"

@@ -10,7 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{guest, run, Run, Sandbox};
+use common::adls::{fnv, kind, names, ok, pattern, probe_run, steps};
+use common::{guest, run, Sandbox};
 use serde_json::{json, Value as Json};
 use sha2::Digest;
 
@@ -43,38 +44,6 @@ fn lake(keys: &str, extra: &str) -> Sandbox {
         "[connectors.adls2.default]\nconnection_string = \"secret://adls_conn\"\ndialect = \"blob\"\n{keys}\n\n[profiles.default]\nadls2 = [\"default\"]\n{extra}\n",
     ))
     .with_env("ADLS_CONN", &az.conn)
-}
-
-fn probe_run(sandbox: &Sandbox, input: &Json) -> Run {
-    run(sandbox.aw_run().arg(guest("aw_adls_probe")).args(["--json", "--input", &input.to_string()]))
-}
-
-/// Runs steps and returns each step's result (or `{"error": ...}`).
-fn steps(sandbox: &Sandbox, steps: Json) -> Vec<Json> {
-    let report = probe_run(sandbox, &json!({ "steps": steps })).expect_code(0).json();
-    report["result"].as_array().cloned().unwrap_or_else(|| panic!("no step results: {report}"))
-}
-
-fn kind(result: &Json) -> &str {
-    result["error"]["kind"].as_str().unwrap_or_else(|| panic!("expected an error, got {result}"))
-}
-
-fn ok(result: &Json) -> &Json {
-    assert!(result.get("error").is_none() || result["error"].is_null(), "step failed: {result}");
-    result
-}
-
-fn pattern(size: u64) -> Vec<u8> {
-    (0..size).map(|i| ((i * 31 + i / 7) % 251) as u8).collect()
-}
-
-fn fnv(data: &[u8]) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in data {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    format!("{h:016x}")
 }
 
 #[test]
@@ -135,10 +104,9 @@ fn every_operation_round_trips_on_the_blob_dialect() {
     assert_eq!(r[15]["len"], 0, "a range starting at the end is empty");
     assert_eq!((r[16]["len"].as_u64(), r[16]["chunks"].as_u64()), (Some(5), Some(3)));
     assert_eq!(kind(&r[17]), "ErrorKind::Conflict", "a file in the way of a directory");
-    let names: Vec<(&str, bool)> = r[18]["entries"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["dir"] == true)).collect();
-    assert_eq!(names, vec![("a/b", true)], "non-recursive: the marker blob and its prefix are one directory");
-    let names: Vec<&str> = r[19]["entries"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["a", "a/b", "a/b/c", "a/b/x.csv"]);
+    let dirs: Vec<(&str, bool)> = r[18]["entries"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["dir"] == true)).collect();
+    assert_eq!(dirs, vec![("a/b", true)], "non-recursive: the marker blob and its prefix are one directory");
+    assert_eq!(names(&r[19]), vec!["a", "a/b", "a/b/c", "a/b/x.csv"]);
     assert_eq!(kind(&r[20]), "ErrorKind::NotFound", "listing a directory that does not exist");
     ok(&r[21]);
     assert_eq!(r[22], json!(false), "rename removes the source");
@@ -146,8 +114,7 @@ fn every_operation_round_trips_on_the_blob_dialect() {
     assert_eq!(r[24]["info"]["content_type"], "text/csv", "rename keeps the content type");
     assert_eq!(r[24]["metadata"], json!([["run_id", "42"], ["source", "probe"]]), "and the metadata");
     ok(&r[25]);
-    let names: Vec<&str> = r[26]["entries"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["z", "z/b", "z/b/c", "z/y.csv"], "a directory renamed with its contents");
+    assert_eq!(names(&r[26]), vec!["z", "z/b", "z/b/c", "z/y.csv"], "a directory renamed with its contents");
     assert_eq!(kind(&r[27]), "ErrorKind::NotFound");
     ok(&r[28]);
     assert_eq!(r[29], json!([]));

@@ -361,7 +361,6 @@ impl Store for BlobStore {
                     Err(Failure::new(ErrorKind::InvalidInput, format!("range starts at byte {offset}, beyond the end of {container}/{path} ({total} bytes)")))
                 }
             }
-            Err(f) if f.is_status(404) => Err(not_found(container, path)),
             Err(f) => Err(f),
         }
     }

@@ -38,13 +38,7 @@ impl DfsStore {
     }
 
     async fn head(&self, container: &str, path: &str) -> Result<Reply, Failure> {
-        self.rest.send(self.path_call(Method::HEAD, container, path, format!("properties of {container}/{path}"))).await.map_err(|f| {
-            if f.is_status(404) {
-                not_found(container, path)
-            } else {
-                f
-            }
-        })
+        self.rest.send(self.path_call(Method::HEAD, container, path, format!("properties of {container}/{path}"))).await
     }
 
     async fn delete(&self, container: &str, path: &str, recursive: bool) -> Result<(), Failure> {
@@ -64,10 +58,6 @@ impl DfsStore {
             }
         }
     }
-}
-
-fn not_found(container: &str, path: &str) -> Failure {
-    Failure { status: Some(404), error: crate::host::connector_error(ErrorKind::NotFound, format!("{container}/{path} does not exist")) }
 }
 
 fn json(body: &[u8]) -> Result<Json, Failure> {
@@ -226,7 +216,6 @@ impl Store for DfsStore {
                     Err(Failure::new(ErrorKind::InvalidInput, format!("range starts at byte {offset}, beyond the end of {container}/{path} ({total} bytes)")))
                 }
             }
-            Err(f) if f.is_status(404) => Err(not_found(container, path)),
             Err(f) => Err(f),
         }
     }
@@ -242,7 +231,7 @@ impl Store for DfsStore {
         if let Some(c) = &next {
             call = call.query("continuation", c);
         }
-        let reply = self.rest.send(call).await.map_err(|f| if f.is_status(404) && !dir.is_empty() { not_found(container, dir) } else { f })?;
+        let reply = self.rest.send(call).await?;
         let body = json(&reply.body)?;
         let entries = body["paths"]
             .as_array()
@@ -280,12 +269,15 @@ impl Store for DfsStore {
                     ..f.error
                 },
             },
-            _ if f.is_status(404) => not_found(container, path),
             _ => f,
         })
     }
 
     async fn rename(&self, container: &str, from: &str, to: &str, overwrite: bool) -> Result<(), Failure> {
+        // The service requires the destination's parent directory to exist.
+        if let Some((parent, _)) = to.rsplit_once('/') {
+            self.make_dirs(container, parent, true).await?;
+        }
         rename(&self.rest, &self.base, container, from, to, overwrite).await.map(drop)
     }
 }
@@ -306,8 +298,6 @@ async fn rename(rest: &Rest, base: &Url, container: &str, from: &str, to: &str, 
                 return f;
             }
             f
-        } else if f.is_status(404) {
-            not_found(container, from)
         } else {
             f
         }
