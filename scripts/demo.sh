@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the runtime (release) and every example, starts the services the examples need
-# (a throwaway PostgreSQL cluster), runs each example with aw-run, prints their results, and
-# stops the services (also on failure).
+# (a throwaway PostgreSQL cluster and Azurite), runs each example with aw-run, prints their
+# results, and stops the services (also on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +15,7 @@ aw_run="$target_dir/release/aw-run"
 
 . scripts/lib/services.sh
 start_postgres demo
+start_azurite demo
 
 # The examples' aw.toml files name a local server; the env overlay points them at the demo
 # cluster, exactly as a user would point them at theirs.
@@ -22,6 +23,7 @@ export AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT="$AW_PG_PORT"
 export AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER=aw_scram
 export AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE="$AW_PG_DATABASE"
 export PG_PASSWORD=scram-pass-1e5
+export AUTO_WORKFLOW_CONNECTORS_ADLS2_DEFAULT__CONNECTION_STRING="$AW_AZURITE_CONNECTION_STRING"
 
 run_example() {
     local name=$1 wasm=$2
@@ -34,3 +36,5 @@ run_example() {
 API_TOKEN="demo-token-$$" run_example hello aw_hello.wasm --input '{"name": "data engineer"}'
 run_example pg-demo aw_pg_demo.wasm
 run_example pg-etl aw_pg_etl.wasm
+run_example adls-csv aw_adls_csv.wasm
+run_example pg-to-adls aw_pg_to_adls.wasm

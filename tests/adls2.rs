@@ -533,3 +533,31 @@ fn the_examples_run_against_azurite_with_the_env_overlay_alone() {
     assert_eq!(result["cleaned_up"], true);
     assert!(!out.stderr.contains(&az.key));
 }
+
+#[test]
+fn pg_to_adls_exports_a_table_through_copy_out_and_streamed_uploads() {
+    let az = az();
+    let pg_port = std::env::var("AW_PG_PORT").expect("AW_PG_PORT is not set: scripts/test.sh starts PostgreSQL");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/pg-to-adls");
+    let sandbox = Sandbox::new("");
+    let out = run(sandbox
+        .aw_run()
+        .current_dir(dir)
+        .arg(guest("aw_pg_to_adls"))
+        .args(["--profile", "default", "--json"])
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT", &pg_port)
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER", "aw_scram")
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE", "aw_test")
+        .env("PG_PASSWORD", "scram-pass-1e5")
+        .env("AUTO_WORKFLOW_CONNECTORS_ADLS2_DEFAULT__CONNECTION_STRING", &az.conn))
+    .expect_code(0);
+    let result = out.json()["result"].clone();
+    assert_eq!(result["rows"], 30_000, "{result}");
+    let files = result["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3);
+    for f in files {
+        assert_eq!(f["rows"], 10_000, "{f}");
+        assert_eq!(f["content_type"], "text/csv");
+        assert!(f["size"].as_u64().unwrap() > 100_000, "{f}");
+    }
+}
