@@ -5,6 +5,7 @@
 //! The `dfs` dialect is tested against the fake server in tests/fake_dfs (tests/adls2_dfs.rs).
 
 mod common;
+mod fake_entra;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -561,3 +562,63 @@ fn pg_to_adls_exports_a_table_through_copy_out_and_streamed_uploads() {
         assert!(f["size"].as_u64().unwrap() > 100_000, "{f}");
     }
 }
+
+#[test]
+fn entra_id_client_secret_tokens_authorize_against_azurite_oauth() {
+    let https_url = std::env::var("AW_AZURITE_HTTPS_URL").expect("AW_AZURITE_HTTPS_URL (tests/services/azurite.sh)");
+    let dir = std::env::var("AW_AZURITE_DIR").expect("AW_AZURITE_DIR (tests/services/azurite.sh)");
+    let ca = format!("{dir}/server.crt");
+    let secret = "entra-client-secret-9f8e7d";
+    let entra = fake_entra::FakeEntra::start(&ca, &format!("{dir}/server.key"), secret);
+    let config = |secret_value: &str| {
+        Sandbox::new(&format!(
+            r#"
+[connectors.adls2.default]
+account_url = "{https_url}"
+tenant_id = "{tenant}"
+client_id = "{client}"
+client_secret = "secret://adls_client_secret"
+authority_host = "{authority}"
+ca_cert = "{ca}"
+dialect = "blob"
+
+[profiles.default]
+adls2 = ["default"]
+"#,
+            tenant = fake_entra::TENANT,
+            client = fake_entra::CLIENT_ID,
+            authority = entra.authority(),
+        ))
+        .with_env("ADLS_CLIENT_SECRET", secret_value)
+    };
+    let c = container("entra");
+    let sandbox = config(secret);
+    let out = probe_run(
+        &sandbox,
+        &json!({ "steps": [
+            {"op": "create-container", "container": c},
+            {"op": "upload", "container": c, "path": "t/token.txt", "text": "bearer ok", "content_type": "text/plain"},
+            {"op": "download", "container": c, "path": "t/token.txt"},
+            {"op": "list", "container": c, "recursive": true},
+        ]}),
+    )
+    .expect_code(0);
+    let r = out.json()["result"].as_array().cloned().unwrap();
+    assert_eq!(ok(&r[0]), &json!(true));
+    assert_eq!(r[2]["text"], "bearer ok");
+    assert_eq!(r[3]["count"], 1);
+    let forms = entra.requests.lock().unwrap().clone();
+    assert_eq!(forms.len(), 1, "one token for the whole run (cached): {forms:?}");
+    assert!(forms[0].contains("grant_type=client_credentials") && forms[0].contains("scope=https%3A%2F%2Fstorage.azure.com%2F.default"), "{forms:?}");
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!text.contains(secret), "the client secret leaked");
+    }
+
+    let wrong = "not-the-secret-1234";
+    let out = probe_run(&config(wrong), &json!({ "steps": [{"op": "exists", "container": c, "path": "t/token.txt"}] })).expect_code(0);
+    let r = out.json()["result"][0].clone();
+    assert_eq!(kind(&r), "ErrorKind::Auth", "{r}");
+    assert!(r["error"]["message"].as_str().unwrap().contains("Entra ID"), "{r}");
+    assert!(!out.stdout.contains(wrong) && !out.stderr.contains(wrong));
+}
+

@@ -5,6 +5,7 @@ pub mod adls2;
 pub mod bindings;
 mod config;
 mod log;
+pub mod pem;
 pub mod postgres;
 pub mod secrets;
 pub mod stdio;

@@ -91,8 +91,8 @@ impl Credential {
     }
 
     /// Sets the Authorization header of a request whose other headers (x-ms-date included)
-    /// are final.
-    pub async fn authorize(&self, method: &Method, url: &Url, headers: &mut HeaderMap) -> Result<(), String> {
+    /// are final; `http` fetches Entra ID tokens when they are due.
+    pub async fn authorize(&self, http: &reqwest::Client, method: &Method, url: &Url, headers: &mut HeaderMap) -> Result<(), String> {
         let value = match self {
             Credential::SharedKey { account, key, .. } => {
                 let to_sign = string_to_sign(account, method, url, headers);
@@ -101,7 +101,7 @@ impl Credential {
                 format!("SharedKey {account}:{}", BASE64.encode(mac.finalize().into_bytes()))
             }
             Credential::Sas(_) => return Ok(()),
-            Credential::Entra(source) => format!("Bearer {}", source.token().await?.reveal()),
+            Credential::Entra(source) => format!("Bearer {}", source.token(http).await?.reveal()),
         };
         let mut value = HeaderValue::from_str(&value).map_err(|_| "the authorization header is not valid ASCII".to_string())?;
         value.set_sensitive(true);
@@ -222,7 +222,7 @@ mod tests {
         let cred = Credential::shared_key("acct", &key).unwrap();
         let url = Url::parse("https://acct.blob.core.windows.net/c/b").unwrap();
         let mut h = headers(&[("x-ms-date", "Mon, 01 Jan 2024 00:00:00 GMT")]);
-        cred.authorize(&Method::GET, &url, &mut h).await.unwrap();
+        cred.authorize(&reqwest::Client::new(), &Method::GET, &url, &mut h).await.unwrap();
         let mut mac = Hmac::<Sha256>::new_from_slice(b"0123456789abcdef").unwrap();
         mac.update(string_to_sign("acct", &Method::GET, &url, &h).as_bytes());
         let want = format!("SharedKey acct:{}", BASE64.encode(mac.finalize().into_bytes()));

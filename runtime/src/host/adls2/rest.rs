@@ -5,15 +5,18 @@
 //! fails with 408, 429, 500, 502, 503, 504 or a connection error, after an exponential
 //! backoff with jitter, or after the service's `Retry-After` when it sends one.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
 use reqwest::{Method, Url};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 
 use super::auth::Credential;
 use super::errors::{from_response, from_transport, Failure};
-use super::settings::{Adls2Settings, CaCert, Retries};
+use super::settings::{Adls2Settings, Retries};
 use crate::host::bindings::types::ErrorKind;
 
 /// The service version every request asks for (supported by Azure and Azurite 3.35).
@@ -90,18 +93,7 @@ impl Rest {
             .connect_timeout(settings.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .user_agent(concat!("auto-workflow/", env!("CARGO_PKG_VERSION")));
-        if let Some(ca) = &settings.ca_cert {
-            let pem = match ca {
-                CaCert::Path(path) => std::fs::read(path).map_err(|e| {
-                    Failure::new(ErrorKind::Config, format!("adls2 profile `{}`: cannot read ca_cert {}: {e}", settings.profile, path.display()))
-                })?,
-                CaCert::Inline(text) => text.reveal().as_bytes().to_vec(),
-            };
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|_| {
-                Failure::new(ErrorKind::Config, format!("adls2 profile `{}`: ca_cert is not a PEM certificate", settings.profile))
-            })?;
-            builder = builder.add_root_certificate(cert);
-        }
+        builder = builder.use_preconfigured_tls(tls_config(settings)?);
         let http = builder.build().map_err(|e| {
             Failure::new(ErrorKind::Config, format!("adls2 profile `{}`: cannot build the HTTP client: {e}", settings.profile))
         })?;
@@ -156,7 +148,7 @@ impl Rest {
             headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         }
         self.credential
-            .authorize(method, url, &mut headers)
+            .authorize(&self.http, method, url, &mut headers)
             .await
             .map_err(|why| (Failure::new(ErrorKind::Auth, format!("{what}: {why}")), None))?;
         let request = self.http.request(method.clone(), url.clone()).headers(headers).body(body.clone()).timeout(self.timeout);
@@ -170,6 +162,35 @@ impl Rest {
         let retry_after = retry_after(&headers);
         Err((from_response(what, status, &headers, &body), retry_after))
     }
+}
+
+/// rustls with ring: the system's roots plus the profile's `ca_cert`, HTTP/1.1 only.
+fn tls_config(settings: &Adls2Settings) -> Result<rustls::ClientConfig, Failure> {
+    let fail = |why: String| Failure::new(ErrorKind::Config, format!("adls2 profile `{}`: {why}", settings.profile));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(ca) = &settings.ca_cert {
+        let pem = ca.read("ca_cert").map_err(fail)?;
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| fail(format!("ca_cert is not a PEM certificate ({e})")))?;
+            roots.add(cert).map_err(|e| fail(format!("ca_cert: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(fail("ca_cert holds no PEM certificate".into()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(format!("TLS setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// The service's requested delay: `x-ms-retry-after-ms`, or `Retry-After` in seconds.

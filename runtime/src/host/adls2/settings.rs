@@ -7,13 +7,13 @@
 //! with `account_key`, `sas_token`, `use_default_credentials` or `tenant_id` / `client_id` /
 //! `client_secret`. Parsed before the guest starts, so a bad key fails the run with exit 2.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::Url;
 
 use super::auth::Credential;
 use crate::config::{values, ConfigError, Node, Table, Value};
+use crate::host::pem::Pem;
 use crate::secrets::SecretValue;
 
 /// Which REST API speaks to the account.
@@ -55,16 +55,9 @@ pub struct Adls2Settings {
     /// Upload block size and default download chunk size.
     pub block_size: usize,
     /// An extra CA certificate (PEM) to trust, for emulators and private endpoints.
-    pub ca_cert: Option<CaCert>,
+    pub ca_cert: Option<Pem>,
     /// Entries asked for per listing page (the service's maximum is 5,000).
     pub page_size: u32,
-}
-
-/// Where the extra CA certificate comes from.
-#[derive(Debug, Clone)]
-pub enum CaCert {
-    Path(PathBuf),
-    Inline(SecretValue),
 }
 
 /// The emulator's published development account and key (not a secret).
@@ -183,13 +176,7 @@ impl Adls2Settings {
                 size
             }
         } as usize;
-        let ca_cert = match table.get("ca_cert") {
-            None => None,
-            Some(node) => Some(match &node.value {
-                Value::Secret(s) => CaCert::Inline(s.clone()),
-                _ => CaCert::Path(PathBuf::from(values::string(node, &key("ca_cert"))?)),
-            }),
-        };
+        let ca_cert = table.get("ca_cert").map(|node| Pem::from_node(node, &key("ca_cert"))).transpose()?;
         let page_size = match table.get("page_size") {
             None => 1000,
             Some(node) => {
@@ -341,5 +328,46 @@ pub fn is_path_style(url: &Url) -> bool {
         Some(url::Host::Domain(d)) => d == "localhost" || !d.contains('.'),
         Some(_) => true,
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn settings(toml: &str) -> Result<Adls2Settings, ConfigError> {
+        let config = Config::from_toml_str(toml, std::path::Path::new("aw.toml"), &[]).expect("config");
+        let table = config.connector_profile("adls2", "p").expect("profile").clone();
+        Adls2Settings::from_table("p", &table)
+    }
+
+    #[test]
+    fn connection_strings_give_endpoints_account_and_credential() {
+        let s = settings("[connectors.adls2.p]\nconn_str = \"UseDevelopmentStorage=true\"").unwrap();
+        assert_eq!(s.blob_url.as_str(), "http://127.0.0.1:10000/devstoreaccount1");
+        assert_eq!(s.account, "devstoreaccount1");
+        assert!(matches!(s.credential, Credential::SharedKey { .. }));
+        let s = settings("[connectors.adls2.p]\nconnection_string = \"DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=a2V5;EndpointSuffix=core.windows.net\"").unwrap();
+        assert_eq!(s.blob_url.as_str(), "https://acme.blob.core.windows.net/");
+        assert_eq!(s.dfs_url.as_str(), "https://acme.dfs.core.windows.net/");
+        let s = settings("[connectors.adls2.p]\naccount_url = \"https://lake.dfs.core.windows.net\"\nsas_token = \"?sv=1&sig=x\"\ndialect = \"dfs\"\nretries = { attempts = 2, backoff = 0.1 }\ntimeouts = { connect_s = 3, operation_s = 60 }").unwrap();
+        assert_eq!(s.account, "lake");
+        assert_eq!(s.dialect, Dialect::Dfs);
+        assert!(matches!(s.credential, Credential::Sas(_)));
+        assert_eq!((s.retries.attempts, s.retries.backoff), (2, Duration::from_millis(100)));
+        assert_eq!((s.connect_timeout, s.operation_timeout), (Duration::from_secs(3), Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn bad_profiles_name_the_key_and_never_quote_credentials() {
+        let e = settings("[connectors.adls2.p]\nconnection_string = \"AccountName=a;AccountKey=not*base64!\"").unwrap_err().to_string();
+        assert!(e.contains("connection_string") && !e.contains("not*base64!"), "{e}");
+        let e = settings("[connectors.adls2.p]\naccount_url = \"https://a.blob.core.windows.net\"").unwrap_err().to_string();
+        assert!(e.contains("no credential"), "{e}");
+        let e = settings("[connectors.adls2.p]\nconnection_string = \"UseDevelopmentStorage=true\"\ndialect = \"hdfs\"").unwrap_err().to_string();
+        assert!(e.contains("connectors.adls2.p.dialect"), "{e}");
+        let e = settings("[connectors.adls2.p]\naccount_url = \"https://a.blob.core.windows.net\"\nclient_secret = \"s3cr3t-value\"").unwrap_err().to_string();
+        assert!(e.contains("tenant_id") && !e.contains("s3cr3t-value"), "{e}");
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{values, ConfigError, Node, Table, Value};
+pub use crate::host::pem::Pem;
 
 /// libpq's `sslmode`, all six of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,13 +32,6 @@ impl SslMode {
             _ => return None,
         })
     }
-}
-
-/// Where a TLS file comes from: a path, or the PEM text of a `secret://` reference.
-#[derive(Debug, Clone)]
-pub enum Pem {
-    Path(PathBuf),
-    Inline(crate::secrets::SecretValue),
 }
 
 /// Everything the host needs to reach one Postgres profile.
@@ -121,10 +115,7 @@ impl PgSettings {
         }
         for (name, slot) in tls_files.iter_mut() {
             if let Some(node) = table.get(name.as_str()) {
-                *slot = Some(match &node.value {
-                    Value::Secret(s) if s.reveal().contains("-----BEGIN") => Pem::Inline(s.clone()),
-                    _ => Pem::Path(PathBuf::from(values::string(node, &key(name))?)),
-                });
+                *slot = Some(Pem::from_node(node, &key(name))?);
             }
         }
         config.ssl_mode(match sslmode {

@@ -20,7 +20,7 @@ use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStor
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::errors::error;
-use super::settings::{Pem, PgSettings, SslMode};
+use super::settings::{PgSettings, SslMode};
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
 
 /// The TLS connector for `settings`, or `None` for `sslmode=disable`.
@@ -40,11 +40,11 @@ pub fn connector(settings: &PgSettings) -> Result<Option<MakeRustlsConnect>, Con
         .with_custom_certificate_verifier(verifier);
     let config = match (&settings.sslcert, &settings.sslkey) {
         (Some(cert), Some(key)) => {
-            let certs = read_pem(cert, "sslcert").map_err(&fail)?;
+            let certs = cert.read("sslcert").map_err(&fail)?;
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&certs)
                 .collect::<Result<_, _>>()
                 .map_err(|e| fail(format!("sslcert is not a PEM certificate ({e})")))?;
-            let key = read_pem(key, "sslkey").map_err(&fail)?;
+            let key = key.read("sslkey").map_err(&fail)?;
             let key = PrivateKeyDer::from_pem_slice(&key).map_err(|_| fail("sslkey is not a PEM private key".into()))?;
             builder.with_client_auth_cert(certs, key).map_err(|e| fail(format!("client certificate: {e}")))?
         }
@@ -59,7 +59,7 @@ fn webpki(settings: &PgSettings, provider: &Arc<CryptoProvider>) -> Result<Arc<W
     let mut roots = RootCertStore::empty();
     match &settings.sslrootcert {
         Some(pem) => {
-            let bytes = read_pem(pem, "sslrootcert")?;
+            let bytes = pem.read("sslrootcert")?;
             for cert in CertificateDer::pem_slice_iter(&bytes) {
                 let cert = cert.map_err(|e| format!("sslrootcert is not a PEM certificate ({e})"))?;
                 roots.add(cert).map_err(|e| format!("sslrootcert: {e}"))?;
@@ -77,13 +77,6 @@ fn webpki(settings: &PgSettings, provider: &Arc<CryptoProvider>) -> Result<Arc<W
     WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
         .map_err(|e| format!("TLS verifier: {e}"))
-}
-
-fn read_pem(pem: &Pem, key: &str) -> Result<Vec<u8>, String> {
-    match pem {
-        Pem::Inline(secret) => Ok(secret.reveal().as_bytes().to_vec()),
-        Pem::Path(path) => std::fs::read(path).map_err(|e| format!("cannot read {key} {}: {e}", path.display())),
-    }
 }
 
 /// `verify-ca`: everything webpki checks except the host name.
