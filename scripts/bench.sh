@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Runs the benchmarks (release build): runtime overhead vs bare wasmtime, and Postgres work of a
-# guest vs native tokio-postgres / psql on one throwaway cluster. Prints ratios.
+# guest vs native tokio-postgres / psql on one throwaway cluster, ADLS streaming of a guest vs the
+# same REST client natively vs Microsoft's Python SDK on Azurite. Prints ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 . scripts/lib/services.sh
 start_postgres bench
+start_azurite bench
+python_sdk
 guest_dir=$(scripts/build-guests.sh)
 export AW_GUEST_DIR="$guest_dir"
 cargo bench -p aw-runtime --bench instantiate
 cargo bench -p aw-runtime --bench postgres
+cargo bench -p aw-runtime --bench adls2

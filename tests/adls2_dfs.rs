@@ -148,6 +148,39 @@ fn uploads_go_to_a_hidden_sibling_and_are_renamed_into_place() {
 }
 
 #[test]
+fn failed_blocks_are_retried_on_their_own_honouring_retry_after() {
+    let fake = FakeDfs::start();
+    let sandbox = dfs_lake(&fake, "block_size = \"100KiB\"\nretries = { attempts = 3, backoff = \"50ms\" }");
+    steps(&sandbox, json!([{"op": "create-container", "container": "flaky"}]));
+    // The first block fails twice (503, then 500 asking for 1 s), then goes through.
+    fake.fail_appends(&[(503, None), (500, Some(1))]);
+    let started = std::time::Instant::now();
+    let r = steps(&sandbox, json!([{"op": "write", "container": "flaky", "path": "g.bin", "size": 250_000, "write_size": 250_000}]));
+    ok(&r[0]);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "Retry-After: 1 was honoured");
+    assert_eq!(fake.file("flaky", "g.bin").unwrap(), pattern(250_000));
+    let g: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("g.bin"))
+        .filter_map(|r| match r.method.as_str() {
+            "PATCH" => Some(format!("{} {}", r.query["action"], r.query["position"])),
+            "PUT" if r.query.get("resource").map(String::as_str) == Some("file") => Some("create".into()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(g, vec!["create", "append 0", "append 0", "append 0", "append 102400", "append 204800", "flush 250000"], "the block was retried, the upload was not restarted");
+
+    // A block that keeps failing ends the upload as transient after the configured tries, and
+    // nothing is left behind.
+    fake.fail_appends(&[(503, None), (503, None), (503, None)]);
+    let r = steps(&sandbox, json!([{"op": "write", "container": "flaky", "path": "h.bin", "size": 250_000, "write_size": 250_000}, {"op": "list", "container": "flaky"}]));
+    assert_eq!(kind(&r[0]), "ErrorKind::Transient");
+    assert!(r[0]["error"]["message"].as_str().unwrap().contains("after 3 tries"), "{}", r[0]);
+    assert_eq!(names(&r[1]), vec!["g.bin"], "the hidden upload file was discarded");
+}
+
+#[test]
 fn recursive_delete_follows_continuation_tokens() {
     let fake = FakeDfs::start();
     let sandbox = dfs_lake(&fake, "");

@@ -50,6 +50,8 @@ struct State {
     filesystems: BTreeMap<String, BTreeMap<String, Node>>,
     next_etag: u64,
     log: Vec<Recorded>,
+    /// Injected faults: the next appends fail with (status, Retry-After seconds).
+    failing_appends: Vec<(u16, Option<u64>)>,
 }
 
 /// A running fake; dropped with the test process.
@@ -112,6 +114,11 @@ impl FakeDfs {
             Node::File { data, .. } => Some(data.clone()),
             Node::Dir { .. } => None,
         }
+    }
+
+    /// Makes the next appends fail, one fault each: (status, Retry-After seconds).
+    pub fn fail_appends(&self, faults: &[(u16, Option<u64>)]) {
+        self.state.lock().unwrap().failing_appends.extend_from_slice(faults);
     }
 
     /// Every path of a file system.
@@ -265,6 +272,14 @@ fn handle(state: &Mutex<State>, method: &str, target: &str, headers: &BTreeMap<S
         _ if !st.filesystems.contains_key(&fs) => fail(404, "FilesystemNotFound", "The specified filesystem does not exist."),
         ("PUT", _, _) if headers.contains_key("x-ms-rename-source") => rename(&mut st, &fs, &path, headers),
         ("PUT", _, _) => create(&mut st, &fs, &path, qv("resource").unwrap_or(""), headers),
+        ("PATCH", _, _) if qv("action") == Some("append") && !st.failing_appends.is_empty() => {
+            let (status, retry_after) = st.failing_appends.remove(0);
+            let a = fail(status, "ServerBusy", "The server is busy (injected fault).");
+            match retry_after {
+                Some(secs) => a.header("retry-after", secs),
+                None => a,
+            }
+        }
         ("PATCH", _, _) => update(&mut st, &fs, &path, &q, headers, body),
         ("HEAD", _, _) | ("GET", _, _) => read(&st, &fs, &path, method == "HEAD", headers),
         ("DELETE", _, _) => delete(&mut st, &fs, &path, qv("recursive") == Some("true"), qv("continuation")),

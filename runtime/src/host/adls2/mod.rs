@@ -25,10 +25,10 @@ use crate::host::bindings::types::{ConnectorError, ErrorKind};
 use crate::host::connector_error;
 use dialect::blob::BlobStore;
 use dialect::dfs::DfsStore;
-use dialect::Store;
 use rest::{Call, Rest};
 use settings::{Adls2Settings, Dialect};
 
+pub use dialect::{Chunk, Store, Upload};
 pub use resources::{AdlsClient, AdlsListStream, AdlsReader, AdlsWriter};
 
 /// One profile's account, ready to use: its settings and the store in the chosen dialect.
