@@ -159,6 +159,18 @@ fn a_64_mib_streamed_upload_in_4_mib_blocks_is_byte_identical_with_bounded_host_
     assert_eq!(r[1]["fnv"], fnv(&expected[10_000_003..19_000_003]), "ranged streamed download");
     assert_eq!(r[2]["fnv"], fnv(&expected[33_554_000..33_555_000]), "ranged download");
     assert_eq!(r[3]["info"]["content_type"], "application/octet-stream");
+
+    // One response may not bring more than max_download into the host.
+    let capped = lake("max_download = \"16MiB\"", "");
+    let r = steps(&capped, json!([
+        {"op": "download", "container": c, "path": "big/64mib.bin"},
+        {"op": "download", "container": c, "path": "big/64mib.bin", "offset": 0, "length": 1000},
+        {"op": "read", "container": c, "path": "big/64mib.bin", "chunk": 64 << 20},
+    ]));
+    assert_eq!(kind(&r[0]), "ErrorKind::Limit");
+    assert!(r[0]["error"]["message"].as_str().unwrap().contains("open-reader"), "{}", r[0]);
+    assert_eq!(r[1]["len"], 1000);
+    assert_eq!(kind(&r[2]), "ErrorKind::InvalidInput");
 }
 
 #[test]

@@ -70,6 +70,7 @@ pub const ADLS2: &[(&str, Kind)] = &[
     ("dialect", Kind::Str),
     ("block_size", Kind::Size),
     ("page_size", Kind::Whole),
+    ("max_download", Kind::Size),
     ("ca_cert", Kind::Secret),
     ("retries", Kind::Table(ADLS2_RETRIES)),
     ("timeouts", Kind::Table(ADLS2_TIMEOUTS)),

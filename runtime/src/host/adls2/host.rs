@@ -112,8 +112,9 @@ impl HostClient for HostState {
 
     async fn open_reader(&mut self, r: Resource<AdlsClient>, container: String, path: String, range: Option<ByteRange>, chunk_size: Option<u32>) -> WitResult<Resource<AdlsReader>> {
         let (account, t) = target!(self, r, container, path, Access::Read, false);
-        if chunk_size == Some(0) {
-            return Ok(Err(Failure::new(ErrorKind::InvalidInput, "chunk-size must be at least 1 byte").into()));
+        let max = account.settings.max_download;
+        if chunk_size.is_some_and(|c| c == 0 || u64::from(c) > max) {
+            return Ok(Err(Failure::new(ErrorKind::InvalidInput, format!("chunk-size must be between 1 byte and the profile's max_download ({max})")).into()));
         }
         let (offset, length) = range.map(|r| (r.offset, r.length)).unwrap_or((0, None));
         let reader = AdlsReader {

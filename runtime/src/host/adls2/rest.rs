@@ -28,6 +28,7 @@ pub struct Rest {
     credential: Credential,
     retries: Retries,
     timeout: Duration,
+    max_body: u64,
 }
 
 /// A request under construction. `what` names the operation in error messages.
@@ -97,7 +98,13 @@ impl Rest {
         let http = builder.build().map_err(|e| {
             Failure::new(ErrorKind::Config, format!("adls2 profile `{}`: cannot build the HTTP client: {e}", settings.profile))
         })?;
-        Ok(Rest { http, credential: settings.credential.clone(), retries: settings.retries, timeout: settings.operation_timeout })
+        Ok(Rest {
+            http,
+            credential: settings.credential.clone(),
+            retries: settings.retries,
+            timeout: settings.operation_timeout,
+            max_body: settings.max_download,
+        })
     }
 
     /// Sends `call`, retrying what may succeed on a later try; non-2xx answers are failures.
@@ -154,6 +161,14 @@ impl Rest {
         let request = self.http.request(method.clone(), url.clone()).headers(headers).body(body.clone()).timeout(self.timeout);
         let response = request.send().await.map_err(|e| (from_transport(what, &e), None))?;
         let status = response.status().as_u16();
+        if let Some(length) = response.content_length().filter(|n| *n > self.max_body && *method != Method::HEAD) {
+            // Refused before reading: one response must not fill the host's memory.
+            let message = format!(
+                "{what}: the response is {length} bytes, more than the profile's max_download ({}); read it with open-reader or in ranges",
+                self.max_body
+            );
+            return Err((Failure::new(ErrorKind::Limit, message), None));
+        }
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(|e| (from_transport(what, &e), None))?;
         if (200..300).contains(&status) {

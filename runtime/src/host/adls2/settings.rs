@@ -58,12 +58,15 @@ pub struct Adls2Settings {
     pub ca_cert: Option<Pem>,
     /// Entries asked for per listing page (the service's maximum is 5,000).
     pub page_size: u32,
+    /// The most bytes one response may bring into host memory (a whole `download`, a chunk).
+    pub max_download: u64,
 }
 
 /// The emulator's published development account and key (not a secret).
 const DEV_ACCOUNT: &str = "devstoreaccount1";
 const DEV_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const DEFAULT_BLOCK_SIZE: u64 = 4 << 20;
+const DEFAULT_MAX_DOWNLOAD: u64 = 256 << 20;
 /// Put Block's limit (service version 2019-12-12 and later).
 const MAX_BLOCK_SIZE: u64 = 4000 << 20;
 
@@ -184,8 +187,13 @@ impl Adls2Settings {
                 u32::try_from(n).ok().filter(|n| (1..=5000).contains(n)).ok_or_else(|| ConfigError::invalid(&key("page_size"), &node.source, "must be between 1 and 5000"))?
             }
         };
+        let max_download = match table.get("max_download") {
+            None => DEFAULT_MAX_DOWNLOAD,
+            Some(node) => values::size(node, &key("max_download"))?,
+        };
         Ok(Adls2Settings {
             page_size,
+            max_download,
             profile: profile.to_string(),
             account,
             blob_url,
