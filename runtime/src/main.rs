@@ -132,9 +132,10 @@ const SUBCOMMANDS: &[&str] = &["run", "check", "compile", "config", "help"];
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().collect();
-    // `aw-run flow.wasm ...` is `aw-run run flow.wasm ...`.
+    // `aw-run flow.wasm ...` and `aw-run --json flow.wasm ...` are `aw-run run ...`.
     if let Some(first) = args.get(1) {
-        if !first.starts_with('-') && !SUBCOMMANDS.contains(&first.as_str()) {
+        let top_level_flag = matches!(first.as_str(), "-h" | "--help" | "-V" | "--version");
+        if !top_level_flag && !SUBCOMMANDS.contains(&first.as_str()) {
             args.insert(1, "run".into());
         }
     }
