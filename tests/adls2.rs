@@ -451,10 +451,11 @@ fn a_wrong_key_is_an_auth_error_that_does_not_show_the_key() {
 }
 
 /// A private emulator on disk (so a restart keeps what was committed), for the fault test.
+/// Dropping it (also when a test fails) stops it.
 struct PrivateAzurite {
-    child: Child,
+    child: Option<Child>,
     port: u16,
-    dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl PrivateAzurite {
@@ -467,27 +468,39 @@ impl PrivateAzurite {
             .stderr(Stdio::null())
             .spawn()
             .expect("start a private Azurite");
+        let emulator = PrivateAzurite { child: Some(child), port, dir: Some(dir) };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "the private Azurite did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        PrivateAzurite { child, port, dir }
+        emulator
     }
 
     /// SIGTERM, as a service manager stops it: Azurite saves its state and exits.
     fn stop(mut self) -> (u16, tempfile::TempDir) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.terminate();
+        (self.port, self.dir.take().expect("the emulator's directory"))
+    }
+
+    fn terminate(&mut self) {
+        let Some(mut child) = self.child.take() else { return };
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while self.child.try_wait().ok().flatten().is_none() {
+        while child.try_wait().ok().flatten().is_none() {
             if Instant::now() > deadline {
-                let _ = self.child.kill();
+                let _ = child.kill();
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.child.wait();
-        (self.port, self.dir)
+        let _ = child.wait();
+    }
+}
+
+impl Drop for PrivateAzurite {
+    fn drop(&mut self) {
+        self.terminate();
     }
 }
 
