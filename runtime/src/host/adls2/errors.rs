@@ -30,6 +30,7 @@ impl Failure {
         self.error.code.as_deref().unwrap_or("")
     }
 
+    /// Whether the service answered with `status`.
     pub fn is_status(&self, status: u16) -> bool {
         self.status == Some(status)
     }

@@ -27,6 +27,7 @@ pub struct AdlsWriter {
 }
 
 impl AdlsWriter {
+    /// A writer over `upload`; `what` (container/path) names it in errors.
     pub fn new(upload: Box<dyn Upload>, block_size: usize, what: String) -> AdlsWriter {
         AdlsWriter { upload: Some(upload), buffer: BytesMut::new(), block_size, what }
     }
@@ -82,6 +83,7 @@ impl AdlsWriter {
         upload.commit().await
     }
 
+    /// Drops the buffer and what was sent; later calls fail.
     pub async fn abort(&mut self) -> Result<(), Failure> {
         self.buffer = BytesMut::new();
         match self.upload.take() {
@@ -126,6 +128,7 @@ pub struct AdlsReader {
 }
 
 impl AdlsReader {
+    /// The next chunk, or none at the end of the file or range.
     pub async fn read(&mut self) -> Result<Option<Vec<u8>>, Failure> {
         let want = match self.end {
             Some(end) => self.chunk.min(end.saturating_sub(self.offset)),
@@ -169,6 +172,7 @@ pub struct AdlsListStream {
 }
 
 impl AdlsListStream {
+    /// The next non-empty page, or none after the last.
     pub async fn next(&mut self) -> Result<Option<Vec<PathInfo>>, Failure> {
         while !self.done {
             let page = self.store.list_page(&self.container, &self.dir, self.recursive, self.page_size, self.next.take()).await?;

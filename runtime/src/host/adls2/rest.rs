@@ -55,6 +55,7 @@ impl Reply {
 }
 
 impl Call {
+    /// A request without headers or body.
     pub fn new(method: Method, url: Url, what: impl Into<String>) -> Call {
         Call { method, url, headers: HeaderMap::new(), body: Bytes::new(), what: what.into(), invalid: None }
     }
@@ -75,6 +76,7 @@ impl Call {
         self
     }
 
+    /// Sets the body (shared, so retries resend it without copying).
     pub fn body(mut self, body: Bytes) -> Call {
         self.body = body;
         self

@@ -40,6 +40,7 @@ pub struct BlobStore {
 }
 
 impl BlobStore {
+    /// The store at Blob endpoint `base` (the credential adds SAS to copy sources).
     pub fn new(rest: Arc<Rest>, base: Url, credential: Credential, block_size: usize) -> BlobStore {
         BlobStore { rest, base, credential, block_size }
     }

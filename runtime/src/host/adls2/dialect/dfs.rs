@@ -29,6 +29,7 @@ pub struct DfsStore {
 }
 
 impl DfsStore {
+    /// The store at DFS endpoint `base`.
     pub fn new(rest: Arc<Rest>, base: Url) -> DfsStore {
         DfsStore { rest, base }
     }
