@@ -255,7 +255,7 @@ fn bad_component_files_exit_6_and_a_missing_file_exits_2() {
     assert!(out.stderr.contains("core WebAssembly module, not a component"), "{}", out.stderr);
 
     let out = run(sandbox.aw_run().arg(guest("aw_other_world"))).expect_code(6);
-    assert!(out.stderr.contains("does not export the `task` world"), "{}", out.stderr);
+    assert!(out.stderr.contains("exports neither the `task` nor the `flow` world"), "{}", out.stderr);
 
     let out = run(sandbox.aw_run().arg(sandbox.path().join("nope.wasm"))).expect_code(2);
     assert!(out.stderr.contains("cannot read component"), "{}", out.stderr);

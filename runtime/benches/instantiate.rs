@@ -49,6 +49,7 @@ fn context() -> Arc<RunContext> {
         postgres: aw_runtime::host::postgres::PostgresPools::new([]),
         adls2: aw_runtime::host::adls2::Adls2Accounts::new([]),
         component: "aw_probe".into(),
+        interrupted: tokio::sync::watch::Sender::new(false),
     })
 }
 
@@ -58,6 +59,7 @@ fn bare_state(context: &Arc<RunContext>) -> HostState {
         table: ResourceTable::new(),
         limiter: InstanceLimiter::new(u64::MAX),
         run: context.clone(),
+        tasks: None,
     }
 }
 

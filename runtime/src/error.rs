@@ -69,6 +69,9 @@ pub enum RunError {
     Guest(GuestError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Ctrl-C or SIGTERM: the run was cancelled and nothing it had open was committed.
+    #[error("interrupted: the run was cancelled (open transactions rolled back, unfinished uploads discarded)")]
+    Interrupted,
 }
 
 impl RunError {
@@ -83,6 +86,7 @@ impl RunError {
             RunError::Trap(_) => 5,
             RunError::BadComponent(_) => 6,
             RunError::Internal(_) => 70,
+            RunError::Interrupted => 130,
         }
     }
 
@@ -98,6 +102,7 @@ impl RunError {
             RunError::Trap(_) => "trapped",
             RunError::BadComponent(_) => "invalid-component",
             RunError::Internal(_) => "internal-error",
+            RunError::Interrupted => "interrupted",
         }
     }
 }

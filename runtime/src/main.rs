@@ -46,6 +46,8 @@ enum Command {
     Compile(CompileArgs),
     /// Print the effective configuration of a run profile (secrets are never shown).
     Config(ConfigArgs),
+    /// Print a flow's tasks and their default options as JSON, without running it.
+    Describe(DescribeArgs),
 }
 
 #[derive(Args)]
@@ -97,6 +99,22 @@ struct RunArgs {
     /// Print a JSON run report instead of the bare result.
     #[arg(long)]
     json: bool,
+    /// Flows: tasks running at once; overrides limits.max_tasks.
+    #[arg(long)]
+    max_concurrency: Option<u64>,
+    /// Flows: `fail-fast` (default) cancels the other tasks once one failed for good;
+    /// `continue` lets them finish and hands the failure to the flow's join.
+    #[arg(long)]
+    failure_policy: Option<String>,
+}
+
+#[derive(Args)]
+struct DescribeArgs {
+    component: PathBuf,
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 #[derive(Args)]
@@ -128,7 +146,7 @@ struct ConfigArgs {
     common: Common,
 }
 
-const SUBCOMMANDS: &[&str] = &["run", "check", "compile", "config", "help"];
+const SUBCOMMANDS: &[&str] = &["run", "check", "compile", "config", "describe", "help"];
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().collect();
@@ -147,6 +165,7 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd_check(a, &env, scrubber),
         Command::Compile(a) => cmd_compile(a, &env, scrubber),
         Command::Config(a) => cmd_config(a, &env, scrubber),
+        Command::Describe(a) => cmd_describe(a, &env, scrubber),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
@@ -201,12 +220,13 @@ fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
         Ok(ok) => ok,
         Err(e) => return finish(&args, &component, &limits, Err(e), Default::default(), CacheOutcome::Disabled, &scrubber),
     };
-    let tokio = match aw_runtime::run::tokio_runtime() {
+    let tokio = match aw_runtime::run::tokio_runtime_for(&loaded, &limits) {
         Ok(t) => t,
         Err(e) => return fail(&RunError::Internal(format!("cannot start tokio: {e}")), &scrubber),
     };
     let cache = loaded.cache;
     let context = prepared.context.clone();
+    tokio.spawn(cancel_on_signal(context.clone()));
     let run_limits = limits.clone();
     // The guest runs as a task on a worker thread, beside the connection tasks it waits on, so
     // a reply wakes it without a hop to the main thread.
@@ -218,13 +238,37 @@ fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
     finish(&args, &component, &limits, outcome, usage, cache, &scrubber)
 }
 
+/// Ctrl-C (SIGINT) or SIGTERM cancels the run; the run then ends with exit code 130.
+async fn cancel_on_signal(context: std::sync::Arc<aw_runtime::host::RunContext>) {
+    let interrupt = async {
+        #[cfg(unix)]
+        {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending::<()>().await,
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    };
+    interrupt.await;
+    tracing::warn!("interrupted: cancelling the run");
+    context.interrupted.send_replace(true);
+}
+
 /// Prints the result or the report and returns the exit code.
 fn finish(
     args: &RunArgs,
     component: &str,
     limits: &Limits,
     outcome: Result<String, RunError>,
-    usage: aw_runtime::run::Usage,
+    mut usage: aw_runtime::run::Usage,
     cache: CacheOutcome,
     scrubber: &Scrubber,
 ) -> i32 {
@@ -241,6 +285,7 @@ fn finish(
             }),
             error: outcome.as_ref().err().map(|e| ReportError::new(e, scrubber)),
             limits: ReportLimits::new(limits),
+            tasks: std::mem::take(&mut usage.tasks),
             usage,
             cache,
         };
@@ -275,6 +320,16 @@ fn apply_overrides(mut limits: Limits, args: &RunArgs) -> Result<Limits, RunErro
     }
     if let Some(f) = args.fuel {
         limits.fuel = Some(f);
+    }
+    if let Some(n) = args.max_concurrency {
+        if n == 0 {
+            return Err(RunError::Usage("--max-concurrency must be at least 1".into()));
+        }
+        limits.max_tasks = n;
+    }
+    if let Some(p) = &args.failure_policy {
+        limits.fail_fast = aw_runtime::config::parse_failure_policy(p)
+            .ok_or_else(|| RunError::Usage(format!("--failure-policy {p:?}: expected fail-fast or continue")))?;
     }
     if limits.timeout > Duration::from_secs(365 * 24 * 3600) {
         return Err(RunError::Usage("the timeout is longer than a year".into()));
@@ -320,6 +375,33 @@ fn cmd_check(args: CheckArgs, env: &[(String, String)], scrubber: Scrubber) -> i
         Ok(report.exit_code())
     })();
     result.unwrap_or_else(|e| fail(&e, &scrubber))
+}
+
+/// `aw-run describe`: a flow's `describe` export, run in a fresh instance under the profile.
+fn cmd_describe(args: DescribeArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
+    logging::init(verbosity(&args.common), scrubber.clone());
+    let component = component_label(&args.component);
+    let result = (|| -> Result<serde_json::Value, RunError> {
+        let config = load_config(&args.common, env)?;
+        let secrets = Secrets::from_config(&config, env, scrubber.clone())?;
+        let prepared = prepare(&config, &args.common.profile, &secrets, &component)?;
+        let limits = prepared.profile.limits.clone();
+        let runtime = Runtime::new(EngineOptions { fuel: limits.fuel.is_some() }, cache_for(&args.cache, env))?;
+        let loaded = runtime.load(&args.component)?;
+        let tokio = aw_runtime::run::tokio_runtime().map_err(|e| RunError::Internal(format!("cannot start tokio: {e}")))?;
+        let specs = tokio.block_on(runtime.describe(&loaded, prepared.context.clone(), &limits))?;
+        Ok(serde_json::json!({
+            "component": component,
+            "tasks": specs.iter().map(aw_runtime::host::tasks::spec_json).collect::<Vec<_>>(),
+        }))
+    })();
+    match result {
+        Ok(value) => {
+            println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+            0
+        }
+        Err(e) => fail(&e, &scrubber),
+    }
 }
 
 fn cmd_compile(args: CompileArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {

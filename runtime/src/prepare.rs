@@ -63,6 +63,7 @@ pub fn prepare(config: &Config, name: &str, secrets: &Secrets, component: &str) 
         secrets: granted_secrets,
         scrubber: secrets.scrubber().clone(),
         component: component.to_string(),
+        interrupted: tokio::sync::watch::Sender::new(false),
     });
     Ok(PreparedRun { profile, connectors, context })
 }

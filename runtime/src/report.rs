@@ -24,6 +24,10 @@ pub struct RunReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ReportError>,
     pub limits: ReportLimits,
+    /// A flow's tasks, one record each (name, input hash, attempts, status, duration, cached,
+    /// error kind); empty for a task.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<crate::host::tasks::TaskRecord>,
     pub usage: Usage,
     pub cache: CacheOutcome,
 }

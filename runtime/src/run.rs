@@ -1,11 +1,14 @@
-//! Loading a component and running its `run` export in a fresh, limited, sandboxed instance.
+//! Loading a component and running it in fresh, limited, sandboxed instances: the `run`
+//! export of a task, or a flow's `run` with its spawned tasks (each attempt a fresh instance
+//! running `run-task`, scheduled by host/tasks).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::config::Limits;
@@ -13,8 +16,11 @@ use crate::engine::cache::{CacheOutcome, ComponentCache};
 use crate::engine::limits::{ticks_for, EpochTicker, InstanceLimiter};
 use crate::engine::{build_engine, EngineOptions};
 use crate::error::{GuestError, LimitHit, RunError};
-use crate::host::bindings::{types::ErrorKind, TaskPre};
+use crate::host::bindings::tasks::{TaskOptions, TaskSpec};
+use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::host::bindings::{FlowPre, TaskPre};
 use crate::host::stdio::{GuestOutput, StderrTail, Stream};
+use crate::host::tasks::{FlowLimits, Scheduler, TaskRecord, TaskScope};
 use crate::host::{add_to_linker, HostState, RunContext};
 
 /// Extra wall-clock time after the epoch deadline before the run is cut off from outside
@@ -35,7 +41,29 @@ pub struct LoadedComponent {
     pub name: String,
     pub component: Component,
     pub cache: CacheOutcome,
-    pre: TaskPre<HostState>,
+    pre: WorldPre,
+}
+
+/// Which world the component exports, pre-linked.
+#[derive(Clone)]
+enum WorldPre {
+    Task(TaskPre<HostState>),
+    Flow(FlowPre<HostState>),
+}
+
+impl LoadedComponent {
+    /// True for components of the `flow` world (they export `run-task` and `describe`).
+    pub fn is_flow(&self) -> bool {
+        matches!(self.pre, WorldPre::Flow(_))
+    }
+}
+
+impl Runtime {
+    /// What `aw-run describe` prints: a flow's declared tasks, from a fresh instance.
+    pub async fn describe(&self, loaded: &LoadedComponent, context: Arc<RunContext>, limits: &Limits) -> Result<Vec<TaskSpec>, RunError> {
+        let attempts = Attempts { engine: self.engine.clone(), fuel: self.fuel, component: loaded.name.clone(), pre: loaded.pre.clone(), context };
+        attempts.describe_specs(limits).await
+    }
 }
 
 /// What a run used, reported whether it succeeded or not.
@@ -47,6 +75,9 @@ pub struct Usage {
     pub fuel_consumed: Option<u64>,
     /// Peak resident memory of the whole host process so far (Linux `VmHWM`), in bytes.
     pub host_peak_rss: Option<u64>,
+    /// A flow's tasks, one record each, in spawn order (the report lists them apart).
+    #[serde(skip)]
+    pub tasks: Vec<TaskRecord>,
 }
 
 /// The process's peak resident set size, where the OS reports it.
@@ -82,12 +113,15 @@ impl Runtime {
                 path.display()
             ))
         })?;
-        let pre = TaskPre::new(instance_pre).map_err(|e| {
-            RunError::BadComponent(format!(
-                "{} does not export the `task` world of auto-workflow:connectors@0.1.0 ({e}); build it against wit/ with the aw-guest SDK",
-                path.display()
-            ))
-        })?;
+        let pre = match FlowPre::new(instance_pre.clone()) {
+            Ok(flow) => WorldPre::Flow(flow),
+            Err(_) => WorldPre::Task(TaskPre::new(instance_pre).map_err(|e| {
+                RunError::BadComponent(format!(
+                    "{} exports neither the `task` nor the `flow` world of auto-workflow:connectors@0.1.0 ({e}); build it against wit/ with the aw-guest SDK",
+                    path.display()
+                ))
+            })?),
+        };
         Ok(LoadedComponent { name, component, cache, pre })
     }
 
@@ -102,7 +136,8 @@ impl Runtime {
         })
     }
 
-    /// Runs `run(input)` in a fresh instance under `limits`.
+    /// Runs `run(input)` in a fresh instance under `limits`; for a flow, also every task it
+    /// spawns, and waits for them to settle.
     pub async fn run(
         &self,
         loaded: &LoadedComponent,
@@ -110,15 +145,105 @@ impl Runtime {
         limits: &Limits,
         input: &str,
     ) -> (Result<String, RunError>, Usage) {
+        let mut interrupted = context.interrupted.subscribe();
+        let attempts = Attempts { engine: self.engine.clone(), fuel: self.fuel, component: loaded.name.clone(), pre: loaded.pre.clone(), context };
+        let scope = match &loaded.pre {
+            WorldPre::Task(_) => None,
+            WorldPre::Flow(_) => {
+                let declared = match attempts.describe(limits).await {
+                    Ok(specs) => specs,
+                    Err(e) => return (Err(e), Usage::default()),
+                };
+                let scheduler = Scheduler::new(attempts.clone(), declared, limits.clone(), FlowLimits::from(limits));
+                Some(TaskScope { scheduler, depth: 0 })
+            }
+        };
+        // Ctrl-C drops the running instance: its open transactions roll back, its unfinished
+        // uploads are discarded.
+        let (outcome, mut usage) = tokio::select! {
+            done = attempts.call(Call::Run(input), limits, scope.clone()) => done,
+            _ = interrupted.wait_for(|on| *on) => (Err(RunError::Interrupted), Usage::default()),
+        };
+        if let Some(scope) = scope {
+            if outcome.is_err() {
+                // The flow failed: nothing it started should go on committing work.
+                scope.scheduler.cancel_all();
+            }
+            scope.scheduler.settle().await;
+            usage.tasks = scope.scheduler.records();
+            usage.host_peak_rss = host_peak_rss();
+        }
+        (outcome, usage)
+    }
+}
+
+/// Which export a fresh instance calls.
+enum Call<'a> {
+    Run(&'a str),
+    RunTask(&'a str, &'a str),
+}
+
+/// What the run of one component needs to make fresh instances again and again: the flow's
+/// own instance and every attempt of every task.
+#[derive(Clone)]
+pub struct Attempts {
+    engine: Engine,
+    fuel: bool,
+    /// The component's name (logs, cache keys).
+    pub component: String,
+    pre: WorldPre,
+    context: Arc<RunContext>,
+}
+
+impl Attempts {
+    /// One attempt of task `name`: `run-task(name, input)` in a fresh instance under `limits`.
+    pub async fn run_task(&self, scheduler: &Arc<Scheduler>, name: &str, input: &str, limits: &Limits, depth: u32) -> Result<String, RunError> {
+        let scope = TaskScope { scheduler: scheduler.clone(), depth };
+        self.call(Call::RunTask(name, input), limits, Some(scope)).await.0
+    }
+
+    /// The tasks a flow declares, by name, with their default options.
+    async fn describe(&self, limits: &Limits) -> Result<HashMap<String, TaskOptions>, RunError> {
+        Ok(self.describe_specs(limits).await?.into_iter().map(|s| (s.name, s.options)).collect())
+    }
+
+    /// What a flow's `describe` export returns, from a fresh instance.
+    pub async fn describe_specs(&self, limits: &Limits) -> Result<Vec<TaskSpec>, RunError> {
+        let WorldPre::Flow(pre) = &self.pre else {
+            return Err(RunError::BadComponent(format!("{} is a task, not a flow: it declares no tasks", self.component)));
+        };
+        let tail = StderrTail::default();
+        let mut store = new_store(&self.engine, self.fuel, &self.component, self.context.clone(), limits, &tail, None, true);
+        let call = async { pre.instantiate_async(&mut store).await?.call_describe(&mut store).await };
+        match tokio::time::timeout(limits.timeout + TIMEOUT_GRACE, call).await {
+            Err(_elapsed) => Err(RunError::Limit(LimitHit::Timeout { limit: limits.timeout })),
+            Ok(Ok(specs)) => Ok(specs),
+            Ok(Err(error)) => Err(classify(error, store.data(), limits, &tail)),
+        }
+    }
+
+    async fn call(&self, call: Call<'_>, limits: &Limits, tasks: Option<TaskScope>) -> (Result<String, RunError>, Usage) {
         let started = Instant::now();
         let tail = StderrTail::default();
-        let mut store = self.store(loaded, context, limits, &tail);
+        let yielding = tasks.is_some() || matches!(self.pre, WorldPre::Flow(_));
+        let mut store = new_store(&self.engine, self.fuel, &self.component, self.context.clone(), limits, &tail, tasks, yielding);
         let fuel_start = store.get_fuel().ok();
-        let call = async {
-            let task = loaded.pre.instantiate_async(&mut store).await?;
-            task.call_run(&mut store, input).await
+        let invoke = async {
+            match (&self.pre, call) {
+                (WorldPre::Task(pre), Call::Run(input)) => pre.instantiate_async(&mut store).await?.call_run(&mut store, input).await,
+                (WorldPre::Flow(pre), Call::Run(input)) => pre.instantiate_async(&mut store).await?.call_run(&mut store, input).await,
+                (WorldPre::Flow(pre), Call::RunTask(name, input)) => {
+                    pre.instantiate_async(&mut store).await?.call_run_task(&mut store, name, input).await
+                }
+                (WorldPre::Task(_), Call::RunTask(..)) => Ok(Err(ConnectorError {
+                    kind: ErrorKind::Config,
+                    message: "this component is a task, not a flow: it has no tasks to run".into(),
+                    code: None,
+                    retryable: false,
+                })),
+            }
         };
-        let outcome = match tokio::time::timeout(limits.timeout + TIMEOUT_GRACE, call).await {
+        let outcome = match tokio::time::timeout(limits.timeout + TIMEOUT_GRACE, invoke).await {
             Err(_elapsed) => Err(RunError::Limit(LimitHit::Timeout { limit: limits.timeout })),
             Ok(Ok(Ok(result))) => Ok(result),
             Ok(Ok(Err(error))) => Err(RunError::Guest(GuestError {
@@ -137,46 +262,72 @@ impl Runtime {
                 _ => None,
             },
             host_peak_rss: host_peak_rss(),
+            tasks: Vec::new(),
         };
         (outcome, usage)
     }
+}
 
-    fn store(
-        &self,
-        loaded: &LoadedComponent,
-        context: Arc<RunContext>,
-        limits: &Limits,
-        tail: &StderrTail,
-    ) -> Store<HostState> {
-        let label: Arc<str> = Arc::from(loaded.name.as_str());
-        let scrubber = context.scrubber.clone();
-        // Nothing is inherited: no env vars, no preopened dirs, no network; only the program
-        // name as argv[0], and stdout/stderr into the host log.
-        let wasi = WasiCtxBuilder::new()
-            .arg(&loaded.name)
-            .stdout(GuestOutput::new(Stream::Stdout, label.clone(), scrubber.clone(), tail.clone()))
-            .stderr(GuestOutput::new(Stream::Stderr, label, scrubber, tail.clone()))
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        let state = HostState {
-            wasi,
-            table: ResourceTable::new(),
-            limiter: InstanceLimiter::new(limits.memory),
-            run: context,
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.limiter);
+impl From<&Limits> for FlowLimits {
+    fn from(limits: &Limits) -> FlowLimits {
+        FlowLimits {
+            max_tasks: usize::try_from(limits.max_tasks).unwrap_or(usize::MAX).max(1),
+            max_total_tasks: limits.max_total_tasks,
+            max_depth: limits.max_depth,
+            fail_fast: limits.fail_fast,
+        }
+    }
+}
+
+/// A fresh store: sandboxed WASI, the instance limiter, the epoch deadline, fuel. A
+/// `yielding` store hands the thread back every epoch tick (so a cancelled flow task stops
+/// even in a tight loop, and tasks share the workers) and traps at its deadline.
+#[allow(clippy::too_many_arguments)]
+fn new_store(
+    engine: &Engine,
+    fuel: bool,
+    name: &str,
+    context: Arc<RunContext>,
+    limits: &Limits,
+    tail: &StderrTail,
+    tasks: Option<TaskScope>,
+    yielding: bool,
+) -> Store<HostState> {
+    let label: Arc<str> = Arc::from(name);
+    let scrubber = context.scrubber.clone();
+    // Nothing is inherited: no env vars, no preopened dirs, no network; only the program
+    // name as argv[0], and stdout/stderr into the host log.
+    let wasi = WasiCtxBuilder::new()
+        .arg(name)
+        .stdout(GuestOutput::new(Stream::Stdout, label.clone(), scrubber.clone(), tail.clone()))
+        .stderr(GuestOutput::new(Stream::Stderr, label, scrubber, tail.clone()))
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    let state = HostState { wasi, table: ResourceTable::new(), limiter: InstanceLimiter::new(limits.memory), run: context, tasks };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limiter);
+    if yielding {
+        let deadline = Instant::now() + limits.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(Trap::Interrupt.into())
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+    } else {
         store.set_epoch_deadline(ticks_for(limits.timeout));
         store.epoch_deadline_trap();
-        if self.fuel {
-            // An engine that meters fuel needs fuel in every store; runs without a fuel limit
-            // get an effectively endless supply.
-            let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
-        }
-        store
     }
+    if fuel {
+        // An engine that meters fuel needs fuel in every store; runs without a fuel limit
+        // get an effectively endless supply.
+        let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+    }
+    store
 }
 
 /// Turns a trap or host failure into the matching run error.
@@ -229,7 +380,40 @@ fn component_name(path: &Path) -> String {
 /// project's 2-core machine, this beat two workers for both round-trip latency and streaming
 /// throughput (the database, when local, keeps the other core). Flows size it by `max_tasks`.
 pub fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("aw-worker").enable_all().build()
+    tokio_runtime_with(1)
+}
+
+/// The runtime for a component: one worker for a task, for a flow as many as it may run tasks
+/// at once (up to the machine's cores), so compute-bound tasks really run in parallel.
+pub fn tokio_runtime_for(loaded: &LoadedComponent, limits: &Limits) -> std::io::Result<tokio::runtime::Runtime> {
+    if !loaded.is_flow() {
+        return tokio_runtime();
+    }
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    tokio_runtime_with(usize::try_from(limits.max_tasks).unwrap_or(1).clamp(1, cores))
+}
+
+fn tokio_runtime_with(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(workers).thread_name("aw-worker").enable_all().build()
+}
+
+/// The error kind for its WIT name (`permanent` for anything unknown).
+pub fn kind_from_name(name: &str) -> ErrorKind {
+    [
+        ErrorKind::Config,
+        ErrorKind::Denied,
+        ErrorKind::Auth,
+        ErrorKind::NotFound,
+        ErrorKind::Conflict,
+        ErrorKind::Timeout,
+        ErrorKind::Transient,
+        ErrorKind::Permanent,
+        ErrorKind::InvalidInput,
+        ErrorKind::Limit,
+    ]
+    .into_iter()
+    .find(|k| kind_name(*k) == name)
+    .unwrap_or(ErrorKind::Permanent)
 }
 
 /// The WIT name of an error kind.

@@ -15,13 +15,28 @@ pub struct Limits {
     pub timeout: Duration,
     /// Deterministic instruction budget; `None` runs without fuel metering.
     pub fuel: Option<u64>,
-    /// Tasks a flow may run at once (used by flows).
+    /// Tasks a flow may run at once.
     pub max_tasks: u64,
+    /// Tasks a flow run may spawn in all (runaway fan-out stops here).
+    pub max_total_tasks: u64,
+    /// How deep tasks may spawn tasks (the flow is depth 0).
+    pub max_depth: u32,
+    /// `failure_policy`: true (fail-fast) cancels the run's other tasks once one failed for
+    /// good; false (continue) lets them finish and hands the failure to the flow's `join`.
+    pub fail_fast: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory: 512 << 20, timeout: Duration::from_secs(600), fuel: None, max_tasks: 16 }
+        Limits {
+            memory: 512 << 20,
+            timeout: Duration::from_secs(600),
+            fuel: None,
+            max_tasks: 16,
+            max_total_tasks: 10_000,
+            max_depth: 8,
+            fail_fast: true,
+        }
     }
 }
 
@@ -151,9 +166,23 @@ fn read_limits(node: &Node, key: &str) -> Result<Limits, ConfigError> {
             "memory" => limits.memory = values::size(value, &full)?,
             "timeout" => limits.timeout = values::duration(value, &full)?,
             "fuel" => limits.fuel = Some(values::whole(value, &full)?),
-            "max_tasks" => limits.max_tasks = values::whole(value, &full)?,
+            "max_tasks" => limits.max_tasks = values::whole(value, &full)?.max(1),
+            "max_total_tasks" => limits.max_total_tasks = values::whole(value, &full)?,
+            "max_depth" => {
+                limits.max_depth = u32::try_from(values::whole(value, &full)?).map_err(|_| ConfigError::invalid(&full, &value.source, "is too large"))?
+            }
+            "failure_policy" => limits.fail_fast = parse_failure_policy(&values::string(value, &full)?).ok_or_else(|| ConfigError::invalid(&full, &value.source, "expected fail-fast or continue"))?,
             _ => return Err(ConfigError::invalid(&full, &value.source, "unknown limit")),
         }
     }
     Ok(limits)
+}
+
+/// `fail-fast` -> true, `continue` -> false.
+pub fn parse_failure_policy(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "fail-fast" | "fail_fast" => Some(true),
+        "continue" => Some(false),
+        _ => None,
+    }
 }

@@ -95,6 +95,9 @@ pub const LIMITS: &[(&str, Kind)] = &[
     ("timeout", Kind::Duration),
     ("fuel", Kind::Whole),
     ("max_tasks", Kind::Whole),
+    ("max_total_tasks", Kind::Whole),
+    ("max_depth", Kind::Whole),
+    ("failure_policy", Kind::Str),
 ];
 
 /// `[profiles.<name>]`: what a run with `--profile <name>` may use.

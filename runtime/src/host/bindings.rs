@@ -1,14 +1,18 @@
-//! The one `bindgen!` of the host: Rust types and traits for the WIT package in `wit/`.
+//! The host's `bindgen!`s: Rust types and traits for the WIT package in `wit/`.
 //!
-//! Host functions are `trappable` so a host bug becomes a trap (a `wasmtime::Error`) instead
-//! of pretending to be a guest-visible error; the `run` export is called asynchronously.
+//! The `flow` world (every interface, `tasks` included) is generated once; the `task` world's
+//! exports are generated in [`task_world`] reusing those interfaces, so a component of either
+//! world links against the same host implementations. Host functions are `trappable` so a
+//! host bug becomes a trap (a `wasmtime::Error`) instead of pretending to be a guest-visible
+//! error; exports are called asynchronously.
 
 wasmtime::component::bindgen!({
-    world: "task",
+    world: "flow",
     path: "../wit",
     imports: {
         "auto-workflow:connectors/postgres": async | trappable,
         "auto-workflow:connectors/adls2": async | trappable,
+        "auto-workflow:connectors/tasks": async | trappable,
         default: trappable,
     },
     exports: { default: async },
@@ -23,7 +27,26 @@ wasmtime::component::bindgen!({
         "auto-workflow:connectors/adls2.writer": crate::host::adls2::AdlsWriter,
         "auto-workflow:connectors/adls2.reader": crate::host::adls2::AdlsReader,
         "auto-workflow:connectors/adls2.list-stream": crate::host::adls2::AdlsListStream,
+        "auto-workflow:connectors/tasks.task-handle": crate::host::tasks::TaskHandle,
     },
 });
 
-pub use auto_workflow::connectors::{adls2, config, log, postgres, secrets, types};
+/// The `task` world's exports (`run`), over the interfaces generated above.
+pub mod task_world {
+    wasmtime::component::bindgen!({
+        world: "task",
+        path: "../wit",
+        exports: { default: async },
+        with: {
+            "auto-workflow:connectors/types": super::auto_workflow::connectors::types,
+            "auto-workflow:connectors/config": super::auto_workflow::connectors::config,
+            "auto-workflow:connectors/secrets": super::auto_workflow::connectors::secrets,
+            "auto-workflow:connectors/log": super::auto_workflow::connectors::log,
+            "auto-workflow:connectors/postgres": super::auto_workflow::connectors::postgres,
+            "auto-workflow:connectors/adls2": super::auto_workflow::connectors::adls2,
+        },
+    });
+}
+
+pub use auto_workflow::connectors::{adls2, config, log, postgres, secrets, tasks, types};
+pub use task_world::TaskPre;

@@ -9,6 +9,7 @@ pub mod pem;
 pub mod postgres;
 pub mod secrets;
 pub mod stdio;
+pub mod tasks;
 
 use std::sync::Arc;
 
@@ -32,6 +33,8 @@ pub struct RunContext {
     pub adls2: adls2::Adls2Accounts,
     /// The component's name, used to tag its log lines.
     pub component: String,
+    /// Turns true on Ctrl-C / SIGTERM: the run stops and rolls back what it had open.
+    pub interrupted: tokio::sync::watch::Sender<bool>,
 }
 
 /// The store data of one instance.
@@ -40,6 +43,8 @@ pub struct HostState {
     pub table: ResourceTable,
     pub limiter: InstanceLimiter,
     pub run: Arc<RunContext>,
+    /// The run's scheduler and this instance's spawn depth; none outside flows.
+    pub tasks: Option<tasks::TaskScope>,
 }
 
 impl WasiView for HostState {
@@ -51,7 +56,7 @@ impl WasiView for HostState {
 /// Adds sandboxed WASI p2 and every auto-workflow interface to `linker`.
 pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
-    bindings::Task::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)?;
+    bindings::Flow::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)?;
     Ok(())
 }
 

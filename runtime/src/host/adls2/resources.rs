@@ -18,29 +18,76 @@ pub struct AdlsClient {
     pub account: Arc<Account>,
 }
 
-/// A streamed upload: buffers up to one block, sends full blocks as they fill.
+/// A streamed upload: buffers up to one block and sends full blocks as they fill, one block
+/// in flight while the guest produces the next (so host memory stays within about two
+/// blocks, and the guest's work overlaps the network's).
 pub struct AdlsWriter {
-    upload: Option<Box<dyn Upload>>,
+    stage: Stage,
     buffer: BytesMut,
     block_size: usize,
     what: String,
 }
 
+/// Where the upload is: ready, sending a block in the background, or over.
+enum Stage {
+    Idle(Box<dyn Upload>),
+    Sending(tokio::task::JoinHandle<(Box<dyn Upload>, Result<(), Failure>)>),
+    Over,
+}
+
 impl AdlsWriter {
     /// A writer over `upload`; `what` (container/path) names it in errors.
     pub fn new(upload: Box<dyn Upload>, block_size: usize, what: String) -> AdlsWriter {
-        AdlsWriter { upload: Some(upload), buffer: BytesMut::new(), block_size, what }
+        AdlsWriter { stage: Stage::Idle(upload), buffer: BytesMut::new(), block_size, what }
     }
 
-    fn upload(&mut self) -> Result<&mut Box<dyn Upload>, Failure> {
-        self.upload.as_mut().ok_or_else(|| {
-            Failure::new(ErrorKind::InvalidInput, format!("the writer of {} is finished, aborted or failed; open a new one", self.what))
-        })
+    /// Waits for the block in flight; the upload is then idle (or the error says why not).
+    async fn settle(&mut self) -> Result<(), Failure> {
+        match std::mem::replace(&mut self.stage, Stage::Over) {
+            Stage::Idle(upload) => {
+                self.stage = Stage::Idle(upload);
+                Ok(())
+            }
+            Stage::Sending(handle) => {
+                let (upload, result) = handle
+                    .await
+                    .map_err(|e| Failure::new(ErrorKind::Permanent, format!("the upload of {} stopped: {e}", self.what)))?;
+                self.stage = Stage::Idle(upload);
+                result
+            }
+            Stage::Over => Err(Failure::new(
+                ErrorKind::InvalidInput,
+                format!("the writer of {} is finished, aborted or failed; open a new one", self.what),
+            )),
+        }
     }
 
-    /// Sends every full block; on failure the upload is abandoned (nothing becomes visible).
+    /// Sends `block` in the background once the previous one is through.
+    async fn send(&mut self, block: Bytes) -> Result<(), Failure> {
+        self.settle().await?;
+        if let Stage::Idle(mut upload) = std::mem::replace(&mut self.stage, Stage::Over) {
+            self.stage = Stage::Sending(tokio::spawn(async move {
+                let result = upload.put_block(block).await;
+                (upload, result)
+            }));
+        }
+        Ok(())
+    }
+
+    async fn send_blocks(&mut self, data: Bytes) -> Result<(), Failure> {
+        let size = self.block_size;
+        for start in (0..data.len()).step_by(size) {
+            self.send(data.slice(start..(start + size).min(data.len()))).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes `data`, sending every full block; on failure the upload is abandoned (nothing
+    /// becomes visible).
     pub async fn write(&mut self, data: Vec<u8>) -> Result<(), Failure> {
-        self.upload()?;
+        if matches!(self.stage, Stage::Over) {
+            return self.settle().await;
+        }
         let outcome = if self.buffer.is_empty() && data.len() >= self.block_size {
             // A large write is cut into blocks without copying it.
             let data = Bytes::from(data);
@@ -60,35 +107,33 @@ impl AdlsWriter {
         outcome
     }
 
-    async fn send_blocks(&mut self, data: Bytes) -> Result<(), Failure> {
-        let size = self.block_size;
-        let upload = self.upload()?;
-        for start in (0..data.len()).step_by(size) {
-            upload.put_block(data.slice(start..(start + size).min(data.len()))).await?;
-        }
-        Ok(())
-    }
-
     /// Sends the rest and commits.
     pub async fn finish(&mut self) -> Result<PathInfo, Failure> {
-        self.upload()?;
         let rest = self.buffer.split().freeze();
-        if !rest.is_empty() {
-            if let Err(f) = self.send_blocks(rest).await {
-                self.abandon().await;
-                return Err(f);
-            }
+        let sent = match rest.is_empty() {
+            true => self.settle().await,
+            false => match self.send(rest).await {
+                Ok(()) => self.settle().await,
+                Err(f) => Err(f),
+            },
+        };
+        if let Err(f) = sent {
+            self.abandon().await;
+            return Err(f);
         }
-        let upload = self.upload.take().ok_or_else(|| Failure::new(ErrorKind::InvalidInput, "the writer is finished"))?;
-        upload.commit().await
+        match std::mem::replace(&mut self.stage, Stage::Over) {
+            Stage::Idle(upload) => upload.commit().await,
+            _ => Err(Failure::new(ErrorKind::InvalidInput, format!("the writer of {} is finished", self.what))),
+        }
     }
 
     /// Drops the buffer and what was sent; later calls fail.
     pub async fn abort(&mut self) -> Result<(), Failure> {
         self.buffer = BytesMut::new();
-        match self.upload.take() {
-            Some(upload) => upload.abort().await,
-            None => Ok(()),
+        let _ = self.settle().await;
+        match std::mem::replace(&mut self.stage, Stage::Over) {
+            Stage::Idle(upload) => upload.abort().await,
+            _ => Ok(()),
         }
     }
 
@@ -102,15 +147,22 @@ impl AdlsWriter {
 impl Drop for AdlsWriter {
     fn drop(&mut self) {
         // Dropped unfinished (guest dropped it, trapped or timed out): discard off the guest's path.
-        if let Some(upload) = self.upload.take() {
-            if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                handle.spawn(async move {
-                    if let Err(f) = upload.abort().await {
-                        tracing::warn!(error = %f.error.message, "could not clean up an abandoned upload");
-                    }
-                });
+        let stage = std::mem::replace(&mut self.stage, Stage::Over);
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        let upload = async move {
+            match stage {
+                Stage::Idle(upload) => Some(upload),
+                Stage::Sending(sending) => sending.await.ok().map(|(upload, _)| upload),
+                Stage::Over => None,
             }
-        }
+        };
+        handle.spawn(async move {
+            if let Some(upload) = upload.await {
+                if let Err(f) = upload.abort().await {
+                    tracing::warn!(error = %f.error.message, "could not clean up an abandoned upload");
+                }
+            }
+        });
     }
 }
 

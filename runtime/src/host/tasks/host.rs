@@ -1,0 +1,50 @@
+//! The WIT `tasks` interface: spawn into the run's scheduler, join, join-all, cancel.
+//! An instance without a scheduler (a `task`-world run) is told that spawning needs a flow.
+
+use wasmtime::component::Resource;
+
+use super::{TaskHandle, TaskOutcome};
+use crate::host::bindings::tasks::{Host, HostTaskHandle, TaskError, TaskOptions};
+use crate::host::bindings::types::ErrorKind;
+use crate::host::{connector_error, HostState, WitResult};
+
+impl Host for HostState {
+    async fn spawn(&mut self, name: String, input: String, options: Option<TaskOptions>) -> WitResult<Resource<TaskHandle>> {
+        let Some(scope) = self.tasks.clone() else {
+            return Ok(Err(connector_error(ErrorKind::Config, "spawning tasks needs a flow: export `run-task` and `describe` (the `flow` world)")));
+        };
+        let spawned = scope.scheduler.spawn(name, input, options, scope.depth + 1);
+        self.push(spawned.map(TaskHandle))
+    }
+
+    async fn join_all(&mut self, handles: Vec<Resource<TaskHandle>>) -> wasmtime::Result<Vec<TaskOutcome>> {
+        let cells = handles.iter().map(|h| Ok(self.table.get(h)?.0.clone())).collect::<wasmtime::Result<Vec<_>>>()?;
+        let mut results = Vec::with_capacity(cells.len());
+        for cell in cells {
+            results.push(cell.join().await);
+        }
+        Ok(results)
+    }
+}
+
+impl HostTaskHandle for HostState {
+    async fn join(&mut self, r: Resource<TaskHandle>) -> wasmtime::Result<Result<String, TaskError>> {
+        let cell = self.table.get(&r)?.0.clone();
+        Ok(cell.join().await)
+    }
+
+    async fn cancel(&mut self, r: Resource<TaskHandle>) -> wasmtime::Result<()> {
+        self.table.get(&r)?.0.cancel();
+        Ok(())
+    }
+
+    async fn name(&mut self, r: Resource<TaskHandle>) -> wasmtime::Result<String> {
+        Ok(self.table.get(&r)?.0.name.clone())
+    }
+
+    async fn drop(&mut self, r: Resource<TaskHandle>) -> wasmtime::Result<()> {
+        // Dropping a handle does not cancel the task: the run waits for it at the end.
+        self.table.delete(r)?;
+        Ok(())
+    }
+}

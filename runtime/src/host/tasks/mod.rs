@@ -1,0 +1,106 @@
+//! Flows: the WIT `tasks` interface and the scheduler that runs spawned tasks in fresh
+//! instances of the flow's component, with concurrency slots, priorities, retries, timeouts,
+//! an in-run result cache, fail-fast cancellation and a record per task for the report.
+
+mod host;
+pub mod policy;
+pub mod scheduler;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use scheduler::{FlowLimits, Scheduler, TaskCell};
+
+use crate::host::bindings::tasks::{TaskError, TaskOptions, TaskSpec};
+
+/// What a task settles to: its output JSON, or why it failed for good.
+pub type TaskOutcome = Result<String, TaskError>;
+
+/// The guest's handle on a spawned task.
+pub struct TaskHandle(pub Arc<TaskCell>);
+
+/// What an instance may do with `tasks`: the run's scheduler and the instance's spawn depth.
+#[derive(Clone)]
+pub struct TaskScope {
+    pub scheduler: Arc<Scheduler>,
+    pub depth: u32,
+}
+
+/// One task in the run report.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskRecord {
+    #[serde(skip)]
+    pub sequence: u64,
+    pub name: String,
+    /// The first 16 hex digits of the input's SHA-256.
+    pub input_hash: String,
+    pub attempts: u32,
+    /// `succeeded`, `failed`, `cancelled` or `cached`.
+    pub status: &'static str,
+    #[serde(serialize_with = "crate::report::serialize_duration")]
+    pub duration: Duration,
+    pub cached: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<String>,
+    /// `timeout`, `memory` or `fuel` when a limit ended the last attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+}
+
+impl TaskRecord {
+    /// A spawn answered from the cache or joined to an identical running task.
+    pub fn cached(sequence: u64, name: &str, input_hash: &str) -> TaskRecord {
+        TaskRecord {
+            sequence,
+            name: name.to_string(),
+            input_hash: input_hash.to_string(),
+            attempts: 0,
+            status: "cached",
+            duration: Duration::ZERO,
+            cached: true,
+            error_kind: None,
+            limit: None,
+        }
+    }
+
+    /// A task that ran.
+    pub fn finished(sequence: u64, name: &str, input_hash: &str, attempts: u32, duration: Duration, outcome: &TaskOutcome) -> TaskRecord {
+        let (status, attempts, error_kind, limit) = match outcome {
+            Ok(_) => ("succeeded", attempts, None, None),
+            Err(e) => (
+                if e.cancelled { "cancelled" } else { "failed" },
+                e.attempts,
+                Some(crate::run::kind_name(e.error.kind).to_string()),
+                e.limit.clone(),
+            ),
+        };
+        TaskRecord { sequence, name: name.to_string(), input_hash: input_hash.to_string(), attempts, status, duration, cached: false, error_kind, limit }
+    }
+}
+
+/// A task spec as JSON (for `aw-run describe`); unset options are left out.
+pub fn spec_json(spec: &TaskSpec) -> serde_json::Value {
+    serde_json::json!({
+        "name": spec.name,
+        "description": spec.description,
+        "options": options_json(&spec.options),
+    })
+}
+
+fn options_json(o: &TaskOptions) -> serde_json::Value {
+    let mut map = serde_json::Map::new();
+    let mut put = |k: &str, v: serde_json::Value| {
+        if !v.is_null() {
+            map.insert(k.to_string(), v);
+        }
+    };
+    put("retries", serde_json::json!(o.retries));
+    put("backoff", o.backoff.map_or(serde_json::Value::Null, |b| serde_json::json!({"base_ms": b.base_ms, "factor": b.factor, "max_ms": b.max_ms, "jitter": b.jitter})));
+    put("timeout_ms", serde_json::json!(o.timeout_ms));
+    put("cache_ttl_ms", serde_json::json!(o.cache_ttl_ms));
+    put("cache_key", serde_json::json!(o.cache_key));
+    put("priority", serde_json::json!(o.priority));
+    serde_json::Value::Object(map)
+}

@@ -1,0 +1,403 @@
+//! The scheduler of one flow run: spawned tasks wait for a concurrency slot (higher priority
+//! first), each attempt runs in a fresh instance with its own limits, failed attempts are
+//! retried per the task's policy, identical spawns share one execution (and, within a TTL,
+//! one cached result), and every task leaves a record for the run report.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::{oneshot, watch};
+
+use super::policy::{delay, worth_retrying, Policy};
+use super::{TaskOutcome, TaskRecord};
+use crate::config::Limits;
+use crate::error::{LimitHit, RunError};
+use crate::host::bindings::tasks::{TaskError, TaskOptions};
+use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::host::connector_error;
+use crate::run::{kind_from_name, Attempts};
+
+/// What the scheduler of a run may do, from the run profile and the CLI.
+#[derive(Debug, Clone)]
+pub struct FlowLimits {
+    /// Tasks running at once.
+    pub max_tasks: usize,
+    /// Tasks a run may spawn in all (retries and cache hits not counted).
+    pub max_total_tasks: u64,
+    /// How deep tasks may spawn tasks (the flow itself is depth 0).
+    pub max_depth: u32,
+    /// Cancel everything once one task has failed for good.
+    pub fail_fast: bool,
+}
+
+/// One task: its result once settled, and its cancel switch.
+pub struct TaskCell {
+    pub name: String,
+    result: watch::Sender<Option<TaskOutcome>>,
+    cancel: watch::Sender<bool>,
+}
+
+impl TaskCell {
+    /// Waits for the task to settle.
+    pub async fn join(&self) -> TaskOutcome {
+        let mut rx = self.result.subscribe();
+        loop {
+            if let Some(outcome) = rx.borrow_and_update().clone() {
+                return outcome;
+            }
+            if rx.changed().await.is_err() {
+                return Err(cancelled_error(&self.name, 0, "the run ended"));
+            }
+        }
+    }
+
+    /// Asks the task to stop; a settled task is not affected.
+    pub fn cancel(&self) {
+        self.cancel.send_replace(true);
+    }
+}
+
+/// A run's scheduler. Shared by the flow's instance and every task instance it spawns.
+pub struct Scheduler {
+    attempts: Attempts,
+    declared: HashMap<String, TaskOptions>,
+    limits: Limits,
+    flow: FlowLimits,
+    slots: Mutex<Slots>,
+    spawned: AtomicU64,
+    sequence: AtomicU64,
+    /// The whole run is being cancelled (fail-fast, Ctrl-C, the flow failed).
+    cancel_all: watch::Sender<bool>,
+    failed: AtomicBool,
+    /// Results and in-flight executions by cache key.
+    cache: Mutex<HashMap<String, CacheEntry>>,
+    records: Mutex<Vec<TaskRecord>>,
+    cells: Mutex<Vec<Arc<TaskCell>>>,
+}
+
+enum CacheEntry {
+    Running(Arc<TaskCell>),
+    Done { output: String, until: Instant },
+}
+
+impl Scheduler {
+    /// A scheduler running attempts with `attempts`; `declared` are the defaults `describe` gave.
+    pub fn new(attempts: Attempts, declared: HashMap<String, TaskOptions>, limits: Limits, flow: FlowLimits) -> Arc<Scheduler> {
+        Arc::new(Scheduler {
+            attempts,
+            declared,
+            slots: Mutex::new(Slots { free: flow.max_tasks.max(1), waiting: BinaryHeap::new() }),
+            limits,
+            flow,
+            spawned: AtomicU64::new(0),
+            sequence: AtomicU64::new(0),
+            cancel_all: watch::Sender::new(false),
+            failed: AtomicBool::new(false),
+            cache: Mutex::new(HashMap::new()),
+            records: Mutex::new(Vec::new()),
+            cells: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Cancels every pending and running task.
+    pub fn cancel_all(&self) {
+        self.cancel_all.send_replace(true);
+    }
+
+    /// A receiver that turns true when the whole run is cancelled.
+    pub fn cancelled(&self) -> watch::Receiver<bool> {
+        self.cancel_all.subscribe()
+    }
+
+    /// Waits until every spawned task has settled.
+    pub async fn settle(&self) {
+        let cells: Vec<Arc<TaskCell>> = lock(&self.cells).clone();
+        for cell in cells {
+            let _ = cell.join().await;
+        }
+    }
+
+    /// The records of every task so far, in spawn order.
+    pub fn records(&self) -> Vec<TaskRecord> {
+        let mut records = lock(&self.records).clone();
+        records.sort_by_key(|r| r.sequence);
+        records
+    }
+
+    /// Queues a task spawned at `depth` (the spawner's depth + 1).
+    pub fn spawn(self: &Arc<Self>, name: String, input: String, options: Option<TaskOptions>, depth: u32) -> Result<Arc<TaskCell>, ConnectorError> {
+        if !self.declared.is_empty() && !self.declared.contains_key(&name) {
+            let mut known: Vec<&str> = self.declared.keys().map(String::as_str).collect();
+            known.sort();
+            return Err(connector_error(ErrorKind::InvalidInput, format!("no task named `{name}` in this component; `describe` lists: {}", known.join(", "))));
+        }
+        if depth > self.flow.max_depth {
+            return Err(connector_error(ErrorKind::Limit, format!("task `{name}` would run at spawn depth {depth}, over the run's limit of {} (limits.max_depth)", self.flow.max_depth)));
+        }
+        if *self.cancel_all.borrow() {
+            return Err(connector_error(ErrorKind::Permanent, format!("task `{name}` was not started: the run is being cancelled")));
+        }
+        let policy = Policy::resolve(options.as_ref(), self.declared.get(&name), self.limits.timeout);
+        let key = policy.cache_key.clone().unwrap_or_else(|| cache_key(&self.attempts.component, &name, &input));
+        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let input_hash = short_hash(&input);
+        // Identical spawns share one execution; a fresh cached result is a hit.
+        {
+            let mut cache = lock(&self.cache);
+            match cache.get(&key) {
+                Some(CacheEntry::Running(cell)) => {
+                    self.record(TaskRecord::cached(sequence, &name, &input_hash));
+                    return Ok(cell.clone());
+                }
+                Some(CacheEntry::Done { output, until }) if *until > Instant::now() => {
+                    let cell = settled(&name, Ok(output.clone()));
+                    self.record(TaskRecord::cached(sequence, &name, &input_hash));
+                    return Ok(cell);
+                }
+                _ => {}
+            }
+            let total = self.spawned.fetch_add(1, Ordering::Relaxed) + 1;
+            if total > self.flow.max_total_tasks {
+                return Err(connector_error(ErrorKind::Limit, format!("task `{name}` would be task number {total} of this run, over limits.max_total_tasks = {}", self.flow.max_total_tasks)));
+            }
+            let cell = Arc::new(TaskCell { name: name.clone(), result: watch::Sender::new(None), cancel: watch::Sender::new(false) });
+            if policy.cache_ttl.is_some() {
+                cache.insert(key.clone(), CacheEntry::Running(cell.clone()));
+            }
+            lock(&self.cells).push(cell.clone());
+            let scheduler = self.clone();
+            let running = cell.clone();
+            let identity = Identity { key, input_hash, sequence, depth };
+            tokio::spawn(async move { scheduler.drive(running, input, policy, identity).await });
+            Ok(cell)
+        }
+    }
+
+    /// Runs a task's attempts until one succeeds, its retries are spent, or it is cancelled.
+    async fn drive(self: Arc<Self>, cell: Arc<TaskCell>, input: String, policy: Policy, id: Identity) {
+        let Identity { key, input_hash, sequence, depth } = id;
+        let started = Instant::now();
+        let mut cancel = cell.cancel.subscribe();
+        let mut cancel_all = self.cancel_all.subscribe();
+        let mut attempt = 0u32;
+        let outcome: TaskOutcome = loop {
+            attempt += 1;
+            let slot = tokio::select! {
+                slot = self.acquire(policy.priority) => slot,
+                _ = flagged(&mut cancel) => break Err(cancelled_error(&cell.name, attempt - 1, "cancelled")),
+                _ = flagged(&mut cancel_all) => break Err(cancelled_error(&cell.name, attempt - 1, "the run was cancelled")),
+            };
+            let limits = Limits { timeout: policy.timeout, ..self.limits.clone() };
+            let result = tokio::select! {
+                r = self.attempts.run_task(&self, &cell.name, &input, &limits, depth) => r,
+                _ = flagged(&mut cancel) => break Err(cancelled_error(&cell.name, attempt, "cancelled while running")),
+                _ = flagged(&mut cancel_all) => break Err(cancelled_error(&cell.name, attempt, "the run was cancelled while it ran")),
+            };
+            drop(slot);
+            match result {
+                Ok(output) => break Ok(output),
+                Err(error) if attempt <= policy.retries && worth_retrying(&error) => {
+                    let wait = delay(&policy.backoff, attempt + 1);
+                    tracing::info!(task = %cell.name, attempt, error = %error, delay_ms = wait.as_millis() as u64, "task attempt failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = flagged(&mut cancel) => break Err(cancelled_error(&cell.name, attempt, "cancelled")),
+                        _ = flagged(&mut cancel_all) => break Err(cancelled_error(&cell.name, attempt, "the run was cancelled")),
+                    }
+                }
+                Err(error) => break Err(task_error(&error, attempt)),
+            }
+        };
+        let record = TaskRecord::finished(sequence, &cell.name, &input_hash, attempt, started.elapsed(), &outcome);
+        tracing::debug!(task = %cell.name, attempts = record.attempts, status = record.status, "task finished");
+        self.record(record);
+        {
+            let mut cache = lock(&self.cache);
+            match (&outcome, policy.cache_ttl) {
+                (Ok(output), Some(ttl)) => {
+                    cache.insert(key, CacheEntry::Done { output: output.clone(), until: Instant::now() + ttl });
+                }
+                _ => {
+                    if matches!(cache.get(&key), Some(CacheEntry::Running(c)) if Arc::ptr_eq(c, &cell)) {
+                        cache.remove(&key);
+                    }
+                }
+            }
+        }
+        if let Err(e) = &outcome {
+            if !e.cancelled && self.flow.fail_fast && !self.failed.swap(true, Ordering::SeqCst) {
+                tracing::warn!(task = %cell.name, "a task failed for good; cancelling the run's other tasks (fail-fast)");
+                self.cancel_all();
+            }
+        }
+        cell.result.send_replace(Some(outcome));
+    }
+
+    fn record(&self, record: TaskRecord) {
+        lock(&self.records).push(record);
+    }
+
+    /// Waits for a concurrency slot; higher priority first, then spawn order.
+    async fn acquire(&self, priority: i32) -> SlotGuard<'_> {
+        let rx = {
+            let mut slots = lock(&self.slots);
+            if slots.free > 0 {
+                slots.free -= 1;
+                return SlotGuard(self);
+            }
+            let (tx, rx) = oneshot::channel();
+            let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+            slots.waiting.push(Waiter { priority, sequence, wake: tx });
+            rx
+        };
+        // A closed channel cannot happen while the scheduler lives; take the slot either way.
+        let _ = rx.await;
+        SlotGuard(self)
+    }
+
+    fn release(&self) {
+        let mut slots = lock(&self.slots);
+        while let Some(waiter) = slots.waiting.pop() {
+            // A waiter that went away (cancelled) passes the slot on.
+            if waiter.wake.send(()).is_ok() {
+                return;
+            }
+        }
+        slots.free += 1;
+    }
+}
+
+/// Who a running task is, for its record and its cache entry.
+struct Identity {
+    key: String,
+    input_hash: String,
+    sequence: u64,
+    depth: u32,
+}
+
+struct Slots {
+    free: usize,
+    waiting: BinaryHeap<Waiter>,
+}
+
+struct Waiter {
+    priority: i32,
+    sequence: u64,
+    wake: oneshot::Sender<()>,
+}
+
+impl PartialEq for Waiter {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+
+impl Eq for Waiter {}
+
+impl PartialOrd for Waiter {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Waiter {
+    /// The heap's greatest is the highest priority, then the earliest.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        self.priority.cmp(&other.priority).then(other.sequence.cmp(&self.sequence))
+    }
+}
+
+/// A held slot, given back on drop (also when the attempt is cancelled).
+struct SlotGuard<'a>(&'a Scheduler);
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+/// Resolves once the switch is on.
+async fn flagged(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|on| *on).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A task that is already settled (a cache hit).
+fn settled(name: &str, outcome: TaskOutcome) -> Arc<TaskCell> {
+    Arc::new(TaskCell { name: name.to_string(), result: watch::Sender::new(Some(outcome)), cancel: watch::Sender::new(false) })
+}
+
+/// The first 16 hex digits of the input's SHA-256, for reports.
+fn short_hash(input: &str) -> String {
+    Sha256::digest(input.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The default cache key: a hash of the component, the task name and the input.
+fn cache_key(component: &str, name: &str, input: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [component, name, input] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn cancelled_error(name: &str, attempts: u32, why: &str) -> TaskError {
+    TaskError {
+        error: ConnectorError { kind: ErrorKind::Permanent, message: format!("task `{name}` {why}"), code: None, retryable: false },
+        attempts,
+        limit: None,
+        cancelled: true,
+    }
+}
+
+/// The task error for an attempt's run error.
+fn task_error(error: &RunError, attempts: u32) -> TaskError {
+    let (error, limit) = match error {
+        RunError::Guest(g) => (
+            ConnectorError { kind: kind_from_name(&g.kind), message: g.message.clone(), code: g.code.clone(), retryable: g.retryable },
+            None,
+        ),
+        RunError::Limit(hit) => {
+            let name = match hit {
+                LimitHit::Timeout { .. } => "timeout",
+                LimitHit::Memory { .. } => "memory",
+                LimitHit::Fuel { .. } => "fuel",
+            };
+            let kind = if name == "timeout" { ErrorKind::Timeout } else { ErrorKind::Limit };
+            (connector_error(kind, hit.to_string()), Some(name.to_string()))
+        }
+        other => (connector_error(ErrorKind::Permanent, other.to_string()), None),
+    };
+    TaskError { error, attempts, limit, cancelled: false }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiters_leave_by_priority_then_spawn_order() {
+        let mut heap = BinaryHeap::new();
+        for (priority, sequence) in [(0, 1), (5, 2), (0, 0), (5, 3), (-1, 4)] {
+            heap.push(Waiter { priority, sequence, wake: oneshot::channel().0 });
+        }
+        let order: Vec<(i32, u64)> = std::iter::from_fn(|| heap.pop().map(|w| (w.priority, w.sequence))).collect();
+        assert_eq!(order, vec![(5, 2), (5, 3), (0, 0), (0, 1), (-1, 4)]);
+    }
+
+    #[test]
+    fn cache_keys_separate_their_parts() {
+        assert_ne!(cache_key("c", "ab", "c"), cache_key("c", "a", "bc"));
+        assert_eq!(cache_key("c", "t", "{}"), cache_key("c", "t", "{}"));
+    }
+}

@@ -1,0 +1,176 @@
+//! flow-probe: a test flow. `run(input)` picks a scenario by `op`; the tasks below are what
+//! the scenarios spawn (sleeping in Postgres, failing N times, looping, exhausting memory,
+//! holding a transaction, spawning without end).
+
+use aw_guest::postgres::{self, TransactionOptions, Value};
+use aw_guest::{Error, ErrorKind};
+use aw_guest_flow::tasks::{self, Options, Task};
+use serde::Deserialize;
+use serde_json::{json, Value as Json};
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Input {
+    op: String,
+    n: u64,
+    secs: f64,
+    key: String,
+    fail_times: i64,
+    kind: String,
+    retries: u32,
+    timeout_ms: u64,
+    table: String,
+}
+
+fn error_json(e: &Error) -> Json {
+    json!({ "kind": format!("{:?}", e.kind), "message": e.message, "code": e.code })
+}
+
+fn raw(task: &Task) -> Json {
+    match task.join_raw() {
+        Ok(text) => json!({ "ok": serde_json::from_str::<Json>(&text).unwrap_or(Json::Null) }),
+        Err(e) => json!({ "error": { "kind": format!("{:?}", e.error.kind), "message": e.error.message,
+                                     "attempts": e.attempts, "limit": e.limit, "cancelled": e.cancelled } }),
+    }
+}
+
+fn flow(input: Input) -> aw_guest::Result<Json> {
+    match input.op.as_str() {
+        "parallel" => {
+            let handles = (0..input.n).map(|_| tasks::spawn("sleep", &input.secs, Options::new())).collect::<aw_guest::Result<Vec<_>>>()?;
+            let slept: Vec<f64> = tasks::join_all(&handles)?;
+            Ok(json!({ "tasks": slept.len() }))
+        }
+        "flaky" => {
+            let t = tasks::spawn(
+                "flaky",
+                &json!({ "key": input.key, "fail_times": input.fail_times, "kind": input.kind }),
+                Options::new().retries(input.retries).backoff(50, 2.0, 400, true),
+            )?;
+            Ok(raw(&t))
+        }
+        "timeout" => {
+            let t = tasks::spawn("spin", &0, Options::new().retries(input.retries).timeout_ms(input.timeout_ms).backoff(10, 1.0, 10, false))?;
+            Ok(raw(&t))
+        }
+        "bomb" => {
+            let bomb = tasks::spawn("bomb", &0, Options::new())?;
+            let squares = (1..=3u64).map(|n| tasks::spawn("square", &n, Options::new())).collect::<aw_guest::Result<Vec<_>>>()?;
+            Ok(json!({ "bomb": raw(&bomb), "squares": squares.iter().map(raw).collect::<Vec<_>>() }))
+        }
+        "fail-fast" => {
+            let long = tasks::spawn("long_tx", &json!({ "table": input.table, "secs": input.secs }), Options::new())?;
+            let fail = tasks::spawn("fail", &0.3, Options::new())?;
+            Ok(json!({ "long": raw(&long), "fail": raw(&fail) }))
+        }
+        "cache" => {
+            let options = || Options::new().cache_ttl_ms(60_000);
+            let first: u64 = tasks::spawn("square", &input.n, options())?.join()?;
+            let second: u64 = tasks::spawn("square", &input.n, options())?.join()?;
+            let (a, b) = (tasks::spawn("square", &(input.n + 1), options())?, tasks::spawn("square", &(input.n + 1), options())?);
+            Ok(json!({ "first": first, "second": second, "joined": [a.join::<u64>()?, b.join::<u64>()?] }))
+        }
+        "runaway" => {
+            let t = tasks::spawn("spawner", &0, Options::new())?;
+            Ok(raw(&t))
+        }
+        "loop-spawn" => {
+            // Spawns without end; the run's max_total_tasks must stop it.
+            let mut spawned = Vec::new();
+            loop {
+                match tasks::spawn("square", &(spawned.len() as u64), Options::new()) {
+                    Ok(t) => spawned.push(t),
+                    Err(e) => return Ok(json!({ "spawned": spawned.len(), "error": error_json(&e) })),
+                }
+            }
+        }
+        "fanout" => {
+            let handles = (0..input.n).map(|i| tasks::spawn("square", &i, Options::new())).collect::<aw_guest::Result<Vec<_>>>()?;
+            let squares: Vec<u64> = tasks::join_all(&handles)?;
+            Ok(json!({ "sum": squares.iter().sum::<u64>(), "count": squares.len() }))
+        }
+        "unknown-task" => match tasks::spawn("nope", &0, Options::new()) {
+            Ok(_) => Err(Error::permanent("spawned a task that does not exist")),
+            Err(e) => Ok(error_json(&e)),
+        },
+        other => Err(Error::invalid_input(format!("unknown op {other}"))),
+    }
+}
+
+fn sleep(secs: f64) -> aw_guest::Result<f64> {
+    let db = postgres::open(None)?;
+    db.execute("SELECT pg_sleep($1)", &[Value::Float64(secs)])?;
+    Ok(secs)
+}
+
+#[derive(Deserialize)]
+struct Flaky {
+    key: String,
+    fail_times: i64,
+    kind: String,
+}
+
+/// Fails `fail_times` times (counted in Postgres: each attempt is a fresh instance), then succeeds.
+fn flaky(f: Flaky) -> aw_guest::Result<i64> {
+    let db = postgres::open(None)?;
+    db.execute("CREATE TABLE IF NOT EXISTS aw_flaky (key text PRIMARY KEY, n int8 NOT NULL)", &[])?;
+    let n = db
+        .query_value("INSERT INTO aw_flaky VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET n = aw_flaky.n + 1 RETURNING n", &[f.key.as_str().into()])?
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
+    if n <= f.fail_times {
+        let kind = if f.kind == "invalid-input" { ErrorKind::InvalidInput } else { ErrorKind::Transient };
+        return Err(Error::new(kind, format!("attempt {n} fails on purpose")));
+    }
+    Ok(n)
+}
+
+fn spin(_: u64) -> aw_guest::Result<u64> {
+    let mut x: u64 = 1;
+    loop {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+}
+
+fn bomb(_: u64) -> aw_guest::Result<u64> {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        hoard.push(vec![1u8; 16 << 20]);
+        std::hint::black_box(&hoard);
+    }
+}
+
+fn square(n: u64) -> aw_guest::Result<u64> {
+    Ok(n * n)
+}
+
+#[derive(Deserialize)]
+struct LongTx {
+    table: String,
+    secs: f64,
+}
+
+/// Inserts a row inside a transaction, holds it open for `secs`, then commits.
+fn long_tx(l: LongTx) -> aw_guest::Result<bool> {
+    let db = postgres::open(None)?;
+    let tx = db.begin(TransactionOptions::default())?;
+    tx.execute(&format!("INSERT INTO {} VALUES (1)", l.table), &[])?;
+    tx.execute("SELECT pg_sleep($1)", &[Value::Float64(l.secs)])?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// Fails for good after `secs`.
+fn fail(secs: f64) -> aw_guest::Result<u64> {
+    let db = postgres::open(None)?;
+    db.execute("SELECT pg_sleep($1)", &[Value::Float64(secs)])?;
+    Err(Error::permanent("this task fails on purpose"))
+}
+
+/// Spawns itself and waits, without end.
+fn spawner(depth: u64) -> aw_guest::Result<u64> {
+    let child = tasks::spawn("spawner", &(depth + 1), Options::new())?;
+    child.join()
+}
+
+aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner]);
