@@ -139,6 +139,23 @@ fn step(lake: &Client, s: &Step) -> aw_guest::Result<Json> {
             lake.rename(c, &s.path, &s.to, s.overwrite.unwrap_or(false))?;
             json!(null)
         }
+        "bench-write" => {
+            // One precomputed block written `size / write_size` times: the benchmark measures
+            // the connector, not the guest's data generation.
+            let block: Vec<u8> = (0..s.write_size).map(pattern).collect();
+            let mut w = lake.open_writer(c, &s.path, &options(s))?;
+            for _ in 0..s.size / s.write_size.max(1) {
+                w.write(&block)?;
+            }
+            info(&w.finish()?)
+        }
+        "bench-read" => {
+            let mut len = 0u64;
+            for chunk in lake.open_reader(c, &s.path, None, s.chunk)? {
+                len += chunk?.len() as u64;
+            }
+            json!({ "len": len })
+        }
         "many" => {
             // `count` small files under `path/`, for listing tests.
             for i in 0..s.count {
