@@ -117,16 +117,8 @@ impl HostClient for HostState {
             return Ok(Err(Failure::new(ErrorKind::InvalidInput, format!("chunk-size must be between 1 byte and the profile's max_download ({max})")).into()));
         }
         let (offset, length) = range.map(|r| (r.offset, r.length)).unwrap_or((0, None));
-        let reader = AdlsReader {
-            store: account.store.clone(),
-            container: t.container,
-            path: t.path,
-            offset,
-            end: length.map(|l| offset.saturating_add(l)),
-            etag: None,
-            chunk: chunk_size.map_or(account.settings.block_size as u64, u64::from),
-            done: false,
-        };
+        let chunk = chunk_size.map_or(account.settings.block_size as u64, u64::from);
+        let reader = AdlsReader::new(account.store.clone(), t.container, t.path, offset, length.map(|l| offset.saturating_add(l)), chunk);
         Ok(Ok(self.table.push(reader)?))
     }
 

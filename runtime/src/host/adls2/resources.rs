@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use super::dialect::{Store, Upload};
+use super::dialect::{Chunk, Store, Upload};
 use super::errors::Failure;
 use super::Account;
 use crate::host::bindings::adls2::PathInfo;
@@ -166,31 +166,57 @@ impl Drop for AdlsWriter {
     }
 }
 
-/// A streamed download: one ranged GET per `read`, pinned to the first response's ETag.
+/// A streamed download: one ranged GET per chunk, pinned to the first response's ETag, with
+/// the next chunk fetched while the guest works on the current one (host memory: about two
+/// chunks).
 pub struct AdlsReader {
-    pub store: Arc<dyn Store>,
-    pub container: String,
-    pub path: String,
-    pub offset: u64,
+    store: Arc<dyn Store>,
+    container: String,
+    path: String,
+    /// Where the next chunk to fetch starts.
+    offset: u64,
     /// Exclusive end; learned from the first response when the range is open.
-    pub end: Option<u64>,
-    pub etag: Option<String>,
-    pub chunk: u64,
-    pub done: bool,
+    end: Option<u64>,
+    etag: Option<String>,
+    chunk: u64,
+    done: bool,
+    ahead: Option<tokio::task::JoinHandle<Result<Chunk, Failure>>>,
 }
 
 impl AdlsReader {
-    /// The next chunk, or none at the end of the file or range.
-    pub async fn read(&mut self) -> Result<Option<Vec<u8>>, Failure> {
-        let want = match self.end {
+    /// A reader of `offset..end` (to the file's end if `end` is none) in `chunk`-byte pieces.
+    pub fn new(store: Arc<dyn Store>, container: String, path: String, offset: u64, end: Option<u64>, chunk: u64) -> AdlsReader {
+        AdlsReader { store, container, path, offset, end, etag: None, chunk, done: false, ahead: None }
+    }
+
+    /// Bytes wanted from `offset` now (0 = nothing left).
+    fn want(&self) -> u64 {
+        match self.end {
             Some(end) => self.chunk.min(end.saturating_sub(self.offset)),
             None => self.chunk,
-        };
-        if self.done || want == 0 {
-            self.done = true;
-            return Ok(None);
         }
-        let chunk = self.store.read(&self.container, &self.path, self.offset, Some(want), self.etag.as_deref()).await.map_err(|f| {
+    }
+
+    fn fetch(&self, want: u64) -> impl std::future::Future<Output = Result<Chunk, Failure>> + Send + 'static {
+        let (store, container, path, offset, etag) = (self.store.clone(), self.container.clone(), self.path.clone(), self.offset, self.etag.clone());
+        async move { store.read(&container, &path, offset, Some(want), etag.as_deref()).await }
+    }
+
+    /// The next chunk, or none at the end of the file or range.
+    pub async fn read(&mut self) -> Result<Option<Vec<u8>>, Failure> {
+        let fetched = match self.ahead.take() {
+            Some(handle) => handle.await.map_err(|e| Failure::new(ErrorKind::Permanent, format!("the download of {}/{} stopped: {e}", self.container, self.path)))?,
+            None => {
+                let want = self.want();
+                if self.done || want == 0 {
+                    self.done = true;
+                    return Ok(None);
+                }
+                self.fetch(want).await
+            }
+        };
+        let chunk = fetched.map_err(|f| {
+            self.done = true;
             if f.is_status(412) {
                 Failure::new(ErrorKind::Conflict, format!("{}/{} changed while it was being read; start the read again", self.container, self.path))
             } else {
@@ -206,7 +232,21 @@ impl AdlsReader {
             return Ok(None);
         }
         self.offset += chunk.data.len() as u64;
+        let want = self.want();
+        if want > 0 {
+            self.ahead = Some(tokio::spawn(self.fetch(want)));
+        } else {
+            self.done = true;
+        }
         Ok(Some(chunk.data.to_vec()))
+    }
+}
+
+impl Drop for AdlsReader {
+    fn drop(&mut self) {
+        if let Some(ahead) = self.ahead.take() {
+            ahead.abort();
+        }
     }
 }
 
