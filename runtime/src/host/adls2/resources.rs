@@ -238,7 +238,7 @@ impl AdlsReader {
         } else {
             self.done = true;
         }
-        Ok(Some(chunk.data.to_vec()))
+        Ok(Some(Vec::from(chunk.data)))
     }
 }
 
