@@ -16,7 +16,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 use serde_json::Value as Json;
 
-use super::{check_metadata, info_from_headers, range_header, rename_source, rfc3339, token, total_from_content_range, url_of, Chunk, Page, Store, Upload};
+use super::{check_metadata, info_from_headers, ranged_read, rename_source, rfc3339, token, url_of, Chunk, Page, Store, Upload};
 use crate::host::adls2::errors::Failure;
 use crate::host::adls2::rest::{Call, Reply, Rest};
 use crate::host::bindings::adls2::{ContainerInfo, PathInfo, PathProperties, UploadOptions};
@@ -191,34 +191,8 @@ impl Store for DfsStore {
     }
 
     async fn read(&self, container: &str, path: &str, offset: u64, length: Option<u64>, if_match: Option<&str>) -> Result<Chunk, Failure> {
-        if length == Some(0) {
-            let head = self.head(container, path).await?;
-            let total = info_from_headers(path, &head.headers, false).size;
-            return Ok(Chunk { data: Bytes::new(), etag: head.header("etag").map(String::from), total });
-        }
-        let mut call = self.path_call(Method::GET, container, path, format!("download {container}/{path}"));
-        if let Some(range) = range_header(offset, length) {
-            call = call.header("range", range);
-        }
-        if let Some(etag) = if_match {
-            call = call.header("if-match", etag);
-        }
-        match self.rest.send(call).await {
-            Ok(reply) => {
-                let total = total_from_content_range(&reply.headers).unwrap_or(reply.body.len() as u64);
-                Ok(Chunk { etag: reply.header("etag").map(String::from), data: reply.body, total })
-            }
-            Err(f) if f.is_status(416) => {
-                let head = self.head(container, path).await?;
-                let total = info_from_headers(path, &head.headers, false).size;
-                if offset == total {
-                    Ok(Chunk { data: Bytes::new(), etag: head.header("etag").map(String::from), total })
-                } else {
-                    Err(Failure::new(ErrorKind::InvalidInput, format!("range starts at byte {offset}, beyond the end of {container}/{path} ({total} bytes)")))
-                }
-            }
-            Err(f) => Err(f),
-        }
+        let get = self.path_call(Method::GET, container, path, format!("download {container}/{path}"));
+        ranged_read(&self.rest, get, offset, length, if_match, &format!("{container}/{path}"), || self.head(container, path)).await
     }
 
     async fn list_page(&self, container: &str, dir: &str, recursive: bool, page_size: u32, next: Option<String>) -> Result<Page, Failure> {

@@ -14,6 +14,7 @@ use reqwest::header::HeaderMap;
 use reqwest::Url;
 
 use super::errors::Failure;
+use super::rest::{Call, Reply, Rest};
 use crate::host::bindings::adls2::{ContainerInfo, PathInfo, PathProperties, UploadOptions};
 use crate::host::bindings::types::ErrorKind;
 
@@ -147,6 +148,42 @@ pub fn range_header(offset: u64, length: Option<u64>) -> Option<String> {
         Some(n) => Some(format!("bytes={offset}-{}", offset + n - 1)),
         None if offset == 0 => None,
         None => Some(format!("bytes={offset}-")),
+    }
+}
+
+/// The ranged GET both dialects share: `get` is the prepared GET of the path; `head` fetches
+/// its properties, for zero-length reads and ranges that start at or past the end (an empty
+/// chunk at the end, `invalid-input` beyond it).
+pub async fn ranged_read<H, F>(rest: &Rest, get: Call, offset: u64, length: Option<u64>, if_match: Option<&str>, target: &str, head: H) -> Result<Chunk, Failure>
+where
+    H: FnOnce() -> F,
+    F: std::future::Future<Output = Result<Reply, Failure>>,
+{
+    let from_head = |head: Reply| Chunk { data: Bytes::new(), etag: head.header("etag").map(String::from), total: info_from_headers("", &head.headers, false).size };
+    if length == Some(0) {
+        return Ok(from_head(head().await?));
+    }
+    let mut get = get;
+    if let Some(range) = range_header(offset, length) {
+        get = get.header("range", range);
+    }
+    if let Some(etag) = if_match {
+        get = get.header("if-match", etag);
+    }
+    match rest.send(get).await {
+        Ok(reply) => {
+            let total = total_from_content_range(&reply.headers).unwrap_or(reply.body.len() as u64);
+            Ok(Chunk { etag: reply.header("etag").map(String::from), data: reply.body, total })
+        }
+        Err(f) if f.is_status(416) => {
+            let chunk = from_head(head().await?);
+            if offset == chunk.total {
+                Ok(chunk)
+            } else {
+                Err(Failure::new(ErrorKind::InvalidInput, format!("range starts at byte {offset}, beyond the end of {target} ({} bytes)", chunk.total)))
+            }
+        }
+        Err(f) => Err(f),
     }
 }
 
