@@ -201,3 +201,17 @@ fn sigint_exits_130_with_nothing_half_committed() {
     assert_eq!(admin(&format!("SELECT count(*) FROM {table}")), 0, "the open transaction was rolled back");
     admin(&format!("DROP TABLE {table}"));
 }
+
+#[test]
+fn events_are_written_as_json_lines() {
+    let key = format!("events-{}", std::process::id());
+    let sandbox = flow_config("timeout = \"60s\"");
+    let events = sandbox.path().join("events.jsonl");
+    flow(&sandbox, json!({"op": "flaky", "key": key, "fail_times": 1, "retries": 2}), &["--events", events.to_str().unwrap()]).expect_code(0);
+    let kinds: Vec<String> = std::fs::read_to_string(&events)
+        .expect("events file")
+        .lines()
+        .map(|l| serde_json::from_str::<Json>(l).expect("a JSON line")["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, vec!["task-started", "task-retry", "task-started", "task-succeeded", "flow-finished"]);
+}

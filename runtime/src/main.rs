@@ -2,6 +2,7 @@
 //! library and maps failures to exit codes; nothing else lives here.
 
 use std::path::{Path, PathBuf};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use aw_runtime::config::{values, Config, LoadOptions, Limits};
 use aw_runtime::engine::cache::{CacheOutcome, ComponentCache};
 use aw_runtime::engine::EngineOptions;
 use aw_runtime::grants::Grants;
+use aw_runtime::host::tasks::EventLog;
 use aw_runtime::prepare::prepare;
 use aw_runtime::report::{ReportError, ReportLimits, RunReport};
 use aw_runtime::run::Runtime;
@@ -102,6 +104,9 @@ struct RunArgs {
     /// Flows: tasks running at once; overrides limits.max_tasks.
     #[arg(long)]
     max_concurrency: Option<u64>,
+    /// Flows: write task events (JSON Lines) to this file as they happen.
+    #[arg(long)]
+    events: Option<PathBuf>,
     /// Flows: `fail-fast` (default) cancels the other tasks once one failed for good;
     /// `continue` lets them finish and hands the failure to the flow's join.
     #[arg(long)]
@@ -214,8 +219,20 @@ fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
         Ok(ok) => ok,
         Err(e) => return finish(&args, &component, &limits, Err(e), Default::default(), CacheOutcome::Disabled, &scrubber),
     };
+    let events = match args.events.as_deref().map(EventLog::create).transpose() {
+        Ok(events) => events,
+        Err(e) => {
+            let error = RunError::Usage(format!("--events {}: {e}", args.events.as_deref().unwrap_or(Path::new("")).display()));
+            return finish(&args, &component, &limits, Err(error), Default::default(), CacheOutcome::Disabled, &scrubber);
+        }
+    };
+    // The progress line is for people watching a terminal, never for logs or pipes.
+    let progress = !args.common.quiet && !args.json && std::io::stderr().is_terminal();
     let runtime_and_component = Runtime::new(EngineOptions { fuel: limits.fuel.is_some() }, cache_for(&args.cache, env))
-        .and_then(|rt| rt.load(&args.component).map(|c| (rt, c)));
+        .and_then(|mut rt| {
+            rt.observe(events, progress);
+            rt.load(&args.component).map(|c| (rt, c))
+        });
     let (runtime, loaded) = match runtime_and_component {
         Ok(ok) => ok,
         Err(e) => return finish(&args, &component, &limits, Err(e), Default::default(), CacheOutcome::Disabled, &scrubber),

@@ -20,7 +20,8 @@ use crate::host::bindings::tasks::{TaskOptions, TaskSpec};
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
 use crate::host::bindings::{FlowPre, TaskPre};
 use crate::host::stdio::{GuestOutput, StderrTail, Stream};
-use crate::host::tasks::{FlowLimits, Scheduler, TaskRecord, TaskScope};
+use crate::host::tasks::observe::show_progress;
+use crate::host::tasks::{EventLog, FlowLimits, Scheduler, TaskRecord, TaskScope};
 use crate::host::{add_to_linker, HostState, RunContext};
 
 /// Extra wall-clock time after the epoch deadline before the run is cut off from outside
@@ -34,6 +35,8 @@ pub struct Runtime {
     cache: ComponentCache,
     fuel: bool,
     _ticker: EpochTicker,
+    events: Option<Arc<EventLog>>,
+    progress: bool,
 }
 
 /// A component compiled and linked, ready to instantiate many times.
@@ -95,7 +98,14 @@ impl Runtime {
         add_to_linker(&mut linker).map_err(|e| RunError::Internal(format!("cannot link host interfaces: {e}")))?;
         let ticker = EpochTicker::start(&engine)
             .map_err(|e| RunError::Internal(format!("cannot start the epoch ticker: {e}")))?;
-        Ok(Runtime { engine, linker, cache, fuel: options.fuel, _ticker: ticker })
+        Ok(Runtime { engine, linker, cache, fuel: options.fuel, _ticker: ticker, events: None, progress: false })
+    }
+
+    /// Flows: write task events to `events` as they happen, and draw a progress line on
+    /// stderr when `progress`.
+    pub fn observe(&mut self, events: Option<EventLog>, progress: bool) {
+        self.events = events.map(Arc::new);
+        self.progress = progress;
     }
 
     pub fn engine(&self) -> &Engine {
@@ -154,9 +164,14 @@ impl Runtime {
                     Ok(specs) => specs,
                     Err(e) => return (Err(e), Usage::default()),
                 };
-                let scheduler = Scheduler::new(attempts.clone(), declared, limits.clone(), FlowLimits::from(limits));
+                let scheduler = Scheduler::new(attempts.clone(), declared, limits.clone(), FlowLimits::from(limits), self.events.clone());
                 Some(TaskScope { scheduler, depth: 0 })
             }
+        };
+        let stop_progress = tokio::sync::watch::Sender::new(false);
+        let progress = match (&scope, self.progress) {
+            (Some(scope), true) => Some(tokio::spawn(show_progress(scope.scheduler.counters.clone(), stop_progress.subscribe()))),
+            _ => None,
         };
         // Ctrl-C drops the running instance: its open transactions roll back, its unfinished
         // uploads are discarded.
@@ -172,6 +187,14 @@ impl Runtime {
             scope.scheduler.settle().await;
             usage.tasks = scope.scheduler.records();
             usage.host_peak_rss = host_peak_rss();
+            stop_progress.send_replace(true);
+            if let Some(progress) = progress {
+                let _ = progress.await;
+            }
+            if let Some(events) = &self.events {
+                let status = outcome.as_ref().map(|_| "ok").unwrap_or_else(RunError::status);
+                events.emit("flow-finished", serde_json::json!({ "status": status, "tasks": usage.tasks.len(), "duration": usage.duration.as_secs_f64() }));
+            }
         }
         (outcome, usage)
     }

@@ -3,6 +3,7 @@
 //! an in-run result cache, fail-fast cancellation and a record per task for the report.
 
 mod host;
+pub mod observe;
 pub mod policy;
 pub mod scheduler;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use observe::{Counters, EventLog};
 pub use scheduler::{FlowLimits, Scheduler, TaskCell};
 
 use crate::host::bindings::tasks::{TaskError, TaskOptions, TaskSpec};

@@ -12,6 +12,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use tokio::sync::{oneshot, watch};
 
+use super::observe::{Counters, EventLog};
 use super::policy::{delay, worth_retrying, Policy};
 use super::{TaskOutcome, TaskRecord};
 use crate::config::Limits;
@@ -77,6 +78,9 @@ pub struct Scheduler {
     cache: Mutex<HashMap<String, CacheEntry>>,
     records: Mutex<Vec<TaskRecord>>,
     cells: Mutex<Vec<Arc<TaskCell>>>,
+    /// Live counts for the progress line.
+    pub counters: Arc<Counters>,
+    events: Option<Arc<EventLog>>,
 }
 
 enum CacheEntry {
@@ -86,7 +90,7 @@ enum CacheEntry {
 
 impl Scheduler {
     /// A scheduler running attempts with `attempts`; `declared` are the defaults `describe` gave.
-    pub fn new(attempts: Attempts, declared: HashMap<String, TaskOptions>, limits: Limits, flow: FlowLimits) -> Arc<Scheduler> {
+    pub fn new(attempts: Attempts, declared: HashMap<String, TaskOptions>, limits: Limits, flow: FlowLimits, events: Option<Arc<EventLog>>) -> Arc<Scheduler> {
         Arc::new(Scheduler {
             attempts,
             declared,
@@ -100,7 +104,15 @@ impl Scheduler {
             cache: Mutex::new(HashMap::new()),
             records: Mutex::new(Vec::new()),
             cells: Mutex::new(Vec::new()),
+            counters: Arc::new(Counters::default()),
+            events,
         })
+    }
+
+    fn emit(&self, event: &str, fields: serde_json::Value) {
+        if let Some(events) = &self.events {
+            events.emit(event, fields);
+        }
     }
 
     /// Cancels every pending and running task.
@@ -150,11 +162,15 @@ impl Scheduler {
             let mut cache = lock(&self.cache);
             match cache.get(&key) {
                 Some(CacheEntry::Running(cell)) => {
+                    self.counters.cached.fetch_add(1, Ordering::Relaxed);
+                    self.emit("task-cached", serde_json::json!({ "task": name, "input_hash": input_hash, "joined": true }));
                     self.record(TaskRecord::cached(sequence, &name, &input_hash));
                     return Ok(cell.clone());
                 }
                 Some(CacheEntry::Done { output, until }) if *until > Instant::now() => {
                     let cell = settled(&name, Ok(output.clone()));
+                    self.counters.cached.fetch_add(1, Ordering::Relaxed);
+                    self.emit("task-cached", serde_json::json!({ "task": name, "input_hash": input_hash, "joined": false }));
                     self.record(TaskRecord::cached(sequence, &name, &input_hash));
                     return Ok(cell);
                 }
@@ -169,6 +185,7 @@ impl Scheduler {
                 cache.insert(key.clone(), CacheEntry::Running(cell.clone()));
             }
             lock(&self.cells).push(cell.clone());
+            self.counters.queued.fetch_add(1, Ordering::Relaxed);
             let scheduler = self.clone();
             let running = cell.clone();
             let identity = Identity { key, input_hash, sequence, depth };
@@ -184,6 +201,7 @@ impl Scheduler {
         let mut cancel = cell.cancel.subscribe();
         let mut cancel_all = self.cancel_all.subscribe();
         let mut attempt = 0u32;
+        let c = self.counters.clone();
         let outcome: TaskOutcome = loop {
             attempt += 1;
             let slot = tokio::select! {
@@ -191,17 +209,31 @@ impl Scheduler {
                 _ = flagged(&mut cancel) => break Err(cancelled_error(&cell.name, attempt - 1, "cancelled")),
                 _ = flagged(&mut cancel_all) => break Err(cancelled_error(&cell.name, attempt - 1, "the run was cancelled")),
             };
+            c.queued.fetch_sub(1, Ordering::Relaxed);
+            c.running.fetch_add(1, Ordering::Relaxed);
+            self.emit("task-started", serde_json::json!({ "task": cell.name, "attempt": attempt, "input_hash": input_hash }));
             let limits = Limits { timeout: policy.timeout, ..self.limits.clone() };
             let result = tokio::select! {
-                r = self.attempts.run_task(&self, &cell.name, &input, &limits, depth) => r,
-                _ = flagged(&mut cancel) => break Err(cancelled_error(&cell.name, attempt, "cancelled while running")),
-                _ = flagged(&mut cancel_all) => break Err(cancelled_error(&cell.name, attempt, "the run was cancelled while it ran")),
+                r = self.attempts.run_task(&self, &cell.name, &input, &limits, depth) => Some(r),
+                _ = flagged(&mut cancel) => None,
+                _ = flagged(&mut cancel_all) => None,
             };
             drop(slot);
+            c.running.fetch_sub(1, Ordering::Relaxed);
+            let Some(result) = result else {
+                c.queued.fetch_add(1, Ordering::Relaxed);
+                break Err(cancelled_error(&cell.name, attempt, "was cancelled while it ran"));
+            };
             match result {
-                Ok(output) => break Ok(output),
+                Ok(output) => {
+                    c.queued.fetch_add(1, Ordering::Relaxed);
+                    break Ok(output);
+                }
                 Err(error) if attempt <= policy.retries && worth_retrying(&error) => {
                     let wait = delay(&policy.backoff, attempt + 1);
+                    c.queued.fetch_add(1, Ordering::Relaxed);
+                    c.retried.fetch_add(1, Ordering::Relaxed);
+                    self.emit("task-retry", serde_json::json!({ "task": cell.name, "attempt": attempt, "error": error.to_string(), "delay_ms": wait.as_millis() as u64 }));
                     tracing::info!(task = %cell.name, attempt, error = %error, delay_ms = wait.as_millis() as u64, "task attempt failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
@@ -209,9 +241,27 @@ impl Scheduler {
                         _ = flagged(&mut cancel_all) => break Err(cancelled_error(&cell.name, attempt, "the run was cancelled")),
                     }
                 }
-                Err(error) => break Err(task_error(&error, attempt)),
+                Err(error) => {
+                    c.queued.fetch_add(1, Ordering::Relaxed);
+                    break Err(task_error(&error, attempt));
+                }
             }
         };
+        // Every path out of the loop left the task counted as queued once.
+        c.queued.fetch_sub(1, Ordering::Relaxed);
+        match &outcome {
+            Ok(_) => {
+                c.done.fetch_add(1, Ordering::Relaxed);
+                self.emit("task-succeeded", serde_json::json!({ "task": cell.name, "attempts": attempt, "duration": started.elapsed().as_secs_f64() }));
+            }
+            Err(e) => {
+                c.failed.fetch_add(1, Ordering::Relaxed);
+                self.emit(
+                    "task-failed",
+                    serde_json::json!({ "task": cell.name, "attempts": e.attempts, "error_kind": crate::run::kind_name(e.error.kind), "limit": e.limit, "cancelled": e.cancelled, "message": e.error.message }),
+                );
+            }
+        }
         let record = TaskRecord::finished(sequence, &cell.name, &input_hash, attempt, started.elapsed(), &outcome);
         tracing::debug!(task = %cell.name, attempts = record.attempts, status = record.status, "task finished");
         self.record(record);
