@@ -38,4 +38,5 @@ run_example pg-demo aw_pg_demo.wasm
 run_example pg-etl aw_pg_etl.wasm
 run_example adls-csv aw_adls_csv.wasm
 run_example pg-to-adls aw_pg_to_adls.wasm
+run_example pg-fanout aw_pg_fanout.wasm
 run_example fanout aw_fanout.wasm --input '{"n": 1000}'

@@ -215,3 +215,25 @@ fn events_are_written_as_json_lines() {
         .collect();
     assert_eq!(kinds, vec!["task-started", "task-retry", "task-started", "task-succeeded", "flow-finished"]);
 }
+
+#[test]
+fn pg_fanout_prints_the_python_originals_summary() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/pg-fanout");
+    let sandbox = Sandbox::new("");
+    let out = run(sandbox
+        .aw_run()
+        .current_dir(dir)
+        .arg(guest("aw_pg_fanout"))
+        .args(["--profile", "default", "--json"])
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT", pg_port())
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER", "aw_scram")
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE", "aw_test")
+        .env("PG_PASSWORD", "scram-pass-1e5"))
+    .expect_code(0);
+    let report = out.json();
+    assert_eq!(
+        report["result"]["printed"],
+        "Summary rows: [{'category': 'alpha', 'total': 25.0, 'count': 2}, {'category': 'beta', 'total': 10.0, 'count': 2}, {'category': 'gamma', 'total': 5.0, 'count': 1}]"
+    );
+    assert_eq!(tasks(&report).len(), 3, "one task per category");
+}
