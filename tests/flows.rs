@@ -237,3 +237,18 @@ fn pg_fanout_prints_the_python_originals_summary() {
     );
     assert_eq!(tasks(&report).len(), 3, "one task per category");
 }
+
+#[test]
+fn the_disk_cache_survives_across_runs() {
+    let sandbox = Sandbox::new(&format!(
+        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\nsslmode = \"disable\"\n[profiles.default]\npostgres = [\"default\"]\ncache = \"dir:results\"\nlimits = {{ timeout = \"60s\" }}\n",
+        pg_port()
+    ));
+    let first = flow(&sandbox, json!({"op": "cache", "n": 11}), &[]).expect_code(0).json();
+    assert_eq!(tasks(&first).iter().filter(|r| r["status"] == "succeeded").count(), 2);
+    assert!(std::fs::read_dir(sandbox.path().join("results")).expect("the cache directory").count() >= 2);
+    let second = flow(&sandbox, json!({"op": "cache", "n": 11}), &[]).expect_code(0).json();
+    assert_eq!(second["result"], json!({"first": 121, "second": 121, "joined": [144, 144]}));
+    let t = tasks(&second);
+    assert!(t.iter().all(|r| r["cached"] == true), "nothing ran the second time: {t:?}");
+}

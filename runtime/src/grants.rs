@@ -207,6 +207,7 @@ mod tests {
             config: BTreeMap::from([("table".into(), "aw_demo".into())]),
             secrets: vec!["api-token".into()],
             limits: Limits::default(),
+            result_cache: None,
         }
     }
 

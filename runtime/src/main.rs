@@ -231,6 +231,7 @@ fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
     let runtime_and_component = Runtime::new(EngineOptions { fuel: limits.fuel.is_some() }, cache_for(&args.cache, env))
         .and_then(|mut rt| {
             rt.observe(events, progress);
+            rt.result_cache(prepared.profile.result_cache.clone());
             rt.load(&args.component).map(|c| (rt, c))
         });
     let (runtime, loaded) = match runtime_and_component {

@@ -21,7 +21,7 @@ use crate::host::bindings::types::{ConnectorError, ErrorKind};
 use crate::host::bindings::{FlowPre, TaskPre};
 use crate::host::stdio::{GuestOutput, StderrTail, Stream};
 use crate::host::tasks::observe::show_progress;
-use crate::host::tasks::{EventLog, FlowLimits, Scheduler, TaskRecord, TaskScope};
+use crate::host::tasks::{DiskCache, EventLog, FlowLimits, Scheduler, TaskRecord, TaskScope};
 use crate::host::{add_to_linker, HostState, RunContext};
 
 /// Extra wall-clock time after the epoch deadline before the run is cut off from outside
@@ -37,11 +37,14 @@ pub struct Runtime {
     _ticker: EpochTicker,
     events: Option<Arc<EventLog>>,
     progress: bool,
+    result_cache: Option<Arc<DiskCache>>,
 }
 
 /// A component compiled and linked, ready to instantiate many times.
 pub struct LoadedComponent {
     pub name: String,
+    /// SHA-256 of the component's bytes (result-cache keys).
+    pub digest: String,
     pub component: Component,
     pub cache: CacheOutcome,
     pre: WorldPre,
@@ -64,7 +67,7 @@ impl LoadedComponent {
 impl Runtime {
     /// What `aw-run describe` prints: a flow's declared tasks, from a fresh instance.
     pub async fn describe(&self, loaded: &LoadedComponent, context: Arc<RunContext>, limits: &Limits) -> Result<Vec<TaskSpec>, RunError> {
-        let attempts = Attempts { engine: self.engine.clone(), fuel: self.fuel, component: loaded.name.clone(), pre: loaded.pre.clone(), context };
+        let attempts = self.attempts(loaded, context);
         attempts.describe_specs(limits).await
     }
 }
@@ -98,7 +101,24 @@ impl Runtime {
         add_to_linker(&mut linker).map_err(|e| RunError::Internal(format!("cannot link host interfaces: {e}")))?;
         let ticker = EpochTicker::start(&engine)
             .map_err(|e| RunError::Internal(format!("cannot start the epoch ticker: {e}")))?;
-        Ok(Runtime { engine, linker, cache, fuel: options.fuel, _ticker: ticker, events: None, progress: false })
+        Ok(Runtime { engine, linker, cache, fuel: options.fuel, _ticker: ticker, events: None, progress: false, result_cache: None })
+    }
+
+    /// What makes fresh instances of `loaded` for this run.
+    fn attempts(&self, loaded: &LoadedComponent, context: Arc<RunContext>) -> Attempts {
+        Attempts {
+            engine: self.engine.clone(),
+            fuel: self.fuel,
+            component: loaded.name.clone(),
+            digest: loaded.digest.clone(),
+            pre: loaded.pre.clone(),
+            context,
+        }
+    }
+
+    /// Flows: keep task results (with a cache TTL) in `dir` too, across runs.
+    pub fn result_cache(&mut self, dir: Option<std::path::PathBuf>) {
+        self.result_cache = dir.map(|d| Arc::new(DiskCache::new(d)));
     }
 
     /// Flows: write task events to `events` as they happen, and draw a progress line on
@@ -114,9 +134,8 @@ impl Runtime {
 
     /// Reads, compiles (or loads from cache) and links the component at `path`.
     pub fn load(&self, path: &Path) -> Result<LoadedComponent, RunError> {
-        let component = self.compile(path)?;
+        let (component, cache, digest) = self.compile_with_digest(path)?;
         let name = component_name(path);
-        let (component, cache) = component;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
             RunError::BadComponent(format!(
                 "{} imports something this runtime does not provide: {e}. Run `aw-run check` to see its imports",
@@ -132,18 +151,25 @@ impl Runtime {
                 ))
             })?),
         };
-        Ok(LoadedComponent { name, component, cache, pre })
+        Ok(LoadedComponent { name, digest, component, cache, pre })
     }
 
     /// Reads and compiles the component at `path` without linking it.
     pub fn compile(&self, path: &Path) -> Result<(Component, CacheOutcome), RunError> {
+        self.compile_with_digest(path).map(|(component, outcome, _)| (component, outcome))
+    }
+
+    /// `compile`, also returning the component's SHA-256.
+    fn compile_with_digest(&self, path: &Path) -> Result<(Component, CacheOutcome, String), RunError> {
         let bytes = std::fs::read(path).map_err(|e| {
             RunError::Usage(format!("cannot read component {}: {e}", path.display()))
         })?;
         check_header(path, &bytes)?;
-        self.cache.load(&self.engine, &bytes).map_err(|e| {
+        let digest = crate::engine::cache::digest(&bytes);
+        let (component, outcome) = self.cache.load(&self.engine, &bytes, &digest).map_err(|e| {
             RunError::BadComponent(format!("{} is not a valid WebAssembly component: {e:#}", path.display()))
-        })
+        })?;
+        Ok((component, outcome, digest))
     }
 
     /// Runs `run(input)` in a fresh instance under `limits`; for a flow, also every task it
@@ -156,7 +182,7 @@ impl Runtime {
         input: &str,
     ) -> (Result<String, RunError>, Usage) {
         let mut interrupted = context.interrupted.subscribe();
-        let attempts = Attempts { engine: self.engine.clone(), fuel: self.fuel, component: loaded.name.clone(), pre: loaded.pre.clone(), context };
+        let attempts = self.attempts(loaded, context);
         let scope = match &loaded.pre {
             WorldPre::Task(_) => None,
             WorldPre::Flow(_) => {
@@ -164,7 +190,7 @@ impl Runtime {
                     Ok(specs) => specs,
                     Err(e) => return (Err(e), Usage::default()),
                 };
-                let scheduler = Scheduler::new(attempts.clone(), declared, limits.clone(), FlowLimits::from(limits), self.events.clone());
+                let scheduler = Scheduler::new(attempts.clone(), declared, limits.clone(), FlowLimits::from(limits), self.events.clone(), self.result_cache.clone());
                 Some(TaskScope { scheduler, depth: 0 })
             }
         };
@@ -212,8 +238,10 @@ enum Call<'a> {
 pub struct Attempts {
     engine: Engine,
     fuel: bool,
-    /// The component's name (logs, cache keys).
+    /// The component's name (logs).
     pub component: String,
+    /// The component's SHA-256 (result-cache keys).
+    pub digest: String,
     pre: WorldPre,
     context: Arc<RunContext>,
 }

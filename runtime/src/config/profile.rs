@@ -66,6 +66,8 @@ pub struct RunProfile {
     /// Secret names the guest may read.
     pub secrets: Vec<String>,
     pub limits: Limits,
+    /// `cache = "dir:PATH"`: flows keep task results with a cache TTL on disk too.
+    pub result_cache: Option<std::path::PathBuf>,
 }
 
 impl RunProfile {
@@ -87,6 +89,7 @@ impl RunProfile {
                 config: BTreeMap::new(),
                 secrets: Vec::new(),
                 limits: Limits::default(),
+                result_cache: None,
             });
         };
         let key = format!("profiles.{name}");
@@ -105,6 +108,7 @@ impl RunProfile {
             secrets: list("secrets")?,
             config: BTreeMap::new(),
             limits: Limits::default(),
+            result_cache: None,
             explicit: true,
             name: name.clone(),
         };
@@ -127,6 +131,16 @@ impl RunProfile {
         }
         if let Some(limits) = table.get("limits") {
             profile.limits = read_limits(limits, &format!("{key}.limits"))?;
+        }
+        if let Some(node) = table.get("cache") {
+            let text = values::string(node, &format!("{key}.cache"))?;
+            profile.result_cache = match text.trim() {
+                "memory" | "" => None,
+                other => match other.strip_prefix("dir:") {
+                    Some(dir) if !dir.trim().is_empty() => Some(config.base_dir().join(dir.trim())),
+                    _ => return Err(ConfigError::invalid(&format!("{key}.cache"), &node.source, "expected \"memory\" or \"dir:PATH\"")),
+                },
+            };
         }
         Ok(profile)
     }

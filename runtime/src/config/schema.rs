@@ -107,6 +107,7 @@ pub const RUN_PROFILE: &[(&str, Kind)] = &[
     ("config", Kind::ScalarTable),
     ("secrets", Kind::StrList),
     ("limits", Kind::Table(LIMITS)),
+    ("cache", Kind::Str),
 ];
 
 /// `[secrets]`: where `secret://` references and granted secrets are looked up.

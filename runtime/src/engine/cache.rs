@@ -40,12 +40,13 @@ impl ComponentCache {
             .or_else(|| var("HOME").map(|d| d.join(".cache").join("auto-workflow")))
     }
 
-    /// Loads the compiled form of `bytes`, compiling (and storing) it on a miss.
-    pub fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {
+    /// Loads the compiled form of `bytes` (whose SHA-256 is `digest`), compiling (and
+    /// storing) it on a miss.
+    pub fn load(&self, engine: &Engine, bytes: &[u8], digest: &str) -> wasmtime::Result<(Component, CacheOutcome)> {
         let Some(dir) = &self.dir else {
             return Ok((Component::new(engine, bytes)?, CacheOutcome::Disabled));
         };
-        let path = dir.join(format!("{}.cwasm", key(engine, bytes)));
+        let path = dir.join(format!("{}.cwasm", key(engine, digest)));
         if path.is_file() {
             // SAFETY: the cache directory belongs to the user running aw-run, entries are only
             // written by `store` below from `Component::serialize`, and the engine checks the
@@ -72,13 +73,16 @@ impl ComponentCache {
     }
 }
 
-/// The cache key of `bytes` for `engine`.
-fn key(engine: &Engine, bytes: &[u8]) -> String {
+/// The cache key of a component with SHA-256 `digest` for `engine`.
+fn key(engine: &Engine, digest: &str) -> String {
     let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut engine_hash);
-    let digest = Sha256::digest(bytes);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{hex}-{:016x}", engine_hash.finish())
+    format!("{digest}-{:016x}", engine_hash.finish())
+}
+
+/// The hex SHA-256 of a component's bytes: its identity in caches.
+pub fn digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn store(dir: &Path, path: &Path, compiled: &[u8]) -> std::io::Result<()> {

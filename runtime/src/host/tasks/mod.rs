@@ -2,6 +2,7 @@
 //! instances of the flow's component, with concurrency slots, priorities, retries, timeouts,
 //! an in-run result cache, fail-fast cancellation and a record per task for the report.
 
+mod disk_cache;
 mod host;
 pub mod observe;
 pub mod policy;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use disk_cache::DiskCache;
 pub use observe::{Counters, EventLog};
 pub use scheduler::{FlowLimits, Scheduler, TaskCell};
 

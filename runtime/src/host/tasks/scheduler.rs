@@ -12,6 +12,7 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 use tokio::sync::{oneshot, watch};
 
+use super::disk_cache::DiskCache;
 use super::observe::{Counters, EventLog};
 use super::policy::{delay, worth_retrying, Policy};
 use super::{TaskOutcome, TaskRecord};
@@ -81,6 +82,7 @@ pub struct Scheduler {
     /// Live counts for the progress line.
     pub counters: Arc<Counters>,
     events: Option<Arc<EventLog>>,
+    disk: Option<Arc<DiskCache>>,
 }
 
 enum CacheEntry {
@@ -90,7 +92,7 @@ enum CacheEntry {
 
 impl Scheduler {
     /// A scheduler running attempts with `attempts`; `declared` are the defaults `describe` gave.
-    pub fn new(attempts: Attempts, declared: HashMap<String, TaskOptions>, limits: Limits, flow: FlowLimits, events: Option<Arc<EventLog>>) -> Arc<Scheduler> {
+    pub fn new(attempts: Attempts, declared: HashMap<String, TaskOptions>, limits: Limits, flow: FlowLimits, events: Option<Arc<EventLog>>, disk: Option<Arc<DiskCache>>) -> Arc<Scheduler> {
         Arc::new(Scheduler {
             attempts,
             declared,
@@ -106,6 +108,7 @@ impl Scheduler {
             cells: Mutex::new(Vec::new()),
             counters: Arc::new(Counters::default()),
             events,
+            disk,
         })
     }
 
@@ -154,7 +157,7 @@ impl Scheduler {
             return Err(connector_error(ErrorKind::Permanent, format!("task `{name}` was not started: the run is being cancelled")));
         }
         let policy = Policy::resolve(options.as_ref(), self.declared.get(&name), self.limits.timeout);
-        let key = policy.cache_key.clone().unwrap_or_else(|| cache_key(&self.attempts.component, &name, &input));
+        let key = policy.cache_key.clone().unwrap_or_else(|| cache_key(&self.attempts.digest, &name, &input));
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         let input_hash = short_hash(&input);
         // Identical spawns share one execution; a fresh cached result is a hit.
@@ -175,6 +178,16 @@ impl Scheduler {
                     return Ok(cell);
                 }
                 _ => {}
+            }
+            // Then the disk, for results of earlier runs.
+            if let (Some(disk), Some(_)) = (&self.disk, policy.cache_ttl) {
+                if let Some((output, left)) = disk.get(&key) {
+                    cache.insert(key.clone(), CacheEntry::Done { output: output.clone(), until: Instant::now() + left });
+                    self.counters.cached.fetch_add(1, Ordering::Relaxed);
+                    self.emit("task-cached", serde_json::json!({ "task": name, "input_hash": input_hash, "joined": false, "disk": true }));
+                    self.record(TaskRecord::cached(sequence, &name, &input_hash));
+                    return Ok(settled(&name, Ok(output)));
+                }
             }
             let total = self.spawned.fetch_add(1, Ordering::Relaxed) + 1;
             if total > self.flow.max_total_tasks {
@@ -269,6 +282,9 @@ impl Scheduler {
             let mut cache = lock(&self.cache);
             match (&outcome, policy.cache_ttl) {
                 (Ok(output), Some(ttl)) => {
+                    if let Some(disk) = &self.disk {
+                        disk.put(&key, output, ttl);
+                    }
                     cache.insert(key, CacheEntry::Done { output: output.clone(), until: Instant::now() + ttl });
                 }
                 _ => {
