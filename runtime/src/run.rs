@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
@@ -201,8 +202,9 @@ impl Runtime {
         };
         // Ctrl-C drops the running instance: its open transactions roll back, its unfinished
         // uploads are discarded.
+        let span = tracing::info_span!("run", component = %loaded.name, flow = loaded.is_flow());
         let (outcome, mut usage) = tokio::select! {
-            done = attempts.call(Call::Run(input), limits, scope.clone()) => done,
+            done = attempts.call(Call::Run(input), limits, scope.clone()).instrument(span) => done,
             _ = interrupted.wait_for(|on| *on) => (Err(RunError::Interrupted), Usage::default()),
         };
         if let Some(scope) = scope {
@@ -250,7 +252,10 @@ impl Attempts {
     /// One attempt of task `name`: `run-task(name, input)` in a fresh instance under `limits`.
     pub async fn run_task(&self, scheduler: &Arc<Scheduler>, name: &str, input: &str, limits: &Limits, depth: u32) -> Result<String, RunError> {
         let scope = TaskScope { scheduler: scheduler.clone(), depth };
-        self.call(Call::RunTask(name, input), limits, Some(scope)).await.0
+        let span = tracing::info_span!("task_attempt", task = name, depth, outcome = tracing::field::Empty);
+        let result = self.call(Call::RunTask(name, input), limits, Some(scope)).instrument(span.clone()).await.0;
+        span.record("outcome", result.as_ref().map(|_| "ok").unwrap_or_else(RunError::status));
+        result
     }
 
     /// The tasks a flow declares, by name, with their default options.

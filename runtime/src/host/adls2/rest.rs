@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH};
+use tracing::Instrument;
 use reqwest::{Method, Url};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
@@ -111,6 +112,11 @@ impl Rest {
 
     /// Sends `call`, retrying what may succeed on a later try; non-2xx answers are failures.
     pub async fn send(&self, call: Call) -> Result<Reply, Failure> {
+        let span = tracing::debug_span!("adls2_request", operation = %call.what, code = tracing::field::Empty, tries = tracing::field::Empty);
+        self.send_in(call, &span).instrument(span.clone()).await
+    }
+
+    async fn send_in(&self, call: Call, span: &tracing::Span) -> Result<Reply, Failure> {
         if let Some(invalid) = call.invalid {
             return Err(invalid);
         }
@@ -119,9 +125,16 @@ impl Rest {
         let mut attempt = 1;
         loop {
             let (failure, retry_after) = match self.attempt(&method, &url, &headers, &body, &what).await {
-                Ok(reply) => return Ok(reply),
+                Ok(reply) => {
+                    span.record("tries", attempt);
+                    return Ok(reply);
+                }
                 Err(outcome) => outcome,
             };
+            span.record("tries", attempt);
+            if let Some(code) = &failure.error.code {
+                span.record("code", code.as_str());
+            }
             let retryable = match failure.status {
                 Some(status) => matches!(status, 408 | 429 | 500 | 502 | 503 | 504),
                 None => matches!(failure.error.kind, ErrorKind::Transient | ErrorKind::Timeout),

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use deadpool_postgres::{ClientWrapper, Pool};
 use futures_util::SinkExt;
 use tokio::sync::Mutex;
+use tracing::Instrument;
 
 use super::copy::RowCounter;
 use super::errors::{error, from_pg, from_pool};
@@ -38,6 +39,15 @@ impl Session {
 
     /// Runs `f` on this session's connection with the statement's wrapping.
     async fn run<T>(&self, sql: &str, options: Option<StatementOptions>, atomic: bool, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
+        let span = tracing::debug_span!("pg_statement", profile = %self.settings().profile, sqlstate = tracing::field::Empty);
+        let result = self.run_in(sql, options, atomic, f).instrument(span.clone()).await;
+        if let Err(e) = &result {
+            span.record("sqlstate", e.code.as_deref().unwrap_or(""));
+        }
+        result
+    }
+
+    async fn run_in<T>(&self, sql: &str, options: Option<StatementOptions>, atomic: bool, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
         let timeout_ms = options.and_then(|o| o.timeout_ms);
         match self {
             Session::Pool { pool, settings } => {
