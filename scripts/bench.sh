@@ -15,3 +15,4 @@ export AW_GUEST_DIR="$guest_dir"
 cargo bench -p aw-runtime --bench instantiate
 cargo bench -p aw-runtime --bench postgres
 cargo bench -p aw-runtime --bench adls2
+cargo bench -p aw-runtime --bench flows

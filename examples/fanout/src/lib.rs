@@ -10,6 +10,8 @@ use serde_json::{json, Value as Json};
 #[serde(default)]
 struct Input {
     n: Option<u64>,
+    /// Compute every slice in this one instance instead of spawning (the benchmark's baseline).
+    inline: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -22,10 +24,13 @@ const PER_TASK: u64 = 1000;
 
 fn flow(input: Input) -> aw_guest::Result<Json> {
     let n = input.n.unwrap_or(100);
-    let handles = (0..n)
-        .map(|i| tasks::spawn("sum_squares", &Slice { from: i * PER_TASK + 1, to: (i + 1) * PER_TASK }, Options::new()))
-        .collect::<aw_guest::Result<Vec<_>>>()?;
-    let parts: Vec<u128> = tasks::join_all(&handles)?;
+    let slice = |i: u64| Slice { from: i * PER_TASK + 1, to: (i + 1) * PER_TASK };
+    let parts: Vec<u128> = if input.inline {
+        (0..n).map(|i| sum_squares(slice(i))).collect::<aw_guest::Result<_>>()?
+    } else {
+        let handles = (0..n).map(|i| tasks::spawn("sum_squares", &slice(i), Options::new())).collect::<aw_guest::Result<Vec<_>>>()?;
+        tasks::join_all(&handles)?
+    };
     let total: u128 = parts.iter().sum();
     let m = u128::from(n * PER_TASK);
     let expected = m * (m + 1) * (2 * m + 1) / 6;
