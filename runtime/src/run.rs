@@ -214,7 +214,6 @@ impl Runtime {
             }
             scope.scheduler.settle().await;
             usage.tasks = scope.scheduler.records();
-            usage.host_peak_rss = host_peak_rss();
             stop_progress.send_replace(true);
             if let Some(progress) = progress {
                 let _ = progress.await;
@@ -224,6 +223,7 @@ impl Runtime {
                 events.emit("flow-finished", serde_json::json!({ "status": status, "tasks": usage.tasks.len(), "duration": usage.duration.as_secs_f64() }));
             }
         }
+        usage.host_peak_rss = host_peak_rss();
         (outcome, usage)
     }
 }
@@ -317,7 +317,8 @@ impl Attempts {
                 (Some(start), Some(_)) => store.get_fuel().ok().map(|left| start.saturating_sub(left)),
                 _ => None,
             },
-            host_peak_rss: host_peak_rss(),
+            // Read once per run (in `run`), not once per task attempt.
+            host_peak_rss: None,
             tasks: Vec::new(),
         };
         (outcome, usage)
