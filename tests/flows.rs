@@ -164,7 +164,7 @@ fn describe_lists_the_tasks_without_running_them() {
     let out = run(sandbox.aw_run().args(["describe"]).arg(guest("aw_flow_probe"))).expect_code(0);
     let described: Json = serde_json::from_str(&out.stdout).expect("JSON");
     let names: Vec<&str> = described["tasks"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["sleep", "flaky", "spin", "bomb", "square", "long_tx", "fail", "spawner"]);
+    assert_eq!(names, vec!["sleep", "flaky", "spin", "bomb", "square", "long_tx", "fail", "spawner", "parent"]);
     let out = run(sandbox.aw_run().args(["describe"]).arg(guest("aw_probe")));
     assert_eq!(out.code, 6, "a task component has nothing to describe: {}", out.stderr);
 }
@@ -251,4 +251,16 @@ fn the_disk_cache_survives_across_runs() {
     assert_eq!(second["result"], json!({"first": 121, "second": 121, "joined": [144, 144]}));
     let t = tasks(&second);
     assert!(t.iter().all(|r| r["cached"] == true), "nothing ran the second time: {t:?}");
+}
+
+#[test]
+fn a_task_waiting_for_its_children_lends_them_its_slot() {
+    // One slot, three parents each joining four children: without lending, the first parent
+    // would hold the only slot while its children wait for it, until the timeout.
+    let sandbox = flow_config("timeout = \"20s\", max_tasks = 1");
+    let started = Instant::now();
+    let report = flow(&sandbox, json!({"op": "nested", "n": 4}), &[]).expect_code(0).json();
+    assert_eq!(report["result"]["sums"], json!([30, 30, 30]), "{report}");
+    assert_eq!(tasks(&report).len(), 15);
+    assert!(started.elapsed() < Duration::from_secs(10));
 }

@@ -22,6 +22,7 @@ use crate::host::bindings::types::{ConnectorError, ErrorKind};
 use crate::host::bindings::{FlowPre, TaskPre};
 use crate::host::stdio::{GuestOutput, StderrTail, Stream};
 use crate::host::tasks::observe::show_progress;
+use crate::host::tasks::scheduler::Slot;
 use crate::host::tasks::{DiskCache, EventLog, FlowLimits, Scheduler, TaskRecord, TaskScope};
 use crate::host::{add_to_linker, HostState, RunContext};
 
@@ -192,7 +193,7 @@ impl Runtime {
                     Err(e) => return (Err(e), Usage::default()),
                 };
                 let scheduler = Scheduler::new(attempts.clone(), declared, limits.clone(), FlowLimits::from(limits), self.events.clone(), self.result_cache.clone());
-                Some(TaskScope { scheduler, depth: 0 })
+                Some(TaskScope { scheduler, depth: 0, slot: None })
             }
         };
         let stop_progress = tokio::sync::watch::Sender::new(false);
@@ -250,8 +251,8 @@ pub struct Attempts {
 
 impl Attempts {
     /// One attempt of task `name`: `run-task(name, input)` in a fresh instance under `limits`.
-    pub async fn run_task(&self, scheduler: &Arc<Scheduler>, name: &str, input: &str, limits: &Limits, depth: u32) -> Result<String, RunError> {
-        let scope = TaskScope { scheduler: scheduler.clone(), depth };
+    pub async fn run_task(&self, scheduler: &Arc<Scheduler>, name: &str, input: &str, limits: &Limits, depth: u32, slot: Arc<Slot>) -> Result<String, RunError> {
+        let scope = TaskScope { scheduler: scheduler.clone(), depth, slot: Some(slot) };
         let span = tracing::info_span!("task_attempt", task = name, depth, outcome = tracing::field::Empty);
         let result = self.call(Call::RunTask(name, input), limits, Some(scope)).instrument(span.clone()).await.0;
         span.record("outcome", result.as_ref().map(|_| "ok").unwrap_or_else(RunError::status));

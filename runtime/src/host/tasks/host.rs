@@ -19,18 +19,36 @@ impl Host for HostState {
 
     async fn join_all(&mut self, handles: Vec<Resource<TaskHandle>>) -> wasmtime::Result<Vec<TaskOutcome>> {
         let cells = handles.iter().map(|h| Ok(self.table.get(h)?.0.clone())).collect::<wasmtime::Result<Vec<_>>>()?;
+        let slot = self.waiting();
         let mut results = Vec::with_capacity(cells.len());
         for cell in cells {
             results.push(cell.join().await);
         }
+        if let Some(slot) = slot {
+            slot.reclaim().await;
+        }
         Ok(results)
+    }
+}
+
+impl HostState {
+    /// A task about to wait for others lends its slot out, so its children can run.
+    fn waiting(&self) -> Option<std::sync::Arc<super::scheduler::Slot>> {
+        let slot = self.tasks.as_ref()?.slot.clone()?;
+        slot.lend();
+        Some(slot)
     }
 }
 
 impl HostTaskHandle for HostState {
     async fn join(&mut self, r: Resource<TaskHandle>) -> wasmtime::Result<Result<String, TaskError>> {
         let cell = self.table.get(&r)?.0.clone();
-        Ok(cell.join().await)
+        let slot = self.waiting();
+        let outcome = cell.join().await;
+        if let Some(slot) = slot {
+            slot.reclaim().await;
+        }
+        Ok(outcome)
     }
 
     async fn cancel(&mut self, r: Resource<TaskHandle>) -> wasmtime::Result<()> {

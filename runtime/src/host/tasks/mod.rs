@@ -30,6 +30,8 @@ pub struct TaskHandle(pub Arc<TaskCell>);
 pub struct TaskScope {
     pub scheduler: Arc<Scheduler>,
     pub depth: u32,
+    /// The attempt's concurrency slot (none for the flow itself, which holds none).
+    pub slot: Option<Arc<scheduler::Slot>>,
 }
 
 /// One task in the run report.

@@ -227,7 +227,7 @@ impl Scheduler {
             self.emit("task-started", serde_json::json!({ "task": cell.name, "attempt": attempt, "input_hash": input_hash }));
             let limits = Limits { timeout: policy.timeout, ..self.limits.clone() };
             let result = tokio::select! {
-                r = self.attempts.run_task(&self, &cell.name, &input, &limits, depth) => Some(r),
+                r = self.attempts.run_task(&self, &cell.name, &input, &limits, depth, slot.clone()) => Some(r),
                 _ = flagged(&mut cancel) => None,
                 _ = flagged(&mut cancel_all) => None,
             };
@@ -308,21 +308,30 @@ impl Scheduler {
     }
 
     /// Waits for a concurrency slot; higher priority first, then spawn order.
-    async fn acquire(&self, priority: i32) -> SlotGuard<'_> {
+    async fn acquire(self: &Arc<Self>, priority: i32) -> Arc<Slot> {
+        self.take_slot(priority).await;
+        Arc::new(Slot { scheduler: Arc::downgrade(self), priority, held: Mutex::new(true) })
+    }
+
+    async fn take_slot(&self, priority: i32) {
         let rx = {
             let mut slots = lock(&self.slots);
             if slots.free > 0 {
                 slots.free -= 1;
-                return SlotGuard(self);
+                return;
             }
             let (tx, rx) = oneshot::channel();
             let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
             slots.waiting.push(Waiter { priority, sequence, wake: tx });
             rx
         };
-        // A closed channel cannot happen while the scheduler lives; take the slot either way.
-        let _ = rx.await;
-        SlotGuard(self)
+        // A waiter dropped (cancelled) after a slot was handed to it passes the slot on.
+        let mut pending = Pending { rx: Some(rx), scheduler: self };
+        if let Some(rx) = pending.rx.as_mut() {
+            // A closed channel cannot happen while the scheduler lives; take the slot either way.
+            let _ = rx.await;
+        }
+        pending.rx = None;
     }
 
     fn release(&self) {
@@ -343,6 +352,22 @@ struct Identity {
     input_hash: String,
     sequence: u64,
     depth: u32,
+}
+
+/// A wait for a slot; see `take_slot`.
+struct Pending<'a> {
+    rx: Option<oneshot::Receiver<()>>,
+    scheduler: &'a Scheduler,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            if rx.try_recv().is_ok() {
+                self.scheduler.release();
+            }
+        }
+    }
 }
 
 struct Slots {
@@ -377,12 +402,42 @@ impl Ord for Waiter {
     }
 }
 
-/// A held slot, given back on drop (also when the attempt is cancelled).
-struct SlotGuard<'a>(&'a Scheduler);
+/// A running attempt's concurrency slot: given back while the task waits in `join` (so
+/// tasks that join their children cannot starve them of slots), taken again after, and given
+/// back for good on drop (also when the attempt is cancelled).
+pub struct Slot {
+    scheduler: std::sync::Weak<Scheduler>,
+    priority: i32,
+    held: Mutex<bool>,
+}
 
-impl Drop for SlotGuard<'_> {
+impl Slot {
+    /// Gives the slot back while the task waits.
+    pub fn lend(&self) {
+        let mut held = lock(&self.held);
+        if *held {
+            *held = false;
+            if let Some(s) = self.scheduler.upgrade() {
+                s.release();
+            }
+        }
+    }
+
+    /// Takes a slot again after waiting.
+    pub async fn reclaim(&self) {
+        if *lock(&self.held) {
+            return;
+        }
+        if let Some(s) = self.scheduler.upgrade() {
+            s.take_slot(self.priority).await;
+        }
+        *lock(&self.held) = true;
+    }
+}
+
+impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.release();
+        self.lend();
     }
 }
 

@@ -84,6 +84,12 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
                 }
             }
         }
+        "nested" => {
+            // Tasks that join their own children, more of them than slots.
+            let parents = (0..3u64).map(|_| tasks::spawn("parent", &input.n, Options::new())).collect::<aw_guest::Result<Vec<_>>>()?;
+            let sums: Vec<u64> = tasks::join_all(&parents)?;
+            Ok(json!({ "sums": sums }))
+        }
         "fanout" => {
             let handles = (0..input.n).map(|i| tasks::spawn("square", &i, Options::new())).collect::<aw_guest::Result<Vec<_>>>()?;
             let squares: Vec<u64> = tasks::join_all(&handles)?;
@@ -167,10 +173,17 @@ fn fail(secs: f64) -> aw_guest::Result<u64> {
     Err(Error::permanent("this task fails on purpose"))
 }
 
+/// Spawns `n` squares and joins them.
+fn parent(n: u64) -> aw_guest::Result<u64> {
+    let children = (1..=n).map(|i| tasks::spawn("square", &i, Options::new())).collect::<aw_guest::Result<Vec<_>>>()?;
+    let squares: Vec<u64> = tasks::join_all(&children)?;
+    Ok(squares.iter().sum())
+}
+
 /// Spawns itself and waits, without end.
 fn spawner(depth: u64) -> aw_guest::Result<u64> {
     let child = tasks::spawn("spawner", &(depth + 1), Options::new())?;
     child.join()
 }
 
-aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner]);
+aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent]);
