@@ -282,7 +282,8 @@ impl Attempts {
     async fn call(&self, call: Call<'_>, limits: &Limits, tasks: Option<TaskScope>) -> (Result<String, RunError>, Usage) {
         let started = Instant::now();
         let tail = StderrTail::default();
-        let yielding = tasks.is_some() || matches!(self.pre, WorldPre::Flow(_));
+        // Only flows have tasks to cancel and share workers with.
+        let yielding = matches!(self.pre, WorldPre::Flow(_));
         let mut store = new_store(&self.engine, self.fuel, &self.component, self.context.clone(), limits, &tail, tasks, yielding);
         let fuel_start = store.get_fuel().ok();
         let invoke = async {

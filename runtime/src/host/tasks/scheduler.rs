@@ -165,17 +165,12 @@ impl Scheduler {
             let mut cache = lock(&self.cache);
             match cache.get(&key) {
                 Some(CacheEntry::Running(cell)) => {
-                    self.counters.cached.fetch_add(1, Ordering::Relaxed);
-                    self.emit("task-cached", serde_json::json!({ "task": name, "input_hash": input_hash, "joined": true }));
-                    self.record(TaskRecord::cached(sequence, &name, &input_hash));
+                    self.cache_hit(sequence, &name, &input_hash, "joined");
                     return Ok(cell.clone());
                 }
                 Some(CacheEntry::Done { output, until }) if *until > Instant::now() => {
-                    let cell = settled(&name, Ok(output.clone()));
-                    self.counters.cached.fetch_add(1, Ordering::Relaxed);
-                    self.emit("task-cached", serde_json::json!({ "task": name, "input_hash": input_hash, "joined": false }));
-                    self.record(TaskRecord::cached(sequence, &name, &input_hash));
-                    return Ok(cell);
+                    self.cache_hit(sequence, &name, &input_hash, "memory");
+                    return Ok(settled(&name, Ok(output.clone())));
                 }
                 _ => {}
             }
@@ -183,9 +178,7 @@ impl Scheduler {
             if let (Some(disk), Some(_)) = (&self.disk, policy.cache_ttl) {
                 if let Some((output, left)) = disk.get(&key) {
                     cache.insert(key.clone(), CacheEntry::Done { output: output.clone(), until: Instant::now() + left });
-                    self.counters.cached.fetch_add(1, Ordering::Relaxed);
-                    self.emit("task-cached", serde_json::json!({ "task": name, "input_hash": input_hash, "joined": false, "disk": true }));
-                    self.record(TaskRecord::cached(sequence, &name, &input_hash));
+                    self.cache_hit(sequence, &name, &input_hash, "disk");
                     return Ok(settled(&name, Ok(output)));
                 }
             }
@@ -301,6 +294,13 @@ impl Scheduler {
             }
         }
         cell.result.send_replace(Some(outcome));
+    }
+
+    /// Counts, logs and records a spawn answered without running (`from`: joined, memory, disk).
+    fn cache_hit(&self, sequence: u64, name: &str, input_hash: &str, from: &str) {
+        self.counters.cached.fetch_add(1, Ordering::Relaxed);
+        self.emit("task-cached", serde_json::json!({ "task": name, "input_hash": input_hash, "from": from }));
+        self.record(TaskRecord::cached(sequence, name, input_hash));
     }
 
     fn record(&self, record: TaskRecord) {

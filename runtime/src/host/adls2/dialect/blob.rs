@@ -18,7 +18,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 
 use super::xml::{self, Element};
-use super::{check_metadata, info_from_headers, ranged_read, rfc3339, token, url_of, Chunk, Page, Store, Upload};
+use super::{check_metadata, exists_conflict, info_from_headers, ranged_read, rfc3339, token, url_of, Chunk, Page, Store, Upload};
 use crate::host::adls2::auth::Credential;
 use crate::host::adls2::errors::Failure;
 use crate::host::adls2::paths;
@@ -216,17 +216,6 @@ fn committed(path: &str, reply: &Reply, size: u64, options: &UploadOptions) -> P
     info.size = size;
     info.content_type = Some(options.content_type.clone().unwrap_or_else(|| "application/octet-stream".into()));
     info
-}
-
-/// A conflict on a commit with `overwrite=false` says so plainly.
-fn exists_conflict(container: &str, path: &str, f: Failure) -> Failure {
-    if f.is_status(409) || f.is_status(412) {
-        let mut f = f;
-        f.error.message = format!("{container}/{path} already exists and overwrite is false ({})", f.code());
-        f
-    } else {
-        f
-    }
 }
 
 #[async_trait]

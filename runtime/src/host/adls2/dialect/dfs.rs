@@ -16,7 +16,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 use serde_json::Value as Json;
 
-use super::{check_metadata, info_from_headers, ranged_read, rename_source, rfc3339, token, url_of, Chunk, Page, Store, Upload};
+use super::{check_metadata, exists_conflict, info_from_headers, ranged_read, rename_source, rfc3339, token, url_of, Chunk, Page, Store, Upload};
 use crate::host::adls2::errors::Failure;
 use crate::host::adls2::rest::{Call, Reply, Rest};
 use crate::host::bindings::adls2::{ContainerInfo, PathInfo, PathProperties, UploadOptions};
@@ -265,18 +265,8 @@ async fn rename(rest: &Rest, base: &Url, container: &str, from: &str, to: &str, 
     if !overwrite {
         call = call.header("if-none-match", "*");
     }
-    rest.send(call).await.map_err(|f| {
-        if f.is_status(409) || f.is_status(412) {
-            if f.code() == "PathAlreadyExists" || f.is_status(412) {
-                let mut f = f;
-                f.error.message = format!("{container}/{to} already exists and overwrite is false ({})", f.code());
-                return f;
-            }
-            f
-        } else {
-            f
-        }
-    })
+    // Other 409s (a non-empty directory in the way) keep the service's own message.
+    rest.send(call).await.map_err(|f| if f.code() == "PathAlreadyExists" || f.is_status(412) { exists_conflict(container, to, f) } else { f })
 }
 
 /// Create (hidden) + Append + Flush, then rename onto the path.

@@ -187,6 +187,17 @@ where
     }
 }
 
+/// A 409 / 412 on a write with `overwrite=false` says so plainly; other failures pass through.
+pub fn exists_conflict(container: &str, path: &str, f: Failure) -> Failure {
+    if f.is_status(409) || f.is_status(412) {
+        let mut f = f;
+        f.error.message = format!("{container}/{path} already exists and overwrite is false ({})", f.code());
+        f
+    } else {
+        f
+    }
+}
+
 /// A random hex token for block ids and temporary names.
 pub fn token() -> String {
     format!("{:016x}", fastrand::u64(..))
