@@ -1,0 +1,60 @@
+// Connector errors as exception classes, named like the Python SDK's (and the
+// `auto_workflow` package's): kind, code (SQLSTATE / Azure code), message, retryable.
+
+/** A classified failure of a host call or of a task. */
+export class ConnectorError extends Error {
+  constructor(message, { code, retryable, kind } = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.kind = kind ?? new.target.kind ?? 'permanent';
+    this.code = code;
+    this.retryable = retryable ?? (this.kind === 'transient' || this.kind === 'timeout');
+  }
+}
+ConnectorError.kind = 'permanent';
+
+const define = (name, kind) => {
+  const cls = { [name]: class extends ConnectorError {} }[name];
+  cls.kind = kind;
+  return cls;
+};
+export const ConfigError = define('ConfigError', 'config');
+export const DeniedError = define('DeniedError', 'denied');
+export const AuthError = define('AuthError', 'auth');
+export const NotFoundError = define('NotFoundError', 'not-found');
+export const ConflictError = define('ConflictError', 'conflict');
+export const TimeoutError = define('TimeoutError', 'timeout');
+export const TransientError = define('TransientError', 'transient');
+export const PermanentError = define('PermanentError', 'permanent');
+export const InvalidInputError = define('InvalidInputError', 'invalid-input');
+export const LimitError = define('LimitError', 'limit');
+
+const BY_KIND = Object.fromEntries([ConfigError, DeniedError, AuthError, NotFoundError, ConflictError,
+  TimeoutError, TransientError, PermanentError, InvalidInputError, LimitError].map((c) => [c.kind, c]));
+
+/** The exception for a WIT `connector-error` record. */
+export function fromWit(error) {
+  const cls = BY_KIND[error.kind] ?? PermanentError;
+  return new cls(error.message, { code: error.code, retryable: error.retryable });
+}
+
+/** The WIT `connector-error` record for anything a guest threw. */
+export function toWit(error) {
+  if (error instanceof ConnectorError) {
+    return { kind: error.kind, message: error.message, code: error.code ?? undefined, retryable: !!error.retryable };
+  }
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : `uncaught: ${String(error)}`;
+  return { kind: 'permanent', message, code: undefined, retryable: false };
+}
+
+/** Calls a host function, turning its WIT error into the matching exception. */
+export function call(fn, ...args) {
+  try {
+    return fn(...args);
+  } catch (e) {
+    if (e && typeof e === 'object' && 'payload' in e && e.payload && typeof e.payload.kind === 'string') {
+      throw fromWit(e.payload);
+    }
+    throw e;
+  }
+}

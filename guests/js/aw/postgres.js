@@ -1,0 +1,230 @@
+// PostgreSQL through the host's connection pools, in JavaScript idiom (node-postgres style
+// `$1` placeholders, rows as plain objects):
+//
+//   const db = postgres.client();
+//   const rows = db.query('select id, name from users where id = $1', [123]);
+//
+// The guest never sees the DSN or the password: it names a connector profile.
+import * as wit from 'auto-workflow:connectors/postgres@0.1.0';
+import { call, InvalidInputError } from './errors.js';
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+function scalar(value, index) {
+  if (value === null || value === undefined) return { tag: 'null' };
+  switch (typeof value) {
+    case 'boolean': return { tag: 'boolean', val: value };
+    case 'bigint':
+      return value >= INT64_MIN && value <= INT64_MAX ? { tag: 'int64', val: value } : { tag: 'numeric', val: value.toString() };
+    case 'number':
+      return Number.isSafeInteger(value) ? { tag: 'int64', val: BigInt(value) } : { tag: 'float64', val: value };
+    case 'string': return { tag: 'text', val: value };
+    default: break;
+  }
+  if (value instanceof Uint8Array) return { tag: 'bytea', val: value };
+  if (value instanceof ArrayBuffer) return { tag: 'bytea', val: new Uint8Array(value) };
+  if (value instanceof Date) return { tag: 'timestamptz', val: value.toISOString() };
+  if (typeof value === 'object' && !Array.isArray(value)) return { tag: 'json', val: JSON.stringify(value) };
+  throw new InvalidInputError(`parameter $${index}: cannot send a ${typeof value} to PostgreSQL`);
+}
+
+/** A parameter as a WIT value (`index` is 1-based, for messages). */
+export function toParam(value, index) {
+  return Array.isArray(value) ? { tag: 'array', val: value.map((v) => scalar(v, index)) } : scalar(value, index);
+}
+
+const params = (values) => (values ?? []).map((v, i) => toParam(v, i + 1));
+
+/** A column's JS value: int64 as a number when it fits exactly (else a bigint), numeric as
+ *  its exact text, json parsed, bytea a Uint8Array, dates and times as their ISO text. */
+export function fromValue(value) {
+  switch (value.tag) {
+    case 'null': return null;
+    case 'int64': return value.val >= -9007199254740991n && value.val <= 9007199254740991n ? Number(value.val) : value.val;
+    case 'json': return JSON.parse(value.val);
+    case 'array': return value.val.map(fromValue);
+    default: return value.val;
+  }
+}
+
+function rowObject(columns, values) {
+  const row = {};
+  columns.forEach((c, i) => { row[c.name] = fromValue(values[i]); });
+  return row;
+}
+
+const statementOptions = (opts) => (opts?.timeout == null ? undefined : { timeoutMs: BigInt(Math.round(opts.timeout * 1000)) });
+
+function copyFormat({ format = 'csv', header = false, delimiter, null: nullString, quote } = {}) {
+  if (!['text', 'csv', 'binary'].includes(format)) throw new InvalidInputError(`unknown COPY format '${format}': use text, csv or binary`);
+  return { kind: format, header, delimiter, nullString, quote };
+}
+
+const isQuery = (source) => /^\s*(select|with|values|table)\b|^\s*\(/i.test(source);
+const encoder = new TextEncoder();
+const toBytes = (chunk) => (typeof chunk === 'string' ? encoder.encode(chunk) : chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk));
+
+function dispose(resource) {
+  resource[Symbol.dispose]?.();
+}
+
+/** Statements shared by a client and a transaction (`this.handle` is the WIT resource). */
+class Statements {
+  /** All rows as objects (bounded by the host's buffered-query limits; use queryIter for big results). */
+  query(sql, values, opts) {
+    const result = call(() => this.handle.query(sql, params(values), statementOptions(opts)));
+    return result.rows.map((row) => rowObject(result.columns, row));
+  }
+
+  /** The first row, or null. */
+  queryOne(sql, values, opts) {
+    const row = call(() => this.handle.queryOne(sql, params(values), statementOptions(opts)));
+    return row === undefined ? null : rowObject(row.columns, row.values);
+  }
+
+  /** The first column of the first row, or null. */
+  queryValue(sql, values, opts) {
+    const value = call(() => this.handle.queryValue(sql, params(values), statementOptions(opts)));
+    return value === undefined ? null : fromValue(value);
+  }
+
+  /** Rows affected. */
+  execute(sql, values, opts) {
+    return Number(call(() => this.handle.execute(sql, params(values), statementOptions(opts))));
+  }
+
+  /** Runs `sql` once per parameter list, pipelined in one transaction; total rows affected. */
+  executeMany(sql, valueLists, opts) {
+    if (valueLists.length === 0) return 0;
+    return Number(call(() => this.handle.executeMany(sql, valueLists.map(params), statementOptions(opts))));
+  }
+
+  /** A generator of row objects pulled from a server-side cursor `size` rows at a time. */
+  * queryIter(sql, values, { size = 1000 } = {}) {
+    const stream = call(() => this.handle.queryStream(sql, params(values), BigInt(size)));
+    try {
+      const columns = stream.columns();
+      for (;;) {
+        const batch = call(() => stream.next());
+        if (batch === undefined) return;
+        for (const row of batch) yield rowObject(columns, row);
+      }
+    } finally {
+      dispose(stream);
+    }
+  }
+
+  /** COPY `table` FROM STDIN. `data`: a string, bytes, or an iterable of chunks. Returns rows copied.
+   *  Options: columns, format (text | csv | binary), header, delimiter, null, quote. */
+  copyFrom(table, data, opts = {}) {
+    const sink = call(() => this.handle.copyIn(table, opts.columns ?? [], copyFormat(opts)));
+    try {
+      const chunks = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
+      for (const chunk of chunks) {
+        const bytes = toBytes(chunk);
+        for (let at = 0; at < bytes.length; at += 1 << 20) {
+          call(() => sink.write(bytes.subarray(at, at + (1 << 20))));
+        }
+      }
+      return Number(call(() => sink.finish()));
+    } finally {
+      dispose(sink);
+    }
+  }
+
+  /** A generator of byte chunks of COPY (table or query) TO STDOUT. */
+  * copyToIter(source, opts = {}) {
+    const what = isQuery(source) ? { tag: 'query', val: source } : { tag: 'table', val: source };
+    const src = call(() => this.handle.copyOut(what, opts.columns ?? [], copyFormat(opts)));
+    try {
+      for (;;) {
+        const chunk = call(() => src.read());
+        if (chunk === undefined) return;
+        yield chunk;
+      }
+    } finally {
+      dispose(src);
+    }
+  }
+
+  /** COPY (table or query) TO STDOUT, all of it as one Uint8Array. */
+  copyTo(source, opts = {}) {
+    const chunks = [...this.copyToIter(source, opts)];
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) { out.set(c, at); at += c.length; }
+    return out;
+  }
+}
+
+/** A transaction pinned to one pooled connection; disposing it unfinished rolls back. */
+export class Transaction extends Statements {
+  constructor(handle) { super(); this.handle = handle; this.done = false; }
+  commit() { this.done = true; call(() => this.handle.commit()); dispose(this.handle); }
+  rollback() { this.done = true; call(() => this.handle.rollback()); dispose(this.handle); }
+  rollbackTo(name) { call(() => this.handle.rollbackTo(name)); }
+  release(name) { call(() => this.handle.release(name)); }
+
+  /** A savepoint. With `fn`: released when `fn` returns, rolled back to (undoing its writes,
+   *  keeping the transaction) when it throws, and the error rethrown. */
+  savepoint(name, fn) {
+    call(() => this.handle.savepoint(name));
+    if (!fn) return undefined;
+    let result;
+    try {
+      result = fn(this);
+    } catch (e) {
+      this.rollbackTo(name);
+      throw e;
+    }
+    this.release(name);
+    return result;
+  }
+
+  [Symbol.dispose]() { if (!this.done) { this.done = true; dispose(this.handle); } }
+}
+
+/** A handle on a connector profile's pool; each statement checks a connection out. */
+export class Client extends Statements {
+  constructor(handle) { super(); this.handle = handle; }
+
+  /** A transaction. `opts`: isolation ('read committed' | 'repeatable read' | 'serializable'),
+   *  readOnly, deferrable. With `fn`: commits when `fn` returns, rolls back when it throws. */
+  transaction(opts = {}, fn) {
+    if (typeof opts === 'function') { fn = opts; opts = {}; }
+    const isolation = opts.isolation == null ? undefined : String(opts.isolation).toLowerCase().replace(/[ _]/g, '-');
+    if (isolation !== undefined && !['read-committed', 'repeatable-read', 'serializable'].includes(isolation)) {
+      throw new InvalidInputError(`unknown isolation '${opts.isolation}': use read committed, repeatable read or serializable`);
+    }
+    const tx = new Transaction(call(() => this.handle.begin({ isolation, readOnly: !!opts.readOnly, deferrable: !!opts.deferrable })));
+    if (!fn) return tx;
+    let result;
+    try {
+      result = fn(tx);
+    } catch (e) {
+      if (!tx.done) tx.rollback();
+      throw e;
+    }
+    if (!tx.done) tx.commit();
+    return result;
+  }
+
+  /** Tables of `schema` (all, or those named) with columns and primary keys. */
+  reflect(schema = 'public', tables = []) {
+    return call(() => this.handle.reflect(schema, tables)).map((t) => ({
+      schema: t.schema,
+      name: t.name,
+      primary_key: t.primaryKey,
+      columns: t.columns.map((c) => ({ name: c.name, type: c.typeName, nullable: c.nullable, default: c.default ?? null })),
+    }));
+  }
+
+  close() { dispose(this.handle); }
+  [Symbol.dispose]() { this.close(); }
+}
+
+/** A client for connector profile `profile` (undefined = the one named like the run profile). */
+export function client(profile) {
+  return new Client(call(wit.open, profile ?? undefined));
+}

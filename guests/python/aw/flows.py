@@ -1,0 +1,217 @@
+"""`@task` and `@flow` over the host's `tasks` interface.
+
+Calling a task spawns it: the host runs it in a fresh sandboxed instance of this component,
+concurrently with the caller, under its retry / timeout / cache options, and the call
+returns a `TaskFuture` at once. `.result()` joins it; passing a future as an argument to
+another task (or returning it from the flow) joins it too, so plain data-flow code works:
+
+    @task(retries=3, timeout=30)
+    def extract(day): ...
+
+    @flow
+    def daily(days):
+        return [load(extract(d)) for d in days]
+"""
+
+import inspect
+import json
+
+from componentize_py_types import Err
+from wit_world.imports import tasks as _tasks
+
+from . import errors
+from ._wit import call, dumps
+
+_TASKS = {}
+_FLOWS = []
+
+
+def _ms(seconds):
+    return None if seconds is None else int(seconds * 1000)
+
+
+def _task_options(retries=None, backoff=None, backoff_factor=None, backoff_max=None, jitter=None,
+                  timeout=None, cache_ttl=None, cache_key=None, priority=None):
+    """WIT task options; times in seconds as the Python package takes them."""
+    wit_backoff = None
+    if any(v is not None for v in (backoff, backoff_factor, backoff_max, jitter)):
+        wit_backoff = _tasks.Backoff(
+            _ms(0.2 if backoff is None else backoff), float(2.0 if backoff_factor is None else backoff_factor),
+            _ms(10 if backoff_max is None else backoff_max), True if jitter is None else bool(jitter))
+    return _tasks.TaskOptions(retries, wit_backoff, _ms(timeout), _ms(cache_ttl), cache_key, priority)
+
+
+def _task_error(name, error):
+    """The exception for a task that failed for good (kind of its last attempt's error)."""
+    exc = errors.from_wit(error.error)
+    exc.task = name
+    exc.attempts = error.attempts
+    exc.limit = error.limit
+    exc.cancelled = error.cancelled
+    return exc
+
+
+class TaskFuture:
+    """A spawned task. `result()` waits for it and returns its value or raises its error."""
+
+    def __init__(self, name, handle):
+        self.name = name
+        self._handle = handle
+        self._outcome = None
+
+    def _settle(self, outcome):
+        if self._outcome is None:
+            self._outcome = outcome
+            self._handle.__exit__(None, None, None)
+
+    def result(self):
+        if self._outcome is None:
+            try:
+                self._settle((True, json.loads(self._handle.join())))
+            except Err as e:
+                self._settle((False, _task_error(self.name, e.value)))
+        ok, value = self._outcome
+        if ok:
+            return value
+        raise value
+
+    def cancel(self):
+        """Cancels the task if it has not finished; `result()` then raises."""
+        if self._outcome is None:
+            self._handle.cancel()
+
+    def done(self):
+        return self._outcome is not None
+
+    def __repr__(self):
+        return f"<TaskFuture {self.name}>"
+
+
+def resolve(value):
+    """`value` with every `TaskFuture` inside it (lists, tuples, dicts) replaced by its result."""
+    if isinstance(value, TaskFuture):
+        return value.result()
+    if isinstance(value, (list, tuple)):
+        return [resolve(v) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve(v) for k, v in value.items()}
+    return value
+
+
+def gather(*futures, return_exceptions=False):
+    """Waits for every future (one host call); results in order. Raises the first failure
+    unless `return_exceptions`, which puts the exceptions in the list instead."""
+    if len(futures) == 1 and isinstance(futures[0], (list, tuple)):
+        futures = tuple(futures[0])
+    pending = [f for f in futures if isinstance(f, TaskFuture) and f._outcome is None]
+    if pending:
+        for future, outcome in zip(pending, _tasks.join_all([f._handle for f in pending])):
+            if isinstance(outcome, Err):
+                future._settle((False, _task_error(future.name, outcome.value)))
+            else:
+                future._settle((True, json.loads(outcome.value)))
+    results = []
+    for f in futures:
+        try:
+            results.append(f.result() if isinstance(f, TaskFuture) else f)
+        except errors.ConnectorError as exc:
+            if not return_exceptions:
+                raise
+            results.append(exc)
+    return results
+
+
+class Task:
+    """A function registered as a task of this component."""
+
+    def __init__(self, fn, name, description, options):
+        self.fn = fn
+        self.name = name
+        self.description = description
+        self.defaults = options
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+
+    def __call__(self, *args, **kwargs):
+        """Spawns the task with these arguments; returns a `TaskFuture`."""
+        return self._spawn(args, kwargs, None)
+
+    def options(self, **options):
+        """This task with other options for the next spawns: `extract.options(retries=5)(day)`."""
+        merged = dict(self.defaults, **options)
+        return lambda *args, **kwargs: self._spawn(args, kwargs, _task_options(**merged))
+
+    def _spawn(self, args, kwargs, options):
+        payload = dumps({"args": resolve(list(args)), "kwargs": resolve(kwargs)})
+        return TaskFuture(self.name, call(_tasks.spawn, self.name, payload, options))
+
+    def run_local(self, *args, **kwargs):
+        """Calls the function in this instance, without spawning (for tests and helpers)."""
+        return self.fn(*args, **kwargs)
+
+
+def task(fn=None, *, name=None, description=None, **options):
+    """Registers a task. Options (defaults the host applies to every spawn): `retries`,
+    `backoff` (first delay, seconds), `backoff_factor`, `backoff_max`, `jitter`,
+    `timeout` (seconds per attempt), `cache_ttl` (seconds), `cache_key`, `priority`."""
+    _task_options(**options)  # a wrong option name fails at build time, not at run time
+
+    def register(f):
+        t = Task(f, name or f.__name__, description or _first_line(f.__doc__), options)
+        if t.name in _TASKS:
+            raise ValueError(f"two tasks are called {t.name!r}")
+        _TASKS[t.name] = t
+        return t
+
+    return register(fn) if fn is not None else register
+
+
+def flow(fn=None, *, name=None):
+    """Registers the component's flow: the function `aw-run` runs. Its JSON input is passed
+    as keyword arguments when it is an object whose keys the function accepts."""
+    def register(f):
+        if _FLOWS:
+            raise ValueError(f"a component has one flow; {_FLOWS[0].__name__!r} is already registered")
+        _FLOWS.append(f)
+        return f
+
+    return register(fn) if fn is not None else register
+
+
+def _first_line(doc):
+    return doc.strip().splitlines()[0] if doc and doc.strip() else None
+
+
+def _call_with_input(fn, value):
+    """Calls the flow with its decoded JSON input."""
+    params = inspect.signature(fn).parameters
+    if not params:
+        return fn()
+    if isinstance(value, dict):
+        takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in params.values())
+        if takes_kwargs or all(k in params for k in value):
+            return fn(**value)
+    return fn(value)
+
+
+def run_flow(input_text):
+    """Runs the registered flow (the `run` export)."""
+    if not _FLOWS:
+        raise errors.ConfigError("this component registers no @flow: decorate the function aw-run should run")
+    return dumps(resolve(_call_with_input(_FLOWS[0], json.loads(input_text or "null"))))
+
+
+def run_task(name, input_text):
+    """Runs one attempt of task `name` (the `run-task` export)."""
+    task = _TASKS.get(name)
+    if task is None:
+        raise errors.InvalidInputError(f"this component has no task {name!r} (it has: {', '.join(sorted(_TASKS))})")
+    payload = json.loads(input_text or "{}")
+    if not isinstance(payload, dict):
+        payload = {"args": [payload]}
+    return dumps(resolve(task.fn(*payload.get("args", ()), **payload.get("kwargs", {}))))
+
+
+def describe():
+    """The registered tasks and their default options (the `describe` export)."""
+    return [_tasks.TaskSpec(t.name, t.description, _task_options(**t.defaults)) for t in _TASKS.values()]

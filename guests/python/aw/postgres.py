@@ -1,0 +1,270 @@
+"""PostgreSQL through the host's connection pools, in the `auto_workflow` package's idiom.
+
+    with postgres.client() as db:
+        rows = db.query("select id, name from users where id = %s", (123,))   # list of dicts
+
+Placeholders are psycopg style (`%s`, `%(name)s`) or PostgreSQL's own (`$1`). The guest
+never sees the DSN or the password: it names a connector profile, the host holds the pool.
+"""
+
+from wit_world.imports import postgres as _pg
+
+from . import _pgvalues
+from ._sql import translate
+from ._wit import call
+from .errors import InvalidInputError
+
+_ISOLATION = {
+    None: None,
+    "read committed": _pg.Isolation.READ_COMMITTED,
+    "repeatable read": _pg.Isolation.REPEATABLE_READ,
+    "serializable": _pg.Isolation.SERIALIZABLE,
+}
+_COPY_KINDS = {"text": _pg.CopyKind.TEXT, "csv": _pg.CopyKind.CSV, "binary": _pg.CopyKind.BINARY}
+
+
+def _options(timeout):
+    """Per-statement options; `timeout` in seconds."""
+    return None if timeout is None else _pg.StatementOptions(int(timeout * 1000))
+
+
+def _format(format, header, delimiter, null, quote):
+    kind = _COPY_KINDS.get(str(format).lower())
+    if kind is None:
+        raise InvalidInputError(f"unknown COPY format {format!r}: use text, csv or binary")
+    return _pg.CopyFormat(kind, bool(header), delimiter, null, quote)
+
+
+def _names(columns):
+    return [c.name for c in columns]
+
+
+class _Statements:
+    """Statements shared by a client and a transaction (`self._h` is the WIT resource)."""
+
+    def query(self, sql, params=None, *, timeout=None):
+        """All rows as a list of dicts (bounded by the host's buffered-query limits; use
+        `query_iter` for big results)."""
+        sql, values = translate(sql, params)
+        result = call(self._h.query, sql, _pgvalues.params(values), _options(timeout))
+        names = _names(result.columns)
+        return [_pgvalues.row_dict(names, row) for row in result.rows]
+
+    def query_one(self, sql, params=None, *, timeout=None):
+        """The first row as a dict, or None."""
+        sql, values = translate(sql, params)
+        row = call(self._h.query_one, sql, _pgvalues.params(values), _options(timeout))
+        return None if row is None else _pgvalues.row_dict(_names(row.columns), row.values)
+
+    def query_value(self, sql, params=None, *, timeout=None):
+        """The first column of the first row, or None."""
+        sql, values = translate(sql, params)
+        value = call(self._h.query_value, sql, _pgvalues.params(values), _options(timeout))
+        return None if value is None else _pgvalues.from_value(value)
+
+    def execute(self, sql, params=None, *, timeout=None):
+        """Rows affected."""
+        sql, values = translate(sql, params)
+        return call(self._h.execute, sql, _pgvalues.params(values), _options(timeout))
+
+    def executemany(self, sql, seq_of_params, *, timeout=None):
+        """Runs `sql` once per parameter set, pipelined in one transaction; total rows affected."""
+        translated, batches = sql, []
+        for params in seq_of_params:
+            translated, values = translate(sql, params)
+            batches.append(_pgvalues.params(values))
+        if not batches:
+            return 0
+        return call(self._h.execute_many, translated, batches, _options(timeout))
+
+    execute_many = executemany
+
+    def query_iter(self, sql, params=None, size=1000):
+        """A generator of dict rows, pulled from a server-side cursor `size` rows at a time:
+        host memory stays bounded whatever the result's size."""
+        sql, values = translate(sql, params)
+        stream = call(self._h.query_stream, sql, _pgvalues.params(values), int(size))
+        try:
+            names = _names(stream.columns())
+            while True:
+                batch = call(stream.next)
+                if batch is None:
+                    return
+                for row in batch:
+                    yield _pgvalues.row_dict(names, row)
+        finally:
+            stream.__exit__(None, None, None)
+
+    def copy_from(self, table, data, columns=None, format="csv", *, header=False, delimiter=None,
+                  null=None, quote=None, chunk_size=1 << 20):
+        """COPY `table` FROM STDIN. `data`: bytes, str, a file-like object with `read`, or an
+        iterable of bytes / str chunks. Returns the number of rows copied."""
+        sink = call(self._h.copy_in, table, list(columns or ()), _format(format, header, delimiter, null, quote))
+        try:
+            for chunk in _chunks(data, chunk_size):
+                call(sink.write, chunk)
+            return call(sink.finish)
+        finally:
+            sink.__exit__(None, None, None)
+
+    def copy_to(self, source, dest=None, columns=None, format="csv", *, header=False, delimiter=None,
+                null=None, quote=None):
+        """COPY a table (a name) or a query (text starting with SELECT, WITH, VALUES, TABLE
+        or a parenthesis) TO STDOUT. With `dest` (anything with `write`), the
+        data is streamed into it and the row count returned; without, returns the bytes."""
+        what = _pg.CopyFrom_Query(source) if _is_query(source) else _pg.CopyFrom_Table(source)
+        src = call(self._h.copy_out, what, list(columns or ()), _format(format, header, delimiter, null, quote))
+        try:
+            parts = []
+            while True:
+                chunk = call(src.read)
+                if chunk is None:
+                    break
+                if dest is None:
+                    parts.append(chunk)
+                else:
+                    dest.write(chunk)
+            return b"".join(parts) if dest is None else src.rows()
+        finally:
+            src.__exit__(None, None, None)
+
+    def copy_to_iter(self, source, columns=None, format="csv", **options):
+        """COPY TO STDOUT as a generator of byte chunks."""
+        what = _pg.CopyFrom_Query(source) if _is_query(source) else _pg.CopyFrom_Table(source)
+        fmt = _format(format, options.get("header", False), options.get("delimiter"),
+                      options.get("null"), options.get("quote"))
+        src = call(self._h.copy_out, what, list(columns or ()), fmt)
+        try:
+            while True:
+                chunk = call(src.read)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            src.__exit__(None, None, None)
+
+
+def _is_query(source):
+    head = source.lstrip().split(None, 1)[0].lower() if source.strip() else ""
+    return head in ("select", "with", "values", "table") or source.lstrip().startswith("(")
+
+
+def _chunks(data, chunk_size):
+    if isinstance(data, str):
+        data = data.encode()
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        data = bytes(data)
+        for i in range(0, len(data), chunk_size):
+            yield data[i:i + chunk_size]
+        return
+    if hasattr(data, "read"):
+        while True:
+            chunk = data.read(chunk_size)
+            if not chunk:
+                return
+            yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+    for chunk in data:
+        yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+
+
+class Transaction(_Statements):
+    """A transaction pinned to one pooled connection. As a context manager it commits when
+    the block ends normally and rolls back when it raises."""
+
+    def __init__(self, handle):
+        self._h = handle
+        self._done = False
+
+    def commit(self):
+        self._done = True
+        call(self._h.commit)
+
+    def rollback(self):
+        self._done = True
+        call(self._h.rollback)
+
+    def savepoint(self, name):
+        """A savepoint. As a context manager: released when the block ends normally, rolled
+        back to (undoing the block's writes, keeping the transaction) when it raises."""
+        call(self._h.savepoint, name)
+        return _Savepoint(self, name)
+
+    def rollback_to(self, name):
+        call(self._h.rollback_to, name)
+
+    def release(self, name):
+        call(self._h.release, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if not self._done:
+                if exc_type is None:
+                    self.commit()
+                else:
+                    self.rollback()
+        finally:
+            self._h.__exit__(None, None, None)
+        return False
+
+
+class _Savepoint:
+    def __init__(self, tx, name):
+        self._tx, self.name = tx, name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self._tx.release(self.name)
+        else:
+            self._tx.rollback_to(self.name)
+        return False
+
+
+class Client(_Statements):
+    """A handle on a connector profile's pool; each statement checks a connection out."""
+
+    def __init__(self, handle):
+        self._h = handle
+
+    def transaction(self, isolation=None, readonly=False, deferrable=False):
+        """A transaction (context manager). `isolation`: "read committed", "repeatable read"
+        or "serializable"."""
+        key = None if isolation is None else str(isolation).lower().replace("_", " ")
+        if key not in _ISOLATION:
+            raise InvalidInputError(f"unknown isolation {isolation!r}: use read committed, repeatable read or serializable")
+        options = _pg.TransactionOptions(_ISOLATION[key], bool(readonly), bool(deferrable))
+        return Transaction(call(self._h.begin, options))
+
+    begin = transaction
+
+    def reflect(self, schema="public", tables=None):
+        """Tables of `schema` (all, or those named) as dicts with columns and primary key."""
+        infos = call(self._h.reflect, schema, list(tables or ()))
+        return [{
+            "schema": t.schema, "name": t.name, "primary_key": list(t.primary_key),
+            "columns": [{"name": c.name, "type": c.type_name, "nullable": c.nullable, "default": c.default}
+                        for c in t.columns],
+        } for t in infos]
+
+    def close(self):
+        self._h.__exit__(None, None, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+
+def client(profile=None):
+    """A client for connector profile `profile` (None = the one named like the run profile)."""
+    return Client(call(_pg.open, profile))
+
+
+connect = client
