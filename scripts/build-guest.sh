@@ -52,7 +52,7 @@ py)
 js)
     [ -f "$src/main.js" ] || { echo "build-guest: $src has no main.js" >&2; exit 2; }
     sdk=$root/guests/js
-    if ! up_to_date "$sdk/aw"; then
+    if ! up_to_date "$sdk"; then
         modules=$tools/jco
         if [ "$(cat "$modules/.versions" 2>/dev/null)" != "$COMPONENTIZE_JS $JCO" ]; then
             echo "build-guest: installing componentize-js $COMPONENTIZE_JS and jco $JCO into $modules" >&2

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-GUESTS=(aw-hello aw-pg-demo aw-pg-etl aw-adls-csv aw-pg-to-adls aw-fanout aw-pg-fanout aw-probe aw-other-world aw-pg-probe aw-adls-probe aw-flow-probe)
+GUESTS=(aw-hello aw-pg-demo aw-pg-etl aw-adls-csv aw-pg-to-adls aw-fanout aw-pg-fanout aw-probe aw-other-world aw-pg-probe aw-adls-probe aw-flow-probe aw-conformance)
 args=()
 for g in "${GUESTS[@]}"; do args+=(-p "$g"); done
 cargo build --quiet --release --target wasm32-wasip2 "${args[@]}"

@@ -3,13 +3,13 @@
 // host logs (scrubbed of secret values). Errors are thrown as plain records: the
 // component model's lowering aborts on a thrown Error object.
 import { runFlow, runTask as runOneTask, describeTasks } from './flows.js';
-import { toWit } from './errors.js';
+import { isError, toWit } from './errors.js';
 
 function guarded(fn) {
   try {
     return fn();
   } catch (e) {
-    console.error(e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : `uncaught: ${String(e)}`);
+    console.error(isError(e) ? `${e.name}: ${e.message}\n${e.stack ?? ''}` : `uncaught: ${String(e)}`);
     throw toWit(e);
   }
 }

@@ -38,12 +38,15 @@ export function fromWit(error) {
   return new cls(error.message, { code: error.code, retryable: error.retryable });
 }
 
+/** True for Error objects, also those the engine raises from another realm. */
+export const isError = (e) => e instanceof Error || (e !== null && typeof e === 'object' && typeof e.message === 'string' && typeof e.name === 'string');
+
 /** The WIT `connector-error` record for anything a guest threw. */
 export function toWit(error) {
   if (error instanceof ConnectorError) {
     return { kind: error.kind, message: error.message, code: error.code ?? undefined, retryable: !!error.retryable };
   }
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : `uncaught: ${String(error)}`;
+  const message = isError(error) ? `${error.name}: ${error.message}` : `uncaught: ${String(error)}`;
   return { kind: 'permanent', message, code: undefined, retryable: false };
 }
 

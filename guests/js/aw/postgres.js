@@ -102,7 +102,7 @@ class Statements {
 
   /** A generator of row objects pulled from a server-side cursor `size` rows at a time. */
   * queryIter(sql, values, { size = 1000 } = {}) {
-    const stream = call(() => this.handle.queryStream(sql, params(values), BigInt(size)));
+    const stream = call(() => this.handle.queryStream(sql, params(values), size));
     try {
       const columns = stream.columns();
       for (;;) {
