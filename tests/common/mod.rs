@@ -31,6 +31,26 @@ pub fn guest(name: &str) -> PathBuf {
     path
 }
 
+/// A Python (`py`) or JavaScript (`js`) guest component built by scripts/build-guests.sh
+/// into `<target>/guests/<lang>/<name>.wasm`; fails loudly when it is missing.
+pub fn polyglot_guest(lang: &str, name: &str) -> PathBuf {
+    let target = guest_dir().parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let path = target.join("guests").join(lang).join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the guests with scripts/build-guests.sh (scripts/test.sh does this)",
+        path.display()
+    );
+    path
+}
+
+/// A compiled-component cache shared by the tests that opt in: Python and JavaScript guests
+/// take seconds to compile, once per test run instead of once per test.
+pub fn shared_cache_dir() -> PathBuf {
+    let target = guest_dir().parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    target.join("aw-test-cache")
+}
+
 /// A temp directory with an `aw.toml` and its own component cache.
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
@@ -66,15 +86,20 @@ impl Sandbox {
 
     /// `aw-run` with a clean environment, run from this directory, with a cache inside it.
     pub fn aw_run(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aw-run"));
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AW_CACHE_DIR", self.dir.path().join("cache"))
-            .env("RUST_BACKTRACE", "0")
+        let mut cmd = clean_aw_run();
+        cmd.env("AW_CACHE_DIR", self.dir.path().join("cache"))
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(self.dir.path());
         cmd
     }
+}
+
+/// `aw-run` with a clean environment (only PATH), so that nothing of the test runner's
+/// environment reaches the run unless a test sets it.
+pub fn clean_aw_run() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aw-run"));
+    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("RUST_BACKTRACE", "0");
+    cmd
 }
 
 /// A finished `aw-run`, with its streams as text.

@@ -1,0 +1,226 @@
+//! Python and JavaScript guests (issue 6): their examples print exactly what the Rust ones
+//! print, the conformance suite gives identical results in all three languages, exceptions
+//! become classified errors with their traceback in the host log (scrubbed), tasks and flows
+//! work through the SDKs, and the run limits stop them exactly as they stop Rust guests.
+//! Against the PostgreSQL cluster and Azurite that scripts/test.sh starts.
+
+mod common;
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use common::{clean_aw_run, guest, polyglot_guest, run, shared_cache_dir, Run, Sandbox};
+use serde_json::{json, Value as Json};
+
+const LANGS: [&str; 2] = ["py", "js"];
+const TOKEN: &str = "tok-9a8b7c6d5e";
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: scripts/test.sh starts PostgreSQL and Azurite"))
+}
+
+/// A name no other run uses (tests share one server and one emulator).
+fn unique(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// `aw-run` from `dir` (an example's or a guest's directory, for its aw.toml), pointed at the
+/// test services by the env overlay alone, with the shared compiled-component cache.
+fn aw_run_in(dir: &str) -> Command {
+    let mut cmd = clean_aw_run();
+    cmd.current_dir(format!("{}/../{dir}", env!("CARGO_MANIFEST_DIR")))
+        .env("AW_CACHE_DIR", shared_cache_dir())
+        .env("PG_PASSWORD", "scram-pass-1e5")
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT", var("AW_PG_PORT"))
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER", "aw_scram")
+        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE", "aw_test")
+        .env("AUTO_WORKFLOW_CONNECTORS_ADLS2_DEFAULT__CONNECTION_STRING", var("AW_AZURITE_CONNECTION_STRING"));
+    cmd
+}
+
+/// Runs `wasm` as `aw-run WASM --profile default` from `dir`, plus `args`.
+fn run_in(dir: &str, wasm: &std::path::Path, args: &[&str]) -> Run {
+    run(aw_run_in(dir).arg(wasm).args(["--profile", "default"]).args(args))
+}
+
+#[test]
+fn the_examples_print_exactly_what_the_rust_examples_print() {
+    // pg-demo: each language's aw.toml names its own table.
+    let rust = run_in("examples/pg-demo", &guest("aw_pg_demo"), &[]).expect_code(0);
+    assert_eq!(rust.stdout.trim(), r#"{"inserted":5,"sum":10}"#);
+    for (lang, dir) in [("py", "examples/python/pg-demo"), ("js", "examples/js/pg-demo")] {
+        let out = run_in(dir, &polyglot_guest(lang, "pg-demo"), &[]).expect_code(0);
+        assert_eq!(out.stdout, rust.stdout, "{lang} pg-demo\nstderr:\n{}", out.stderr);
+    }
+
+    // adls-csv: a fresh container per run, so that each creates it (`container_created`).
+    let container = |lang: &str| unique(&format!("poly-csv-{lang}"));
+    let rust = run(aw_run_in("examples/adls-csv")
+        .arg(guest("aw_adls_csv"))
+        .args(["--profile", "default"])
+        .env("AUTO_WORKFLOW_PROFILES_DEFAULT__CONFIG__CONTAINER", container("rs")))
+    .expect_code(0);
+    let parsed: Json = serde_json::from_str(&rust.stdout).unwrap();
+    assert_eq!(parsed["row_count"], 4, "{parsed}");
+    assert_eq!(parsed["container_created"], true, "{parsed}");
+    for (lang, dir) in [("py", "examples/python/adls-csv"), ("js", "examples/js/adls-csv")] {
+        let out = run(aw_run_in(dir)
+            .arg(polyglot_guest(lang, "adls-csv"))
+            .args(["--profile", "default"])
+            .env("AUTO_WORKFLOW_PROFILES_DEFAULT__CONFIG__CONTAINER", container(lang)))
+        .expect_code(0);
+        assert_eq!(out.stdout, rust.stdout, "{lang} adls-csv\nstderr:\n{}", out.stderr);
+    }
+}
+
+#[test]
+fn the_conformance_suite_gives_identical_results_in_rust_python_and_javascript() {
+    let dir = "tests/guests/conformance";
+    let input = |lang: &str| json!({"prefix": format!("conf_{lang}_{}", std::process::id()), "container": format!("conf-{lang}")});
+    let rust = run_in(dir, &guest("aw_conformance"), &["--input", &input("rust").to_string()]).expect_code(0);
+    let expected = rust.json();
+
+    // What the scenarios must show, whichever language ran them.
+    let v = &expected["values"];
+    assert_eq!(v["int8"], json!(9_007_199_254_740_993i64));
+    assert_eq!(v["numeric"], "12345678901234567890.123456789");
+    assert_eq!(v["bytea_hex"], "000100ff");
+    assert_eq!(v["timestamptz"], "2024-02-29T12:34:56.789012Z");
+    assert_eq!(v["array"], json!([1, null, 3]));
+    assert_eq!(v["null"], Json::Null);
+    assert_eq!(v["text"], "héllo ☃");
+    let c = &expected["crud"];
+    assert_eq!((c["inserted"].as_u64(), c["inserted_many"].as_u64(), c["count"].as_u64()), (Some(1), Some(3), Some(4)));
+    assert_eq!((c["updated"].as_u64(), c["deleted"].as_u64()), (Some(4), Some(2)));
+    assert_eq!(c["one"], json!({"id": 2, "name": "b", "qty": 20}));
+    assert_eq!(c["reflect"][0]["primary_key"], json!(["id"]));
+    let t = &expected["transactions"];
+    assert_eq!(t["after_rollback"], json!([]));
+    assert_eq!(t["after_commit"], json!([1, 3]));
+    assert_eq!(t["isolation"], "serializable");
+    assert_eq!(t["read_only_write"]["code"], "25006");
+    assert_eq!(expected["stream"], json!({"rows": 100_000, "sum": 5_000_050_000u64}));
+    assert_eq!(expected["copy"]["copied_in"], 1000);
+    assert_eq!(expected["copy"]["table_lines"], 1000);
+    let e = &expected["errors"];
+    assert_eq!(e["syntax"], json!({"kind": "invalid-input", "code": "42601"}));
+    assert_eq!(e["unique"], json!({"kind": "conflict", "code": "23505"}));
+    assert_eq!(e["missing_table"], json!({"kind": "not-found", "code": "42P01"}));
+    assert_eq!(e["denied_profile"]["kind"], "denied");
+    assert_eq!(e["denied_container"]["kind"], "denied");
+    let a = &expected["adls"];
+    assert_eq!(a["overwrite_false"]["kind"], "conflict");
+    assert_eq!(a["range"], "world");
+    assert_eq!(a["metadata"], json!({"origin": "conformance"}));
+    assert_eq!(a["renamed"], json!([false, true]));
+    let sum: u64 = (0..64 * 1024u64).map(|i| i % 251).sum::<u64>() * 256;
+    assert_eq!(a["big_read"], json!({"bytes": 16u64 << 20, "sum": sum}));
+    assert_eq!(a["deleted"], true);
+
+    for lang in LANGS {
+        let out = run_in(dir, &polyglot_guest(lang, "conformance"), &["--input", &input(lang).to_string()]).expect_code(0);
+        let got = out.json();
+        // The table prefix shows in `reflect`; everything else must be the same bytes.
+        let normalized = out.stdout.replace(&format!("conf_{lang}_"), "conf_rust_");
+        assert_eq!(normalized, rust.stdout, "{lang} differs from Rust:\n{got:#}\nvs\n{expected:#}");
+    }
+}
+
+fn probe(lang: &str, input: Json, args: &[&str]) -> Run {
+    let sandbox = Sandbox::new("[profiles.default]\nsecrets = [\"api-token\"]\nlimits = { memory = \"256MiB\", timeout = \"60s\" }\n");
+    let out = run(sandbox
+        .aw_run()
+        .env("AW_CACHE_DIR", shared_cache_dir())
+        .env("API_TOKEN", TOKEN)
+        .arg(polyglot_guest(lang, "probe"))
+        .args(["--profile", "default", "--input", &input.to_string()])
+        .args(args));
+    assert!(!out.stdout.contains(TOKEN) && !out.stderr.contains(TOKEN), "{lang} leaked the secret:\n{}\n{}", out.stdout, out.stderr);
+    out
+}
+
+#[test]
+fn an_exception_is_exit_1_with_its_traceback_in_the_host_log_and_no_secret() {
+    for lang in LANGS {
+        let out = probe(lang, json!({"mode": "secret-leak"}), &["--json"]).expect_code(1);
+        let report = out.json();
+        assert_eq!(report["status"], "error");
+        assert_eq!(report["error"]["kind"], "permanent");
+        let class = if lang == "py" { "ValueError" } else { "TypeError" };
+        assert_eq!(report["error"]["message"], format!("{class}: failing with the secret *** in the message"));
+        assert!(out.stderr.contains("the secret is ***"), "{lang}: {}", out.stderr);
+        let trace = if lang == "py" { "Traceback (most recent call last)" } else { "guarded@" };
+        assert!(out.stderr.contains(trace), "{lang}: no traceback in the host log:\n{}", out.stderr);
+
+        // A connector exception keeps its kind and code.
+        let out = probe(lang, json!({"mode": "not-found"}), &["--json"]).expect_code(1);
+        let error = &out.json()["error"];
+        assert_eq!((error["kind"].as_str(), error["code"].as_str()), (Some("not-found"), Some("P-404")), "{lang}: {error}");
+        assert_eq!(error["message"], "no such partition");
+
+        // A secret the profile does not grant raises (DeniedError), never returns null.
+        let out = probe(lang, json!({"mode": "missing-secret"}), &[]).expect_code(3);
+        assert!(out.stderr.contains("DeniedError"), "{lang}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn tasks_spawn_join_gather_and_retry_from_python_and_javascript() {
+    for lang in LANGS {
+        let out = probe(lang, json!({"mode": "tasks"}), &["--json"]).expect_code(0);
+        let report = out.json();
+        assert_eq!(
+            report["result"],
+            json!({"doubled": [2, 4, 6, 8, 10], "summed": 42,
+                   "flaky": {"kind": "transient", "code": "X-FLAKY", "attempts": 3, "task": "flaky"}}),
+            "{lang}"
+        );
+        let records = report["tasks"].as_array().expect("task records");
+        assert_eq!(records.iter().filter(|t| t["name"] == "double").count(), 7, "{lang}: {records:?}");
+
+        let sandbox = Sandbox::new("");
+        let out = run(sandbox.aw_run().env("AW_CACHE_DIR", shared_cache_dir()).arg("describe").arg(polyglot_guest(lang, "probe")))
+            .expect_code(0);
+        let described: Json = serde_json::from_str(&out.stdout).expect("describe prints JSON");
+        let task = |name: &str| described["tasks"].as_array().unwrap().iter().find(|t| t["name"] == name).cloned();
+        assert_eq!(task("flaky").expect("flaky")["options"]["retries"], 2, "{lang}: {described}");
+        assert_eq!(task("double").expect("double")["description"], "Doubles a number.", "{lang}");
+        assert!(task("total").is_some(), "{lang}");
+    }
+}
+
+#[test]
+fn limits_stop_python_and_javascript_guests_like_rust_ones() {
+    for lang in LANGS {
+        let started = std::time::Instant::now();
+        let out = probe(lang, json!({"mode": "loop"}), &["--timeout", "1s", "--json"]).expect_code(4);
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "{lang}");
+        assert_eq!(out.json()["error"]["limit"]["name"], "timeout", "{lang}");
+
+        let out = probe(lang, json!({"mode": "alloc", "bytes": 1u64 << 30}), &["--memory", "128MiB"]).expect_code(4);
+        assert!(out.stderr.contains("memory limit exceeded") && out.stderr.contains("128 MiB"), "{lang}: {}", out.stderr);
+        let out = probe(lang, json!({"mode": "alloc", "bytes": 8u64 << 20}), &["--memory", "128MiB"]).expect_code(0);
+        assert_eq!(out.json(), json!({"allocated": 8u64 << 20}), "{lang}");
+
+        let out = probe(lang, json!({"mode": "loop"}), &["--fuel", "50000000", "--timeout", "5m"]).expect_code(4);
+        assert!(out.stderr.contains("fuel exhausted"), "{lang}: {}", out.stderr);
+        let report = probe(lang, json!({"mode": "echo"}), &["--fuel", "50000000", "--json"]).expect_code(0).json();
+        let used = report["usage"]["fuel_consumed"].as_u64().unwrap();
+        assert!(used > 0 && used < 50_000_000, "{lang}: {report}");
+    }
+}
+
+#[test]
+fn the_compiled_cache_serves_the_second_run_of_a_python_guest() {
+    let sandbox = Sandbox::new("[profiles.default]\n");
+    let runs: Vec<Json> = (0..2)
+        .map(|_| {
+            run(sandbox.aw_run().arg(polyglot_guest("py", "probe")).args(["--profile", "default", "--json", "--input", r#"{"mode":"echo"}"#]))
+                .expect_code(0)
+                .json()
+        })
+        .collect();
+    assert_eq!((runs[0]["cache"].as_str(), runs[1]["cache"].as_str()), (Some("miss"), Some("hit")), "{runs:?}");
+    assert_eq!(runs[1]["result"], json!({"mode": "echo"}));
+}
