@@ -2,6 +2,7 @@
 # Turns a Python or JavaScript guest source directory into a component:
 #   scripts/build-guest.sh py DIR [OUT.wasm]     (DIR holds main.py)
 #   scripts/build-guest.sh js DIR [OUT.wasm]     (DIR holds main.js)
+#   scripts/build-guest.sh js-types [OUT_DIR]    (regenerates guests/js/types/ from wit/)
 # The toolchains are installed on first use, pinned, into .tools/ (or $AW_TOOLS_DIR):
 # componentize-py for Python, componentize-js + jco (and jco's bundler) for JavaScript.
 # Both build against the `flow` world of wit/, so a guest can use every connector and spawn
@@ -14,7 +15,29 @@ COMPONENTIZE_PY=0.25.1
 COMPONENTIZE_JS=0.23.0
 JCO=1.33.0
 
-usage() { echo "usage: scripts/build-guest.sh py|js DIR [OUT.wasm]" >&2; exit 2; }
+usage() { echo "usage: scripts/build-guest.sh py|js DIR [OUT.wasm] | js-types" >&2; exit 2; }
+
+# The JavaScript toolchain, installed once per pinned version pair.
+install_jco() {
+    modules=$tools/jco
+    if [ "$(cat "$modules/.versions" 2>/dev/null)" != "$COMPONENTIZE_JS $JCO" ]; then
+        echo "build-guest: installing componentize-js $COMPONENTIZE_JS and jco $JCO into $modules" >&2
+        mkdir -p "$modules"
+        (cd "$modules" && { [ -f package.json ] || echo '{"private": true}' > package.json; } &&
+            npm install --no-audit --no-fund --silent \
+                "@bytecodealliance/componentize-js@$COMPONENTIZE_JS" "@bytecodealliance/jco@$JCO" >&2)
+        echo "$COMPONENTIZE_JS $JCO" > "$modules/.versions"
+    fi
+}
+
+if [ "${1:-}" = js-types ]; then
+    install_jco
+    # jco reads the WIT through WASI: give it a path relative to the working directory.
+    types_out=${2:-$root/guests/js/types}
+    (cd "$root" && "$modules/node_modules/.bin/jco" guest-types wit --world-name flow -o "$types_out" -q >&2)
+    echo "$types_out"
+    exit 0
+fi
 [ $# -ge 2 ] || usage
 lang=$1
 src=$(cd "$2" && pwd)
@@ -53,15 +76,7 @@ js)
     [ -f "$src/main.js" ] || { echo "build-guest: $src has no main.js" >&2; exit 2; }
     sdk=$root/guests/js
     if ! up_to_date "$sdk"; then
-        modules=$tools/jco
-        if [ "$(cat "$modules/.versions" 2>/dev/null)" != "$COMPONENTIZE_JS $JCO" ]; then
-            echo "build-guest: installing componentize-js $COMPONENTIZE_JS and jco $JCO into $modules" >&2
-            mkdir -p "$modules"
-            (cd "$modules" && { [ -f package.json ] || echo '{"private": true}' > package.json; } &&
-                npm install --no-audit --no-fund --silent \
-                    "@bytecodealliance/componentize-js@$COMPONENTIZE_JS" "@bytecodealliance/jco@$JCO" >&2)
-            echo "$COMPONENTIZE_JS $JCO" > "$modules/.versions"
-        fi
+        install_jco
         echo "build-guest: componentize-js $src -> $out" >&2
         work=$(mktemp -d)
         trap 'rm -rf "$work"' EXIT

@@ -32,6 +32,13 @@ run_example() {
     (cd "examples/$name" && "$aw_run" "$guest_dir/$wasm" --profile default "$@")
 }
 
+# The Python and JavaScript examples (built by build-guests.sh into <target>/guests/<lang>/).
+run_polyglot() {
+    local lang=$1 name=$2 dir=$3
+    echo "== examples/$dir/$name" >&2
+    (cd "examples/$dir/$name" && "$aw_run" "$target_dir/guests/$lang/$name.wasm" --profile default)
+}
+
 # The demo's stand-in for a real secret store: the env provider finds `api-token` as API_TOKEN.
 API_TOKEN="demo-token-$$" run_example hello aw_hello.wasm --input '{"name": "data engineer"}'
 run_example pg-demo aw_pg_demo.wasm
@@ -40,3 +47,7 @@ run_example adls-csv aw_adls_csv.wasm
 run_example pg-to-adls aw_pg_to_adls.wasm
 run_example pg-fanout aw_pg_fanout.wasm
 run_example fanout aw_fanout.wasm --input '{"n": 1000}'
+for name in pg-demo adls-csv; do
+    run_polyglot py "$name" python
+    run_polyglot js "$name" js
+done

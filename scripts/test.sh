@@ -16,6 +16,12 @@ python_sdk
 echo "== building guest components" >&2
 guest_dir=$(scripts/build-guests.sh)
 export AW_GUEST_DIR="$guest_dir"
+echo "== checking the JavaScript SDK's type declarations" >&2
+types=$(mktemp -d)
+scripts/build-guest.sh js-types "$types" > /dev/null
+diff -r "$types" guests/js/types || { echo "guests/js/types is stale: run scripts/build-guest.sh js-types" >&2; exit 1; }
+rm -rf "$types"
+"${AW_TOOLS_DIR:-.tools}/jco/node_modules/.bin/tsc" -p guests/js/tsconfig.json
 echo "== building the host" >&2
 cargo build -p aw-runtime -p aw-guest --all-targets
 echo "== running tests" >&2
