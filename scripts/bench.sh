@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks (release build): runtime overhead vs bare wasmtime, and Postgres work of a
 # guest vs native tokio-postgres / psql on one throwaway cluster, ADLS streaming of a guest vs the
-# same REST client natively vs Microsoft's Python SDK on Azurite. Prints ratios.
+# same REST client natively vs Microsoft's Python SDK on Azurite, and Rust, Python and JavaScript guests
+# side by side (size, cold start, instantiate, Postgres vs native). Prints ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,3 +17,4 @@ cargo bench -p aw-runtime --bench instantiate
 cargo bench -p aw-runtime --bench postgres
 cargo bench -p aw-runtime --bench adls2
 cargo bench -p aw-runtime --bench flows
+cargo bench -p aw-runtime --bench polyglot

@@ -33,11 +33,31 @@ def _skip_quoted(sql, i):
     return i
 
 
+_POSITIONAL = {}
+
+
 def translate(sql, params):
     """(`sql` with `$n` placeholders, the parameter list in order)."""
     if params is None:
         return sql, []
     named = isinstance(params, dict)
+    if not named:
+        # A loop runs the same statement many times: translate each text once.
+        cached = _POSITIONAL.get(sql)
+        if cached is None:
+            cached = _translate(sql, params, False)
+            if len(_POSITIONAL) < 256:
+                _POSITIONAL[sql] = cached
+        text, count = cached
+        params = list(params)
+        if count and count != len(params):
+            raise InvalidInputError(f"the query has {count} placeholders but {len(params)} parameters were given")
+        return text, params
+    return _translate(sql, params, True)
+
+
+def _translate(sql, params, named):
+    """Named: (text, parameters in placeholder order). Positional: (text, placeholder count)."""
     out, order, names = [], [], {}
     i, positional = 0, 0
     while i < len(sql):
@@ -76,7 +96,4 @@ def translate(sql, params):
             i += 1
     if named:
         return "".join(out), order
-    params = list(params)
-    if positional and positional != len(params):
-        raise InvalidInputError(f"the query has {positional} placeholders but {len(params)} parameters were given")
-    return "".join(out), params
+    return "".join(out), positional
