@@ -181,12 +181,6 @@ fn main() {
     // The native baselines, on the same pool, best of ROUNDS.
     let (native_selects, native_stream) = tokio.block_on(async {
         let (mut selects, mut stream) = (Duration::MAX, Duration::MAX);
-        let conn = pool.get().await.expect("checkout");
-        let stmt = conn
-            .prepare("SELECT g::int8 AS n, repeat('x', 100) AS pad FROM generate_series(1, $1::int8) g")
-            .await
-            .expect("prepare");
-        drop(conn);
         for _ in 0..ROUNDS {
             let start = Instant::now();
             let mut sum = 0i64;
@@ -198,6 +192,10 @@ fn main() {
             selects = selects.min(start.elapsed());
             assert_eq!(sum, (SELECTS * (SELECTS - 1) / 2) as i64);
             let conn = pool.get().await.expect("checkout");
+            let stmt = conn
+                .prepare_cached("SELECT g::int8 AS n, repeat('x', 100) AS pad FROM generate_series(1, $1::int8) g")
+                .await
+                .expect("prepare");
             let start = Instant::now();
             let rows = conn.query_raw(&stmt, [STREAM_ROWS as i64]).await.expect("query_raw");
             pin_mut!(rows);
