@@ -5,7 +5,7 @@
 //
 // The guest names a connector profile; it never sees the connection string, key, SAS or token.
 import * as wit from 'auto-workflow:connectors/adls2@0.1.0';
-import { call } from './errors.js';
+import { call, drain } from './errors.js';
 
 const encoder = new TextEncoder();
 const toBytes = (data) => (typeof data === 'string' ? encoder.encode(data) : data instanceof Uint8Array ? data : new Uint8Array(data));
@@ -90,30 +90,16 @@ export class Client {
   }
 
   /** A generator of byte chunks; a file replaced while it is read throws ConflictError. */
-  * downloadStream(container, path, { offset, length, chunkSize } = {}) {
+  downloadStream(container, path, { offset, length, chunkSize } = {}) {
     const reader = call(() => this.handle.openReader(container, path, byteRange({ offset, length }), chunkSize));
-    try {
-      for (;;) {
-        const chunk = call(() => reader.read());
-        if (chunk === undefined) return;
-        yield chunk;
-      }
-    } finally {
-      dispose(reader);
-    }
+    return drain(reader, () => reader.read());
   }
 
   /** A generator of path objects (name, is_directory, size, ...), page by page. */
   * listPaths(container, prefix, { recursive = false } = {}) {
     const stream = call(() => this.handle.listPaths(container, prefix ?? undefined, recursive));
-    try {
-      for (;;) {
-        const page = call(() => stream.next());
-        if (page === undefined) return;
-        for (const entry of page) yield info(entry);
-      }
-    } finally {
-      dispose(stream);
+    for (const page of drain(stream, () => stream.next())) {
+      for (const entry of page) yield info(entry);
     }
   }
 

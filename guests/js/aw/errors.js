@@ -61,3 +61,17 @@ export function call(fn, ...args) {
     throw e;
   }
 }
+
+/** Yields `pull()`'s results (WIT errors thrown) until it returns undefined, then disposes
+ *  `resource`, also when the consumer stops early. */
+export function* drain(resource, pull) {
+  try {
+    for (;;) {
+      const item = call(pull);
+      if (item === undefined) return;
+      yield item;
+    }
+  } finally {
+    resource[Symbol.dispose]?.();
+  }
+}

@@ -6,7 +6,7 @@
 //
 // The guest never sees the DSN or the password: it names a connector profile.
 import * as wit from 'auto-workflow:connectors/postgres@0.1.0';
-import { call, InvalidInputError } from './errors.js';
+import { call, drain, InvalidInputError } from './errors.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -103,15 +103,9 @@ class Statements {
   /** A generator of row objects pulled from a server-side cursor `size` rows at a time. */
   * queryIter(sql, values, { size = 1000 } = {}) {
     const stream = call(() => this.handle.queryStream(sql, params(values), size));
-    try {
-      const columns = stream.columns();
-      for (;;) {
-        const batch = call(() => stream.next());
-        if (batch === undefined) return;
-        for (const row of batch) yield rowObject(columns, row);
-      }
-    } finally {
-      dispose(stream);
+    const columns = stream.columns();
+    for (const batch of drain(stream, () => stream.next())) {
+      for (const row of batch) yield rowObject(columns, row);
     }
   }
 
@@ -134,18 +128,10 @@ class Statements {
   }
 
   /** A generator of byte chunks of COPY (table or query) TO STDOUT. */
-  * copyToIter(source, opts = {}) {
+  copyToIter(source, opts = {}) {
     const what = isQuery(source) ? { tag: 'query', val: source } : { tag: 'table', val: source };
     const src = call(() => this.handle.copyOut(what, opts.columns ?? [], copyFormat(opts)));
-    try {
-      for (;;) {
-        const chunk = call(() => src.read());
-        if (chunk === undefined) return;
-        yield chunk;
-      }
-    } finally {
-      dispose(src);
-    }
+    return drain(src, () => src.read());
   }
 
   /** COPY (table or query) TO STDOUT, all of it as one Uint8Array. */

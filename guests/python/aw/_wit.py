@@ -20,6 +20,36 @@ def call(function, *args):
         raise errors.from_wit(e.value) from None
 
 
+def drain(resource, pull, at_end=None):
+    """Yields `pull()`'s results (WIT errors raised) until it returns None, calls `at_end`
+    then, and drops `resource` (also when the consumer stops early)."""
+    try:
+        while True:
+            item = call(pull)
+            if item is None:
+                if at_end is not None:
+                    at_end()
+                return
+            yield item
+    finally:
+        resource.__exit__(None, None, None)
+
+
+class Handle:
+    """An SDK object over one WIT resource (`self._h`): `close()` drops it, and so does
+    leaving a `with` block."""
+
+    def close(self):
+        self._h.__exit__(None, None, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+
 def _default(value):
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)

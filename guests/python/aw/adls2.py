@@ -8,7 +8,7 @@ The guest names a connector profile; it never sees the connection string, key, S
 
 from wit_world.imports import adls2 as _adls
 
-from ._wit import call
+from ._wit import Handle, call, drain
 
 
 def _info(info):
@@ -66,7 +66,7 @@ class Writer:
         return False
 
 
-class Client:
+class Client(Handle):
     """A client for one ADLS Gen2 connector profile."""
 
     def __init__(self, handle):
@@ -118,27 +118,14 @@ class Client:
     def download_stream(self, container, path, offset=None, length=None, chunk_size=None):
         """A generator of byte chunks; a file replaced while it is read raises `ConflictError`."""
         reader = call(self._h.open_reader, container, path, _range(offset, length), chunk_size)
-        try:
-            while True:
-                chunk = call(reader.read)
-                if chunk is None:
-                    return
-                yield chunk
-        finally:
-            reader.__exit__(None, None, None)
+        return drain(reader, reader.read)
 
     def list_paths(self, container, prefix=None, recursive=False):
         """A generator of path dicts (`name`, `is_directory`, `size`, ...), page by page."""
         stream = call(self._h.list_paths, container, prefix, bool(recursive))
-        try:
-            while True:
-                page = call(stream.next)
-                if page is None:
-                    return
-                for info in page:
-                    yield _info(info)
-        finally:
-            stream.__exit__(None, None, None)
+        for page in drain(stream, stream.next):
+            for info in page:
+                yield _info(info)
 
     def exists(self, container, path):
         return call(self._h.exists, container, path)
@@ -155,16 +142,6 @@ class Client:
 
     def rename(self, container, source, destination, overwrite=False):
         call(self._h.rename, container, source, destination, bool(overwrite))
-
-    def close(self):
-        self._h.__exit__(None, None, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close()
-        return False
 
 
 def client(profile=None):

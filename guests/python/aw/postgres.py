@@ -11,7 +11,7 @@ from wit_world.imports import postgres as _pg
 
 from . import _pgvalues
 from ._sql import translate
-from ._wit import call
+from ._wit import Handle, call, drain
 from .errors import InvalidInputError
 
 _ISOLATION = {
@@ -84,16 +84,10 @@ class _Statements:
         host memory stays bounded whatever the result's size."""
         sql, values = translate(sql, params)
         stream = call(self._h.query_stream, sql, _pgvalues.params(values), int(size))
-        try:
-            names = _names(stream.columns())
-            while True:
-                batch = call(stream.next)
-                if batch is None:
-                    return
-                for row in batch:
-                    yield _pgvalues.row_dict(names, row)
-        finally:
-            stream.__exit__(None, None, None)
+        names = _names(stream.columns())
+        for batch in drain(stream, stream.next):
+            for row in batch:
+                yield _pgvalues.row_dict(names, row)
 
     def copy_from(self, table, data, columns=None, format="csv", *, header=False, delimiter=None,
                   null=None, quote=None, chunk_size=1 << 20):
@@ -114,19 +108,12 @@ class _Statements:
         data is streamed into it and the row count returned; without, returns the bytes."""
         what = _pg.CopyFrom_Query(source) if _is_query(source) else _pg.CopyFrom_Table(source)
         src = call(self._h.copy_out, what, list(columns or ()), _format(format, header, delimiter, null, quote))
-        try:
-            parts = []
-            while True:
-                chunk = call(src.read)
-                if chunk is None:
-                    break
-                if dest is None:
-                    parts.append(chunk)
-                else:
-                    dest.write(chunk)
-            return b"".join(parts) if dest is None else src.rows()
-        finally:
-            src.__exit__(None, None, None)
+        if dest is None:
+            return b"".join(drain(src, src.read))
+        rows = []
+        for chunk in drain(src, src.read, lambda: rows.append(src.rows())):
+            dest.write(chunk)
+        return rows[0]
 
     def copy_to_iter(self, source, columns=None, format="csv", **options):
         """COPY TO STDOUT as a generator of byte chunks."""
@@ -134,14 +121,7 @@ class _Statements:
         fmt = _format(format, options.get("header", False), options.get("delimiter"),
                       options.get("null"), options.get("quote"))
         src = call(self._h.copy_out, what, list(columns or ()), fmt)
-        try:
-            while True:
-                chunk = call(src.read)
-                if chunk is None:
-                    return
-                yield chunk
-        finally:
-            src.__exit__(None, None, None)
+        return drain(src, src.read)
 
 
 def _is_query(source):
@@ -225,7 +205,7 @@ class _Savepoint:
         return False
 
 
-class Client(_Statements):
+class Client(_Statements, Handle):
     """A handle on a connector profile's pool; each statement checks a connection out."""
 
     def __init__(self, handle):
@@ -250,16 +230,6 @@ class Client(_Statements):
             "columns": [{"name": c.name, "type": c.type_name, "nullable": c.nullable, "default": c.default}
                         for c in t.columns],
         } for t in infos]
-
-    def close(self):
-        self._h.__exit__(None, None, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close()
-        return False
 
 
 def client(profile=None):

@@ -27,6 +27,23 @@ impl Error {
         Error { kind, message: message.into(), code: None, retryable }
     }
 
+    /// The kind as the WIT spells it ("not-found", "invalid-input"), as the other SDKs
+    /// report it.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            ErrorKind::Config => "config",
+            ErrorKind::Denied => "denied",
+            ErrorKind::Auth => "auth",
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Transient => "transient",
+            ErrorKind::Permanent => "permanent",
+            ErrorKind::InvalidInput => "invalid-input",
+            ErrorKind::Limit => "limit",
+        }
+    }
+
     /// A failure of the task's own logic that retrying will not fix.
     pub fn permanent(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Permanent, message)

@@ -4,6 +4,7 @@ Must return exactly what the Rust guest returns."""
 
 import datetime
 import decimal
+import io
 import uuid
 
 from aw import ConnectorError, adls2, flow, postgres
@@ -109,7 +110,10 @@ def copy(db, p):
     db.execute(f"CREATE TABLE {t} (id int4, name text)")
     csv = "id,name\n" + "".join(f"{i},name {i}\n" for i in range(1, 1001))
     copied = db.copy_from(t, csv, columns=["id", "name"], format="csv", header=True, chunk_size=4096)
-    table = db.copy_to(t, columns=["id", "name"], format="csv")
+    buffer = io.BytesIO()
+    rows = db.copy_to(t, buffer, columns=["id", "name"], format="csv")  # streamed into a file-like
+    assert rows == 1000, rows
+    table = buffer.getvalue()
     query = db.copy_to(f"SELECT id FROM {t} WHERE id <= 10 ORDER BY id", format="csv", header=True)
     return {"copied_in": copied, "table_lines": table.count(b"\n"), "table_bytes": len(table),
             "query_csv": query.decode()}

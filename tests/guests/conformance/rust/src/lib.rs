@@ -3,7 +3,7 @@
 
 use aw_guest::adls2::{self, UploadOptions};
 use aw_guest::postgres::{self, Client, CopyFormat, CopyFrom, TransactionOptions, Value};
-use aw_guest::{Error, ErrorKind, Result};
+use aw_guest::{Error, Result};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
@@ -28,26 +28,11 @@ fn run(input: Input) -> Result<Json> {
 
 aw_guest::task!(run);
 
-fn kind(e: &Error) -> &'static str {
-    match e.kind {
-        ErrorKind::Config => "config",
-        ErrorKind::Denied => "denied",
-        ErrorKind::Auth => "auth",
-        ErrorKind::NotFound => "not-found",
-        ErrorKind::Conflict => "conflict",
-        ErrorKind::Timeout => "timeout",
-        ErrorKind::Transient => "transient",
-        ErrorKind::Permanent => "permanent",
-        ErrorKind::InvalidInput => "invalid-input",
-        ErrorKind::Limit => "limit",
-    }
-}
-
 /// `{kind, code}` of a failed call; a call that succeeded is a scenario failure.
 fn failure<T>(result: Result<T>) -> Result<Json> {
     match result {
         Ok(_) => Err(Error::permanent("the call succeeded but should have failed")),
-        Err(e) => Ok(json!({ "kind": kind(&e), "code": e.code })),
+        Err(e) => Ok(json!({ "kind": e.kind_name(), "code": e.code })),
     }
 }
 
