@@ -19,7 +19,8 @@ class Secret:
     def __repr__(self):
         return f"Secret({self.name!r}, ***)"
 
-    __str__ = lambda self: "***"  # noqa: E731
+    def __str__(self):
+        return "***"
 
 
 def get(name):
