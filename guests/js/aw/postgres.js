@@ -41,7 +41,10 @@ const params = (values) => (values ?? []).map((v, i) => toParam(v, i + 1));
 export function fromValue(value) {
   switch (value.tag) {
     case 'null': return null;
-    case 'int64': return value.val >= -9007199254740991n && value.val <= 9007199254740991n ? Number(value.val) : value.val;
+    case 'int64': {
+      const n = Number(value.val);
+      return Number.isSafeInteger(n) ? n : value.val;
+    }
     case 'json': return JSON.parse(value.val);
     case 'array': return value.val.map(fromValue);
     default: return value.val;
@@ -50,7 +53,7 @@ export function fromValue(value) {
 
 function rowObject(columns, values) {
   const row = {};
-  columns.forEach((c, i) => { row[c.name] = fromValue(values[i]); });
+  for (let i = 0; i < columns.length; i += 1) row[columns[i].name] = fromValue(values[i]);
   return row;
 }
 

@@ -91,23 +91,35 @@ def _parse_date(text):
 
 
 _DECODE = {
-    "Boolean": lambda v: v, "Int16": lambda v: v, "Int32": lambda v: v, "Int64": lambda v: v,
-    "Float32": lambda v: v, "Float64": lambda v: v, "Text": lambda v: v, "Bytea": lambda v: v,
+    "Boolean": None, "Int16": None, "Int32": None, "Int64": None, "Float32": None, "Float64": None,
+    "Text": None, "Bytea": None, "Interval": None,
     "Numeric": decimal.Decimal, "Json": json.loads, "Uuid": uuid.UUID, "Date": _parse_date,
     "Time": _parse_time, "Timestamp": _parse_datetime, "Timestamptz": _parse_datetime,
-    "Interval": lambda v: v,
 }
+
+
+def _plain(value):
+    return value.value
+
+
+def _converted(convert):
+    return lambda value: convert(value.value)
+
+
+# One decoder per binding class, looked up by `type(value)`: streams call this per cell.
+_BY_CLASS = {}
+for _ns in ("Value_", "Element_"):
+    _BY_CLASS[getattr(_pg, _ns + "Null")] = lambda value: None
+    for _name, _convert in _DECODE.items():
+        _BY_CLASS[getattr(_pg, _ns + _name)] = _plain if _convert is None else _converted(_convert)
+_BY_CLASS[_pg.Value_Array] = lambda value: [from_value(e) for e in value.value]
 
 
 def from_value(value):
     """The Python value of a column (or array element)."""
-    name = type(value).__name__.split("_", 1)[1]
-    if name == "Null":
-        return None
-    if name == "Array":
-        return [from_value(e) for e in value.value]
-    return _DECODE[name](value.value)
+    return _BY_CLASS[type(value)](value)
 
 
 def row_dict(names, values):
-    return {n: from_value(v) for n, v in zip(names, values)}
+    by_class = _BY_CLASS
+    return {n: by_class[type(v)](v) for n, v in zip(names, values)}
