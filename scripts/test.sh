@@ -23,11 +23,11 @@ diff -r "$types" guests/js/types || { echo "guests/js/types is stale: run script
 rm -rf "$types"
 "${AW_TOOLS_DIR:-.tools}/jco/node_modules/.bin/tsc" -p guests/js/tsconfig.json
 echo "== building the host" >&2
-cargo build -p aw-runtime -p aw-guest --all-targets
+cargo build -p aw-runtime -p aw-guest --all-targets --features aw-runtime/otel
 echo "== running tests" >&2
 log=$(mktemp)
 set +e
-cargo test -p aw-runtime -p aw-guest -- --test-threads 2 2>&1 | tee "$log"
+cargo test -p aw-runtime -p aw-guest --features aw-runtime/otel -- --test-threads 2 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 if [ -n "${AW_TEST_ADLS_ACCOUNT_URL:-}" ]; then
     echo "== live ADLS Gen2 account test (AW_TEST_ADLS_ACCOUNT_URL is set)" >&2

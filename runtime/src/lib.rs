@@ -12,6 +12,8 @@ pub mod error;
 pub mod grants;
 pub mod host;
 pub mod logging;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod prepare;
 pub mod report;
 pub mod run;

@@ -3,7 +3,9 @@
 use std::io::Write;
 
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::secrets::Scrubber;
 
@@ -17,11 +19,33 @@ pub fn init(verbosity: i8, scrubber: Scrubber) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(ScrubbedStderr(scrubber))
-        .with_ansi(false)
-        .try_init();
+    let stderr = tracing_subscriber::fmt::layer().with_writer(ScrubbedStderr(scrubber.clone())).with_ansi(false).with_filter(filter);
+    let registry = tracing_subscriber::registry().with(stderr);
+    #[cfg(feature = "otel")]
+    if crate::otel::wanted() {
+        // Spans down to debug (statements, storage requests) go to the collector whatever
+        // the stderr verbosity; OTEL_TRACES_FILTER narrows or widens that.
+        let filter = EnvFilter::try_from_env("OTEL_TRACES_FILTER").unwrap_or_else(|_| EnvFilter::new("debug,h2=off,hyper=off,reqwest=off,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off,cranelift=off,wasmtime=info,wasmtime_cranelift=off"));
+        match crate::otel::layer(scrubber) {
+            Ok(layer) => {
+                let _ = registry.with(layer.with_filter(filter)).try_init();
+            }
+            Err(message) => {
+                let _ = registry.try_init();
+                tracing::warn!("{message}; running without trace export");
+            }
+        }
+        return;
+    }
+    #[cfg(not(feature = "otel"))]
+    let _ = scrubber;
+    let _ = registry.try_init();
+}
+
+/// Flushes what the log keeps buffered (spans waiting for export); call before exiting.
+pub fn shutdown() {
+    #[cfg(feature = "otel")]
+    crate::otel::shutdown();
 }
 
 /// Hands out one buffering writer per log event.

@@ -172,6 +172,7 @@ fn main() -> ExitCode {
         Command::Config(a) => cmd_config(a, &env, scrubber),
         Command::Describe(a) => cmd_describe(a, &env, scrubber),
     };
+    logging::shutdown();
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 

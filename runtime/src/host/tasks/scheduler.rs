@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
 use tokio::sync::{oneshot, watch};
 
 use super::disk_cache::DiskCache;
@@ -195,7 +196,10 @@ impl Scheduler {
             let scheduler = self.clone();
             let running = cell.clone();
             let identity = Identity { key, input_hash, sequence, depth };
-            tokio::spawn(async move { scheduler.drive(running, input, policy, identity).await });
+            // The attempts' spans hang under the spawner's (the flow's `run`, or a parent task's
+            // attempt), so a trace shows the whole fan-out.
+            let parent = tracing::Span::current();
+            tokio::spawn(async move { scheduler.drive(running, input, policy, identity).await }.instrument(parent));
             Ok(cell)
         }
     }
