@@ -31,7 +31,7 @@ cargo test -p aw-runtime -p aw-guest --features aw-runtime/otel -- --test-thread
 status=${PIPESTATUS[0]}
 if [ -n "${AW_TEST_ADLS_ACCOUNT_URL:-}" ]; then
     echo "== live ADLS Gen2 account test (AW_TEST_ADLS_ACCOUNT_URL is set)" >&2
-    cargo test -p aw-runtime --test adls2_dfs -- --ignored live 2>&1 | tee -a "$log"
+    cargo test -p aw-runtime --features otel --test adls2_dfs -- --ignored live 2>&1 | tee -a "$log"
     [ "${PIPESTATUS[0]}" = 0 ] || status=1
 fi
 set -e
