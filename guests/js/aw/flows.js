@@ -112,7 +112,7 @@ export function task(nameOrFn, fnOrOptions, maybeOptions) {
   if (!name) throw new InvalidInputError('a task needs a name: task("name", fn) or task(function name() {...})');
   if (TASKS.has(name)) throw new InvalidInputError(`two tasks are called '${name}'`);
   taskOptions(options); // a wrong option name fails at build time
-  const spawnWith = (wit_options) => (...args) => new TaskFuture(name, call(wit.spawn, name, dumps({ args: resolve(args), kwargs: {} }), wit_options));
+  const spawnWith = (witOptions) => (...args) => new TaskFuture(name, call(wit.spawn, name, dumps({ args: resolve(args), kwargs: {} }), witOptions));
   const spawn = spawnWith(undefined);
   spawn.options = (overrides) => spawnWith(taskOptions({ ...options, ...overrides }));
   spawn.fn = fn;
