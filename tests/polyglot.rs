@@ -224,3 +224,26 @@ fn the_compiled_cache_serves_the_second_run_of_a_python_guest() {
     assert_eq!((runs[0]["cache"].as_str(), runs[1]["cache"].as_str()), (Some("miss"), Some("hit")), "{runs:?}");
     assert_eq!(runs[1]["result"], json!({"mode": "echo"}));
 }
+
+#[test]
+fn sdk_paths_beyond_the_conformance_suite_behave_alike_in_python_and_javascript() {
+    let mut outputs = Vec::new();
+    for lang in LANGS {
+        let (table, container) = (format!("extras_{lang}_{}", std::process::id()), unique(&format!("extras-{lang}")));
+        let input = json!({"mode": "sdk-extras", "table": table, "container": container});
+        let out = run_in("tests/guests/polyglot-probe", &polyglot_guest(lang, "probe"), &["--input", &input.to_string()]).expect_code(0);
+        outputs.push(out.stdout.replace(&table, "T").replace(&container, "C"));
+    }
+    let got: Json = serde_json::from_str(&outputs[0]).expect("JSON");
+    assert_eq!(
+        got,
+        json!({
+            "copy_from_file": 3, "copy_from_chunks": 2, "copy_to_chunks": "1\n2\n3\n4\n5\n", "executemany_empty": 0,
+            "query_one_none": null, "timeout": {"kind": "timeout", "code": "57014"},
+            "tx_settings": {"iso": "repeatable read", "ro": "on"},
+            "listed": ["C"], "streamed": 9, "ranged_stream": "cdefg", "aborted_exists": false,
+            "rename_conflict": "conflict", "after_rename": "x", "missing": "not-found",
+        })
+    );
+    assert_eq!(outputs[0], outputs[1], "Python and JavaScript differ");
+}

@@ -57,7 +57,7 @@ function rowObject(columns, values) {
   return row;
 }
 
-const statementOptions = (opts) => (opts?.timeout == null ? undefined : { timeoutMs: BigInt(Math.round(opts.timeout * 1000)) });
+const statementOptions = (opts) => (opts?.timeout == null ? undefined : { timeoutMs: Math.round(opts.timeout * 1000) });
 
 function copyFormat({ format = 'csv', header = false, delimiter, null: nullString, quote } = {}) {
   if (!['text', 'csv', 'binary'].includes(format)) throw new InvalidInputError(`unknown COPY format '${format}': use text, csv or binary`);

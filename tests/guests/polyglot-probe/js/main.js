@@ -1,6 +1,8 @@
 // A JavaScript probe for tests/polyglot.rs: limits, exceptions, secrets and tasks, chosen by
 // the input's `mode`.
-import { NotFoundError, TransientError, flow, gather, log, postgres, secrets, task } from 'aw';
+import {
+  ConflictError, ConnectorError, NotFoundError, TimeoutError, TransientError, adls2, flow, gather, log, postgres, secrets, task,
+} from 'aw';
 
 const flaky = task('flaky', (n) => {
   throw new TransientError(`attempt failed for ${n}`, { code: 'X-FLAKY' });
@@ -31,7 +33,64 @@ function benchStream(rows) {
   return { count, sum };
 }
 
-flow(({ mode, bytes = 0, rows = 0 }) => {
+const kindOf = (fn) => {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConnectorError) return e.kind;
+    throw e;
+  }
+  return null;
+};
+
+// SDK paths the conformance suite does not take; the Python probe returns the same.
+function sdkExtras(table, container) {
+  const out = {};
+  const db = postgres.client();
+  const text = (bytes) => new TextDecoder().decode(bytes);
+  db.execute(`DROP TABLE IF EXISTS ${table}`);
+  db.execute(`CREATE TABLE ${table} (id int4, name text)`);
+  out.copy_from_file = db.copyFrom(table, '1\ta\n2\tb\n3\tc\n', { format: 'text' });
+  out.copy_from_chunks = db.copyFrom(table, [new TextEncoder().encode('4,d\n'), '5,e\n'], { columns: ['id', 'name'] });
+  out.copy_to_chunks = [...db.copyToIter(`SELECT id FROM ${table} ORDER BY id`)].map(text).join('');
+  out.executemany_empty = db.executeMany(`INSERT INTO ${table} VALUES ($1, $2)`, []);
+  out.query_one_none = db.queryOne(`SELECT * FROM ${table} WHERE id = $1`, [99]);
+  try {
+    db.query('SELECT pg_sleep(5)', [], { timeout: 0.2 });
+    out.timeout = null;
+  } catch (e) {
+    if (!(e instanceof TimeoutError)) throw e;
+    out.timeout = { kind: e.kind, code: e.code };
+  }
+  out.tx_settings = db.transaction({ isolation: 'REPEATABLE READ', readOnly: true, deferrable: true }, (tx) => tx.queryOne(
+    "SELECT current_setting('transaction_isolation') AS iso, current_setting('transaction_read_only') AS ro",
+  ));
+  db.execute(`DROP TABLE ${table}`);
+
+  const lake = adls2.client();
+  lake.createContainer(container);
+  out.listed = lake.listContainers(container).map((c) => c.name);
+  out.streamed = lake.uploadStream(container, 's/data.txt', [new TextEncoder().encode('abc'), 'def', 'ghi'], { contentType: 'text/plain' }).size;
+  out.ranged_stream = [...lake.downloadStream(container, 's/data.txt', { offset: 2, length: 5, chunkSize: 2 })].map(text).join('');
+  try {
+    lake.uploadStream(container, 's/aborted.txt', (function* chunks() {
+      yield 'never visible';
+      throw new RangeError('abort the upload');
+    }()));
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+  }
+  out.aborted_exists = lake.exists(container, 's/aborted.txt');
+  lake.uploadBytes(container, 's/other.txt', 'x');
+  out.rename_conflict = kindOf(() => lake.rename(container, 's/other.txt', 's/data.txt'));
+  lake.rename(container, 's/other.txt', 's/data.txt', { overwrite: true });
+  out.after_rename = text(lake.downloadBytes(container, 's/data.txt'));
+  out.missing = kindOf(() => lake.properties(container, 's/none.txt'));
+  lake.deleteContainer(container);
+  return out;
+}
+
+flow(({ mode, bytes = 0, rows = 0, table, container }) => {
   switch (mode) {
     case 'echo':
       return { mode };
@@ -48,6 +107,8 @@ flow(({ mode, bytes = 0, rows = 0 }) => {
       throw new NotFoundError('no such partition', { code: 'P-404' });
     case 'missing-secret':
       return secrets.get('not-granted').reveal();
+    case 'sdk-extras':
+      return sdkExtras(table, container);
     case 'bench-select':
       return benchSelect(rows);
     case 'bench-stream':

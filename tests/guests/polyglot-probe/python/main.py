@@ -1,7 +1,8 @@
 """A Python probe for tests/polyglot.rs: limits, exceptions, secrets and tasks, chosen by
 the input's `mode`."""
 
-from aw import NotFoundError, TransientError, flow, gather, log, postgres, secrets, task
+from aw import (ConflictError, ConnectorError, NotFoundError, TimeoutError, TransientError, adls2, flow, gather, log,
+                postgres, secrets, task)
 
 
 @task(retries=2, backoff=0.01, jitter=False)
@@ -40,7 +41,7 @@ def bench_stream(rows):
 
 
 @flow
-def probe(mode, bytes=0, rows=0):
+def probe(mode, bytes=0, rows=0, table=None, container=None):
     if mode == "echo":
         return {"mode": mode}
     if mode == "loop":
@@ -57,6 +58,8 @@ def probe(mode, bytes=0, rows=0):
         raise NotFoundError("no such partition", code="P-404")
     if mode == "missing-secret":
         return secrets.get("not-granted").reveal()
+    if mode == "sdk-extras":
+        return sdk_extras(table, container)
     if mode == "bench-select":
         return bench_select(rows)
     if mode == "bench-stream":
@@ -71,3 +74,59 @@ def probe(mode, bytes=0, rows=0):
             failed = {"kind": e.kind, "code": e.code, "attempts": e.attempts, "task": e.task}
         return {"doubled": doubled, "summed": summed, "flaky": failed}
     raise ValueError(f"unknown mode {mode!r}")
+
+
+def sdk_extras(table, container):
+    """SDK paths the conformance suite does not take; the JS probe returns the same."""
+    import io
+
+    out = {}
+    with postgres.client() as db:
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+        db.execute(f"CREATE TABLE {table} (id int4, name text)")
+        out["copy_from_file"] = db.copy_from(table, io.StringIO("1\ta\n2\tb\n3\tc\n"), format="text")
+        out["copy_from_chunks"] = db.copy_from(table, [b"4,d\n", "5,e\n"], columns=["id", "name"])
+        out["copy_to_chunks"] = b"".join(db.copy_to_iter(f"SELECT id FROM {table} ORDER BY id")).decode()
+        out["executemany_empty"] = db.executemany(f"INSERT INTO {table} VALUES (%s, %s)", [])
+        out["query_one_none"] = db.query_one(f"SELECT * FROM {table} WHERE id = %s", (99,))
+        try:
+            db.query("SELECT pg_sleep(5)", timeout=0.2)
+            out["timeout"] = None
+        except TimeoutError as e:
+            out["timeout"] = {"kind": e.kind, "code": e.code}
+        with db.transaction(isolation="REPEATABLE READ", readonly=True, deferrable=True) as tx:
+            out["tx_settings"] = tx.query_one(
+                "SELECT current_setting('transaction_isolation') AS iso, current_setting('transaction_read_only') AS ro")
+        db.execute(f"DROP TABLE {table}")
+
+    lake = adls2.client()
+    lake.create_container(container)
+    out["listed"] = [c["name"] for c in lake.list_containers(prefix=container)]
+    out["streamed"] = lake.upload_stream(container, "s/data.txt", [b"abc", "def", b"ghi"], content_type="text/plain")["size"]
+    out["ranged_stream"] = b"".join(lake.download_stream(container, "s/data.txt", offset=2, length=5, chunk_size=2)).decode()
+    try:
+        with lake.open_writer(container, "s/aborted.txt") as writer:
+            writer.write(b"never visible")
+            raise RuntimeError("abort the upload")
+    except RuntimeError:
+        pass
+    out["aborted_exists"] = lake.exists(container, "s/aborted.txt")
+    lake.upload_bytes(container, "s/other.txt", b"x")
+    try:
+        lake.rename(container, "s/other.txt", "s/data.txt")
+        out["rename_conflict"] = None
+    except ConflictError as e:
+        out["rename_conflict"] = e.kind
+    lake.rename(container, "s/other.txt", "s/data.txt", overwrite=True)
+    out["after_rename"] = lake.download_bytes(container, "s/data.txt").decode()
+    out["missing"] = (lambda: _kind(lambda: lake.properties(container, "s/none.txt")))()
+    lake.delete_container(container)
+    return out
+
+
+def _kind(fn):
+    try:
+        fn()
+    except ConnectorError as e:
+        return e.kind
+    return None
