@@ -179,6 +179,16 @@ fn tasks_spawn_join_gather_and_retry_from_python_and_javascript() {
         let records = report["tasks"].as_array().expect("task records");
         assert_eq!(records.iter().filter(|t| t["name"] == "double").count(), 7, "{lang}: {records:?}");
 
+        // Per-spawn options, cancelling a running task, gather that collects a failure, and
+        // config defaults.
+        let out = probe(lang, json!({"mode": "sdk-flows"}), &[]).expect_code(0);
+        assert_eq!(
+            out.json(),
+            json!({"with_options": 10, "cancelled": {"cancelled": true, "task": "spin"}, "gathered": [2, "transient"],
+                   "config_default": "fallback", "config_all": {}}),
+            "{lang}"
+        );
+
         let sandbox = Sandbox::new("");
         let out = run(sandbox.aw_run().env("AW_CACHE_DIR", shared_cache_dir()).arg("describe").arg(polyglot_guest(lang, "probe")))
             .expect_code(0);
@@ -186,7 +196,7 @@ fn tasks_spawn_join_gather_and_retry_from_python_and_javascript() {
         let task = |name: &str| described["tasks"].as_array().unwrap().iter().find(|t| t["name"] == name).cloned();
         assert_eq!(task("flaky").expect("flaky")["options"]["retries"], 2, "{lang}: {described}");
         assert_eq!(task("double").expect("double")["description"], "Doubles a number.", "{lang}");
-        assert!(task("total").is_some(), "{lang}");
+        assert!(task("total").is_some() && task("spin").is_some(), "{lang}");
     }
 }
 

@@ -1,7 +1,8 @@
 // A JavaScript probe for tests/polyglot.rs: limits, exceptions, secrets and tasks, chosen by
 // the input's `mode`.
 import {
-  ConflictError, ConnectorError, NotFoundError, TimeoutError, TransientError, adls2, flow, gather, log, postgres, secrets, task,
+  ConflictError, ConnectorError, NotFoundError, TimeoutError, TransientError, adls2, config, flow, gather, log, postgres,
+  secrets, task,
 } from 'aw';
 
 const flaky = task('flaky', (n) => {
@@ -11,6 +12,33 @@ const flaky = task('flaky', (n) => {
 const double = task('double', (n) => n * 2, { description: 'Doubles a number.' });
 
 const total = task('total', (values) => values.reduce((a, b) => a + b, 0));
+
+const spin = task('spin', () => {
+  for (;;) { /* until cancelled */ }
+});
+
+// Task options, cancellation, gather with a failure, config defaults (the Python probe matches).
+function sdkFlows() {
+  const withOptions = double.options({ retries: 1, timeout: 30, priority: 5 })(5).result();
+  const running = spin();
+  running.cancel();
+  let cancelled = null;
+  try {
+    running.result();
+  } catch (e) {
+    if (!(e instanceof ConnectorError)) throw e;
+    cancelled = { cancelled: e.cancelled, task: e.task };
+  }
+  // Last: under the default fail-fast policy, flaky's failure cancels the rest of the run.
+  const gathered = gather([double(1), flaky(2)], { settled: true });
+  return {
+    gathered: gathered.map((g) => (g.ok ? g.value : g.error.kind)),
+    with_options: withOptions,
+    cancelled,
+    config_default: config.get('missing', 'fallback'),
+    config_all: config.all(),
+  };
+}
 
 // `rows` round trips of `SELECT $1::int8` (runtime/benches/polyglot.rs).
 function benchSelect(rows) {
@@ -107,6 +135,8 @@ flow(({ mode, bytes = 0, rows = 0, table, container }) => {
       throw new NotFoundError('no such partition', { code: 'P-404' });
     case 'missing-secret':
       return secrets.get('not-granted').reveal();
+    case 'sdk-flows':
+      return sdkFlows();
     case 'sdk-extras':
       return sdkExtras(table, container);
     case 'bench-select':

@@ -1,8 +1,8 @@
 """A Python probe for tests/polyglot.rs: limits, exceptions, secrets and tasks, chosen by
 the input's `mode`."""
 
-from aw import (ConflictError, ConnectorError, NotFoundError, TimeoutError, TransientError, adls2, flow, gather, log,
-                postgres, secrets, task)
+from aw import (ConflictError, ConnectorError, NotFoundError, TimeoutError, TransientError, adls2, config, flow, gather,
+                log, postgres, secrets, task)
 
 
 @task(retries=2, backoff=0.01, jitter=False)
@@ -18,6 +18,33 @@ def double(n):
 @task
 def total(values):
     return sum(values)
+
+
+@task
+def spin():
+    while True:
+        pass
+
+
+def sdk_flows():
+    """Task options, cancellation, gather with a failure, config defaults (the JS probe matches)."""
+    with_options = double.options(retries=1, timeout=30, priority=5)(5).result()
+    running = spin()
+    running.cancel()
+    try:
+        running.result()
+        cancelled = None
+    except ConnectorError as e:
+        cancelled = {"cancelled": e.cancelled, "task": e.task}
+    # Last: under the default fail-fast policy, flaky's failure cancels the rest of the run.
+    gathered = gather([double(1), flaky(2)], return_exceptions=True)
+    return {
+        "gathered": [g.kind if isinstance(g, ConnectorError) else g for g in gathered],
+        "with_options": with_options,
+        "cancelled": cancelled,
+        "config_default": config.get("missing", "fallback"),
+        "config_all": config.all(),
+    }
 
 
 def bench_select(rows):
@@ -58,6 +85,8 @@ def probe(mode, bytes=0, rows=0, table=None, container=None):
         raise NotFoundError("no such partition", code="P-404")
     if mode == "missing-secret":
         return secrets.get("not-granted").reveal()
+    if mode == "sdk-flows":
+        return sdk_flows()
     if mode == "sdk-extras":
         return sdk_extras(table, container)
     if mode == "bench-select":
