@@ -250,7 +250,7 @@ fn sdk_paths_beyond_the_conformance_suite_behave_alike_in_python_and_javascript(
         json!({
             "copy_from_file": 3, "copy_from_chunks": 2, "copy_to_chunks": "1\n2\n3\n4\n5\n", "executemany_empty": 0,
             "query_one_none": null, "timeout": {"kind": "timeout", "code": "57014"},
-            "tx_settings": {"iso": "repeatable read", "ro": "on"},
+            "tx_settings": {"iso": "repeatable read", "ro": "on"}, "stream_matches_query": true,
             "listed": ["C"], "streamed": 9, "ranged_stream": "cdefg", "aborted_exists": false,
             "rename_conflict": "conflict", "after_rename": "x", "missing": "not-found",
         })

@@ -5,10 +5,9 @@
 //
 // The guest names a connector profile; it never sees the connection string, key, SAS or token.
 import * as wit from 'auto-workflow:connectors/adls2@0.1.0';
+import { toBytes } from './bytes.js';
 import { call, drain } from './errors.js';
 
-const encoder = new TextEncoder();
-const toBytes = (data) => (typeof data === 'string' ? encoder.encode(data) : data instanceof Uint8Array ? data : new Uint8Array(data));
 
 const info = (i) => ({
   name: i.name,

@@ -1,6 +1,8 @@
 // JSON in the same compact, key-sorted form the Rust SDK (serde_json) and the Python SDK
 // write, so that a result is the same text whichever language produced it.
 
+import { hex, isBytes } from './bytes.js';
+
 function encode(value, out) {
   if (value === null || value === undefined) return out.push('null');
   switch (typeof value) {
@@ -10,7 +12,7 @@ function encode(value, out) {
     default: break;
   }
   if (typeof value.toJSON === 'function') return encode(value.toJSON(), out);
-  if (value instanceof Uint8Array) return out.push(JSON.stringify(Array.from(value, (b) => b.toString(16).padStart(2, '0')).join('')));
+  if (isBytes(value)) return out.push(JSON.stringify(hex(value)));
   if (Array.isArray(value)) {
     out.push('[');
     value.forEach((v, i) => { if (i) out.push(','); encode(v, out); });

@@ -6,7 +6,8 @@
 //
 // The guest never sees the DSN or the password: it names a connector profile.
 import * as wit from 'auto-workflow:connectors/postgres@0.1.0';
-import { call, drain, InvalidInputError } from './errors.js';
+import { isArrayBuffer, isBytes, toBytes } from './bytes.js';
+import { call, drain, InvalidInputError, PermanentError } from './errors.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -22,8 +23,7 @@ function scalar(value, index) {
     case 'string': return { tag: 'text', val: value };
     default: break;
   }
-  if (value instanceof Uint8Array) return { tag: 'bytea', val: value };
-  if (value instanceof ArrayBuffer) return { tag: 'bytea', val: new Uint8Array(value) };
+  if (isBytes(value) || isArrayBuffer(value)) return { tag: 'bytea', val: toBytes(value) };
   if (value instanceof Date) return { tag: 'timestamptz', val: value.toISOString() };
   if (typeof value === 'object' && !Array.isArray(value)) return { tag: 'json', val: JSON.stringify(value) };
   throw new InvalidInputError(`parameter $${index}: cannot send a ${typeof value} to PostgreSQL`);
@@ -57,6 +57,66 @@ function rowObject(columns, values) {
   return row;
 }
 
+// The compact batch encoding of `row-stream.next-encoded` (README, "Compact row batches").
+const TAG_NULL = 0;
+const TAG_BOOL = 1;
+const TAG_INT = 2;
+const TAG_FLOAT = 3;
+const TAG_TEXT = 4;
+const TAG_BYTES = 5;
+const TAG_ARRAY = 6;
+const textDecoder = new TextDecoder();
+
+/** How a text or array cell of a column of type `typeName` becomes the value `query` gives. */
+function cellDecoder(typeName) {
+  const json = typeName === 'json' || typeName === 'jsonb';
+  const parseElement = typeName === '_json' || typeName === '_jsonb'
+    ? (e) => (e === null ? null : JSON.parse(e))
+    : typeName === '_bytea' ? (e) => (e === null ? null : Uint8Array.from(e)) : null;
+  return {
+    text: json ? (s) => JSON.parse(s) : (s) => s,
+    array: (s) => (parseElement ? JSON.parse(s).map(parseElement) : JSON.parse(s)),
+  };
+}
+
+/** The rows of one encoded batch, as objects. */
+function* decodeBatch(batch, names, cells) {
+  const { data } = batch;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let at = 0;
+  for (let r = 0; r < batch.count; r += 1) {
+    const row = {};
+    for (let c = 0; c < names.length; c += 1) {
+      const tag = data[at];
+      at += 1;
+      let value;
+      if (tag === TAG_NULL) {
+        value = null;
+      } else if (tag === TAG_BOOL) {
+        value = data[at] !== 0;
+        at += 1;
+      } else if (tag === TAG_INT) {
+        const n = view.getInt32(at + 4, true) * 4294967296 + view.getUint32(at, true);
+        value = Number.isSafeInteger(n) ? n : view.getBigInt64(at, true);
+        at += 8;
+      } else if (tag === TAG_FLOAT) {
+        value = view.getFloat64(at, true);
+        at += 8;
+      } else {
+        const length = view.getUint32(at, true);
+        const bytes = data.subarray(at + 4, at + 4 + length);
+        at += 4 + length;
+        if (tag === TAG_BYTES) value = bytes.slice();
+        else if (tag === TAG_TEXT) value = cells[c].text(textDecoder.decode(bytes));
+        else if (tag === TAG_ARRAY) value = cells[c].array(textDecoder.decode(bytes));
+        else throw new PermanentError(`unknown cell tag ${tag} in a row batch`);
+      }
+      row[names[c]] = value;
+    }
+    yield row;
+  }
+}
+
 const statementOptions = (opts) => (opts?.timeout == null ? undefined : { timeoutMs: Math.round(opts.timeout * 1000) });
 
 function copyFormat({ format = 'csv', header = false, delimiter, null: nullString, quote } = {}) {
@@ -65,8 +125,6 @@ function copyFormat({ format = 'csv', header = false, delimiter, null: nullStrin
 }
 
 const isQuery = (source) => /^\s*(select|with|values|table)\b|^\s*\(/i.test(source);
-const encoder = new TextEncoder();
-const toBytes = (chunk) => (typeof chunk === 'string' ? encoder.encode(chunk) : chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk));
 
 function dispose(resource) {
   resource[Symbol.dispose]?.();
@@ -103,12 +161,23 @@ class Statements {
     return Number(call(() => this.handle.executeMany(sql, valueLists.map(params), statementOptions(opts))));
   }
 
-  /** A generator of row objects pulled from a server-side cursor `size` rows at a time. */
+  /** A generator of row objects pulled from a server-side cursor `size` rows at a time. Rows
+   *  travel in the compact batch encoding (one buffer per batch) and are decoded here into the
+   *  same values `query` gives; int8[] columns, whose big elements that encoding would round,
+   *  come as WIT values instead. */
   * queryIter(sql, values, { size = 1000 } = {}) {
     const stream = call(() => this.handle.queryStream(sql, params(values), size));
     const columns = stream.columns();
-    for (const batch of drain(stream, () => stream.next())) {
-      for (const row of batch) yield rowObject(columns, row);
+    if (columns.some((c) => c.typeName === '_int8')) {
+      for (const batch of drain(stream, () => stream.next())) {
+        for (const row of batch) yield rowObject(columns, row);
+      }
+      return;
+    }
+    const cells = columns.map((c) => cellDecoder(c.typeName));
+    const names = columns.map((c) => c.name);
+    for (const batch of drain(stream, () => stream.nextEncoded())) {
+      yield* decodeBatch(batch, names, cells);
     }
   }
 
@@ -117,7 +186,7 @@ class Statements {
   copyFrom(table, data, opts = {}) {
     const sink = call(() => this.handle.copyIn(table, opts.columns ?? [], copyFormat(opts)));
     try {
-      const chunks = typeof data === 'string' || data instanceof Uint8Array ? [data] : data;
+      const chunks = typeof data === 'string' || isBytes(data) ? [data] : data;
       for (const chunk of chunks) {
         const bytes = toBytes(chunk);
         for (let at = 0; at < bytes.length; at += 1 << 20) {

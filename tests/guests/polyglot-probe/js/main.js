@@ -1,8 +1,8 @@
 // A JavaScript probe for tests/polyglot.rs: limits, exceptions, secrets and tasks, chosen by
 // the input's `mode`.
 import {
-  ConflictError, ConnectorError, NotFoundError, TimeoutError, TransientError, adls2, config, flow, gather, log, postgres,
-  secrets, task,
+  ConflictError, ConnectorError, NotFoundError, TimeoutError, TransientError, adls2, config, dumps, flow, gather, log,
+  postgres, secrets, task,
 } from 'aw';
 
 const flaky = task('flaky', (n) => {
@@ -94,6 +94,15 @@ function sdkExtras(table, container) {
     "SELECT current_setting('transaction_isolation') AS iso, current_setting('transaction_read_only') AS ro",
   ));
   db.execute(`DROP TABLE ${table}`);
+  // A stream gives what a buffered query gives, for every kind of cell.
+  const every = "SELECT g AS i, g::int8 * 4294967296 * 4096 AS big, g % 2 = 0 AS b, g / 4.0 AS num, g::float4 / 8 AS f, "
+    + "'t' || g AS t, NULL::text AS n, decode('00ff', 'hex') AS by, jsonb_build_object('g', g) AS j, "
+    + "ARRAY[g, NULL] AS arr, ARRAY['{\"a\": 1}'::jsonb] AS jarr, ARRAY[decode('01', 'hex')] AS barr "
+    + 'FROM generate_series(1, 3) g';
+  const streamed = [...db.queryIter(every, [], { size: 2 })];
+  const bigArrays = "SELECT ARRAY[g::int8 * 9007199254740993] AS bigarr FROM generate_series(1, 3) g";
+  out.stream_matches_query = streamed.length === 3 && dumps(streamed) === dumps(db.query(every))
+    && dumps([...db.queryIter(bigArrays, [], { size: 2 })]) === dumps(db.query(bigArrays));
 
   const lake = adls2.client();
   lake.createContainer(container);

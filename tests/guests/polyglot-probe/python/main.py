@@ -127,6 +127,13 @@ def sdk_extras(table, container):
             out["tx_settings"] = tx.query_one(
                 "SELECT current_setting('transaction_isolation') AS iso, current_setting('transaction_read_only') AS ro")
         db.execute(f"DROP TABLE {table}")
+        # A stream gives what a buffered query gives, for every kind of cell.
+        every = ("SELECT g AS i, g::int8 * 4294967296 * 4096 AS big, g % 2 = 0 AS b, g / 4.0 AS num, g::float4 / 8 AS f, "
+                 "'t' || g AS t, NULL::text AS n, decode('00ff', 'hex') AS by, jsonb_build_object('g', g) AS j, "
+                 "ARRAY[g, NULL] AS arr, ARRAY['{\"a\": 1}'::jsonb] AS jarr, ARRAY[decode('01', 'hex')] AS barr, "
+                 "ARRAY[g::int8 * 9007199254740993] AS bigarr FROM generate_series(1, 3) g")
+        streamed = list(db.query_iter(every, size=2))
+        out["stream_matches_query"] = streamed == db.query(every) and len(streamed) == 3
 
     lake = adls2.client()
     lake.create_container(container)
