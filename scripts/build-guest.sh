@@ -63,8 +63,8 @@ py)
             "$venv/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY" >&2
         fi
         echo "build-guest: componentize-py $src -> $out" >&2
-        # Run from a scratch directory: componentize-py writes nothing there that matters,
-        # and the guest's directory stays clean.
+        # Run from a scratch directory (componentize-py leaves nothing of value in the working
+        # directory; it does leave __pycache__/ beside the sources, which git ignores).
         work=$(mktemp -d)
         trap 'rm -rf "$work"' EXIT
         (cd "$work" && "$venv/bin/componentize-py" -d "$root/wit" -w flow componentize aw_component \
