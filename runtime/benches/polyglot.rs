@@ -48,7 +48,18 @@ fn langs() -> Vec<Lang> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm32-wasip2/release")));
     let target = rust_dir.parent().and_then(Path::parent).expect("<target>/wasm32-wasip2/release").to_path_buf();
-    let polyglot = |lang: &str| target.join("guests").join(lang).join("probe.wasm");
+    // The Python and JS probes (tests/guests/polyglot-probe) do both jobs, chosen by `mode`.
+    let polyglot = |name: &'static str, lang: &str| {
+        let probe = target.join("guests").join(lang).join("probe.wasm");
+        Lang {
+            name,
+            echo: probe.clone(),
+            echo_input: json!({"mode": "echo"}),
+            pg: probe,
+            select: |n| json!({"mode": "bench-select", "rows": n}),
+            stream: |n| json!({"mode": "bench-stream", "rows": n}),
+        }
+    };
     let langs = vec![
         Lang {
             name: "Rust",
@@ -58,22 +69,8 @@ fn langs() -> Vec<Lang> {
             select: |n| json!({"op": "bench-select", "rows": n}),
             stream: |n| json!({"op": "stream", "rows": n}),
         },
-        Lang {
-            name: "Python",
-            echo: polyglot("py"),
-            echo_input: json!({"mode": "echo"}),
-            pg: polyglot("py"),
-            select: |n| json!({"mode": "bench-select", "rows": n}),
-            stream: |n| json!({"mode": "bench-stream", "rows": n}),
-        },
-        Lang {
-            name: "JavaScript",
-            echo: polyglot("js"),
-            echo_input: json!({"mode": "echo"}),
-            pg: polyglot("js"),
-            select: |n| json!({"mode": "bench-select", "rows": n}),
-            stream: |n| json!({"mode": "bench-stream", "rows": n}),
-        },
+        polyglot("Python", "py"),
+        polyglot("JavaScript", "js"),
     ];
     for lang in &langs {
         for path in [&lang.echo, &lang.pg] {

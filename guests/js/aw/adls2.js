@@ -6,7 +6,7 @@
 // The guest names a connector profile; it never sees the connection string, key, SAS or token.
 import * as wit from 'auto-workflow:connectors/adls2@0.1.0';
 import { toBytes } from './bytes.js';
-import { call, drain } from './errors.js';
+import { call, dispose, drain } from './errors.js';
 
 
 const info = (i) => ({
@@ -27,10 +27,6 @@ const uploadOptions = ({ contentType, metadata = {}, overwrite = true } = {}) =>
 const byteRange = ({ offset, length } = {}) => (offset == null && length == null
   ? undefined
   : { offset: BigInt(offset ?? 0), length: length == null ? undefined : BigInt(length) });
-
-function dispose(resource) {
-  resource[Symbol.dispose]?.();
-}
 
 /** A streamed upload. Nothing is visible until `close()`; `abort()` discards it. */
 export class Writer {

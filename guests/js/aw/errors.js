@@ -62,6 +62,11 @@ export function call(fn, ...args) {
   }
 }
 
+/** Drops a WIT resource handle now instead of waiting for the garbage collector. */
+export function dispose(resource) {
+  resource[Symbol.dispose]?.();
+}
+
 /** Yields `pull()`'s results (WIT errors thrown) until it returns undefined, then disposes
  *  `resource`, also when the consumer stops early. */
 export function* drain(resource, pull) {
@@ -72,6 +77,6 @@ export function* drain(resource, pull) {
       yield item;
     }
   } finally {
-    resource[Symbol.dispose]?.();
+    dispose(resource);
   }
 }

@@ -6,7 +6,7 @@
 //   export const extract = task('extract', (day) => ..., { retries: 3, timeout: 30 });
 //   flow((input) => input.days.map((d) => load(extract(d))));
 import * as wit from 'auto-workflow:connectors/tasks@0.1.0';
-import { call, fromWit, ConfigError, InvalidInputError } from './errors.js';
+import { call, dispose, fromWit, ConfigError, InvalidInputError } from './errors.js';
 import { dumps } from './json.js';
 
 const TASKS = new Map();
@@ -49,7 +49,7 @@ export class TaskFuture {
   settle(outcome) {
     if (this.outcome === null) {
       this.outcome = outcome;
-      this.handle[Symbol.dispose]?.();
+      dispose(this.handle);
     }
   }
 

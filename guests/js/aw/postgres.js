@@ -7,7 +7,7 @@
 // The guest never sees the DSN or the password: it names a connector profile.
 import * as wit from 'auto-workflow:connectors/postgres@0.1.0';
 import { isArrayBuffer, isBytes, toBytes } from './bytes.js';
-import { call, drain, InvalidInputError, PermanentError } from './errors.js';
+import { call, dispose, drain, InvalidInputError, PermanentError } from './errors.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -125,10 +125,6 @@ function copyFormat({ format = 'csv', header = false, delimiter, null: nullStrin
 }
 
 const isQuery = (source) => /^\s*(select|with|values|table)\b|^\s*\(/i.test(source);
-
-function dispose(resource) {
-  resource[Symbol.dispose]?.();
-}
 
 /** Statements shared by a client and a transaction (`this.handle` is the WIT resource). */
 class Statements {
