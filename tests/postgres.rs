@@ -150,6 +150,26 @@ fn query_stream_over_a_million_rows_stays_in_bounded_memory() {
     assert!(peak_kib / 1024 < STREAM_RSS_BOUND_MIB, "peak RSS {} MiB >= {STREAM_RSS_BOUND_MIB} MiB", peak_kib / 1024);
 }
 
+/// A client-level stream reads ahead on its own connection; however it ends, that connection
+/// goes back to the pool out of the stream's transaction (the pool has one connection, so
+/// every check runs on it).
+#[test]
+fn a_client_stream_returns_its_connection_clean_however_it_ends() {
+    let sandbox = trust_config(pg().port, "max_size = 1\ntimeout = \"5s\"");
+    let r = ok(probe(&sandbox, json!({"op": "stream-ends"})));
+    let pid = &r["before"];
+    assert!(pid.is_i64(), "{r}");
+    assert_eq!(r["first"], 1000);
+    assert_eq!(&r["after_drop"], pid, "dropped after one batch: {r}");
+    assert_eq!(r["before_error"], 6000, "the batches before the failing row arrive: {r}");
+    assert_eq!(r["error"], "22012");
+    assert_eq!(r["again"], "22012", "a failed stream keeps failing");
+    assert_eq!(&r["after_error"], pid, "{r}");
+    assert_eq!(r["batches"], json!([1000, 1000, 1000]));
+    assert_eq!(r["ended"], true);
+    assert_eq!(&r["after_end"], pid, "{r}");
+}
+
 #[test]
 fn transaction_options_reach_the_server_and_savepoints_nest() {
     let r = ok(probe(&config(""), json!({"op": "tx"})));

@@ -7,7 +7,8 @@ use tokio::sync::Mutex;
 use wasmtime::component::Resource;
 
 use super::errors::from_pool;
-use super::resources::{lock, Batch, PgClient, PgCopySink, PgCopySource, PgRowStream, PgTransaction, PinnedConn};
+use super::resources::{lock, PgClient, PgCopySink, PgCopySource, PgTransaction, PinnedConn};
+use super::stream::{Batch, PgRowStream};
 use super::session::{self, Session};
 use super::sql::quote_ident;
 use crate::host::bindings::postgres::{
@@ -186,7 +187,7 @@ impl HostRowStream for HostState {
 
     async fn next(&mut self, r: Resource<PgRowStream>) -> WitResult<Option<Vec<Vec<Value>>>> {
         let stream = self.table.get_mut(&r)?;
-        Ok(session::stream_next(stream, false).await.map(|batch| match batch {
+        Ok(stream.next(false).await.map(|batch| match batch {
             Some(Batch::Values(rows)) => Some(rows),
             _ => None,
         }))
@@ -194,7 +195,7 @@ impl HostRowStream for HostState {
 
     async fn next_encoded(&mut self, r: Resource<PgRowStream>) -> WitResult<Option<EncodedRows>> {
         let stream = self.table.get_mut(&r)?;
-        Ok(session::stream_next(stream, true).await.map(|batch| match batch {
+        Ok(stream.next(true).await.map(|batch| match batch {
             Some(Batch::Encoded { count, data }) => Some(EncodedRows { count, data }),
             _ => None,
         }))
@@ -202,7 +203,7 @@ impl HostRowStream for HostState {
 
     async fn drop(&mut self, r: Resource<PgRowStream>) -> wasmtime::Result<()> {
         let stream = self.table.delete(r)?;
-        session::stream_close(stream).await;
+        stream.close().await;
         Ok(())
     }
 }

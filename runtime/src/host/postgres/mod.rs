@@ -12,9 +12,11 @@ mod session;
 pub mod settings;
 mod sql;
 mod statements;
+mod stream;
 mod tls;
 pub mod types;
 mod values;
 
 pub use pool::PostgresPools;
-pub use resources::{PgClient, PgCopySink, PgCopySource, PgRowStream, PgTransaction};
+pub use resources::{PgClient, PgCopySink, PgCopySource, PgTransaction};
+pub use stream::PgRowStream;

@@ -18,7 +18,6 @@ use tokio_postgres::{CopyInSink, CopyOutStream};
 use super::copy::RowCounter;
 use super::errors::{error, from_pg};
 use super::settings::PgSettings;
-use crate::host::bindings::postgres::Column;
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
 
 /// A guest's `client`: a connector profile's pool.
@@ -132,47 +131,6 @@ pub fn lock(conn: &SharedConn) -> Result<OwnedMutexGuard<PinnedConn>, ConnectorE
 pub struct PgTransaction {
     pub conn: SharedConn,
     pub settings: Arc<PgSettings>,
-}
-
-/// A guest's `row-stream`: a server-side cursor.
-pub struct PgRowStream {
-    pub conn: SharedConn,
-    pub cursor: String,
-    pub fetch_sql: String,
-    /// Rows per FETCH; a shorter batch means the result is exhausted.
-    pub batch: u32,
-    pub columns: Vec<Column>,
-    pub done: bool,
-    /// The stream began its own transaction (client-level) and ends it.
-    pub owns_transaction: bool,
-    /// How the guest reads this stream, fixed by its first call: `next` or `next-encoded`.
-    pub encoded: Option<bool>,
-    /// The next batch, already being fetched while the guest works on the current one
-    /// (client-level streams only: their connection is theirs alone).
-    pub prefetch: Option<tokio::task::JoinHandle<Result<Batch, ConnectorError>>>,
-}
-
-/// One fetched batch, in the form the guest reads.
-pub enum Batch {
-    Values(Vec<Vec<crate::host::bindings::postgres::Value>>),
-    Encoded { count: u32, data: Vec<u8> },
-}
-
-impl Batch {
-    pub fn len(&self) -> usize {
-        match self {
-            Batch::Values(rows) => rows.len(),
-            Batch::Encoded { count, .. } => *count as usize,
-        }
-    }
-}
-
-impl Drop for PgRowStream {
-    fn drop(&mut self) {
-        if let Some(task) = self.prefetch.take() {
-            task.abort();
-        }
-    }
 }
 
 /// The connection a COPY holds for its whole duration.

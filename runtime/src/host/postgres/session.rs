@@ -7,15 +7,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use deadpool_postgres::{ClientWrapper, Pool};
 use futures_util::SinkExt;
-use tokio::sync::Mutex;
 use tracing::Instrument;
 
 use super::copy::RowCounter;
 use super::errors::{error, from_pg, from_pool};
-use super::resources::{lock, Batch, CopyConn, PgCopySink, PgCopySource, PgRowStream, PinnedConn, SharedConn};
+use super::resources::{lock, CopyConn, PgCopySink, PgCopySource, PinnedConn, SharedConn};
+use super::stream::{Cursor, PgRowStream};
 use super::settings::PgSettings;
 use super::statements::{self, wrapped, Wrap};
-use super::{rowcodec, sql};
+use super::sql;
 use crate::host::bindings::postgres::{CopyFormat, CopyFrom, Row, RowSet, StatementOptions, Value};
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
 
@@ -100,25 +100,23 @@ impl Session {
         static CURSORS: AtomicU64 = AtomicU64::new(0);
         let cursor = format!("aw_cursor_{}", CURSORS.fetch_add(1, Ordering::Relaxed));
         let batch = if batch_rows == 0 { DEFAULT_BATCH_ROWS } else { batch_rows };
-        let (conn, owns_transaction) = match self {
+        match self {
             Session::Pool { pool, settings } => {
                 let object = pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?;
                 let begin = if settings.read_only { "BEGIN READ ONLY" } else { "BEGIN" };
                 object.batch_execute(begin).await.map_err(|e| from_pg(&e))?;
-                (Arc::new(Mutex::new(PinnedConn::new(object))), true)
+                let conn = PinnedConn::new(object);
+                let (cursor, columns) = Cursor::declare(conn.client()?, cursor, &sql, params, batch).await?;
+                Ok(PgRowStream::owned(conn, cursor, columns))
             }
-            Session::Transaction { conn, .. } => (conn.clone(), false),
-        };
-        let columns = {
-            let guard = lock(&conn)?;
-            let client = guard.client()?;
-            let plain = statements::prepare(client, &sql).await?;
-            let declare = statements::prepare(client, &format!("DECLARE {cursor} NO SCROLL CURSOR FOR {sql}")).await?;
-            let converted = statements::params(&declare, params)?;
-            client.execute_raw(&declare, converted.iter()).await.map_err(|e| from_pg(&e))?;
-            statements::columns(&plain)
-        };
-        Ok(PgRowStream { conn, fetch_sql: format!("FETCH FORWARD {batch} FROM {cursor}"), batch, cursor, columns, done: false, owns_transaction, encoded: None, prefetch: None })
+            Session::Transaction { conn, .. } => {
+                let (cursor, columns) = {
+                    let guard = lock(conn)?;
+                    Cursor::declare(guard.client()?, cursor, &sql, params, batch).await?
+                };
+                Ok(PgRowStream::shared(conn.clone(), cursor, columns))
+            }
+        }
     }
 
     /// Starts `COPY ... FROM STDIN`.
@@ -197,85 +195,5 @@ pub async fn copy_read(source: &mut PgCopySource) -> Result<Option<Vec<u8>>> {
             source.conn.completed();
             Ok(None)
         }
-    }
-}
-
-/// Runs one FETCH and converts its rows as they arrive, to values or to the compact encoding.
-async fn fetch(conn: SharedConn, fetch_sql: String, batch: u32, encoded: bool) -> Result<Batch> {
-    use futures_util::{pin_mut, TryStreamExt};
-    let guard = conn.lock_owned().await;
-    let client = guard.client()?;
-    let fetch = statements::prepare(client, &fetch_sql).await?;
-    let rows = client.query_raw(&fetch, std::iter::empty::<i32>()).await.map_err(|e| from_pg(&e))?;
-    pin_mut!(rows);
-    if encoded {
-        let (mut count, mut data) = (0u32, Vec::new());
-        while let Some(row) = rows.try_next().await.map_err(|e| from_pg(&e))? {
-            rowcodec::encode_row(&row, &mut data).map_err(|m| error(ErrorKind::InvalidInput, m))?;
-            count += 1;
-        }
-        return Ok(Batch::Encoded { count, data });
-    }
-    let mut out = Vec::with_capacity(batch as usize);
-    while let Some(row) = rows.try_next().await.map_err(|e| from_pg(&e))? {
-        out.push(statements::read_row(&row)?);
-    }
-    Ok(Batch::Values(out))
-}
-
-/// The next batch of a cursor, read as values (`encoded` false) or encoded; ends the stream
-/// (and its own transaction) when done.
-///
-/// A client-level stream fetches batch N+1 in the background while the guest works on batch
-/// N; the host holds at most two batches. A stream inside a guest transaction fetches on
-/// demand, leaving the connection free for the transaction's own statements between batches.
-pub async fn stream_next(stream: &mut PgRowStream, encoded: bool) -> Result<Option<Batch>> {
-    if *stream.encoded.get_or_insert(encoded) != encoded {
-        return Err(error(ErrorKind::InvalidInput, "a row stream is read with `next` or with `next-encoded`, not both"));
-    }
-    if stream.done {
-        return Ok(None);
-    }
-    let batch = match stream.prefetch.take() {
-        Some(task) => task.await.map_err(|e| error(ErrorKind::Transient, format!("fetching rows failed: {e}")))??,
-        None => {
-            lock(&stream.conn)?; // fail fast if a COPY holds the transaction's connection
-            fetch(stream.conn.clone(), stream.fetch_sql.clone(), stream.batch, encoded).await?
-        }
-    };
-    if batch.len() < stream.batch as usize {
-        stream.done = true;
-        let mut guard = lock(&stream.conn)?;
-        if stream.owns_transaction {
-            guard.finish("COMMIT").await?;
-        } else {
-            guard.client()?.batch_execute(&format!("CLOSE {}", stream.cursor)).await.map_err(|e| from_pg(&e))?;
-        }
-    } else if stream.owns_transaction {
-        stream.prefetch = Some(tokio::spawn(fetch(stream.conn.clone(), stream.fetch_sql.clone(), stream.batch, encoded)));
-    }
-    if batch.len() == 0 {
-        return Ok(None);
-    }
-    Ok(Some(batch))
-}
-
-/// Releases a stream the guest dropped early: close the cursor, or end its own transaction.
-pub async fn stream_close(mut stream: PgRowStream) {
-    if let Some(task) = stream.prefetch.take() {
-        task.abort();
-        // An aborted FETCH leaves the connection mid-statement: let it close, not roll back.
-        return;
-    }
-    if stream.done {
-        return;
-    }
-    let Ok(mut guard) = lock(&stream.conn) else {
-        return;
-    };
-    if stream.owns_transaction {
-        let _ = guard.finish("ROLLBACK").await;
-    } else if let Ok(client) = guard.client() {
-        let _ = client.batch_execute(&format!("CLOSE {}", stream.cursor)).await;
     }
 }

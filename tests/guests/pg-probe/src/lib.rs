@@ -35,6 +35,7 @@ fn run(input: Input) -> aw_guest::Result<Json> {
         "copy" => copy(&db, &input),
         "stream" => stream(&db, &input),
         "stream-encoded" => stream_encoded(&db, &input),
+        "stream-ends" => stream_ends(&db),
         "tx" => tx(&db),
         "trap-in-tx" => {
             let tx = db.begin(TransactionOptions::default())?;
@@ -284,17 +285,17 @@ fn copy(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
 }
 
 /// A stream of `rows` numbered rows with a 100-character pad, in batches of `batch` (5000).
-fn numbers(db: &postgres::Client, input: &Input) -> aw_guest::Result<postgres::RowStream> {
+fn numbers(db: &postgres::Client, rows: u64, batch: u32) -> aw_guest::Result<postgres::RowStream> {
     db.query_stream(
         "SELECT g::int8 AS n, repeat('x', 100) AS pad FROM generate_series(1, $1::int8) g",
-        &[Value::Int64(input.rows as i64)],
-        if input.batch == 0 { 5000 } else { input.batch },
+        &[Value::Int64(rows as i64)],
+        if batch == 0 { 5000 } else { batch },
     )
 }
 
 /// Streams `rows` rows through a cursor and sums them in the guest.
 fn stream(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
-    let stream = numbers(db, input)?;
+    let stream = numbers(db, input.rows, input.batch)?;
     let columns: Vec<String> = stream.columns().iter().map(|c| format!("{}:{}", c.name, c.type_name)).collect();
     let (mut count, mut sum, mut batches) = (0u64, 0i64, 0u64);
     while let Some(batch) = stream.next()? {
@@ -307,9 +308,51 @@ fn stream(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
     Ok(json!({ "count": count, "sum": sum, "batches": batches, "columns": columns }))
 }
 
+/// The ways a client-level stream ends: dropped after one batch, failing mid-way, read to an
+/// end that falls on a batch boundary. Run with a pool of one connection: after each the same
+/// connection (same backend pid) must be back, with no cursor open, which it would have if the
+/// stream's transaction were not over (a connection closed instead shows as a new pid).
+fn stream_ends(db: &postgres::Client) -> aw_guest::Result<Json> {
+    let clean = || -> aw_guest::Result<Option<i64>> {
+        let sql = "SELECT pg_backend_pid()::int8 WHERE NOT EXISTS (SELECT FROM pg_cursors WHERE name LIKE 'aw_cursor%')";
+        Ok(db.query_value(sql, &[])?.and_then(|v| v.as_i64()))
+    };
+    let before = clean()?;
+    let dropped = numbers(db, 100_000, 1000)?;
+    let first = dropped.next()?.map_or(0, |rows| rows.len());
+    drop(dropped);
+    let after_drop = clean()?;
+
+    let failing = db.query_stream("SELECT 1 / (7000 - g) AS q FROM generate_series(1, 10000) g", &[], 1000)?;
+    let mut before_error = 0;
+    let error = loop {
+        match failing.next() {
+            Ok(Some(rows)) => before_error += rows.len(),
+            Ok(None) => break None,
+            Err(e) => break e.code,
+        }
+    };
+    let again = failing.next().err().and_then(|e| e.code);
+    drop(failing);
+    let after_error = clean()?;
+
+    let exact = db.query_stream("SELECT g FROM generate_series(1, 3000) g", &[], 1000)?;
+    let mut batches = Vec::new();
+    while let Some(rows) = exact.next()? {
+        batches.push(rows.len());
+    }
+    let ended = exact.next()?.is_none();
+    drop(exact);
+    Ok(json!({
+        "before": before, "first": first, "after_drop": after_drop,
+        "before_error": before_error, "error": error, "again": again, "after_error": after_error,
+        "batches": batches, "ended": ended, "after_end": clean()?,
+    }))
+}
+
 /// The same stream read in the compact encoding, plus one row of every kind of cell.
 fn stream_encoded(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
-    let stream = numbers(db, input)?;
+    let stream = numbers(db, input.rows, input.batch)?;
     let columns = stream.columns().len();
     let (mut count, mut sum, mut pad_bytes) = (0u64, 0i64, 0usize);
     while let Some(batch) = stream.next_encoded()? {
