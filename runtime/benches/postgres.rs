@@ -8,7 +8,12 @@
 //!    `query_raw` rows/s (goal >= 0.8), and the peak RSS of an `aw-run` process doing it (goal <
 //!    64 MiB).
 //!
-//! Prints numbers and ratios; asserts nothing about speed.
+//! The server shares the machine's two cores with the benchmark and its speed drifts during a
+//! run (background writes, autovacuum, CPU placement), so the sides are measured in rounds that
+//! alternate between them, each round in a rotated order, and a ratio is the median of the
+//! rounds' ratios (its range is printed too); throughputs are over all rounds. Prints numbers
+//! and ratios; asserts nothing about speed. Also prints how busy the server was while
+//! streaming: near 100 % means the server, not the connector, set the pace.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -25,10 +30,13 @@ use aw_runtime::secrets::{Scrubber, Secrets};
 use bytes::Bytes;
 use futures_util::{pin_mut, SinkExt, TryStreamExt};
 
+/// Round trips in all, in ROUNDS rounds per side.
 const SELECTS: u64 = 20_000;
 const COPY_ROWS: u64 = 1_000_000;
 const STREAM_ROWS: u64 = 1_000_000;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 20;
+/// Rounds of the COPY and streaming comparisons (1M rows each).
+const BIG_ROUNDS: usize = 5;
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/bench.sh, which starts PostgreSQL"))
@@ -61,8 +69,51 @@ async fn guest(runtime: &Runtime, loaded: &LoadedComponent, context: &Arc<RunCon
     (serde_json::from_str(&text).expect("guest JSON"), elapsed)
 }
 
+/// CPU time the PostgreSQL server processes have used so far (the cluster is the benchmark's
+/// own), in seconds, read from /proc at the kernel's 100 ticks per second.
+fn server_cpu() -> f64 {
+    let mut ticks = 0u64;
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Some((name, rest)) = stat.split_once(") ") else { continue };
+        if name.ends_with("(postgres") {
+            // Fields 14 and 15 of the line (utime, stime), counted after the `(comm) `.
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            ticks += fields.get(11..13).into_iter().flatten().filter_map(|f| f.parse::<u64>().ok()).sum::<u64>();
+        }
+    }
+    ticks as f64 / 100.0
+}
+
 fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
+}
+
+/// The order of the sides in round `round`: rotated, so no side always runs first.
+fn rotated<const N: usize>(round: usize) -> [usize; N] {
+    std::array::from_fn(|i| (i + round) % N)
+}
+
+/// Elapsed times per round, one per side.
+struct Rounds<const N: usize>(Vec<[Duration; N]>);
+
+impl<const N: usize> Rounds<N> {
+    /// Side `side`'s throughput over all rounds, doing `n` things per round.
+    fn rate(&self, side: usize, n: u64) -> f64 {
+        rate(n * self.0.len() as u64, self.0.iter().map(|r| r[side]).sum())
+    }
+
+    /// Throughput of side `a` over side `b`: the median of the rounds' ratios, with min and max.
+    fn ratio(&self, a: usize, b: usize) -> String {
+        let mut ratios: Vec<f64> = self.0.iter().map(|r| r[b].as_secs_f64() / r[a].as_secs_f64()).collect();
+        ratios.sort_by(f64::total_cmp);
+        let median = match ratios.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => ratios[n / 2],
+            n => (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0,
+        };
+        format!("{median:.2} (rounds {:.2}-{:.2})", ratios.first().unwrap_or(&f64::NAN), ratios.last().unwrap_or(&f64::NAN))
+    }
 }
 
 fn main() {
@@ -88,34 +139,47 @@ fn main() {
         // Warm the pool and the guest's statement cache on every connection.
         guest(&runtime, &loaded, &context, serde_json::json!({"op": "bench-select", "rows": 100})).await;
 
-        // 1. Round trips, guest and native alternately, best of ROUNDS each (the server shares
-        // the machine's two cores with the benchmark, so single runs are noisy).
-        let (mut guest_time, mut native_time) = (Duration::MAX, Duration::MAX);
-        for _ in 0..ROUNDS {
-            let (result, elapsed) = guest(&runtime, &loaded, &context, serde_json::json!({"op": "bench-select", "rows": SELECTS})).await;
-            assert_eq!(result["sum"], (SELECTS * (SELECTS - 1) / 2) as i64);
-            guest_time = guest_time.min(elapsed);
-            let start = Instant::now();
-            let mut sum = 0i64;
-            for i in 0..SELECTS as i64 {
-                let conn = pool.get().await.expect("checkout");
-                let stmt = conn.prepare_cached("SELECT $1::int8").await.expect("prepare");
-                sum += conn.query_one(&stmt, &[&i]).await.expect("query").get::<_, i64>(0);
+        // 1. Round trips.
+        const GUEST: usize = 0;
+        const NATIVE: usize = 1;
+        const PSQL: usize = 2;
+        let per_round = SELECTS / ROUNDS as u64;
+        let expected_sum = (per_round * (per_round - 1) / 2) as i64;
+        let mut selects = Rounds::<2>(Vec::new());
+        for round in 0..ROUNDS {
+            let mut times = [Duration::ZERO; 2];
+            for side in rotated::<2>(round) {
+                if side == GUEST {
+                    let (result, elapsed) = guest(&runtime, &loaded, &context, serde_json::json!({"op": "bench-select", "rows": per_round})).await;
+                    assert_eq!(result["sum"], expected_sum);
+                    times[GUEST] = elapsed;
+                } else {
+                    let start = Instant::now();
+                    let mut sum = 0i64;
+                    for i in 0..per_round as i64 {
+                        let conn = pool.get().await.expect("checkout");
+                        let stmt = conn.prepare_cached("SELECT $1::int8").await.expect("prepare");
+                        sum += conn.query_one(&stmt, &[&i]).await.expect("query").get::<_, i64>(0);
+                    }
+                    times[NATIVE] = start.elapsed();
+                    assert_eq!(sum, expected_sum);
+                }
             }
-            native_time = native_time.min(start.elapsed());
-            assert_eq!(sum, (SELECTS * (SELECTS - 1) / 2) as i64);
+            selects.0.push(times);
         }
-        println!("1. {SELECTS} x SELECT $1::int8 (pool checkout per statement; best of {ROUNDS})");
-        println!("   guest   {:>10.0} queries/s", rate(SELECTS, guest_time));
-        println!("   native  {:>10.0} queries/s", rate(SELECTS, native_time));
-        println!("   ratio guest/native {:.2} (goal >= 0.9)", rate(SELECTS, guest_time) / rate(SELECTS, native_time));
+        println!("1. {SELECTS} x SELECT $1::int8 (pool checkout per statement; {ROUNDS} rounds of {per_round} per side)");
+        println!("   guest   {:>10.0} queries/s", selects.rate(GUEST, per_round));
+        println!("   native  {:>10.0} queries/s", selects.rate(NATIVE, per_round));
+        println!("   ratio guest/native {} (goal >= 0.9)", selects.ratio(GUEST, NATIVE));
 
-        // 2. COPY IN.
+        // 2. COPY IN. Autovacuum is off for the scratch tables, so it does not run during a
+        // later measurement.
         let conn = pool.get().await.expect("checkout");
         conn.batch_execute(
             "DROP TABLE IF EXISTS bench_copy_guest, bench_copy_native, bench_copy_psql;
-             CREATE TABLE bench_copy_guest (id int8, name text, amount numeric(8,2), at timestamptz);
-             CREATE TABLE bench_copy_native (LIKE bench_copy_guest); CREATE TABLE bench_copy_psql (LIKE bench_copy_guest);",
+             CREATE TABLE bench_copy_guest (id int8, name text, amount numeric(8,2), at timestamptz) WITH (autovacuum_enabled = off);
+             CREATE TABLE bench_copy_native (LIKE bench_copy_guest) WITH (autovacuum_enabled = off);
+             CREATE TABLE bench_copy_psql (LIKE bench_copy_guest) WITH (autovacuum_enabled = off);",
         )
         .await
         .expect("tables");
@@ -125,69 +189,96 @@ fn main() {
             copy_row(i, &mut data);
         }
         std::fs::write(&file, data).expect("write copy file");
-        let (mut guest_copy, mut native_copy, mut psql_copy) = (Duration::MAX, Duration::MAX, Duration::MAX);
-        for _ in 0..ROUNDS {
+        let mut copies = Rounds::<3>(Vec::new());
+        for round in 0..BIG_ROUNDS {
             conn.batch_execute("TRUNCATE bench_copy_guest, bench_copy_native, bench_copy_psql").await.expect("truncate");
-            let (result, elapsed) =
-                guest(&runtime, &loaded, &context, serde_json::json!({"op": "bench-copy", "rows": COPY_ROWS, "table": "bench_copy_guest"})).await;
-            assert_eq!(result["rows"], COPY_ROWS);
-            guest_copy = guest_copy.min(elapsed);
-            let start = Instant::now();
-            let sink = conn.copy_in::<_, Bytes>("COPY bench_copy_native FROM STDIN").await.expect("copy");
-            pin_mut!(sink);
-            let mut chunk = String::with_capacity(300 * 1024);
-            for i in 0..COPY_ROWS {
-                copy_row(i, &mut chunk);
-                if chunk.len() >= 256 * 1024 {
-                    sink.send(Bytes::from(std::mem::take(&mut chunk))).await.expect("send");
+            let mut times = [Duration::ZERO; 3];
+            for side in rotated::<3>(round) {
+                let start = Instant::now();
+                match side {
+                    GUEST => {
+                        let input = serde_json::json!({"op": "bench-copy", "rows": COPY_ROWS, "table": "bench_copy_guest"});
+                        let (result, _) = guest(&runtime, &loaded, &context, input).await;
+                        assert_eq!(result["rows"], COPY_ROWS);
+                    }
+                    NATIVE => {
+                        let sink = conn.copy_in::<_, Bytes>("COPY bench_copy_native FROM STDIN").await.expect("copy");
+                        pin_mut!(sink);
+                        let mut chunk = String::with_capacity(300 * 1024);
+                        for i in 0..COPY_ROWS {
+                            copy_row(i, &mut chunk);
+                            if chunk.len() >= 256 * 1024 {
+                                sink.send(Bytes::from(std::mem::take(&mut chunk))).await.expect("send");
+                            }
+                        }
+                        sink.send(Bytes::from(chunk)).await.expect("send");
+                        assert_eq!(sink.finish().await.expect("finish"), COPY_ROWS);
+                    }
+                    _ => {
+                        let status = Command::new(format!("{pg_bin}/psql"))
+                            .args(["-h", "127.0.0.1", "-p", &port, "-U", "aw_trust", "-d", "aw_test", "-q", "-c"])
+                            .arg(format!("\\copy bench_copy_psql FROM '{}'", file.display()))
+                            .status()
+                            .expect("psql");
+                        assert!(status.success(), "psql \\copy failed");
+                    }
                 }
+                times[side] = start.elapsed();
             }
-            sink.send(Bytes::from(chunk)).await.expect("send");
-            assert_eq!(sink.finish().await.expect("finish"), COPY_ROWS);
-            native_copy = native_copy.min(start.elapsed());
-            let start = Instant::now();
-            let status = Command::new(format!("{pg_bin}/psql"))
-                .args(["-h", "127.0.0.1", "-p", &port, "-U", "aw_trust", "-d", "aw_test", "-q", "-c"])
-                .arg(format!("\\copy bench_copy_psql FROM '{}'", file.display()))
-                .status()
-                .expect("psql");
-            psql_copy = psql_copy.min(start.elapsed());
-            assert!(status.success(), "psql \\copy failed");
+            copies.0.push(times);
         }
-        println!("2. COPY IN {COPY_ROWS} rows x 4 columns (text format; best of {ROUNDS})");
-        println!("   guest copy-in  {:>10.0} rows/s (includes generating the rows in the guest)", rate(COPY_ROWS, guest_copy));
-        println!("   native copy_in {:>10.0} rows/s (includes generating the rows)", rate(COPY_ROWS, native_copy));
-        println!("   psql \\copy     {:>10.0} rows/s (from a prepared file)", rate(COPY_ROWS, psql_copy));
-        println!("   ratio guest/psql {:.2} (goal >= 1.0), guest/native {:.2}", rate(COPY_ROWS, guest_copy) / rate(COPY_ROWS, psql_copy), rate(COPY_ROWS, guest_copy) / rate(COPY_ROWS, native_copy));
+        println!("2. COPY IN {COPY_ROWS} rows x 4 columns (text format; {BIG_ROUNDS} rounds)");
+        println!("   guest copy-in  {:>10.0} rows/s (includes generating the rows in the guest)", copies.rate(GUEST, COPY_ROWS));
+        println!("   native copy_in {:>10.0} rows/s (includes generating the rows)", copies.rate(NATIVE, COPY_ROWS));
+        println!("   psql \\copy     {:>10.0} rows/s (from a prepared file)", copies.rate(PSQL, COPY_ROWS));
+        println!("   ratio guest/psql {} (goal >= 1.0)", copies.ratio(GUEST, PSQL));
+        println!("   ratio guest/native {}", copies.ratio(GUEST, NATIVE));
 
-        // 3. Streaming, alternately, best of ROUNDS.
+        // 3. Streaming: the guest reading encoded batches, the guest reading values, native.
+        const VALUES: usize = 2;
         let stmt = conn.prepare("SELECT g::int8 AS n, repeat('x', 100) AS pad FROM generate_series(1, $1::int8) g").await.expect("prepare");
-        let (mut guest_stream, mut guest_values, mut native_stream) = (Duration::MAX, Duration::MAX, Duration::MAX);
-        for _ in 0..ROUNDS {
-            let (result, elapsed) = guest(&runtime, &loaded, &context, serde_json::json!({"op": "stream-encoded", "rows": STREAM_ROWS})).await;
-            assert_eq!(result["count"], STREAM_ROWS);
-            guest_stream = guest_stream.min(elapsed);
-            let (values, elapsed) = guest(&runtime, &loaded, &context, serde_json::json!({"op": "stream", "rows": STREAM_ROWS})).await;
-            assert_eq!(values["sum"], result["sum"]);
-            guest_values = guest_values.min(elapsed);
-            let start = Instant::now();
-            let rows = conn.query_raw(&stmt, [STREAM_ROWS as i64]).await.expect("query_raw");
-            pin_mut!(rows);
-            let (mut count, mut sum) = (0u64, 0i64);
-            while let Some(row) = rows.try_next().await.expect("row") {
-                count += 1;
-                sum += row.get::<_, i64>(0);
-                let _pad: &str = row.get(1);
+        let mut streams = Rounds::<3>(Vec::new());
+        // Server CPU seconds and wall seconds, summed over the rounds of each side.
+        let mut busy = [(0.0, 0.0); 3];
+        let mut sums = Vec::new();
+        for round in 0..BIG_ROUNDS {
+            let mut times = [Duration::ZERO; 3];
+            for side in rotated::<3>(round) {
+                let (cpu, start) = (server_cpu(), Instant::now());
+                match side {
+                    GUEST | VALUES => {
+                        let op = if side == GUEST { "stream-encoded" } else { "stream" };
+                        let (result, _) = guest(&runtime, &loaded, &context, serde_json::json!({"op": op, "rows": STREAM_ROWS})).await;
+                        assert_eq!(result["count"], STREAM_ROWS);
+                        sums.push(result["sum"].as_i64());
+                    }
+                    _ => {
+                        let rows = conn.query_raw(&stmt, [STREAM_ROWS as i64]).await.expect("query_raw");
+                        pin_mut!(rows);
+                        let (mut count, mut sum) = (0u64, 0i64);
+                        while let Some(row) = rows.try_next().await.expect("row") {
+                            count += 1;
+                            sum += row.get::<_, i64>(0);
+                            let _pad: &str = row.get(1);
+                        }
+                        assert_eq!(count, STREAM_ROWS);
+                        sums.push(Some(sum));
+                    }
+                }
+                times[side] = start.elapsed();
+                busy[side] = (busy[side].0 + server_cpu() - cpu, busy[side].1 + times[side].as_secs_f64());
             }
-            native_stream = native_stream.min(start.elapsed());
-            assert_eq!(count, STREAM_ROWS);
-            assert_eq!(Some(sum), result["sum"].as_i64());
+            streams.0.push(times);
         }
-        println!("3. stream {STREAM_ROWS} rows (int8 + 100-char text; best of {ROUNDS})");
-        println!("   guest query-stream, next-encoded {:>10.0} rows/s (batches of 5000 through a cursor)", rate(STREAM_ROWS, guest_stream));
-        println!("   guest query-stream, next (values) {:>9.0} rows/s", rate(STREAM_ROWS, guest_values));
-        println!("   native query_raw                 {:>10.0} rows/s", rate(STREAM_ROWS, native_stream));
-        println!("   ratio guest (encoded)/native {:.2} (goal >= 0.8); values/native {:.2}", rate(STREAM_ROWS, guest_stream) / rate(STREAM_ROWS, native_stream), rate(STREAM_ROWS, guest_values) / rate(STREAM_ROWS, native_stream));
+        assert!(sums.iter().all(|s| *s == Some((STREAM_ROWS * (STREAM_ROWS + 1) / 2) as i64)), "every stream sums the same: {sums:?}");
+        println!("3. stream {STREAM_ROWS} rows (int8 + 100-char text; {BIG_ROUNDS} rounds)");
+        println!("   guest query-stream, next-encoded {:>10.0} rows/s (batches of 5000 through a cursor)", streams.rate(GUEST, STREAM_ROWS));
+        println!("   guest query-stream, next (values) {:>9.0} rows/s", streams.rate(VALUES, STREAM_ROWS));
+        println!("   native query_raw                 {:>10.0} rows/s", streams.rate(NATIVE, STREAM_ROWS));
+        println!("   ratio guest (encoded)/native {} (goal >= 0.8)", streams.ratio(GUEST, NATIVE));
+        println!("   ratio guest (values)/native {}", streams.ratio(VALUES, NATIVE));
+        let percent = |side: usize| 100.0 * busy[side].0 / busy[side].1;
+        println!("   server busy (its CPU time / wall time): {:.0} % of the guest's encoded streams, {:.0} % of native's", percent(GUEST), percent(NATIVE));
     };
     tokio.block_on(tokio.spawn(body)).expect("benchmark task");
 

@@ -205,6 +205,7 @@ impl Runtime {
         // uploads are discarded.
         let span = tracing::info_span!("run", component = %loaded.name, flow = loaded.is_flow());
         let (outcome, mut usage) = tokio::select! {
+            biased; // the run first: it is what wakes this future, thousands of times a second
             done = attempts.call(Call::Run(input), limits, scope.clone()).instrument(span) => done,
             _ = interrupted.wait_for(|on| *on) => (Err(RunError::Interrupted), Usage::default()),
         };

@@ -73,17 +73,23 @@ impl Session {
 
     pub async fn query(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<RowSet> {
         let settings = self.settings();
-        self.run(&sql, options, false, async |c| statements::query(c, settings, &sql, params, None).await).await
+        let (stmt, rows) = self.run(&sql, options, false, async |c| statements::query(c, settings, &sql, params, None).await).await?;
+        Ok(RowSet { columns: statements::columns(&stmt), rows })
     }
 
     pub async fn query_one(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<Option<Row>> {
-        let settings = self.settings();
-        let set = self.run(&sql, options, false, async |c| statements::query(c, settings, &sql, params, Some(1)).await).await?;
-        Ok(set.rows.into_iter().next().map(|values| Row { columns: set.columns, values }))
+        let (stmt, rows) = self.first_row(sql, params, options).await?;
+        Ok(rows.into_iter().next().map(|values| Row { columns: statements::columns(&stmt), values }))
     }
 
     pub async fn query_value(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<Option<Value>> {
-        Ok(self.query_one(sql, params, options).await?.and_then(|row| row.values.into_iter().next()))
+        let (_, rows) = self.first_row(sql, params, options).await?;
+        Ok(rows.into_iter().next().and_then(|values| values.into_iter().next()))
+    }
+
+    async fn first_row(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<(tokio_postgres::Statement, Vec<Vec<Value>>)> {
+        let settings = self.settings();
+        self.run(&sql, options, false, async |c| statements::query(c, settings, &sql, params, Some(1)).await).await
     }
 
     pub async fn execute(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<u64> {

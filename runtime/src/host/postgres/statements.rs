@@ -9,7 +9,7 @@ use tokio_postgres::Statement;
 use super::errors::{error, from_pg};
 use super::settings::PgSettings;
 use super::values::{read_column, to_param, Param};
-use crate::host::bindings::postgres::{Column, RowSet, Value};
+use crate::host::bindings::postgres::{Column, Value};
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
 
 /// Prepared statements kept per connection before the cache is cleared (a guest that builds
@@ -49,8 +49,8 @@ pub fn columns(stmt: &Statement) -> Vec<Column> {
 }
 
 /// Runs a query and buffers up to `take` rows (all when `None`), within the profile's
-/// `max_rows` / `max_bytes`.
-pub async fn query(conn: &ClientWrapper, settings: &PgSettings, sql: &str, values: Vec<Value>, take: Option<usize>) -> Result<RowSet> {
+/// `max_rows` / `max_bytes`; returns the statement (for its columns) and the rows.
+pub async fn query(conn: &ClientWrapper, settings: &PgSettings, sql: &str, values: Vec<Value>, take: Option<usize>) -> Result<(Statement, Vec<Vec<Value>>)> {
     let stmt = prepare(conn, sql).await?;
     let params = params(&stmt, values)?;
     let stream = conn.query_raw(&stmt, params.iter()).await.map_err(|e| from_pg(&e))?;
@@ -74,7 +74,7 @@ pub async fn query(conn: &ClientWrapper, settings: &PgSettings, sql: &str, value
         }
         rows.push(values);
     }
-    Ok(RowSet { columns: columns(&stmt), rows })
+    Ok((stmt, rows))
 }
 
 /// Every column of `row` as WIT values.
@@ -187,10 +187,16 @@ pub async fn wrapped<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFnOnce(&C
 /// MERGE counts, and so does one of those that mentions a session-changing function. Pools are
 /// per run, so this guards the tasks of one run from each other, not other users.
 pub fn may_change_session(sql: &str) -> bool {
-    let lower = sql.trim_start().to_ascii_lowercase();
-    let first = lower.split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
-    let plain = matches!(first, "select" | "insert" | "update" | "delete" | "with" | "values" | "table" | "merge");
-    !plain || ["set_config", "advisory", "temp", "listen", "prepare", "dblink", "declare"].iter().any(|w| lower.contains(w))
+    let sql = sql.trim_start();
+    let first = sql.split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+    let plain = ["select", "insert", "update", "delete", "with", "values", "table", "merge"].iter().any(|w| first.eq_ignore_ascii_case(w));
+    !plain || ["set_config", "advisory", "temp", "listen", "prepare", "dblink", "declare"].iter().any(|w| contains_ignoring_case(sql, w))
+}
+
+/// Whether `haystack` contains the lowercase ASCII `needle`, in any case (without allocating:
+/// this runs for every statement).
+fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
+    haystack.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 #[cfg(test)]
@@ -207,5 +213,8 @@ mod tests {
         assert!(may_change_session("SELECT pg_advisory_lock(1)"));
         assert!(may_change_session("/* hi */ SELECT 1"));
         assert!(may_change_session("DO $$ BEGIN PERFORM 1; END $$"));
+        assert!(may_change_session("Select Set_Config('x', 'y', false)"));
+        assert!(may_change_session("SELECT 1 FROM x; LISTEN chan"));
+        assert!(!may_change_session("WITH t AS (SELECT 1) SELECT * FROM t"));
     }
 }
