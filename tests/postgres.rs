@@ -212,6 +212,23 @@ fn a_statement_timeout_applies_to_that_statement_only() {
     assert_eq!(r["session_after"], "0", "nothing leaked to the next statement: {r}");
 }
 
+/// A guest blocked in a host call checks no epochs; the run is still cut off at its timeout
+/// (plus a short grace), as a timeout, not left waiting for the server.
+#[test]
+fn a_guest_blocked_in_a_long_statement_stops_at_the_run_timeout() {
+    let sandbox = config("");
+    let started = std::time::Instant::now();
+    let out = run(sandbox
+        .aw_run()
+        .arg(guest("aw_pg_probe"))
+        .args(["--json", "--timeout", "1s", "--input", &json!({"op": "value", "sql": "SELECT pg_sleep(20)"}).to_string()])
+        .env("PG_PASSWORD", "scram-pass-1e5"));
+    let elapsed = started.elapsed();
+    let report = out.expect_code(4).json();
+    assert_eq!(report["error"]["limit"]["name"], "timeout", "{report}");
+    assert!(elapsed < std::time::Duration::from_secs(10), "cut off after {elapsed:?}, not at the 1 s timeout");
+}
+
 fn error_of(out: Run) -> Json {
     let report = out.expect_code(1).json();
     report["error"].clone()

@@ -3,6 +3,7 @@
 //! running `run-task`, scheduled by host/tasks).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::config::Limits;
 use crate::engine::cache::{CacheOutcome, ComponentCache};
-use crate::engine::limits::{ticks_for, EpochTicker, InstanceLimiter};
+use crate::engine::limits::{ticks_for, Deadlines, EpochTicker, InstanceLimiter};
 use crate::engine::{build_engine, EngineOptions};
 use crate::error::{GuestError, LimitHit, RunError};
 use crate::host::bindings::tasks::{TaskOptions, TaskSpec};
@@ -37,6 +38,7 @@ pub struct Runtime {
     cache: ComponentCache,
     fuel: bool,
     _ticker: EpochTicker,
+    deadlines: Deadlines,
     events: Option<Arc<EventLog>>,
     progress: bool,
     result_cache: Option<Arc<DiskCache>>,
@@ -101,9 +103,10 @@ impl Runtime {
         let engine = build_engine(options).map_err(|e| RunError::Internal(format!("cannot create the engine: {e}")))?;
         let mut linker = Linker::new(&engine);
         add_to_linker(&mut linker).map_err(|e| RunError::Internal(format!("cannot link host interfaces: {e}")))?;
-        let ticker = EpochTicker::start(&engine)
+        let deadlines = Deadlines::default();
+        let ticker = EpochTicker::start(&engine, deadlines.clone())
             .map_err(|e| RunError::Internal(format!("cannot start the epoch ticker: {e}")))?;
-        Ok(Runtime { engine, linker, cache, fuel: options.fuel, _ticker: ticker, events: None, progress: false, result_cache: None })
+        Ok(Runtime { engine, linker, cache, fuel: options.fuel, _ticker: ticker, deadlines, events: None, progress: false, result_cache: None })
     }
 
     /// What makes fresh instances of `loaded` for this run.
@@ -111,6 +114,7 @@ impl Runtime {
         Attempts {
             engine: self.engine.clone(),
             fuel: self.fuel,
+            deadlines: self.deadlines.clone(),
             component: loaded.name.clone(),
             digest: loaded.digest.clone(),
             pre: loaded.pre.clone(),
@@ -242,6 +246,7 @@ enum Call<'a> {
 pub struct Attempts {
     engine: Engine,
     fuel: bool,
+    deadlines: Deadlines,
     /// The component's name (logs).
     pub component: String,
     /// The component's SHA-256 (result-cache keys).
@@ -273,10 +278,22 @@ impl Attempts {
         let tail = StderrTail::default();
         let mut store = new_store(&self.engine, self.fuel, &self.component, self.context.clone(), limits, &tail, None, true);
         let call = async { pre.instantiate_async(&mut store).await?.call_describe(&mut store).await };
-        match tokio::time::timeout(limits.timeout + TIMEOUT_GRACE, call).await {
-            Err(_elapsed) => Err(RunError::Limit(LimitHit::Timeout { limit: limits.timeout })),
-            Ok(Ok(specs)) => Ok(specs),
-            Ok(Err(error)) => Err(classify(error, store.data(), limits, &tail)),
+        match self.before_cut_off(limits, call).await {
+            None => Err(RunError::Limit(LimitHit::Timeout { limit: limits.timeout })),
+            Some(Ok(specs)) => Ok(specs),
+            Some(Err(error)) => Err(classify(error, store.data(), limits, &tail)),
+        }
+    }
+
+    /// `work`'s output, or `None` when it is still running [`TIMEOUT_GRACE`] after the
+    /// timeout of `limits` (the epoch deadline stops running Wasm; this stops a guest waiting
+    /// in a host call).
+    async fn before_cut_off<F: Future>(&self, limits: &Limits, work: F) -> Option<F::Output> {
+        let cut_off = self.deadlines.at(Instant::now() + limits.timeout + TIMEOUT_GRACE);
+        tokio::select! {
+            biased;
+            done = work => Some(done),
+            () = cut_off => None,
         }
     }
 
@@ -302,16 +319,16 @@ impl Attempts {
                 })),
             }
         };
-        let outcome = match tokio::time::timeout(limits.timeout + TIMEOUT_GRACE, invoke).await {
-            Err(_elapsed) => Err(RunError::Limit(LimitHit::Timeout { limit: limits.timeout })),
-            Ok(Ok(Ok(result))) => Ok(result),
-            Ok(Ok(Err(error))) => Err(RunError::Guest(GuestError {
+        let outcome = match self.before_cut_off(limits, invoke).await {
+            None => Err(RunError::Limit(LimitHit::Timeout { limit: limits.timeout })),
+            Some(Ok(Ok(result))) => Ok(result),
+            Some(Ok(Err(error))) => Err(RunError::Guest(GuestError {
                 kind: kind_name(error.kind).to_string(),
                 message: error.message,
                 code: error.code,
                 retryable: error.retryable,
             })),
-            Ok(Err(error)) => Err(classify(error, store.data(), limits, &tail)),
+            Some(Err(error)) => Err(classify(error, store.data(), limits, &tail)),
         };
         let usage = Usage {
             duration: started.elapsed(),

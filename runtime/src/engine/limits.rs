@@ -1,14 +1,16 @@
 //! Per-instance limits: the memory limiter, and the epoch ticker that turns wall-clock time
-//! into epoch deadlines.
+//! into epoch deadlines and fires the runs' wall-clock cut-offs.
 //!
 //! The limiter records *why* it refused, so a memory bomb is reported as "memory limit
 //! 64 MiB" rather than as whatever trap the guest's allocator turns the failure into.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use tokio::sync::oneshot;
 use wasmtime::{Engine, ResourceLimiter};
 
 /// How often the epoch advances; epoch deadlines are counted in these ticks.
@@ -60,14 +62,14 @@ impl ResourceLimiter for InstanceLimiter {
     }
 }
 
-/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+/// Advances the engine's epoch every [`EPOCH_TICK`], and fires due [`Deadlines`], until dropped.
 pub struct EpochTicker {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl EpochTicker {
-    pub fn start(engine: &Engine) -> std::io::Result<Self> {
+    pub fn start(engine: &Engine, deadlines: Deadlines) -> std::io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let engine = engine.clone();
         let flag = stop.clone();
@@ -77,13 +79,51 @@ impl EpochTicker {
                 // park, not sleep: dropping the ticker unparks it, so exit is not delayed a
                 // tick. A wake-up before `next` (an unpark) never advances the epoch early.
                 std::thread::park_timeout(next.saturating_duration_since(Instant::now()));
-                if Instant::now() >= next {
+                let now = Instant::now();
+                if now >= next {
                     engine.increment_epoch();
+                    deadlines.fire_due(now);
                     next += EPOCH_TICK;
                 }
             }
         })?;
         Ok(EpochTicker { stop, thread: Some(thread) })
+    }
+}
+
+/// Wall-clock deadlines, fired by the ticker thread to within a tick.
+///
+/// A run's outer cut-off (for a guest blocked in a host call, where epochs are not checked)
+/// used to be a tokio timer; a pending tokio timer makes every idle worker park with a kernel
+/// timer armed, which cost each database round trip of the guest about a microsecond.
+#[derive(Clone, Default)]
+pub struct Deadlines(Arc<Mutex<Vec<(Instant, oneshot::Sender<()>)>>>);
+
+impl Deadlines {
+    /// Completes once `at` has passed; never, if the ticker stopped first.
+    pub fn at(&self, at: Instant) -> impl Future<Output = ()> + Send + 'static {
+        let (fire, fired) = oneshot::channel();
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push((at, fire));
+        async move {
+            if fired.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Fires the deadlines due at `now` and forgets those nobody waits for any more.
+    fn fire_due(&self, now: Instant) {
+        let mut pending = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if pending.is_empty() {
+            return;
+        }
+        let (due, waiting): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut *pending).into_iter().filter(|(_, fire)| !fire.is_closed()).partition(|(at, _)| *at <= now);
+        *pending = waiting;
+        drop(pending);
+        for (_, fire) in due {
+            let _ = fire.send(());
+        }
     }
 }
 
@@ -101,4 +141,25 @@ impl Drop for EpochTicker {
 pub fn ticks_for(timeout: Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos();
     (timeout.as_nanos().div_ceil(tick) as u64).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_fire_when_due_and_forget_abandoned_ones() {
+        let deadlines = Deadlines::default();
+        let now = Instant::now();
+        let due = deadlines.at(now);
+        let later = deadlines.at(now + Duration::from_secs(3600));
+        drop(deadlines.at(now + Duration::from_secs(3600)));
+        deadlines.fire_due(now);
+        assert_eq!(deadlines.0.lock().map(|p| p.len()).unwrap_or(0), 1, "only the later, still awaited deadline is kept");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
+        runtime.block_on(async {
+            assert!(tokio::time::timeout(Duration::from_secs(5), due).await.is_ok(), "the due deadline fired");
+            assert!(tokio::time::timeout(Duration::from_millis(20), later).await.is_err(), "the later one did not");
+        });
+    }
 }
