@@ -469,7 +469,8 @@ fn copy_and_streams_inside_a_transaction_share_its_fate() {
     let r = ok(probe(&config(""), json!({"op": "tx-copy"})));
     assert!(r["busy"].as_str().unwrap().contains("unfinished COPY"), "{r}");
     assert_eq!(r["copied"], 3);
-    assert_eq!(r["streamed"], json!([1, 2, 3]));
+    assert_eq!(r["streamed"], json!([1, 2, 3]), "the stream went on after the COPY: {r}");
+    assert!(r["stream_busy"].as_str().unwrap_or("").contains("unfinished COPY"), "{r}");
     assert_eq!(r["copy_out"], "a\nb\nc\n");
     assert_eq!(r["after_rollback"], 0, "the rollback took the COPY with it");
 }

@@ -99,6 +99,9 @@ impl PgRowStream {
         if *self.encoded.get_or_insert(encoded) != encoded {
             return Err(error(ErrorKind::InvalidInput, "a row stream is read with `next` or with `next-encoded`, not both"));
         }
+        if let State::Shared { conn, .. } = &self.state {
+            lock(conn)?; // a transaction busy with a COPY fails this pull only, not the stream
+        }
         let result = match std::mem::replace(&mut self.state, State::Done) {
             State::Done => return Ok(None),
             State::Failed(e) => Err(e),
@@ -163,7 +166,7 @@ async fn receive(state: &mut State, mut batches: mpsc::Receiver<Result<Batch>>, 
 
 /// One FETCH on a transaction's connection; closes the cursor after the last batch.
 async fn fetch_shared(conn: &SharedConn, cursor: &Cursor, encoded: bool) -> Result<Batch> {
-    let guard = lock(conn)?; // fails fast if a COPY holds the transaction's connection
+    let guard = lock(conn)?;
     let client = guard.client()?;
     let fetch = statements::prepare(client, &cursor.fetch_sql).await?;
     let rows = client.query_raw(&fetch, std::iter::empty::<i32>()).await.map_err(|e| from_pg(&e))?;

@@ -147,6 +147,8 @@ fn surface(db: &postgres::Client) -> aw_guest::Result<Json> {
 fn tx_copy(db: &postgres::Client) -> aw_guest::Result<Json> {
     db.execute("DROP TABLE IF EXISTS txc", &[])?;
     db.execute("CREATE TABLE txc (id int8, v text)", &[])?;
+    db.execute("DROP TABLE IF EXISTS txc_other", &[])?;
+    db.execute("CREATE TABLE txc_other (id int8)", &[])?;
     let t = db.begin(TransactionOptions::default())?;
     let sink = t.copy_in("txc", &["id", "v"], &CopyFormat::csv(false))?;
     sink.write(b"1,a\n2,b\n")?;
@@ -155,7 +157,12 @@ fn tx_copy(db: &postgres::Client) -> aw_guest::Result<Json> {
     sink.write(b"3,c\n")?;
     let copied = sink.finish()?;
     let stream = t.query_stream("SELECT id FROM txc ORDER BY id", &[], 2)?;
-    let mut streamed = Vec::new();
+    let mut streamed: Vec<i64> = stream.next()?.unwrap_or_default().iter().filter_map(|r| r[0].as_i64()).collect();
+    // A COPY holds the connection: pulling the stream meanwhile fails that pull, not the stream.
+    let other = t.copy_in("txc_other", &["id"], &CopyFormat::csv(false))?;
+    other.write(b"4\n")?;
+    let stream_busy = stream.next().err().map(|e| e.message);
+    other.finish()?;
     while let Some(batch) = stream.next()? {
         streamed.extend(batch.iter().filter_map(|r| r[0].as_i64()));
     }
@@ -167,7 +174,7 @@ fn tx_copy(db: &postgres::Client) -> aw_guest::Result<Json> {
     let in_tx = String::from_utf8_lossy(&out).to_string();
     t.rollback()?;
     let after_rollback = db.query_value("SELECT count(*) FROM txc", &[])?.and_then(|v| v.as_i64());
-    Ok(json!({ "busy": busy, "copied": copied, "streamed": streamed, "copy_out": in_tx, "after_rollback": after_rollback }))
+    Ok(json!({ "busy": busy, "copied": copied, "streamed": streamed, "stream_busy": stream_busy, "copy_out": in_tx, "after_rollback": after_rollback }))
 }
 
 /// A read-only profile: writes are refused however the guest tries.
