@@ -114,15 +114,10 @@ impl Deadlines {
     /// Fires the deadlines due at `now` and forgets those nobody waits for any more.
     fn fire_due(&self, now: Instant) {
         let mut pending = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if pending.is_empty() {
-            return;
-        }
-        let (due, waiting): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut *pending).into_iter().filter(|(_, fire)| !fire.is_closed()).partition(|(at, _)| *at <= now);
-        *pending = waiting;
+        let ended: Vec<_> = pending.extract_if(.., |(at, fire)| *at <= now || fire.is_closed()).collect();
         drop(pending);
-        for (_, fire) in due {
-            let _ = fire.send(());
+        for (_, fire) in ended {
+            let _ = fire.send(()); // fails, harmlessly, for a waiter that is gone
         }
     }
 }

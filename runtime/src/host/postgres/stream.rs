@@ -17,7 +17,7 @@ use std::task::Poll;
 
 use futures_util::{pin_mut, TryStreamExt};
 use tokio::sync::mpsc;
-use tokio_postgres::RowStream;
+use tokio_postgres::{RowStream, Statement};
 
 use super::errors::{error, from_pg};
 use super::resources::{lock, PinnedConn, SharedConn};
@@ -169,12 +169,16 @@ async fn fetch_shared(conn: &SharedConn, cursor: &Cursor, encoded: bool) -> Resu
     let guard = lock(conn)?;
     let client = guard.client()?;
     let fetch = statements::prepare(client, &cursor.fetch_sql).await?;
-    let rows = client.query_raw(&fetch, std::iter::empty::<i32>()).await.map_err(|e| from_pg(&e))?;
-    let batch = read_batch(rows, encoded, cursor.batch).await?;
+    let batch = read_batch(start_fetch(client, &fetch).await?, encoded, cursor.batch).await?;
     if batch.len() < cursor.batch as usize {
         client.batch_execute(&format!("CLOSE {}", cursor.name)).await.map_err(|e| from_pg(&e))?;
     }
     Ok(batch)
+}
+
+/// Sends the cursor's FETCH (it has no parameters); resolves once the server starts answering.
+async fn start_fetch(client: &ClientWrapper, fetch: &Statement) -> Result<RowStream> {
+    client.query_raw(fetch, std::iter::empty::<i32>()).await.map_err(|e| from_pg(&e))
 }
 
 /// Converts the rows of one FETCH as they arrive, to values or to the compact encoding.
@@ -223,9 +227,9 @@ async fn produce(mut conn: PinnedConn, cursor: Cursor, encoded: bool, batches: m
 /// dropped the stream.
 async fn pump(client: &ClientWrapper, cursor: &Cursor, encoded: bool, batches: &mpsc::Sender<Result<Batch>>) -> Result<Option<Batch>> {
     let fetch = statements::prepare(client, &cursor.fetch_sql).await?;
-    let mut current = client.query_raw(&fetch, std::iter::empty::<i32>()).await.map_err(|e| from_pg(&e))?;
+    let mut current = start_fetch(client, &fetch).await?;
     loop {
-        let mut queued = Box::pin(client.query_raw(&fetch, std::iter::empty::<i32>()));
+        let mut queued = Box::pin(start_fetch(client, &fetch));
         // One poll sends the FETCH to the connection; its rows are read after this batch's.
         let mut early = None;
         std::future::poll_fn(|cx| {
@@ -241,7 +245,6 @@ async fn pump(client: &ClientWrapper, cursor: &Cursor, encoded: bool, batches: &
                 Some(answer) => answer,
                 None => queued.await,
             }
-            .map_err(|e| from_pg(&e))
         };
         if batch.len() < cursor.batch as usize {
             // The queued FETCH found the cursor exhausted; read its empty answer.
