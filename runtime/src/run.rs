@@ -303,7 +303,9 @@ impl Attempts {
         // Only flows have tasks to cancel and share workers with.
         let yielding = matches!(self.pre, WorldPre::Flow(_));
         let mut store = new_store(&self.engine, self.fuel, &self.component, self.context.clone(), limits, &tail, tasks, yielding);
-        let fuel_start = store.get_fuel().ok();
+        // Asking a store without fuel for it builds an error (with a backtrace when
+        // RUST_BACKTRACE is set): only metered engines are asked.
+        let fuel_start = if self.fuel { store.get_fuel().ok() } else { None };
         let invoke = async {
             match (&self.pre, call) {
                 (WorldPre::Task(pre), Call::Run(input)) => pre.instantiate_async(&mut store).await?.call_run(&mut store, input).await,
