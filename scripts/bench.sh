@@ -2,7 +2,8 @@
 # Runs the benchmarks (release build): runtime overhead vs bare wasmtime, and Postgres work of a
 # guest vs native tokio-postgres / psql on one throwaway cluster, ADLS streaming of a guest vs the
 # same REST client natively vs Microsoft's Python SDK on Azurite, and Rust, Python and JavaScript guests
-# side by side (size, cold start, instantiate, Postgres vs native). Prints ratios.
+# side by side (size, cold start, instantiate, Postgres vs native), and flows vs the Python
+# auto-workflow 0.1.2 engine. Prints ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ scripts/setup.sh
 start_postgres bench
 start_azurite bench
 python_sdk
+python_engine
 guest_dir=$(scripts/build-guests.sh)
 export AW_GUEST_DIR="$guest_dir"
 cargo bench -p aw-runtime --bench instantiate

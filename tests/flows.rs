@@ -236,6 +236,9 @@ fn pg_fanout_prints_the_python_originals_summary() {
         "Summary rows: [{'category': 'alpha', 'total': 25.0, 'count': 2}, {'category': 'beta', 'total': 10.0, 'count': 2}, {'category': 'gamma', 'total': 5.0, 'count': 1}]"
     );
     assert_eq!(tasks(&report).len(), 3, "one task per category");
+    // The printed rows are the ones written to the summary table and read back.
+    assert_eq!(admin("SELECT count(*)::int8 FROM aw_fanout_orders_summary"), 3);
+    assert_eq!(admin("SELECT sum(count)::int8 FROM aw_fanout_orders_summary WHERE total = 10"), 2, "beta: 7 + 3 over 2 rows");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 #   start_postgres NAME   # a throwaway cluster (tests/services/postgres.sh): AW_PG_*
 #   start_azurite NAME    # two in-memory Azurite emulators (tests/services/azurite.sh): AW_AZURITE_*
 #   python_sdk            # a venv with Microsoft's azure-storage-blob: AW_PYTHON
+#   python_engine         # a venv with the Python auto-workflow 0.1.2 engine: AW_PY_ENGINE
 _aw_cleanups=()
 _aw_cleanup() {
     local c
@@ -36,4 +37,9 @@ start_azurite() {
 python_sdk() {
     echo "== preparing Microsoft's Python SDK (azure-storage-blob)" >&2
     _aw_export_lines < <(tests/services/python-sdk.sh)
+}
+
+python_engine() {
+    echo "== preparing the Python auto-workflow 0.1.2 engine (benchmark baseline)" >&2
+    _aw_export_lines < <(runtime/benches/python/setup.sh)
 }

@@ -1,6 +1,7 @@
 //! pg-fanout: the Python package's Postgres fan-out example as a flow. The flow creates and
 //! seeds a table, spawns one `summarize` task per category (they run in parallel, each in its
-//! own instance), joins them and prints the summary exactly as the Python original did:
+//! own instance), joins them, writes the summary into a table of its own, reads it back and
+//! prints it exactly as the Python original did:
 //! `Summary rows: [{'category': 'alpha', 'total': 25.0, 'count': 2}, ...]`.
 
 use aw_guest::postgres::{self, Value};
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
 /// The Python example's rows.
-const SEED: [(&str, f64); 5] = [("alpha", 10.0), ("alpha", 15.0), ("beta", 4.0), ("beta", 6.0), ("gamma", 5.0)];
+const SEED: [(&str, f64); 5] = [("alpha", 10.0), ("alpha", 15.0), ("beta", 7.0), ("beta", 3.0), ("gamma", 5.0)];
 
 #[derive(Serialize, Deserialize)]
 struct Summary {
@@ -37,11 +38,32 @@ fn flow(_input: Json) -> aw_guest::Result<Json> {
         .iter()
         .map(|c| tasks::spawn("summarize", &json!({ "table": table, "category": c }), Options::new().retries(2)))
         .collect::<aw_guest::Result<Vec<_>>>()?;
-    let mut summary: Vec<Summary> = tasks::join_all(&handles)?;
-    summary.sort_by(|a, b| a.category.cmp(&b.category));
+    let stats: Vec<Summary> = tasks::join_all(&handles)?;
+    let summary = write_and_read_back(&db, &format!("{table}_summary"), &stats)?;
     let printed = format!("Summary rows: {}", python_repr(&summary));
     log::info!("{printed}");
     Ok(json!({ "summary": summary, "printed": printed }))
+}
+
+/// Replaces the summary table's rows with `stats` in one transaction and reads them back in
+/// category order, as the Python original's `upsert_summary` and `read_summary` tasks do.
+fn write_and_read_back(db: &postgres::Client, table: &str, stats: &[Summary]) -> aw_guest::Result<Vec<Summary>> {
+    db.execute(&format!("CREATE TABLE IF NOT EXISTS {table} (category text PRIMARY KEY, total float8 NOT NULL, count int8 NOT NULL)"), &[])?;
+    let tx = db.begin(Default::default())?;
+    tx.execute(&format!("DELETE FROM {table}"), &[])?;
+    let rows: Vec<Vec<Value>> = stats.iter().map(|s| vec![s.category.as_str().into(), Value::Float64(s.total), Value::Int64(s.count)]).collect();
+    tx.execute_many(&format!("INSERT INTO {table} (category, total, count) VALUES ($1, $2, $3)"), &rows)?;
+    tx.commit()?;
+    let read = db.query(&format!("SELECT category, total, count FROM {table} ORDER BY category"), &[])?;
+    Ok(read
+        .rows
+        .iter()
+        .map(|r| Summary {
+            category: r.first().and_then(|v| v.as_str()).unwrap_or_default().to_string(),
+            total: r.get(1).and_then(|v| v.as_f64()).unwrap_or(0.0),
+            count: r.get(2).and_then(|v| v.as_i64()).unwrap_or(0),
+        })
+        .collect())
 }
 
 #[derive(Deserialize)]

@@ -18,6 +18,7 @@ use super::observe::{Counters, EventLog};
 use super::policy::{delay, worth_retrying, Policy};
 use super::{TaskOutcome, TaskRecord};
 use crate::config::Limits;
+use crate::engine::cache::hex;
 use crate::error::{LimitHit, RunError};
 use crate::host::bindings::tasks::{TaskError, TaskOptions};
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
@@ -113,9 +114,10 @@ impl Scheduler {
         })
     }
 
-    fn emit(&self, event: &str, fields: serde_json::Value) {
+    /// Logs an event; its fields are built only when there is an event log.
+    fn emit(&self, event: &str, fields: impl FnOnce() -> serde_json::Value) {
         if let Some(events) = &self.events {
-            events.emit(event, fields);
+            events.emit(event, fields());
         }
     }
 
@@ -221,7 +223,7 @@ impl Scheduler {
             };
             c.queued.fetch_sub(1, Ordering::Relaxed);
             c.running.fetch_add(1, Ordering::Relaxed);
-            self.emit("task-started", serde_json::json!({ "task": cell.name, "attempt": attempt, "input_hash": input_hash }));
+            self.emit("task-started", || serde_json::json!({ "task": cell.name, "attempt": attempt, "input_hash": input_hash }));
             let limits = Limits { timeout: policy.timeout, ..self.limits.clone() };
             let result = tokio::select! {
                 r = self.attempts.run_task(&self, &cell.name, &input, &limits, depth, slot.clone()) => Some(r),
@@ -243,7 +245,7 @@ impl Scheduler {
                     let wait = delay(&policy.backoff, attempt + 1);
                     c.queued.fetch_add(1, Ordering::Relaxed);
                     c.retried.fetch_add(1, Ordering::Relaxed);
-                    self.emit("task-retry", serde_json::json!({ "task": cell.name, "attempt": attempt, "error": error.to_string(), "delay_ms": wait.as_millis() as u64 }));
+                    self.emit("task-retry", || serde_json::json!({ "task": cell.name, "attempt": attempt, "error": error.to_string(), "delay_ms": wait.as_millis() as u64 }));
                     tracing::info!(task = %cell.name, attempt, error = %error, delay_ms = wait.as_millis() as u64, "task attempt failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
@@ -262,14 +264,13 @@ impl Scheduler {
         match &outcome {
             Ok(_) => {
                 c.done.fetch_add(1, Ordering::Relaxed);
-                self.emit("task-succeeded", serde_json::json!({ "task": cell.name, "attempts": attempt, "duration": started.elapsed().as_secs_f64() }));
+                self.emit("task-succeeded", || serde_json::json!({ "task": cell.name, "attempts": attempt, "duration": started.elapsed().as_secs_f64() }));
             }
             Err(e) => {
                 c.failed.fetch_add(1, Ordering::Relaxed);
-                self.emit(
-                    "task-failed",
-                    serde_json::json!({ "task": cell.name, "attempts": e.attempts, "error_kind": crate::run::kind_name(e.error.kind), "limit": e.limit, "cancelled": e.cancelled, "message": e.error.message }),
-                );
+                self.emit("task-failed", || {
+                    serde_json::json!({ "task": cell.name, "attempts": e.attempts, "error_kind": crate::run::kind_name(e.error.kind), "limit": e.limit, "cancelled": e.cancelled, "message": e.error.message })
+                });
             }
         }
         let record = TaskRecord::finished(sequence, &cell.name, &input_hash, attempt, started.elapsed(), &outcome);
@@ -303,7 +304,7 @@ impl Scheduler {
     /// Counts, logs and records a spawn answered without running (`from`: joined, memory, disk).
     fn cache_hit(&self, sequence: u64, name: &str, input_hash: &str, from: &str) {
         self.counters.cached.fetch_add(1, Ordering::Relaxed);
-        self.emit("task-cached", serde_json::json!({ "task": name, "input_hash": input_hash, "from": from }));
+        self.emit("task-cached", || serde_json::json!({ "task": name, "input_hash": input_hash, "from": from }));
         self.record(TaskRecord::cached(sequence, name, input_hash));
     }
 
@@ -463,7 +464,7 @@ fn settled(name: &str, outcome: TaskOutcome) -> Arc<TaskCell> {
 
 /// The first 16 hex digits of the input's SHA-256, for reports.
 fn short_hash(input: &str) -> String {
-    Sha256::digest(input.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(input.as_bytes())[..8])
 }
 
 /// The default cache key: a hash of the component, the task name and the input.
@@ -473,7 +474,7 @@ fn cache_key(component: &str, name: &str, input: &str) -> String {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hex(&h.finalize())
 }
 
 fn cancelled_error(name: &str, attempts: u32, why: &str) -> TaskError {
