@@ -137,14 +137,17 @@ fn compute_fanout(python: &str) {
     }
 }
 
-/// The `Summary rows: [...]` line a pg-fanout run printed, and its wall time.
-fn timed(mut cmd: Command, what: &str, printed: impl Fn(&str) -> Option<String>) -> (String, f64) {
+/// The `Summary rows: [...]` line a pg-fanout run printed and its wall time, or why it failed.
+fn timed(mut cmd: Command, what: &str, printed: impl Fn(&str) -> Option<String>) -> Result<(String, f64), String> {
     let start = Instant::now();
     let out = cmd.output().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
     let elapsed = start.elapsed().as_secs_f64();
-    assert!(out.status.success(), "{what} failed: {}", String::from_utf8_lossy(&out.stderr));
-    let line = printed(&String::from_utf8_lossy(&out.stdout)).unwrap_or_else(|| panic!("{what} printed no summary"));
-    (line, elapsed)
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("{what} failed: {}", stderr.lines().last().unwrap_or_default()));
+    }
+    let line = printed(&String::from_utf8_lossy(&out.stdout)).ok_or_else(|| format!("{what} printed no summary"))?;
+    Ok((line, elapsed))
 }
 
 fn pg_fanout(python: &str) {
@@ -168,12 +171,23 @@ fn pg_fanout(python: &str) {
             let result: Json = serde_json::from_str(out.trim()).ok()?;
             result["printed"].as_str().map(String::from)
         })
+        .unwrap_or_else(|e| panic!("{e}"))
     };
+    // The Python original fails now and then (seen: `PermanentError('postgres operation failed')`
+    // from a category task, about one run in 30); a failed run is retried and counted.
+    let py_failures = std::cell::RefCell::new(Vec::new());
     let py = || {
         let mut cmd = Command::new(python);
         cmd.arg(python_dir().join("pg_fanout.py"))
             .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_EXAMPLE__DSN", format!("postgresql://aw_trust@127.0.0.1:{port}/aw_test?sslmode=disable"));
         timed(cmd, "pg_fanout.py", |out| out.lines().find(|l| l.starts_with("Summary rows:")).map(String::from))
+    };
+    let py = || loop {
+        match py() {
+            Ok(done) => return done,
+            Err(e) if py_failures.borrow().len() < 3 => py_failures.borrow_mut().push(e),
+            Err(e) => panic!("{e} (and 3 runs before)"),
+        }
     };
     // Warm-up: compiles the component into the cache, creates the tables, fills the OS caches.
     let (ours, theirs) = (aw().0, py().0);
@@ -197,6 +211,9 @@ fn pg_fanout(python: &str) {
     println!("   python pg_fanout.py (auto-workflow)    {:>7.1} ms", median(py_times) * 1e3);
     let (lo, hi) = ratios.iter().fold((f64::MAX, f64::MIN), |(lo, hi), r| (lo.min(*r), hi.max(*r)));
     println!("   Python time / aw time {:.1}x (rounds {lo:.1}-{hi:.1})", median(ratios));
+    for failure in py_failures.borrow().iter() {
+        println!("   a Python run failed and was run again: {failure}");
+    }
 }
 
 fn main() {
