@@ -50,12 +50,16 @@ build_cpython() {
     fi
 }
 
-# The first Python >= 3.12 that runs (a pyenv shim on PATH may not) and was built optimised.
+# Whether $1 is a Python >= 3.12 that runs (a pyenv shim on PATH may not) and was built optimised.
+usable() {
+    "$1" -c 'import sys, sysconfig; sys.exit(sys.version_info < (3, 12) or "--enable-optimizations" not in (sysconfig.get_config_var("CONFIG_ARGS") or ""))' >/dev/null 2>&1
+}
+
 find_python() {
     local candidate
     for candidate in python3.13 python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13*/bin/python3.13 \
         "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12; do
-        if "$candidate" -c 'import sys, sysconfig; sys.exit(sys.version_info < (3, 12) or "--enable-optimizations" not in (sysconfig.get_config_var("CONFIG_ARGS") or ""))' >/dev/null 2>&1; then
+        if usable "$candidate"; then
             command -v "$candidate"
             return
         fi
@@ -66,13 +70,16 @@ if ! installed; then
     python=$(find_python)
     if [ -z "$python" ]; then
         prefix=$tools/cpython-$cpython
-        [ -x "$prefix/bin/python3.13" ] || build_cpython "$prefix"
+        if ! usable "$prefix/bin/python3.13"; then
+            rm -rf "$prefix"
+            build_cpython "$prefix"
+        fi
         python=$prefix/bin/python3.13
     fi
     echo "python-engine: installing auto-workflow==$version into $venv ($("$python" --version))" >&2
     "$python" -m venv --clear "$venv" >&2
     "$venv/bin/pip" install --quiet --disable-pip-version-check \
         "auto-workflow[connectors-postgres]==$version" "cloudpickle==3.1.3" "psycopg[binary]==3.3.9" "psycopg-pool==3.3.3" >&2
-    installed
+    installed || { echo "python-engine: auto-workflow==$version did not install into $venv" >&2; exit 1; }
 fi
 echo "AW_PY_ENGINE=$venv/bin/python"
