@@ -37,13 +37,14 @@ fn base_config(options: EngineOptions) -> Config {
     config
 }
 
-/// Pool sizes: room for many concurrent tasks, and for the large instances that Python and
-/// JavaScript guests bring (big tables, several memories and core instances).
-/// Bytes of each memory, table and async stack that are reset in place (memset) when an
-/// instance ends, instead of being handed back to the kernel: a fresh instance per task then
-/// costs no page faults and no TLB shootdown across cores for its small memories.
+/// Bytes of each memory, table and async stack that are reset in place when an instance ends
+/// (only the pages in use, found with `PAGEMAP_SCAN` where the kernel has it) instead of being
+/// handed back to the kernel: a fresh instance per task then costs no page faults and no TLB
+/// shootdown across cores for its small memories.
 const KEEP_RESIDENT: usize = 1 << 20;
 
+/// Pool sizes: room for many concurrent tasks, and for the large instances that Python and
+/// JavaScript guests bring (big tables, several memories and core instances).
 fn pooling() -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(256)
