@@ -41,31 +41,26 @@ impl Host for HostState {
 }
 
 /// The statement methods, identical on `client` and `transaction` but for the session.
-///
-/// Each boxes its statement's future: the generated bindings move a host call's future several
-/// times before polling it, and a statement's (pool checkout, wrapping, tokio-postgres query)
-/// is kilobytes; those copies cost a round trip about half a microsecond more than one
-/// allocation does.
 macro_rules! statement_methods {
     ($resource:ty, $session:ident) => {
         async fn query(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, o: Option<StatementOptions>) -> WitResult<RowSet> {
-            Ok(Box::pin(self.$session(&r)?.query(sql, params, o)).await)
+            Ok(self.$session(&r)?.query(sql, params, o).await)
         }
 
         async fn query_one(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, o: Option<StatementOptions>) -> WitResult<Option<Row>> {
-            Ok(Box::pin(self.$session(&r)?.query_one(sql, params, o)).await)
+            Ok(self.$session(&r)?.query_one(sql, params, o).await)
         }
 
         async fn query_value(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, o: Option<StatementOptions>) -> WitResult<Option<Value>> {
-            Ok(Box::pin(self.$session(&r)?.query_value(sql, params, o)).await)
+            Ok(self.$session(&r)?.query_value(sql, params, o).await)
         }
 
         async fn execute(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, o: Option<StatementOptions>) -> WitResult<u64> {
-            Ok(Box::pin(self.$session(&r)?.execute(sql, params, o)).await)
+            Ok(self.$session(&r)?.execute(sql, params, o).await)
         }
 
         async fn execute_many(&mut self, r: Resource<$resource>, sql: String, params: Vec<Vec<Value>>, o: Option<StatementOptions>) -> WitResult<u64> {
-            Ok(Box::pin(self.$session(&r)?.execute_many(sql, params, o)).await)
+            Ok(self.$session(&r)?.execute_many(sql, params, o).await)
         }
 
         async fn query_stream(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, batch_rows: u32) -> WitResult<Resource<PgRowStream>> {

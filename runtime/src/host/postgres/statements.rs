@@ -140,16 +140,33 @@ pub struct Wrap {
     pub atomic: bool,
 }
 
+impl Wrap {
+    /// Nothing to wrap: no timeout, and either inside a guest transaction or free to autocommit.
+    fn is_plain(&self) -> bool {
+        self.timeout_ms.is_none() && (self.in_transaction || (!self.read_only && !self.atomic))
+    }
+}
+
 /// Runs `f` on `conn` with the statement's timeout applied to it alone.
 ///
 /// Outside a guest transaction, a statement with a timeout (or any statement of a read-only
 /// profile) runs in its own transaction with `SET LOCAL`, so nothing outlives it. Inside one,
 /// the timeout is set locally and restored afterwards, so later statements keep theirs.
 pub async fn wrapped<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
+    if wrap.is_plain() {
+        return f(conn).await;
+    }
+    // Boxed: the wrapping statements' futures are kilobytes, and a plain statement (the
+    // common case) should not carry them.
+    Box::pin(wrap_statement(conn, wrap, f)).await
+}
+
+/// The wrapping of a statement that [`Wrap::is_plain`] says needs it.
+async fn wrap_statement<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
     let set_timeout = wrap.timeout_ms.map(|ms| format!("SET LOCAL statement_timeout = {ms}"));
     if wrap.in_transaction {
         let Some(set) = set_timeout else {
-            return f(conn).await;
+            return f(conn).await; // not reached: `is_plain`
         };
         let previous = conn.query_one("SHOW statement_timeout", &[]).await.map_err(|e| from_pg(&e))?;
         let previous: String = previous.try_get(0).map_err(|e| from_pg(&e))?;
@@ -158,9 +175,6 @@ pub async fn wrapped<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFnOnce(&C
         // Fails only when the statement aborted the transaction, which ends the setting too.
         let _ = conn.execute("SELECT set_config('statement_timeout', $1, true)", &[&previous]).await;
         return result;
-    }
-    if set_timeout.is_none() && !wrap.read_only && !wrap.atomic {
-        return f(conn).await;
     }
     let begin = if wrap.read_only { "BEGIN READ ONLY" } else { "BEGIN" };
     let sql = match &set_timeout {
@@ -190,13 +204,20 @@ pub fn may_change_session(sql: &str) -> bool {
     let sql = sql.trim_start();
     let first = sql.split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
     let plain = ["select", "insert", "update", "delete", "with", "values", "table", "merge"].iter().any(|w| first.eq_ignore_ascii_case(w));
-    !plain || ["set_config", "advisory", "temp", "listen", "prepare", "dblink", "declare"].iter().any(|w| contains_ignoring_case(sql, w))
+    !plain || mentions_session_word(sql.as_bytes())
 }
 
-/// Whether `haystack` contains the lowercase ASCII `needle`, in any case (without allocating:
-/// this runs for every statement).
-fn contains_ignoring_case(haystack: &str, needle: &str) -> bool {
-    haystack.as_bytes().windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+/// Words whose mention makes a plain statement suspect (lowercase ASCII).
+const SESSION_WORDS: [&[u8]; 7] = [b"set_config", b"advisory", b"temp", b"listen", b"prepare", b"dblink", b"declare"];
+
+/// Whether `sql` contains one of [`SESSION_WORDS`], in any case: one pass over the text,
+/// comparing a word only where its first letter is (this runs for every statement).
+fn mentions_session_word(sql: &[u8]) -> bool {
+    (0..sql.len()).any(|i| {
+        let rest = &sql[i..];
+        let first = rest[0].to_ascii_lowercase();
+        SESSION_WORDS.iter().any(|w| w[0] == first && rest.get(..w.len()).is_some_and(|r| r.eq_ignore_ascii_case(w)))
+    })
 }
 
 #[cfg(test)]
@@ -216,5 +237,8 @@ mod tests {
         assert!(may_change_session("Select Set_Config('x', 'y', false)"));
         assert!(may_change_session("SELECT 1 FROM x; LISTEN chan"));
         assert!(!may_change_session("WITH t AS (SELECT 1) SELECT * FROM t"));
+        // A word at the very end, and a word's prefix ending the text.
+        assert!(may_change_session("insert into t select * from DBLink"));
+        assert!(!may_change_session("SELECT tem FROM t WHERE x = 'list'"));
     }
 }
