@@ -12,8 +12,10 @@
 //! run (background writes, autovacuum, CPU placement), so the sides are measured in rounds that
 //! alternate between them, each round in a rotated order, and a ratio is the median of the
 //! rounds' ratios (its range is printed too); throughputs are over all rounds. Prints numbers
-//! and ratios; asserts nothing about speed. Also prints how busy the server was while
-//! streaming: near 100 % means the server, not the connector, set the pace.
+//! and ratios; asserts nothing about speed. Also prints the client CPU time per round trip of
+//! each side (a round trip is serial, so the guest's extra CPU is its extra latency) and how
+//! busy the server was while streaming: near 100 % means the server, not the connector, set the
+//! pace.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -85,6 +87,15 @@ fn server_cpu() -> f64 {
     ticks as f64 / 100.0
 }
 
+/// This process's user and system CPU time so far, in seconds (from /proc, at 100 ticks per
+/// second; summed over many rounds, that is precise enough per round trip).
+fn own_cpu() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    let fields: Vec<u64> = stat.rsplit_once(") ").map(|(_, rest)| rest.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect()).unwrap_or_default();
+    let tick = |i: usize| fields.get(i).copied().unwrap_or(0) as f64 / 100.0;
+    (tick(11), tick(12))
+}
+
 fn rate(n: u64, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
@@ -146,9 +157,12 @@ fn main() {
         let per_round = SELECTS / ROUNDS as u64;
         let expected_sum = (per_round * (per_round - 1) / 2) as i64;
         let mut selects = Rounds::<2>(Vec::new());
+        // The benchmark's own user and system CPU seconds, summed per side.
+        let mut cpu = [(0.0, 0.0); 2];
         for round in 0..ROUNDS {
             let mut times = [Duration::ZERO; 2];
             for side in rotated::<2>(round) {
+                let before = own_cpu();
                 if side == GUEST {
                     let (result, elapsed) = guest(&runtime, &loaded, &context, serde_json::json!({"op": "bench-select", "rows": per_round})).await;
                     assert_eq!(result["sum"], expected_sum);
@@ -164,6 +178,8 @@ fn main() {
                     times[NATIVE] = start.elapsed();
                     assert_eq!(sum, expected_sum);
                 }
+                let after = own_cpu();
+                cpu[side] = (cpu[side].0 + after.0 - before.0, cpu[side].1 + after.1 - before.1);
             }
             selects.0.push(times);
         }
@@ -171,6 +187,14 @@ fn main() {
         println!("   guest   {:>10.0} queries/s", selects.rate(GUEST, per_round));
         println!("   native  {:>10.0} queries/s", selects.rate(NATIVE, per_round));
         println!("   ratio guest/native {} (goal >= 0.9)", selects.ratio(GUEST, NATIVE));
+        let per_trip = |seconds: f64| seconds * 1e6 / SELECTS as f64;
+        println!(
+            "   client CPU per round trip: guest {:.1} us user + {:.1} us system, native {:.1} + {:.1}",
+            per_trip(cpu[GUEST].0),
+            per_trip(cpu[GUEST].1),
+            per_trip(cpu[NATIVE].0),
+            per_trip(cpu[NATIVE].1)
+        );
 
         // 2. COPY IN. Autovacuum is off for the scratch tables, so it does not run during a
         // later measurement.
