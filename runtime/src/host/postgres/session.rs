@@ -40,10 +40,9 @@ impl Session {
     /// Runs `f` on this session's connection with the statement's wrapping.
     async fn run<T>(&self, sql: &str, options: Option<StatementOptions>, atomic: bool, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
         let span = tracing::debug_span!("pg_statement", profile = %self.settings().profile, sqlstate = tracing::field::Empty);
-        // Boxed once, here: the checkout and the query make this future kilobytes, which the
-        // generated bindings would otherwise move several times per call (it was 18 KiB before
-        // the wrapping went into a box of its own; rustc keeps a future moved into a
-        // combinator twice).
+        // Boxed once, here: the checkout and the query make this future kilobytes (twice that
+        // unboxed, as rustc keeps a future moved into a combinator twice), which the generated
+        // bindings would otherwise move several times per call.
         let result = Box::pin(self.run_in(sql, options, atomic, f)).instrument(span.clone()).await;
         if let Err(e) = &result {
             span.record("sqlstate", e.code.as_deref().unwrap_or(""));
