@@ -71,29 +71,32 @@ async fn guest(runtime: &Runtime, loaded: &LoadedComponent, context: &Arc<RunCon
     (serde_json::from_str(&text).expect("guest JSON"), elapsed)
 }
 
-/// CPU time the PostgreSQL server processes have used so far (the cluster is the benchmark's
-/// own), in seconds, read from /proc at the kernel's 100 ticks per second.
-fn server_cpu() -> f64 {
-    let mut ticks = 0u64;
-    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let Some((name, rest)) = stat.split_once(") ") else { continue };
-        if name.ends_with("(postgres") {
-            // Fields 14 and 15 of the line (utime, stime), counted after the `(comm) `.
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            ticks += fields.get(11..13).into_iter().flatten().filter_map(|f| f.parse::<u64>().ok()).sum::<u64>();
-        }
-    }
-    ticks as f64 / 100.0
+/// A process's name and its user and system CPU seconds so far, from its `/proc/<pid>/stat`
+/// line (fields 14 and 15, counted after the `(comm) `, at the kernel's 100 ticks per second).
+fn cpu_seconds(stat: &str) -> Option<(&str, f64, f64)> {
+    let (name, rest) = stat.rsplit_once(") ")?;
+    let mut fields = rest.split_whitespace().skip(11).map(|f| f.parse::<u64>().unwrap_or(0) as f64 / 100.0);
+    Some((name.split_once('(').map_or(name, |(_, comm)| comm), fields.next()?, fields.next()?))
 }
 
-/// This process's user and system CPU time so far, in seconds (from /proc, at 100 ticks per
-/// second; summed over many rounds, that is precise enough per round trip).
+/// CPU time the PostgreSQL server processes have used so far (the cluster is the benchmark's
+/// own), in seconds.
+fn server_cpu() -> f64 {
+    let mut seconds = 0.0;
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        if let Some(("postgres", user, system)) = cpu_seconds(&stat) {
+            seconds += user + system;
+        }
+    }
+    seconds
+}
+
+/// This process's user and system CPU seconds so far (tick-grained; summed over many rounds,
+/// that is precise enough per round trip).
 fn own_cpu() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    let fields: Vec<u64> = stat.rsplit_once(") ").map(|(_, rest)| rest.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect()).unwrap_or_default();
-    let tick = |i: usize| fields.get(i).copied().unwrap_or(0) as f64 / 100.0;
-    (tick(11), tick(12))
+    cpu_seconds(&stat).map_or((0.0, 0.0), |(_, user, system)| (user, system))
 }
 
 fn rate(n: u64, d: Duration) -> f64 {
