@@ -40,14 +40,26 @@ impl Session {
     /// Runs `f` on this session's connection with the statement's wrapping.
     async fn run<T>(&self, sql: &str, options: Option<StatementOptions>, atomic: bool, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
         let span = tracing::debug_span!("pg_statement", profile = %self.settings().profile, sqlstate = tracing::field::Empty);
-        // Boxed once, here: the checkout and the query make this future kilobytes (twice that
-        // unboxed, as rustc keeps a future moved into a combinator twice), which the generated
-        // bindings would otherwise move several times per call.
-        let result = Box::pin(self.run_in(sql, options, atomic, f)).instrument(span.clone()).await;
+        let result = self.in_span(&span, sql, options, atomic, f).await;
         if let Err(e) = &result {
             span.record("sqlstate", e.code.as_deref().unwrap_or(""));
         }
         result
+    }
+
+    /// [`Session::run_in`] inside `span`. Built here, outside an `async fn`, so that the
+    /// statement's future (kilobytes: the checkout and the query) is stored once in the
+    /// caller's: a temporary moved into an awaited combinator keeps its own slot across the
+    /// await, and the generated bindings allocate the whole future anew for every call.
+    fn in_span<'a, T: 'a>(
+        &'a self,
+        span: &tracing::Span,
+        sql: &'a str,
+        options: Option<StatementOptions>,
+        atomic: bool,
+        f: impl AsyncFnOnce(&ClientWrapper) -> Result<T> + 'a,
+    ) -> tracing::instrument::Instrumented<impl std::future::Future<Output = Result<T>> + 'a> {
+        self.run_in(sql, options, atomic, f).instrument(span.clone())
     }
 
     async fn run_in<T>(&self, sql: &str, options: Option<StatementOptions>, atomic: bool, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
