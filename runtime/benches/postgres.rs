@@ -14,8 +14,8 @@
 //! rounds' ratios (its range is printed too); throughputs are over all rounds. Prints numbers
 //! and ratios; asserts nothing about speed. Also prints the client CPU time per round trip of
 //! each side (a round trip is serial, so the guest's extra CPU is its extra latency) and how
-//! busy the server was while streaming: near 100 % means the server, not the connector, set the
-//! pace.
+//! busy the server was while copying and streaming: near 100 % means the server, not the
+//! connector, set the pace.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -71,22 +71,25 @@ async fn guest(runtime: &Runtime, loaded: &LoadedComponent, context: &Arc<RunCon
     (serde_json::from_str(&text).expect("guest JSON"), elapsed)
 }
 
-/// A process's name and its user and system CPU seconds so far, from its `/proc/<pid>/stat`
-/// line (fields 14 and 15, counted after the `(comm) `, at the kernel's 100 ticks per second).
-fn cpu_seconds(stat: &str) -> Option<(&str, f64, f64)> {
+/// A process's name and its CPU seconds so far from its `/proc/<pid>/stat` line: user, system,
+/// and user and system of its children that ended and were waited for (fields 14-17, counted
+/// after the `(comm) `, at the kernel's 100 ticks per second).
+fn cpu_seconds(stat: &str) -> Option<(&str, [f64; 4])> {
     let (name, rest) = stat.rsplit_once(") ")?;
     let mut fields = rest.split_whitespace().skip(11).map(|f| f.parse::<u64>().unwrap_or(0) as f64 / 100.0);
-    Some((name.split_once('(').map_or(name, |(_, comm)| comm), fields.next()?, fields.next()?))
+    let times = [fields.next()?, fields.next()?, fields.next()?, fields.next()?];
+    Some((name.split_once('(').map_or(name, |(_, comm)| comm), times))
 }
 
 /// CPU time the PostgreSQL server processes have used so far (the cluster is the benchmark's
-/// own), in seconds.
+/// own), in seconds, with that of backends that already ended (psql's, when its copy is done):
+/// the postmaster reaps them, so their time is in its children's fields.
 fn server_cpu() -> f64 {
     let mut seconds = 0.0;
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        if let Some(("postgres", user, system)) = cpu_seconds(&stat) {
-            seconds += user + system;
+        if let Some(("postgres", times)) = cpu_seconds(&stat) {
+            seconds += times.iter().sum::<f64>();
         }
     }
     seconds
@@ -96,7 +99,7 @@ fn server_cpu() -> f64 {
 /// that is precise enough per round trip).
 fn own_cpu() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    cpu_seconds(&stat).map_or((0.0, 0.0), |(_, user, system)| (user, system))
+    cpu_seconds(&stat).map_or((0.0, 0.0), |(_, [user, system, ..])| (user, system))
 }
 
 fn rate(n: u64, d: Duration) -> f64 {
@@ -224,11 +227,13 @@ fn main() {
         }
         std::fs::write(&file, data).expect("write copy file");
         let mut copies = Rounds::<3>(Vec::new());
+        // Server CPU seconds and wall seconds, summed over the rounds of each side.
+        let mut copy_busy = [(0.0, 0.0); 3];
         for round in 0..BIG_ROUNDS {
             conn.batch_execute("TRUNCATE bench_copy_guest, bench_copy_native, bench_copy_psql").await.expect("truncate");
             let mut times = [Duration::ZERO; 3];
             for side in rotated::<3>(round) {
-                let start = Instant::now();
+                let (cpu, start) = (server_cpu(), Instant::now());
                 match side {
                     GUEST => {
                         let input = serde_json::json!({"op": "bench-copy", "rows": COPY_ROWS, "table": "bench_copy_guest"});
@@ -258,6 +263,7 @@ fn main() {
                     }
                 }
                 times[side] = start.elapsed();
+                copy_busy[side] = (copy_busy[side].0 + server_cpu() - cpu, copy_busy[side].1 + times[side].as_secs_f64());
             }
             copies.0.push(times);
         }
@@ -267,6 +273,13 @@ fn main() {
         println!("   psql \\copy     {:>10.0} rows/s (from a prepared file)", copies.rate(PSQL, COPY_ROWS));
         println!("   ratio guest/psql {} (goal >= 1.0)", copies.ratio(GUEST, PSQL));
         println!("   ratio guest/native {}", copies.ratio(GUEST, NATIVE));
+        let busy_percent = |busy: &[(f64, f64); 3], side: usize| 100.0 * busy[side].0 / busy[side].1;
+        println!(
+            "   server busy (its CPU time / wall time): {:.0} % of the guest's copies, {:.0} % of native's, {:.0} % of psql's",
+            busy_percent(&copy_busy, GUEST),
+            busy_percent(&copy_busy, NATIVE),
+            busy_percent(&copy_busy, PSQL)
+        );
 
         // 3. Streaming: the guest reading encoded batches, the guest reading values, native.
         const VALUES: usize = 2;
@@ -311,8 +324,11 @@ fn main() {
         println!("   native query_raw                 {:>10.0} rows/s", streams.rate(NATIVE, STREAM_ROWS));
         println!("   ratio guest (encoded)/native {} (goal >= 0.8)", streams.ratio(GUEST, NATIVE));
         println!("   ratio guest (values)/native {}", streams.ratio(VALUES, NATIVE));
-        let percent = |side: usize| 100.0 * busy[side].0 / busy[side].1;
-        println!("   server busy (its CPU time / wall time): {:.0} % of the guest's encoded streams, {:.0} % of native's", percent(GUEST), percent(NATIVE));
+        println!(
+            "   server busy (its CPU time / wall time): {:.0} % of the guest's encoded streams, {:.0} % of native's",
+            busy_percent(&busy, GUEST),
+            busy_percent(&busy, NATIVE)
+        );
     };
     tokio.block_on(tokio.spawn(body)).expect("benchmark task");
 
