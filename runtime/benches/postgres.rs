@@ -133,6 +133,27 @@ impl<const N: usize> Rounds<N> {
     }
 }
 
+/// How busy the server was while each side ran: its CPU seconds and the wall seconds, summed
+/// over the side's rounds.
+struct ServerBusy<const N: usize>([(f64, f64); N]);
+
+impl<const N: usize> ServerBusy<N> {
+    fn new() -> Self {
+        ServerBusy([(0.0, 0.0); N])
+    }
+
+    /// Adds a round of `side` that began when the server's CPU time was `cpu_before`.
+    fn add(&mut self, side: usize, cpu_before: f64, elapsed: Duration) {
+        let (cpu, wall) = self.0[side];
+        self.0[side] = (cpu + server_cpu() - cpu_before, wall + elapsed.as_secs_f64());
+    }
+
+    /// The server's CPU time over the wall time of `side`, in per cent.
+    fn percent(&self, side: usize) -> f64 {
+        100.0 * self.0[side].0 / self.0[side].1
+    }
+}
+
 fn main() {
     let port = env("AW_PG_PORT");
     let pg_bin = env("AW_PG_BIN");
@@ -227,8 +248,7 @@ fn main() {
         }
         std::fs::write(&file, data).expect("write copy file");
         let mut copies = Rounds::<3>(Vec::new());
-        // Server CPU seconds and wall seconds, summed over the rounds of each side.
-        let mut copy_busy = [(0.0, 0.0); 3];
+        let mut copy_busy = ServerBusy::<3>::new();
         for round in 0..BIG_ROUNDS {
             conn.batch_execute("TRUNCATE bench_copy_guest, bench_copy_native, bench_copy_psql").await.expect("truncate");
             let mut times = [Duration::ZERO; 3];
@@ -263,7 +283,7 @@ fn main() {
                     }
                 }
                 times[side] = start.elapsed();
-                copy_busy[side] = (copy_busy[side].0 + server_cpu() - cpu, copy_busy[side].1 + times[side].as_secs_f64());
+                copy_busy.add(side, cpu, times[side]);
             }
             copies.0.push(times);
         }
@@ -273,20 +293,18 @@ fn main() {
         println!("   psql \\copy     {:>10.0} rows/s (from a prepared file)", copies.rate(PSQL, COPY_ROWS));
         println!("   ratio guest/psql {} (goal >= 1.0)", copies.ratio(GUEST, PSQL));
         println!("   ratio guest/native {}", copies.ratio(GUEST, NATIVE));
-        let busy_percent = |busy: &[(f64, f64); 3], side: usize| 100.0 * busy[side].0 / busy[side].1;
         println!(
             "   server busy (its CPU time / wall time): {:.0} % of the guest's copies, {:.0} % of native's, {:.0} % of psql's",
-            busy_percent(&copy_busy, GUEST),
-            busy_percent(&copy_busy, NATIVE),
-            busy_percent(&copy_busy, PSQL)
+            copy_busy.percent(GUEST),
+            copy_busy.percent(NATIVE),
+            copy_busy.percent(PSQL)
         );
 
         // 3. Streaming: the guest reading encoded batches, the guest reading values, native.
         const VALUES: usize = 2;
         let stmt = conn.prepare("SELECT g::int8 AS n, repeat('x', 100) AS pad FROM generate_series(1, $1::int8) g").await.expect("prepare");
         let mut streams = Rounds::<3>(Vec::new());
-        // Server CPU seconds and wall seconds, summed over the rounds of each side.
-        let mut busy = [(0.0, 0.0); 3];
+        let mut stream_busy = ServerBusy::<3>::new();
         let mut sums = Vec::new();
         for round in 0..BIG_ROUNDS {
             let mut times = [Duration::ZERO; 3];
@@ -313,7 +331,7 @@ fn main() {
                     }
                 }
                 times[side] = start.elapsed();
-                busy[side] = (busy[side].0 + server_cpu() - cpu, busy[side].1 + times[side].as_secs_f64());
+                stream_busy.add(side, cpu, times[side]);
             }
             streams.0.push(times);
         }
@@ -326,8 +344,8 @@ fn main() {
         println!("   ratio guest (values)/native {}", streams.ratio(VALUES, NATIVE));
         println!(
             "   server busy (its CPU time / wall time): {:.0} % of the guest's encoded streams, {:.0} % of native's",
-            busy_percent(&busy, GUEST),
-            busy_percent(&busy, NATIVE)
+            stream_busy.percent(GUEST),
+            stream_busy.percent(NATIVE)
         );
     };
     tokio.block_on(tokio.spawn(body)).expect("benchmark task");
