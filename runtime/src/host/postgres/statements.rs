@@ -140,45 +140,43 @@ pub struct Wrap {
     pub atomic: bool,
 }
 
-impl Wrap {
-    /// Nothing to wrap: no timeout, and either inside a guest transaction or free to autocommit.
-    fn is_plain(&self) -> bool {
-        self.timeout_ms.is_none() && (self.in_transaction || (!self.read_only && !self.atomic))
-    }
-}
-
 /// Runs `f` on `conn` with the statement's timeout applied to it alone.
 ///
 /// Outside a guest transaction, a statement with a timeout (or any statement of a read-only
 /// profile) runs in its own transaction with `SET LOCAL`, so nothing outlives it. Inside one,
-/// the timeout is set locally and restored afterwards, so later statements keep theirs.
+/// the timeout is set locally and restored afterwards, so later statements keep theirs. The
+/// wrappings are boxed: their statements' futures are kilobytes, and a plain statement (the
+/// common case) should not carry them.
 pub async fn wrapped<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
-    if wrap.is_plain() {
+    if wrap.in_transaction {
+        return match wrap.timeout_ms {
+            None => f(conn).await,
+            Some(ms) => Box::pin(with_local_timeout(conn, ms, f)).await,
+        };
+    }
+    if wrap.timeout_ms.is_none() && !wrap.read_only && !wrap.atomic {
         return f(conn).await;
     }
-    // Boxed: the wrapping statements' futures are kilobytes, and a plain statement (the
-    // common case) should not carry them.
-    Box::pin(wrap_statement(conn, wrap, f)).await
+    Box::pin(in_own_transaction(conn, wrap, f)).await
 }
 
-/// The wrapping of a statement that [`Wrap::is_plain`] says needs it.
-async fn wrap_statement<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
-    let set_timeout = wrap.timeout_ms.map(|ms| format!("SET LOCAL statement_timeout = {ms}"));
-    if wrap.in_transaction {
-        let Some(set) = set_timeout else {
-            return f(conn).await; // not reached: `is_plain`
-        };
-        let previous = conn.query_one("SHOW statement_timeout", &[]).await.map_err(|e| from_pg(&e))?;
-        let previous: String = previous.try_get(0).map_err(|e| from_pg(&e))?;
-        conn.batch_execute(&set).await.map_err(|e| from_pg(&e))?;
-        let result = f(conn).await;
-        // Fails only when the statement aborted the transaction, which ends the setting too.
-        let _ = conn.execute("SELECT set_config('statement_timeout', $1, true)", &[&previous]).await;
-        return result;
-    }
+/// Inside a guest transaction: `f` under a timeout of `ms`, the transaction's own restored after.
+async fn with_local_timeout<T>(conn: &ClientWrapper, ms: u32, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
+    let previous = conn.query_one("SHOW statement_timeout", &[]).await.map_err(|e| from_pg(&e))?;
+    let previous: String = previous.try_get(0).map_err(|e| from_pg(&e))?;
+    conn.batch_execute(&format!("SET LOCAL statement_timeout = {ms}")).await.map_err(|e| from_pg(&e))?;
+    let result = f(conn).await;
+    // Fails only when the statement aborted the transaction, which ends the setting too.
+    let _ = conn.execute("SELECT set_config('statement_timeout', $1, true)", &[&previous]).await;
+    result
+}
+
+/// Outside a guest transaction: `f` in a transaction of its own (read-only for a read-only
+/// profile, with the timeout set locally), committed when it succeeds.
+async fn in_own_transaction<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
     let begin = if wrap.read_only { "BEGIN READ ONLY" } else { "BEGIN" };
-    let sql = match &set_timeout {
-        Some(set) => format!("{begin}; {set}"),
+    let sql = match wrap.timeout_ms {
+        Some(ms) => format!("{begin}; SET LOCAL statement_timeout = {ms}"),
         None => begin.to_string(),
     };
     conn.batch_execute(&sql).await.map_err(|e| from_pg(&e))?;
