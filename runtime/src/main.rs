@@ -1,13 +1,13 @@
 //! `aw-run`: the command line over aw-runtime. Parses arguments, loads config, calls the
 //! library and maps failures to exit codes; nothing else lives here.
 
-use std::path::{Path, PathBuf};
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use aw_runtime::check::check;
-use aw_runtime::config::{values, Config, LoadOptions, Limits};
+use aw_runtime::config::{values, Config, Limits, LoadOptions};
 use aw_runtime::engine::cache::{CacheOutcome, ComponentCache};
 use aw_runtime::engine::EngineOptions;
 use aw_runtime::grants::Grants;
@@ -185,8 +185,13 @@ fn verbosity(common: &Common) -> i8 {
 }
 
 fn load_config(common: &Common, env: &[(String, String)]) -> Result<Config, RunError> {
-    let cwd = std::env::current_dir().map_err(|e| RunError::Usage(format!("no current directory: {e}")))?;
-    let options = LoadOptions { file: common.config.clone(), cwd, env: env.to_vec() };
+    let cwd = std::env::current_dir()
+        .map_err(|e| RunError::Usage(format!("no current directory: {e}")))?;
+    let options = LoadOptions {
+        file: common.config.clone(),
+        cwd,
+        env: env.to_vec(),
+    };
     Ok(Config::load(&options)?)
 }
 
@@ -194,7 +199,11 @@ fn cache_for(args: &CacheArgs, env: &[(String, String)]) -> ComponentCache {
     if args.no_cache {
         ComponentCache::new(None)
     } else {
-        ComponentCache::new(args.cache_dir.clone().or_else(|| ComponentCache::default_dir(env)))
+        ComponentCache::new(
+            args.cache_dir
+                .clone()
+                .or_else(|| ComponentCache::default_dir(env)),
+        )
     }
 }
 
@@ -218,30 +227,71 @@ fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
     })();
     let (prepared, input) = match setup {
         Ok(ok) => ok,
-        Err(e) => return finish(&args, &component, &limits, Err(e), Default::default(), CacheOutcome::Disabled, &scrubber),
+        Err(e) => {
+            return finish(
+                &args,
+                &component,
+                &limits,
+                Err(e),
+                Default::default(),
+                CacheOutcome::Disabled,
+                &scrubber,
+            )
+        }
     };
     let events = match args.events.as_deref().map(EventLog::create).transpose() {
         Ok(events) => events,
         Err(e) => {
-            let error = RunError::Usage(format!("--events {}: {e}", args.events.as_deref().unwrap_or(Path::new("")).display()));
-            return finish(&args, &component, &limits, Err(error), Default::default(), CacheOutcome::Disabled, &scrubber);
+            let error = RunError::Usage(format!(
+                "--events {}: {e}",
+                args.events.as_deref().unwrap_or(Path::new("")).display()
+            ));
+            return finish(
+                &args,
+                &component,
+                &limits,
+                Err(error),
+                Default::default(),
+                CacheOutcome::Disabled,
+                &scrubber,
+            );
         }
     };
     // The progress line is for people watching a terminal, never for logs or pipes.
     let progress = !args.common.quiet && !args.json && std::io::stderr().is_terminal();
-    let runtime_and_component = Runtime::new(EngineOptions { fuel: limits.fuel.is_some() }, cache_for(&args.cache, env))
-        .and_then(|mut rt| {
-            rt.observe(events, progress);
-            rt.result_cache(prepared.profile.result_cache.clone());
-            rt.load(&args.component).map(|c| (rt, c))
-        });
+    let runtime_and_component = Runtime::new(
+        EngineOptions {
+            fuel: limits.fuel.is_some(),
+        },
+        cache_for(&args.cache, env),
+    )
+    .and_then(|mut rt| {
+        rt.observe(events, progress);
+        rt.result_cache(prepared.profile.result_cache.clone());
+        rt.load(&args.component).map(|c| (rt, c))
+    });
     let (runtime, loaded) = match runtime_and_component {
         Ok(ok) => ok,
-        Err(e) => return finish(&args, &component, &limits, Err(e), Default::default(), CacheOutcome::Disabled, &scrubber),
+        Err(e) => {
+            return finish(
+                &args,
+                &component,
+                &limits,
+                Err(e),
+                Default::default(),
+                CacheOutcome::Disabled,
+                &scrubber,
+            )
+        }
     };
     let tokio = match aw_runtime::run::tokio_runtime_for(&loaded, &limits) {
         Ok(t) => t,
-        Err(e) => return fail(&RunError::Internal(format!("cannot start tokio: {e}")), &scrubber),
+        Err(e) => {
+            return fail(
+                &RunError::Internal(format!("cannot start tokio: {e}")),
+                &scrubber,
+            )
+        }
     };
     let cache = loaded.cache;
     let context = prepared.context.clone();
@@ -252,7 +302,10 @@ fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
     let task = tokio.spawn(async move { runtime.run(&loaded, context, &run_limits, &input).await });
     let (outcome, usage) = match tokio.block_on(task) {
         Ok(done) => done,
-        Err(e) => (Err(RunError::Internal(format!("the run task failed: {e}"))), Default::default()),
+        Err(e) => (
+            Err(RunError::Internal(format!("the run task failed: {e}"))),
+            Default::default(),
+        ),
     };
     finish(&args, &component, &limits, outcome, usage, cache, &scrubber)
 }
@@ -262,10 +315,11 @@ async fn cancel_on_signal(context: std::sync::Arc<aw_runtime::host::RunContext>)
     let interrupt = async {
         #[cfg(unix)]
         {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending::<()>().await,
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return std::future::pending::<()>().await,
+                };
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
@@ -291,18 +345,28 @@ fn finish(
     cache: CacheOutcome,
     scrubber: &Scrubber,
 ) -> i32 {
-    let code = outcome.as_ref().map(|_| 0).unwrap_or_else(RunError::exit_code);
+    let code = outcome
+        .as_ref()
+        .map(|_| 0)
+        .unwrap_or_else(RunError::exit_code);
     if args.json {
         let report = RunReport {
-            status: outcome.as_ref().map(|_| "ok").unwrap_or_else(|e| e.status()),
+            status: outcome
+                .as_ref()
+                .map(|_| "ok")
+                .unwrap_or_else(|e| e.status()),
             exit_code: code,
             component: component.to_string(),
             profile: args.common.profile.clone(),
             result: outcome.as_ref().ok().map(|r| {
                 let clean = scrubber.scrub(r);
-                serde_json::from_str(&clean).unwrap_or(serde_json::Value::String(clean.into_owned()))
+                serde_json::from_str(&clean)
+                    .unwrap_or(serde_json::Value::String(clean.into_owned()))
             }),
-            error: outcome.as_ref().err().map(|e| ReportError::new(e, scrubber)),
+            error: outcome
+                .as_ref()
+                .err()
+                .map(|e| ReportError::new(e, scrubber)),
             limits: ReportLimits::new(limits),
             tasks: std::mem::take(&mut usage.tasks),
             usage,
@@ -310,7 +374,12 @@ fn finish(
         };
         match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{}", scrubber.scrub(&text)),
-            Err(e) => return fail(&RunError::Internal(format!("cannot print the report: {e}")), scrubber),
+            Err(e) => {
+                return fail(
+                    &RunError::Internal(format!("cannot print the report: {e}")),
+                    scrubber,
+                )
+            }
         }
         if let Err(e) = &outcome {
             eprintln!("aw-run: {}", scrubber.scrub(&e.to_string()));
@@ -331,24 +400,36 @@ fn apply_overrides(mut limits: Limits, args: &RunArgs) -> Result<Limits, RunErro
     if let Some(t) = &args.timeout {
         limits.timeout = values::parse_duration(t)
             .filter(|d| !d.is_zero())
-            .ok_or_else(|| RunError::Usage(format!("--timeout {t:?}: expected a duration like 30s, 500ms or 10m")))?;
+            .ok_or_else(|| {
+                RunError::Usage(format!(
+                    "--timeout {t:?}: expected a duration like 30s, 500ms or 10m"
+                ))
+            })?;
     }
     if let Some(m) = &args.memory {
-        limits.memory = values::parse_size(m)
-            .ok_or_else(|| RunError::Usage(format!("--memory {m:?}: expected a size like 64MiB or 1GiB")))?;
+        limits.memory = values::parse_size(m).ok_or_else(|| {
+            RunError::Usage(format!(
+                "--memory {m:?}: expected a size like 64MiB or 1GiB"
+            ))
+        })?;
     }
     if let Some(f) = args.fuel {
         limits.fuel = Some(f);
     }
     if let Some(n) = args.max_concurrency {
         if n == 0 {
-            return Err(RunError::Usage("--max-concurrency must be at least 1".into()));
+            return Err(RunError::Usage(
+                "--max-concurrency must be at least 1".into(),
+            ));
         }
         limits.max_tasks = n;
     }
     if let Some(p) = &args.failure_policy {
-        limits.fail_fast = aw_runtime::config::parse_failure_policy(p)
-            .ok_or_else(|| RunError::Usage(format!("--failure-policy {p:?}: expected fail-fast or continue")))?;
+        limits.fail_fast = aw_runtime::config::parse_failure_policy(p).ok_or_else(|| {
+            RunError::Usage(format!(
+                "--failure-policy {p:?}: expected fail-fast or continue"
+            ))
+        })?;
     }
     if limits.timeout > Duration::from_secs(365 * 24 * 3600) {
         return Err(RunError::Usage("the timeout is longer than a year".into()));
@@ -369,7 +450,10 @@ fn read_input(input: &str) -> Result<String, RunError> {
 }
 
 fn component_label(path: &Path) -> String {
-    path.file_stem().and_then(|s| s.to_str()).unwrap_or("component").to_string()
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("component")
+        .to_string()
 }
 
 fn cmd_check(args: CheckArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
@@ -379,16 +463,32 @@ fn cmd_check(args: CheckArgs, env: &[(String, String)], scrubber: Scrubber) -> i
         let profile = config.run_profile(&args.common.profile)?;
         let runtime = Runtime::new(EngineOptions::default(), cache_for(&args.cache, env))?;
         let (component, _) = runtime.compile(&args.component)?;
-        let report = check(runtime.engine(), &component, &component_label(&args.component), &Grants::new(&profile));
+        let report = check(
+            runtime.engine(),
+            &component,
+            &component_label(&args.component),
+            &Grants::new(&profile),
+        );
         if args.json {
-            let text = serde_json::to_string_pretty(&report).map_err(|e| RunError::Internal(e.to_string()))?;
+            let text = serde_json::to_string_pretty(&report)
+                .map_err(|e| RunError::Internal(e.to_string()))?;
             println!("{text}");
         } else {
-            println!("{} under run profile `{}`:", report.component, report.profile);
+            println!(
+                "{} under run profile `{}`:",
+                report.component, report.profile
+            );
             for import in &report.imports {
-                println!("  import {:<50} {:<12} {}", import.name, import.status, import.detail);
+                println!(
+                    "  import {:<50} {:<12} {}",
+                    import.name, import.status, import.detail
+                );
             }
-            let run = if report.exports_run { "ok" } else { "MISSING: the task world's `run` export" };
+            let run = if report.exports_run {
+                "ok"
+            } else {
+                "MISSING: the task world's `run` export"
+            };
             println!("  export run {run}");
         }
         Ok(report.exit_code())
@@ -405,9 +505,15 @@ fn cmd_describe(args: DescribeArgs, env: &[(String, String)], scrubber: Scrubber
         let secrets = Secrets::from_config(&config, env, scrubber.clone())?;
         let prepared = prepare(&config, &args.common.profile, &secrets, &component)?;
         let limits = prepared.profile.limits.clone();
-        let runtime = Runtime::new(EngineOptions { fuel: limits.fuel.is_some() }, cache_for(&args.cache, env))?;
+        let runtime = Runtime::new(
+            EngineOptions {
+                fuel: limits.fuel.is_some(),
+            },
+            cache_for(&args.cache, env),
+        )?;
         let loaded = runtime.load(&args.component)?;
-        let tokio = aw_runtime::run::tokio_runtime().map_err(|e| RunError::Internal(format!("cannot start tokio: {e}")))?;
+        let tokio = aw_runtime::run::tokio_runtime()
+            .map_err(|e| RunError::Internal(format!("cannot start tokio: {e}")))?;
         let specs = tokio.block_on(runtime.describe(&loaded, prepared.context.clone(), &limits))?;
         Ok(serde_json::json!({
             "component": component,
@@ -416,7 +522,10 @@ fn cmd_describe(args: DescribeArgs, env: &[(String, String)], scrubber: Scrubber
     })();
     match result {
         Ok(value) => {
-            println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
             0
         }
         Err(e) => fail(&e, &scrubber),
@@ -426,16 +535,23 @@ fn cmd_describe(args: DescribeArgs, env: &[(String, String)], scrubber: Scrubber
 fn cmd_compile(args: CompileArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
     logging::init(args.verbose.min(3) as i8, scrubber.clone());
     let result = (|| -> Result<CacheOutcome, RunError> {
-        let runtime = Runtime::new(EngineOptions { fuel: args.fuel }, cache_for(&args.cache, env))?;
+        let runtime = Runtime::new(
+            EngineOptions { fuel: args.fuel },
+            cache_for(&args.cache, env),
+        )?;
         Ok(runtime.compile(&args.component)?.1)
     })();
     match result {
         Ok(outcome) => {
-            println!("{}: {}", args.component.display(), match outcome {
-                CacheOutcome::Hit => "already cached",
-                CacheOutcome::Miss => "compiled and cached",
-                CacheOutcome::Disabled => "compiled (cache disabled)",
-            });
+            println!(
+                "{}: {}",
+                args.component.display(),
+                match outcome {
+                    CacheOutcome::Hit => "already cached",
+                    CacheOutcome::Miss => "compiled and cached",
+                    CacheOutcome::Disabled => "compiled (cache disabled)",
+                }
+            );
             0
         }
         Err(e) => fail(&e, &scrubber),
@@ -458,7 +574,10 @@ fn cmd_config(args: ConfigArgs, env: &[(String, String)], scrubber: Scrubber) ->
                             (k.clone(), serde_json::json!({ "value": shown, "source": node.source.to_string() }))
                         })
                         .collect();
-                    connectors.insert(format!("{connector}.{name}"), serde_json::Value::Object(fields));
+                    connectors.insert(
+                        format!("{connector}.{name}"),
+                        serde_json::Value::Object(fields),
+                    );
                 }
             }
         }
@@ -476,7 +595,8 @@ fn cmd_config(args: ConfigArgs, env: &[(String, String)], scrubber: Scrubber) ->
                 "max_tasks": profile.limits.max_tasks,
             },
         });
-        let text = serde_json::to_string_pretty(&out).map_err(|e| RunError::Internal(e.to_string()))?;
+        let text =
+            serde_json::to_string_pretty(&out).map_err(|e| RunError::Internal(e.to_string()))?;
         println!("{}", scrubber.scrub(&text));
         Ok(())
     })();

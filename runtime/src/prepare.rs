@@ -25,7 +25,12 @@ pub struct PreparedRun {
 }
 
 /// Resolves the run profile `name` of `config` for component `component`.
-pub fn prepare(config: &Config, name: &str, secrets: &Secrets, component: &str) -> Result<PreparedRun, SecretError> {
+pub fn prepare(
+    config: &Config,
+    name: &str,
+    secrets: &Secrets,
+    component: &str,
+) -> Result<PreparedRun, SecretError> {
     let profile = config.run_profile(name)?;
     let mut connectors = BTreeMap::new();
     for (connector, granted) in [("postgres", &profile.postgres), ("adls2", &profile.adls2)] {
@@ -65,5 +70,9 @@ pub fn prepare(config: &Config, name: &str, secrets: &Secrets, component: &str) 
         component: component.to_string(),
         interrupted: tokio::sync::watch::Sender::new(false),
     });
-    Ok(PreparedRun { profile, connectors, context })
+    Ok(PreparedRun {
+        profile,
+        connectors,
+        context,
+    })
 }

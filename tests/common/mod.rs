@@ -16,7 +16,10 @@ pub fn guest_dir() -> PathBuf {
     }
     // CARGO_BIN_EXE_aw-run is <target>/<profile>/aw-run.
     let bin = Path::new(env!("CARGO_BIN_EXE_aw-run"));
-    bin.parent().and_then(Path::parent).expect("aw-run lives in <target>/<profile>/").join("wasm32-wasip2/release")
+    bin.parent()
+        .and_then(Path::parent)
+        .expect("aw-run lives in <target>/<profile>/")
+        .join("wasm32-wasip2/release")
 }
 
 /// The path of guest component `name` (file stem, e.g. `aw_probe`); fails loudly when the
@@ -34,8 +37,15 @@ pub fn guest(name: &str) -> PathBuf {
 /// A Python (`py`) or JavaScript (`js`) guest component built by scripts/build-guests.sh
 /// into `<target>/guests/<lang>/<name>.wasm`; fails loudly when it is missing.
 pub fn polyglot_guest(lang: &str, name: &str) -> PathBuf {
-    let target = guest_dir().parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
-    let path = target.join("guests").join(lang).join(format!("{name}.wasm"));
+    let target = guest_dir()
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let path = target
+        .join("guests")
+        .join(lang)
+        .join(format!("{name}.wasm"));
     assert!(
         path.is_file(),
         "{} is missing: build the guests with scripts/build-guests.sh (scripts/test.sh does this)",
@@ -47,7 +57,11 @@ pub fn polyglot_guest(lang: &str, name: &str) -> PathBuf {
 /// A compiled-component cache shared by the tests that opt in: Python and JavaScript guests
 /// take seconds to compile, once per test run instead of once per test.
 pub fn shared_cache_dir() -> PathBuf {
-    let target = guest_dir().parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let target = guest_dir()
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     target.join("aw-test-cache")
 }
 
@@ -62,7 +76,10 @@ impl Sandbox {
     pub fn new(aw_toml: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("aw.toml"), aw_toml).expect("write aw.toml");
-        Sandbox { dir, env: Vec::new() }
+        Sandbox {
+            dir,
+            env: Vec::new(),
+        }
     }
 
     /// Sets `name=value` for every `aw_run` of this sandbox.
@@ -98,7 +115,9 @@ impl Sandbox {
 /// environment reaches the run unless a test sets it.
 pub fn clean_aw_run() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aw-run"));
-    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default()).env("RUST_BACKTRACE", "0");
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUST_BACKTRACE", "0");
     cmd
 }
 
@@ -111,19 +130,31 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     /// Panics with both streams when the exit code is not `code`.
     pub fn expect_code(self, code: i32) -> Self {
-        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
 
 pub fn run(cmd: &mut Command) -> Run {
-    let Output { status, stdout, stderr } = cmd.output().expect("spawn aw-run");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("spawn aw-run");
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),

@@ -19,13 +19,20 @@ pub use tree::{Node, Source, Table, Value};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {reason}")]
-    Read { path: PathBuf, reason: std::io::Error },
+    Read {
+        path: PathBuf,
+        reason: std::io::Error,
+    },
     #[error("config file {path} is not valid TOML: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("config file {path} has no [tool.auto_workflow] table")]
     NoToolTable { path: PathBuf },
     #[error("`{key}` (from {origin}): {message}")]
-    Invalid { key: String, origin: String, message: String },
+    Invalid {
+        key: String,
+        origin: String,
+        message: String,
+    },
     #[error("env {var}: {message}")]
     Env { var: String, message: String },
 }
@@ -33,7 +40,11 @@ pub enum ConfigError {
 impl ConfigError {
     /// A bad value at `key`, read from `source`.
     pub fn invalid(key: &str, source: &Source, message: impl Into<String>) -> Self {
-        ConfigError::Invalid { key: key.to_string(), origin: source.to_string(), message: message.into() }
+        ConfigError::Invalid {
+            key: key.to_string(),
+            origin: source.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -74,10 +85,17 @@ impl Config {
     }
 
     /// Builds a configuration from TOML text (tests, and embedders that hold config in memory).
-    pub fn from_toml_str(text: &str, origin: &Path, env: &[(String, String)]) -> Result<Config, ConfigError> {
+    pub fn from_toml_str(
+        text: &str,
+        origin: &Path,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
         let mut root = parse_toml(text, origin)?;
         env::apply(&mut root, env)?;
-        let config = Config { root, file: Some(origin.to_path_buf()) };
+        let config = Config {
+            root,
+            file: Some(origin.to_path_buf()),
+        };
         config.validate()?;
         Ok(config)
     }
@@ -94,7 +112,10 @@ impl Config {
         }
         for (connector, node) in self.section("connectors")? {
             let key = format!("connectors.{connector}");
-            let Some((_, schema)) = schema::CONNECTORS.iter().find(|(name, _)| name == connector) else {
+            let Some((_, schema)) = schema::CONNECTORS
+                .iter()
+                .find(|(name, _)| name == connector)
+            else {
                 let known: Vec<&str> = schema::CONNECTORS.iter().map(|(n, _)| *n).collect();
                 return Err(ConfigError::invalid(
                     &key,
@@ -155,7 +176,11 @@ impl Config {
 /// parse, is not ours and is passed over).
 fn locate(options: &LoadOptions) -> Result<Option<(PathBuf, Table)>, ConfigError> {
     let explicit = options.file.clone().or_else(|| {
-        options.env.iter().find(|(k, v)| k == "AW_CONFIG" && !v.is_empty()).map(|(_, path)| options.cwd.join(path))
+        options
+            .env
+            .iter()
+            .find(|(k, v)| k == "AW_CONFIG" && !v.is_empty())
+            .map(|(_, path)| options.cwd.join(path))
     });
     let aw = options.cwd.join("aw.toml");
     if let Some(path) = explicit.or_else(|| aw.is_file().then_some(aw)) {
@@ -167,8 +192,10 @@ fn locate(options: &LoadOptions) -> Result<Option<(PathBuf, Table)>, ConfigError
 }
 
 fn read_file(path: &Path) -> Result<Table, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|reason| ConfigError::Read { path: path.to_path_buf(), reason })?;
+    let text = std::fs::read_to_string(path).map_err(|reason| ConfigError::Read {
+        path: path.to_path_buf(),
+        reason,
+    })?;
     parse_toml(&text, path)
 }
 
@@ -176,7 +203,10 @@ fn read_file(path: &Path) -> Result<Table, ConfigError> {
 fn parse_toml(text: &str, path: &Path) -> Result<Table, ConfigError> {
     let mut doc: toml::Table = text
         .parse()
-        .map_err(|e: toml::de::Error| ConfigError::Syntax { path: path.to_path_buf(), message: e.message().to_string() })?;
+        .map_err(|e: toml::de::Error| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
     let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
     if is_pyproject {
         doc = doc
@@ -189,7 +219,9 @@ fn parse_toml(text: &str, path: &Path) -> Result<Table, ConfigError> {
                 toml::Value::Table(t) => Some(t),
                 _ => None,
             })
-            .ok_or_else(|| ConfigError::NoToolTable { path: path.to_path_buf() })?;
+            .ok_or_else(|| ConfigError::NoToolTable {
+                path: path.to_path_buf(),
+            })?;
     }
     let source = Source::File(path.to_path_buf());
     match Node::from_toml(toml::Value::Table(doc), &source)?.value {

@@ -78,7 +78,10 @@ impl RunProfile {
             // The Python package's convention: a profile name selects the connector profiles
             // of that name, and nothing else.
             let implied = |connector: &str| {
-                config.connector_profile(connector, &name).map(|_| vec![name.clone()]).unwrap_or_default()
+                config
+                    .connector_profile(connector, &name)
+                    .map(|_| vec![name.clone()])
+                    .unwrap_or_default()
             };
             return Ok(RunProfile {
                 postgres: implied("postgres"),
@@ -95,11 +98,19 @@ impl RunProfile {
         let key = format!("profiles.{name}");
         let table = schema::expect_table(node, &key)?;
         let list = |field: &str| -> Result<Vec<String>, ConfigError> {
-            table.get(field).map(|n| values::string_list(n, &format!("{key}.{field}"))).unwrap_or(Ok(Vec::new()))
+            table
+                .get(field)
+                .map(|n| values::string_list(n, &format!("{key}.{field}")))
+                .unwrap_or(Ok(Vec::new()))
         };
         let (adls2, adls2_scopes) = match table.get("adls2") {
-            Some(node) if node.as_table().is_some() => read_adls2_scopes(node, &format!("{key}.adls2"))?,
-            _ => (list("adls2")?.iter().map(|s| s.to_lowercase()).collect(), BTreeMap::new()),
+            Some(node) if node.as_table().is_some() => {
+                read_adls2_scopes(node, &format!("{key}.adls2"))?
+            }
+            _ => (
+                list("adls2")?.iter().map(|s| s.to_lowercase()).collect(),
+                BTreeMap::new(),
+            ),
         };
         let mut profile = RunProfile {
             postgres: list("postgres")?.iter().map(|s| s.to_lowercase()).collect(),
@@ -126,7 +137,9 @@ impl RunProfile {
         if let Some(values_node) = table.get("config") {
             let config_key = format!("{key}.config");
             for (k, v) in schema::expect_table(values_node, &config_key)? {
-                profile.config.insert(k.clone(), values::string(v, &format!("{config_key}.{k}"))?);
+                profile
+                    .config
+                    .insert(k.clone(), values::string(v, &format!("{config_key}.{k}"))?);
             }
         }
         if let Some(limits) = table.get("limits") {
@@ -138,7 +151,13 @@ impl RunProfile {
                 "memory" | "" => None,
                 other => match other.strip_prefix("dir:") {
                     Some(dir) if !dir.trim().is_empty() => Some(config.base_dir().join(dir.trim())),
-                    _ => return Err(ConfigError::invalid(&format!("{key}.cache"), &node.source, "expected \"memory\" or \"dir:PATH\"")),
+                    _ => {
+                        return Err(ConfigError::invalid(
+                            &format!("{key}.cache"),
+                            &node.source,
+                            "expected \"memory\" or \"dir:PATH\"",
+                        ))
+                    }
                 },
             };
         }
@@ -147,18 +166,31 @@ impl RunProfile {
 }
 
 /// `adls2 = { lake = { read = [...], write = [...] } }`: the granted profiles and their scopes.
-fn read_adls2_scopes(node: &Node, key: &str) -> Result<(Vec<String>, BTreeMap<String, Adls2Scope>), ConfigError> {
+fn read_adls2_scopes(
+    node: &Node,
+    key: &str,
+) -> Result<(Vec<String>, BTreeMap<String, Adls2Scope>), ConfigError> {
     let mut names = Vec::new();
     let mut scopes = BTreeMap::new();
     for (name, entry) in schema::expect_table(node, key)? {
         let entry_key = format!("{key}.{name}");
         let table = schema::expect_table(entry, &entry_key)?;
         let list = |field: &str| -> Result<Vec<String>, ConfigError> {
-            table.get(field).map(|n| values::string_list(n, &format!("{entry_key}.{field}"))).unwrap_or(Ok(Vec::new()))
+            table
+                .get(field)
+                .map(|n| values::string_list(n, &format!("{entry_key}.{field}")))
+                .unwrap_or(Ok(Vec::new()))
         };
-        let scope = Adls2Scope { read: list("read")?, write: list("write")? };
+        let scope = Adls2Scope {
+            read: list("read")?,
+            write: list("write")?,
+        };
         for field in table.keys().filter(|k| *k != "read" && *k != "write") {
-            return Err(ConfigError::invalid(&format!("{entry_key}.{field}"), &table[field].source, "unknown key; expected read or write"));
+            return Err(ConfigError::invalid(
+                &format!("{entry_key}.{field}"),
+                &table[field].source,
+                "unknown key; expected read or write",
+            ));
         }
         if scope.read.is_empty() && scope.write.is_empty() {
             return Err(ConfigError::invalid(&entry_key, &entry.source, "grants nothing: list `container` or `container/prefix` entries under read and/or write"));
@@ -183,9 +215,15 @@ fn read_limits(node: &Node, key: &str) -> Result<Limits, ConfigError> {
             "max_tasks" => limits.max_tasks = values::whole(value, &full)?.max(1),
             "max_total_tasks" => limits.max_total_tasks = values::whole(value, &full)?,
             "max_depth" => {
-                limits.max_depth = u32::try_from(values::whole(value, &full)?).map_err(|_| ConfigError::invalid(&full, &value.source, "is too large"))?
+                limits.max_depth = u32::try_from(values::whole(value, &full)?)
+                    .map_err(|_| ConfigError::invalid(&full, &value.source, "is too large"))?
             }
-            "failure_policy" => limits.fail_fast = parse_failure_policy(&values::string(value, &full)?).ok_or_else(|| ConfigError::invalid(&full, &value.source, "expected fail-fast or continue"))?,
+            "failure_policy" => {
+                limits.fail_fast =
+                    parse_failure_policy(&values::string(value, &full)?).ok_or_else(|| {
+                        ConfigError::invalid(&full, &value.source, "expected fail-fast or continue")
+                    })?
+            }
             _ => return Err(ConfigError::invalid(&full, &value.source, "unknown limit")),
         }
     }

@@ -77,11 +77,17 @@ pub const ADLS2: &[(&str, Kind)] = &[
 ];
 
 /// `[connectors.adls2.<profile>.retries]`.
-pub const ADLS2_RETRIES: &[(&str, Kind)] =
-    &[("attempts", Kind::Whole), ("backoff", Kind::Duration), ("max_backoff", Kind::Duration)];
+pub const ADLS2_RETRIES: &[(&str, Kind)] = &[
+    ("attempts", Kind::Whole),
+    ("backoff", Kind::Duration),
+    ("max_backoff", Kind::Duration),
+];
 
 /// `[connectors.adls2.<profile>.timeouts]` (seconds, as in the Python package).
-pub const ADLS2_TIMEOUTS: &[(&str, Kind)] = &[("connect_s", Kind::Duration), ("operation_s", Kind::Duration)];
+pub const ADLS2_TIMEOUTS: &[(&str, Kind)] = &[
+    ("connect_s", Kind::Duration),
+    ("operation_s", Kind::Duration),
+];
 
 /// `[profiles.<name>.adls2.<profile>]`: a narrowed ADLS grant.
 pub const ADLS2_SCOPE: &[(&str, Kind)] = &[("read", Kind::StrList), ("write", Kind::StrList)];
@@ -146,7 +152,10 @@ fn check_kind(node: &Node, kind: Kind, key: &str) -> Result<(), ConfigError> {
                     return Err(ConfigError::invalid(
                         &format!("{key}.{k}"),
                         &v.source,
-                        format!("expected a string, number or boolean, got {}", v.type_name()),
+                        format!(
+                            "expected a string, number or boolean, got {}",
+                            v.type_name()
+                        ),
                     ));
                 }
             }
@@ -157,7 +166,11 @@ fn check_kind(node: &Node, kind: Kind, key: &str) -> Result<(), ConfigError> {
             None => values::string_list(node, key).map(drop),
             Some(table) => {
                 for (name, entry) in table {
-                    validate(expect_table(entry, &format!("{key}.{name}"))?, ADLS2_SCOPE, &format!("{key}.{name}"))?;
+                    validate(
+                        expect_table(entry, &format!("{key}.{name}"))?,
+                        ADLS2_SCOPE,
+                        &format!("{key}.{name}"),
+                    )?;
                 }
                 Ok(())
             }
@@ -167,21 +180,31 @@ fn check_kind(node: &Node, kind: Kind, key: &str) -> Result<(), ConfigError> {
 
 /// The node's table, or an error naming the key.
 pub fn expect_table<'a>(node: &'a Node, key: &str) -> Result<&'a Table, ConfigError> {
-    node.as_table()
-        .ok_or_else(|| ConfigError::invalid(key, &node.source, format!("expected a table, got {}", node.type_name())))
+    node.as_table().ok_or_else(|| {
+        ConfigError::invalid(
+            key,
+            &node.source,
+            format!("expected a table, got {}", node.type_name()),
+        )
+    })
 }
 
 /// The kind of a connector key, if the connector and key are known.
 pub fn connector_key_kind(connector: &str, key: &str) -> Option<Kind> {
     let (_, schema) = CONNECTORS.iter().find(|(name, _)| *name == connector)?;
-    schema.iter().find(|(name, _)| *name == key).map(|(_, kind)| *kind)
+    schema
+        .iter()
+        .find(|(name, _)| *name == key)
+        .map(|(_, kind)| *kind)
 }
 
 /// A connector value as `aw-run config` shows it: secret-typed keys hide literals and show
 /// only `secret://` references, which name a secret without revealing it.
 pub fn display_value(connector: &str, key: &str, node: &Node) -> serde_json::Value {
     match (&node.value, connector_key_kind(connector, key)) {
-        (Value::Str(s), _) if s.starts_with(crate::secrets::SECRET_SCHEME) => serde_json::Value::String(s.clone()),
+        (Value::Str(s), _) if s.starts_with(crate::secrets::SECRET_SCHEME) => {
+            serde_json::Value::String(s.clone())
+        }
         (_, Some(Kind::Secret)) => serde_json::Value::String("***".into()),
         _ => node.to_json(),
     }

@@ -16,7 +16,11 @@ pub fn string(node: &Node, key: &str) -> Result<String, ConfigError> {
         Value::Float(x) => Ok(x.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
         Value::Secret(s) => Ok(s.reveal().to_string()),
-        _ => Err(ConfigError::invalid(key, &node.source, format!("expected a string, got {}", node.type_name()))),
+        _ => Err(ConfigError::invalid(
+            key,
+            &node.source,
+            format!("expected a string, got {}", node.type_name()),
+        )),
     }
 }
 
@@ -25,9 +29,17 @@ pub fn whole(node: &Node, key: &str) -> Result<u64, ConfigError> {
     match &node.value {
         Value::Int(i) if *i >= 0 => Ok(*i as u64),
         Value::Str(s) => s.trim().parse::<u64>().map_err(|_| {
-            ConfigError::invalid(key, &node.source, format!("expected a whole number, got {s:?}"))
+            ConfigError::invalid(
+                key,
+                &node.source,
+                format!("expected a whole number, got {s:?}"),
+            )
         }),
-        _ => Err(ConfigError::invalid(key, &node.source, format!("expected a whole number, got {}", describe(node)))),
+        _ => Err(ConfigError::invalid(
+            key,
+            &node.source,
+            format!("expected a whole number, got {}", describe(node)),
+        )),
     }
 }
 
@@ -38,16 +50,28 @@ pub fn boolean(node: &Node, key: &str) -> Result<bool, ConfigError> {
         Value::Str(s) => match s.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(true),
             "false" | "0" | "no" | "off" => Ok(false),
-            _ => Err(ConfigError::invalid(key, &node.source, format!("expected true or false, got {s:?}"))),
+            _ => Err(ConfigError::invalid(
+                key,
+                &node.source,
+                format!("expected true or false, got {s:?}"),
+            )),
         },
-        _ => Err(ConfigError::invalid(key, &node.source, format!("expected true or false, got {}", describe(node)))),
+        _ => Err(ConfigError::invalid(
+            key,
+            &node.source,
+            format!("expected true or false, got {}", describe(node)),
+        )),
     }
 }
 
 /// Reads a duration: `500ms`, `30s`, `10m`, `1h`, `1m30s`; a bare number means seconds.
 pub fn duration(node: &Node, key: &str) -> Result<Duration, ConfigError> {
     let bad = |got: String| {
-        ConfigError::invalid(key, &node.source, format!("expected a duration like 30s, 500ms or 10m, got {got}"))
+        ConfigError::invalid(
+            key,
+            &node.source,
+            format!("expected a duration like 30s, 500ms or 10m, got {got}"),
+        )
     };
     match &node.value {
         Value::Int(i) if *i >= 0 => Ok(Duration::from_secs(*i as u64)),
@@ -60,7 +84,11 @@ pub fn duration(node: &Node, key: &str) -> Result<Duration, ConfigError> {
 /// Reads a byte size: `64MiB`, `1GiB`, `512KB`, `1048576`; a bare number means bytes.
 pub fn size(node: &Node, key: &str) -> Result<u64, ConfigError> {
     let bad = |got: String| {
-        ConfigError::invalid(key, &node.source, format!("expected a size like 64MiB or 1GiB, got {got}"))
+        ConfigError::invalid(
+            key,
+            &node.source,
+            format!("expected a size like 64MiB or 1GiB, got {got}"),
+        )
     };
     match &node.value {
         Value::Int(i) if *i >= 0 => Ok(*i as u64),
@@ -84,8 +112,17 @@ pub fn string_list(node: &Node, key: &str) -> Result<Vec<String>, ConfigError> {
                 )),
             })
             .collect(),
-        Value::Str(s) => Ok(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()),
-        _ => Err(ConfigError::invalid(key, &node.source, format!("expected a list of strings, got {}", node.type_name()))),
+        Value::Str(s) => Ok(s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()),
+        _ => Err(ConfigError::invalid(
+            key,
+            &node.source,
+            format!("expected a list of strings, got {}", node.type_name()),
+        )),
     }
 }
 
@@ -111,8 +148,12 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     let mut total = Duration::ZERO;
     let mut rest = text;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let unit_len = rest[num_len..].find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len() - num_len);
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let unit_len = rest[num_len..]
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len() - num_len);
         let number: f64 = rest[..num_len].parse().ok()?;
         let unit_secs = match rest[num_len..num_len + unit_len].trim() {
             "ms" => 0.001,
@@ -131,7 +172,9 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 /// Parses `64MiB`, `1GiB`, `10MB`, `512k`, `4096`.
 pub fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let number: u64 = text[..split].parse().ok()?;
     let factor: u64 = match text[split..].trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,

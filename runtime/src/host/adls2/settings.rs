@@ -64,7 +64,8 @@ pub struct Adls2Settings {
 
 /// The emulator's published development account and key (not a secret).
 const DEV_ACCOUNT: &str = "devstoreaccount1";
-const DEV_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const DEV_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const DEFAULT_BLOCK_SIZE: u64 = 4 << 20;
 const DEFAULT_MAX_DOWNLOAD: u64 = 256 << 20;
 /// Put Block's limit (service version 2019-12-12 and later).
@@ -77,7 +78,9 @@ impl Adls2Settings {
         let text = |k: &str| table.get(k).map(|n| values::string(n, &key(k))).transpose();
         let secret = |k: &str| table.get(k).map(|n| secret_value(n, &key(k))).transpose();
 
-        let conn_key = ["connection_string", "conn_str", "dsn"].into_iter().find(|k| table.contains_key(*k));
+        let conn_key = ["connection_string", "conn_str", "dsn"]
+            .into_iter()
+            .find(|k| table.contains_key(*k));
         let mut parts = match conn_key {
             Some(k) => {
                 let node = &table[k];
@@ -101,8 +104,15 @@ impl Adls2Settings {
         if let Some(url) = text("dfs_endpoint")? {
             parts.dfs_endpoint = Some(url);
         }
-        let source_of = |k: &str| table.get(k).map(|n| n.source.clone()).unwrap_or(crate::config::Source::Default);
-        let where_key = conn_key.or(["account_url", "account_name"].into_iter().find(|k| table.contains_key(*k)));
+        let source_of = |k: &str| {
+            table
+                .get(k)
+                .map(|n| n.source.clone())
+                .unwrap_or(crate::config::Source::Default)
+        };
+        let where_key = conn_key.or(["account_url", "account_name"]
+            .into_iter()
+            .find(|k| table.contains_key(*k)));
         let (blob_url, dfs_url, account) = parts.endpoints().map_err(|why| {
             let k = where_key.unwrap_or("account_url");
             ConfigError::invalid(&key(k), &source_of(k), why)
@@ -113,17 +123,28 @@ impl Adls2Settings {
             client_id: text("client_id")?,
             client_secret: secret("client_secret")?,
             authority_host: text("authority_host")?,
-            default_chain: table.get("use_default_credentials").map(|n| values::boolean(n, &key("use_default_credentials"))).transpose()?.unwrap_or(false),
+            default_chain: table
+                .get("use_default_credentials")
+                .map(|n| values::boolean(n, &key("use_default_credentials")))
+                .transpose()?
+                .unwrap_or(false),
         };
         let credential = if let Some(k) = parts.account_key {
             Credential::shared_key(&account, &k).map_err(|why| {
-                let k = ["account_key"].into_iter().chain(conn_key).find(|k| table.contains_key(*k)).unwrap_or("account_key");
+                let k = ["account_key"]
+                    .into_iter()
+                    .chain(conn_key)
+                    .find(|k| table.contains_key(*k))
+                    .unwrap_or("account_key");
                 ConfigError::invalid(&key(k), &source_of(k), why)
             })?
         } else if let Some(sas) = parts.sas {
             Credential::sas(&sas)
-        } else if entra.client_secret.is_some() || entra.default_chain || entra.tenant_id.is_some() {
-            Credential::entra(entra).map_err(|why| ConfigError::invalid(&key("client_id"), &source_of("client_id"), why))?
+        } else if entra.client_secret.is_some() || entra.default_chain || entra.tenant_id.is_some()
+        {
+            Credential::entra(entra).map_err(|why| {
+                ConfigError::invalid(&key("client_id"), &source_of("client_id"), why)
+            })?
         } else {
             return Err(ConfigError::invalid(
                 &key(conn_key.unwrap_or("account_key")),
@@ -138,10 +159,20 @@ impl Adls2Settings {
                 "blob" => Dialect::Blob,
                 "dfs" => Dialect::Dfs,
                 "auto" => Dialect::Auto,
-                _ => return Err(ConfigError::invalid(&key("dialect"), &source_of("dialect"), format!("expected blob, dfs or auto, got {d:?}"))),
+                _ => {
+                    return Err(ConfigError::invalid(
+                        &key("dialect"),
+                        &source_of("dialect"),
+                        format!("expected blob, dfs or auto, got {d:?}"),
+                    ))
+                }
             },
         };
-        let mut retries = Retries { attempts: 4, backoff: Duration::from_millis(500), max_backoff: Duration::from_secs(30) };
+        let mut retries = Retries {
+            attempts: 4,
+            backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+        };
         let mut connect_timeout = Duration::from_secs(10);
         let mut operation_timeout = Duration::from_secs(300);
         if let Some(node) = table.get("retries") {
@@ -151,7 +182,10 @@ impl Adls2Settings {
                 match k.as_str() {
                     "attempts" => {
                         let n = values::whole(v, &full)?;
-                        retries.attempts = u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| ConfigError::invalid(&full, &v.source, "must be at least 1"))?;
+                        retries.attempts =
+                            u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+                                ConfigError::invalid(&full, &v.source, "must be at least 1")
+                            })?;
                     }
                     "backoff" => retries.backoff = values::duration(v, &full)?,
                     "max_backoff" => retries.max_backoff = values::duration(v, &full)?,
@@ -163,8 +197,12 @@ impl Adls2Settings {
             for (k, v) in node.as_table().into_iter().flatten() {
                 let full = key(&format!("timeouts.{k}"));
                 match k.as_str() {
-                    "connect_s" => connect_timeout = positive(values::duration(v, &full)?, &full, v)?,
-                    "operation_s" => operation_timeout = positive(values::duration(v, &full)?, &full, v)?,
+                    "connect_s" => {
+                        connect_timeout = positive(values::duration(v, &full)?, &full, v)?
+                    }
+                    "operation_s" => {
+                        operation_timeout = positive(values::duration(v, &full)?, &full, v)?
+                    }
                     _ => {}
                 }
             }
@@ -174,17 +212,33 @@ impl Adls2Settings {
             Some(node) => {
                 let size = values::size(node, &key("block_size"))?;
                 if !(1..=MAX_BLOCK_SIZE).contains(&size) {
-                    return Err(ConfigError::invalid(&key("block_size"), &node.source, "must be between 1 byte and 4000MiB"));
+                    return Err(ConfigError::invalid(
+                        &key("block_size"),
+                        &node.source,
+                        "must be between 1 byte and 4000MiB",
+                    ));
                 }
                 size
             }
         } as usize;
-        let ca_cert = table.get("ca_cert").map(|node| Pem::from_node(node, &key("ca_cert"))).transpose()?;
+        let ca_cert = table
+            .get("ca_cert")
+            .map(|node| Pem::from_node(node, &key("ca_cert")))
+            .transpose()?;
         let page_size = match table.get("page_size") {
             None => 1000,
             Some(node) => {
                 let n = values::whole(node, &key("page_size"))?;
-                u32::try_from(n).ok().filter(|n| (1..=5000).contains(n)).ok_or_else(|| ConfigError::invalid(&key("page_size"), &node.source, "must be between 1 and 5000"))?
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=5000).contains(n))
+                    .ok_or_else(|| {
+                        ConfigError::invalid(
+                            &key("page_size"),
+                            &node.source,
+                            "must be between 1 and 5000",
+                        )
+                    })?
             }
         };
         let max_download = match table.get("max_download") {
@@ -229,7 +283,11 @@ pub struct EntraSettings {
 
 fn positive(d: Duration, key: &str, node: &Node) -> Result<Duration, ConfigError> {
     if d.is_zero() {
-        Err(ConfigError::invalid(key, &node.source, "must be greater than zero"))
+        Err(ConfigError::invalid(
+            key,
+            &node.source,
+            "must be greater than zero",
+        ))
     } else {
         Ok(d)
     }
@@ -260,7 +318,9 @@ impl ConnectionString {
         let mut parts = ConnectionString::default();
         for field in text.split(';').map(str::trim).filter(|f| !f.is_empty()) {
             let Some((name, value)) = field.split_once('=') else {
-                return Err("is not a connection string: expected Key=Value pairs separated by `;`".into());
+                return Err(
+                    "is not a connection string: expected Key=Value pairs separated by `;`".into(),
+                );
             };
             let value = value.trim().to_string();
             match name.trim().to_ascii_lowercase().as_str() {
@@ -273,8 +333,12 @@ impl ConnectionString {
                 "endpointsuffix" => parts.endpoint_suffix = Some(value),
                 "usedevelopmentstorage" if value.eq_ignore_ascii_case("true") => {
                     parts.account_name.get_or_insert_with(|| DEV_ACCOUNT.into());
-                    parts.account_key.get_or_insert_with(|| SecretValue::new(DEV_KEY.into()));
-                    parts.blob_endpoint.get_or_insert_with(|| format!("http://127.0.0.1:10000/{DEV_ACCOUNT}"));
+                    parts
+                        .account_key
+                        .get_or_insert_with(|| SecretValue::new(DEV_KEY.into()));
+                    parts
+                        .blob_endpoint
+                        .get_or_insert_with(|| format!("http://127.0.0.1:10000/{DEV_ACCOUNT}"));
                 }
                 // Queue, table and file endpoints, proxy URIs: not used by this connector.
                 _ => {}
@@ -307,7 +371,8 @@ impl ConnectionString {
                 if let Some(host) = blob.host_str() {
                     if let Some(i) = host.find(".blob.") {
                         let host = format!("{}.dfs.{}", &host[..i], &host[i + 6..]);
-                        dfs.set_host(Some(&host)).map_err(|e| format!("cannot derive the DFS endpoint: {e}"))?;
+                        dfs.set_host(Some(&host))
+                            .map_err(|e| format!("cannot derive the DFS endpoint: {e}"))?;
                     }
                 }
                 dfs
@@ -319,9 +384,13 @@ impl ConnectionString {
 
 /// Parses an endpoint URL and drops any query (a SAS belongs in `sas_token`) and trailing slash.
 fn parse_url(text: &str) -> Result<Url, String> {
-    let mut url = Url::parse(text.trim()).map_err(|e| format!("is not a valid endpoint URL ({e})"))?;
+    let mut url =
+        Url::parse(text.trim()).map_err(|e| format!("is not a valid endpoint URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("endpoint URLs must be http or https, got {}", url.scheme()));
+        return Err(format!(
+            "endpoint URLs must be http or https, got {}",
+            url.scheme()
+        ));
     }
     url.set_query(None);
     url.set_fragment(None);
@@ -345,15 +414,23 @@ mod tests {
     use crate::config::Config;
 
     fn settings(toml: &str) -> Result<Adls2Settings, ConfigError> {
-        let config = Config::from_toml_str(toml, std::path::Path::new("aw.toml"), &[]).expect("config");
-        let table = config.connector_profile("adls2", "p").expect("profile").clone();
+        let config =
+            Config::from_toml_str(toml, std::path::Path::new("aw.toml"), &[]).expect("config");
+        let table = config
+            .connector_profile("adls2", "p")
+            .expect("profile")
+            .clone();
         Adls2Settings::from_table("p", &table)
     }
 
     #[test]
     fn connection_strings_give_endpoints_account_and_credential() {
-        let s = settings("[connectors.adls2.p]\nconn_str = \"UseDevelopmentStorage=true\"").unwrap();
-        assert_eq!(s.blob_url.as_str(), "http://127.0.0.1:10000/devstoreaccount1");
+        let s =
+            settings("[connectors.adls2.p]\nconn_str = \"UseDevelopmentStorage=true\"").unwrap();
+        assert_eq!(
+            s.blob_url.as_str(),
+            "http://127.0.0.1:10000/devstoreaccount1"
+        );
         assert_eq!(s.account, "devstoreaccount1");
         assert!(matches!(s.credential, Credential::SharedKey { .. }));
         let s = settings("[connectors.adls2.p]\nconnection_string = \"DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=a2V5;EndpointSuffix=core.windows.net\"").unwrap();
@@ -363,19 +440,37 @@ mod tests {
         assert_eq!(s.account, "lake");
         assert_eq!(s.dialect, Dialect::Dfs);
         assert!(matches!(s.credential, Credential::Sas(_)));
-        assert_eq!((s.retries.attempts, s.retries.backoff), (2, Duration::from_millis(100)));
-        assert_eq!((s.connect_timeout, s.operation_timeout), (Duration::from_secs(3), Duration::from_secs(60)));
+        assert_eq!(
+            (s.retries.attempts, s.retries.backoff),
+            (2, Duration::from_millis(100))
+        );
+        assert_eq!(
+            (s.connect_timeout, s.operation_timeout),
+            (Duration::from_secs(3), Duration::from_secs(60))
+        );
     }
 
     #[test]
     fn bad_profiles_name_the_key_and_never_quote_credentials() {
-        let e = settings("[connectors.adls2.p]\nconnection_string = \"AccountName=a;AccountKey=not*base64!\"").unwrap_err().to_string();
-        assert!(e.contains("connection_string") && !e.contains("not*base64!"), "{e}");
-        let e = settings("[connectors.adls2.p]\naccount_url = \"https://a.blob.core.windows.net\"").unwrap_err().to_string();
+        let e = settings(
+            "[connectors.adls2.p]\nconnection_string = \"AccountName=a;AccountKey=not*base64!\"",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("connection_string") && !e.contains("not*base64!"),
+            "{e}"
+        );
+        let e = settings("[connectors.adls2.p]\naccount_url = \"https://a.blob.core.windows.net\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no credential"), "{e}");
         let e = settings("[connectors.adls2.p]\nconnection_string = \"UseDevelopmentStorage=true\"\ndialect = \"hdfs\"").unwrap_err().to_string();
         assert!(e.contains("connectors.adls2.p.dialect"), "{e}");
         let e = settings("[connectors.adls2.p]\naccount_url = \"https://a.blob.core.windows.net\"\nclient_secret = \"s3cr3t-value\"").unwrap_err().to_string();
-        assert!(e.contains("tenant_id") && !e.contains("s3cr3t-value"), "{e}");
+        assert!(
+            e.contains("tenant_id") && !e.contains("s3cr3t-value"),
+            "{e}"
+        );
     }
 }

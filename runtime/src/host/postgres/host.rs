@@ -8,34 +8,47 @@ use wasmtime::component::Resource;
 
 use super::errors::from_pool;
 use super::resources::{lock, PgClient, PgCopySink, PgCopySource, PgTransaction, PinnedConn};
-use super::stream::{Batch, PgRowStream};
 use super::session::{self, Session};
 use super::sql::quote_ident;
+use super::stream::{Batch, PgRowStream};
 use crate::host::bindings::postgres::{
-    Column, CopyFormat, CopyFrom, EncodedRows, Host, HostClient, HostCopySink, HostCopySource, HostRowStream, HostTransaction, Isolation, Row,
-    RowSet, StatementOptions, TableInfo, TransactionOptions, Value,
+    Column, CopyFormat, CopyFrom, EncodedRows, Host, HostClient, HostCopySink, HostCopySource,
+    HostRowStream, HostTransaction, Isolation, Row, RowSet, StatementOptions, TableInfo,
+    TransactionOptions, Value,
 };
 use crate::host::{HostState, WitResult};
 
 impl HostState {
     fn client_session(&self, client: &Resource<PgClient>) -> wasmtime::Result<Session> {
         let c = self.table.get(client)?;
-        Ok(Session::Pool { pool: c.pool.clone(), settings: c.settings.clone() })
+        Ok(Session::Pool {
+            pool: c.pool.clone(),
+            settings: c.settings.clone(),
+        })
     }
 
     fn tx_session(&self, tx: &Resource<PgTransaction>) -> wasmtime::Result<Session> {
         let t = self.table.get(tx)?;
-        Ok(Session::Transaction { conn: t.conn.clone(), settings: t.settings.clone() })
+        Ok(Session::Transaction {
+            conn: t.conn.clone(),
+            settings: t.settings.clone(),
+        })
     }
 }
 
 impl Host for HostState {
     async fn open(&mut self, profile: Option<String>) -> WitResult<Resource<PgClient>> {
-        let name = profile.unwrap_or_else(|| self.run.grants.profile().to_string()).to_lowercase();
+        let name = profile
+            .unwrap_or_else(|| self.run.grants.profile().to_string())
+            .to_lowercase();
         if let Err(denied) = self.run.grants.connector("postgres", &name) {
             return Ok(Err(denied.into()));
         }
-        let made = self.run.postgres.get(&name).map(|(pool, settings)| PgClient { pool, settings });
+        let made = self
+            .run
+            .postgres
+            .get(&name)
+            .map(|(pool, settings)| PgClient { pool, settings });
         self.push(made)
     }
 }
@@ -43,37 +56,88 @@ impl Host for HostState {
 /// The statement methods, identical on `client` and `transaction` but for the session.
 macro_rules! statement_methods {
     ($resource:ty, $session:ident) => {
-        async fn query(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, o: Option<StatementOptions>) -> WitResult<RowSet> {
+        async fn query(
+            &mut self,
+            r: Resource<$resource>,
+            sql: String,
+            params: Vec<Value>,
+            o: Option<StatementOptions>,
+        ) -> WitResult<RowSet> {
             Ok(self.$session(&r)?.query(sql, params, o).await)
         }
 
-        async fn query_one(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, o: Option<StatementOptions>) -> WitResult<Option<Row>> {
+        async fn query_one(
+            &mut self,
+            r: Resource<$resource>,
+            sql: String,
+            params: Vec<Value>,
+            o: Option<StatementOptions>,
+        ) -> WitResult<Option<Row>> {
             Ok(self.$session(&r)?.query_one(sql, params, o).await)
         }
 
-        async fn query_value(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, o: Option<StatementOptions>) -> WitResult<Option<Value>> {
+        async fn query_value(
+            &mut self,
+            r: Resource<$resource>,
+            sql: String,
+            params: Vec<Value>,
+            o: Option<StatementOptions>,
+        ) -> WitResult<Option<Value>> {
             Ok(self.$session(&r)?.query_value(sql, params, o).await)
         }
 
-        async fn execute(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, o: Option<StatementOptions>) -> WitResult<u64> {
+        async fn execute(
+            &mut self,
+            r: Resource<$resource>,
+            sql: String,
+            params: Vec<Value>,
+            o: Option<StatementOptions>,
+        ) -> WitResult<u64> {
             Ok(self.$session(&r)?.execute(sql, params, o).await)
         }
 
-        async fn execute_many(&mut self, r: Resource<$resource>, sql: String, params: Vec<Vec<Value>>, o: Option<StatementOptions>) -> WitResult<u64> {
+        async fn execute_many(
+            &mut self,
+            r: Resource<$resource>,
+            sql: String,
+            params: Vec<Vec<Value>>,
+            o: Option<StatementOptions>,
+        ) -> WitResult<u64> {
             Ok(self.$session(&r)?.execute_many(sql, params, o).await)
         }
 
-        async fn query_stream(&mut self, r: Resource<$resource>, sql: String, params: Vec<Value>, batch_rows: u32) -> WitResult<Resource<PgRowStream>> {
-            let made = self.$session(&r)?.query_stream(sql, params, batch_rows).await;
+        async fn query_stream(
+            &mut self,
+            r: Resource<$resource>,
+            sql: String,
+            params: Vec<Value>,
+            batch_rows: u32,
+        ) -> WitResult<Resource<PgRowStream>> {
+            let made = self
+                .$session(&r)?
+                .query_stream(sql, params, batch_rows)
+                .await;
             self.push(made)
         }
 
-        async fn copy_in(&mut self, r: Resource<$resource>, table: String, columns: Vec<String>, format: CopyFormat) -> WitResult<Resource<PgCopySink>> {
+        async fn copy_in(
+            &mut self,
+            r: Resource<$resource>,
+            table: String,
+            columns: Vec<String>,
+            format: CopyFormat,
+        ) -> WitResult<Resource<PgCopySink>> {
             let made = self.$session(&r)?.copy_in(table, columns, format).await;
             self.push(made)
         }
 
-        async fn copy_out(&mut self, r: Resource<$resource>, source: CopyFrom, columns: Vec<String>, format: CopyFormat) -> WitResult<Resource<PgCopySource>> {
+        async fn copy_out(
+            &mut self,
+            r: Resource<$resource>,
+            source: CopyFrom,
+            columns: Vec<String>,
+            format: CopyFormat,
+        ) -> WitResult<Resource<PgCopySource>> {
             let made = self.$session(&r)?.copy_out(source, columns, format).await;
             self.push(made)
         }
@@ -83,13 +147,20 @@ macro_rules! statement_methods {
 impl HostClient for HostState {
     statement_methods!(PgClient, client_session);
 
-    async fn begin(&mut self, r: Resource<PgClient>, options: TransactionOptions) -> WitResult<Resource<PgTransaction>> {
+    async fn begin(
+        &mut self,
+        r: Resource<PgClient>,
+        options: TransactionOptions,
+    ) -> WitResult<Resource<PgTransaction>> {
         let (pool, settings) = {
             let c = self.table.get(&r)?;
             (c.pool.clone(), c.settings.clone())
         };
         let made = async {
-            let object = pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?;
+            let object = pool
+                .get()
+                .await
+                .map_err(|e| from_pool(&e, &settings.profile))?;
             let mut sql = String::from("BEGIN");
             if let Some(level) = options.isolation {
                 sql.push_str(match level {
@@ -99,7 +170,11 @@ impl HostClient for HostState {
                 });
             }
             let read_only = options.read_only || settings.read_only;
-            sql.push_str(if read_only { " READ ONLY" } else { " READ WRITE" });
+            sql.push_str(if read_only {
+                " READ ONLY"
+            } else {
+                " READ WRITE"
+            });
             if options.deferrable {
                 sql.push_str(" DEFERRABLE");
             }
@@ -108,14 +183,25 @@ impl HostClient for HostState {
                 // so a guest cannot lift the profile's read-only rule.
                 sql.push_str("; SELECT 1");
             }
-            object.batch_execute(&sql).await.map_err(|e| super::errors::from_pg(&e))?;
-            Ok(PgTransaction { conn: Arc::new(Mutex::new(PinnedConn::new(object))), settings })
+            object
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| super::errors::from_pg(&e))?;
+            Ok(PgTransaction {
+                conn: Arc::new(Mutex::new(PinnedConn::new(object))),
+                settings,
+            })
         }
         .await;
         self.push(made)
     }
 
-    async fn reflect(&mut self, r: Resource<PgClient>, schema: String, tables: Vec<String>) -> WitResult<Vec<TableInfo>> {
+    async fn reflect(
+        &mut self,
+        r: Resource<PgClient>,
+        schema: String,
+        tables: Vec<String>,
+    ) -> WitResult<Vec<TableInfo>> {
         Ok(super::reflect::reflect(self.client_session(&r)?, schema, tables).await)
     }
 
@@ -129,15 +215,18 @@ impl HostTransaction for HostState {
     statement_methods!(PgTransaction, tx_session);
 
     async fn savepoint(&mut self, r: Resource<PgTransaction>, name: String) -> WitResult<()> {
-        self.tx_command(&r, format!("SAVEPOINT {}", quote_ident(&name))).await
+        self.tx_command(&r, format!("SAVEPOINT {}", quote_ident(&name)))
+            .await
     }
 
     async fn rollback_to(&mut self, r: Resource<PgTransaction>, name: String) -> WitResult<()> {
-        self.tx_command(&r, format!("ROLLBACK TO SAVEPOINT {}", quote_ident(&name))).await
+        self.tx_command(&r, format!("ROLLBACK TO SAVEPOINT {}", quote_ident(&name)))
+            .await
     }
 
     async fn release(&mut self, r: Resource<PgTransaction>, name: String) -> WitResult<()> {
-        self.tx_command(&r, format!("RELEASE SAVEPOINT {}", quote_ident(&name))).await
+        self.tx_command(&r, format!("RELEASE SAVEPOINT {}", quote_ident(&name)))
+            .await
     }
 
     async fn commit(&mut self, r: Resource<PgTransaction>) -> WitResult<()> {
@@ -165,7 +254,11 @@ impl HostState {
         let conn = self.table.get(r)?.conn.clone();
         Ok(async {
             let guard = lock(&conn)?;
-            guard.client()?.batch_execute(&sql).await.map_err(|e| super::errors::from_pg(&e))
+            guard
+                .client()?
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| super::errors::from_pg(&e))
         }
         .await)
     }

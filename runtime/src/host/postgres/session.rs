@@ -12,10 +12,10 @@ use tracing::Instrument;
 use super::copy::RowCounter;
 use super::errors::{error, from_pg, from_pool};
 use super::resources::{lock, CopyConn, PgCopySink, PgCopySource, PinnedConn, SharedConn};
-use super::stream::{Cursor, PgRowStream};
 use super::settings::PgSettings;
-use super::statements::{self, wrapped, Wrap};
 use super::sql;
+use super::statements::{self, wrapped, Wrap};
+use super::stream::{Cursor, PgRowStream};
 use crate::host::bindings::postgres::{CopyFormat, CopyFrom, Row, RowSet, StatementOptions, Value};
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
 
@@ -26,8 +26,14 @@ const DEFAULT_BATCH_ROWS: u32 = 1000;
 
 /// Where a statement runs.
 pub enum Session {
-    Pool { pool: Pool, settings: Arc<PgSettings> },
-    Transaction { conn: SharedConn, settings: Arc<PgSettings> },
+    Pool {
+        pool: Pool,
+        settings: Arc<PgSettings>,
+    },
+    Transaction {
+        conn: SharedConn,
+        settings: Arc<PgSettings>,
+    },
 }
 
 impl Session {
@@ -38,7 +44,13 @@ impl Session {
     }
 
     /// Runs `f` on this session's connection with the statement's wrapping.
-    async fn run<T>(&self, sql: &str, options: Option<StatementOptions>, atomic: bool, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
+    async fn run<T>(
+        &self,
+        sql: &str,
+        options: Option<StatementOptions>,
+        atomic: bool,
+        f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>,
+    ) -> Result<T> {
         let span = tracing::debug_span!("pg_statement", profile = %self.settings().profile, sqlstate = tracing::field::Empty);
         let result = self.in_span(&span, sql, options, atomic, f).await;
         if let Err(e) = &result {
@@ -59,19 +71,34 @@ impl Session {
         atomic: bool,
         f: impl AsyncFnOnce(&ClientWrapper) -> Result<T> + 'a,
     ) -> tracing::instrument::Instrumented<impl std::future::Future<Output = Result<T>> + 'a> {
-        self.run_in(sql, options, atomic, f).instrument(span.clone())
+        self.run_in(sql, options, atomic, f)
+            .instrument(span.clone())
     }
 
-    async fn run_in<T>(&self, sql: &str, options: Option<StatementOptions>, atomic: bool, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
+    async fn run_in<T>(
+        &self,
+        sql: &str,
+        options: Option<StatementOptions>,
+        atomic: bool,
+        f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>,
+    ) -> Result<T> {
         let timeout_ms = options.and_then(|o| o.timeout_ms);
         match self {
             Session::Pool { pool, settings } => {
-                let object = pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?;
+                let object = pool
+                    .get()
+                    .await
+                    .map_err(|e| from_pool(&e, &settings.profile))?;
                 let mut pinned = PinnedConn::new_for_statement(object);
                 if statements::may_change_session(sql) {
                     pinned.needs_reset();
                 }
-                let wrap = Wrap { in_transaction: false, timeout_ms, read_only: settings.read_only, atomic };
+                let wrap = Wrap {
+                    in_transaction: false,
+                    timeout_ms,
+                    read_only: settings.read_only,
+                    atomic,
+                };
                 let result = wrapped(pinned.client()?, wrap, f).await;
                 // Reached only when the call ran to its end (a cancelled call drops `pinned`
                 // dirty, and the connection is closed rather than reused).
@@ -80,54 +107,128 @@ impl Session {
             }
             Session::Transaction { conn, .. } => {
                 let guard = lock(conn)?;
-                let wrap = Wrap { in_transaction: true, timeout_ms, read_only: false, atomic };
+                let wrap = Wrap {
+                    in_transaction: true,
+                    timeout_ms,
+                    read_only: false,
+                    atomic,
+                };
                 wrapped(guard.client()?, wrap, f).await
             }
         }
     }
 
-    pub async fn query(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<RowSet> {
+    pub async fn query(
+        &self,
+        sql: String,
+        params: Vec<Value>,
+        options: Option<StatementOptions>,
+    ) -> Result<RowSet> {
         let settings = self.settings();
-        let (stmt, rows) = self.run(&sql, options, false, async |c| statements::query(c, settings, &sql, params, None).await).await?;
-        Ok(RowSet { columns: statements::columns(&stmt), rows })
+        let (stmt, rows) = self
+            .run(&sql, options, false, async |c| {
+                statements::query(c, settings, &sql, params, None).await
+            })
+            .await?;
+        Ok(RowSet {
+            columns: statements::columns(&stmt),
+            rows,
+        })
     }
 
-    pub async fn query_one(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<Option<Row>> {
+    pub async fn query_one(
+        &self,
+        sql: String,
+        params: Vec<Value>,
+        options: Option<StatementOptions>,
+    ) -> Result<Option<Row>> {
         let (stmt, rows) = self.first_row(sql, params, options).await?;
-        Ok(rows.into_iter().next().map(|values| Row { columns: statements::columns(&stmt), values }))
+        Ok(rows.into_iter().next().map(|values| Row {
+            columns: statements::columns(&stmt),
+            values,
+        }))
     }
 
-    pub async fn query_value(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<Option<Value>> {
+    pub async fn query_value(
+        &self,
+        sql: String,
+        params: Vec<Value>,
+        options: Option<StatementOptions>,
+    ) -> Result<Option<Value>> {
         let (_, rows) = self.first_row(sql, params, options).await?;
-        Ok(rows.into_iter().next().and_then(|values| values.into_iter().next()))
+        Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|values| values.into_iter().next()))
     }
 
-    async fn first_row(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<(tokio_postgres::Statement, Vec<Vec<Value>>)> {
+    async fn first_row(
+        &self,
+        sql: String,
+        params: Vec<Value>,
+        options: Option<StatementOptions>,
+    ) -> Result<(tokio_postgres::Statement, Vec<Vec<Value>>)> {
         let settings = self.settings();
-        self.run(&sql, options, false, async |c| statements::query(c, settings, &sql, params, Some(1)).await).await
+        self.run(&sql, options, false, async |c| {
+            statements::query(c, settings, &sql, params, Some(1)).await
+        })
+        .await
     }
 
-    pub async fn execute(&self, sql: String, params: Vec<Value>, options: Option<StatementOptions>) -> Result<u64> {
-        self.run(&sql, options, false, async |c| statements::execute(c, &sql, params).await).await
+    pub async fn execute(
+        &self,
+        sql: String,
+        params: Vec<Value>,
+        options: Option<StatementOptions>,
+    ) -> Result<u64> {
+        self.run(&sql, options, false, async |c| {
+            statements::execute(c, &sql, params).await
+        })
+        .await
     }
 
-    pub async fn execute_many(&self, sql: String, lists: Vec<Vec<Value>>, options: Option<StatementOptions>) -> Result<u64> {
-        self.run(&sql, options, true, async |c| statements::execute_many(c, &sql, lists).await).await
+    pub async fn execute_many(
+        &self,
+        sql: String,
+        lists: Vec<Vec<Value>>,
+        options: Option<StatementOptions>,
+    ) -> Result<u64> {
+        self.run(&sql, options, true, async |c| {
+            statements::execute_many(c, &sql, lists).await
+        })
+        .await
     }
 
     /// Opens a cursor over `sql`. A client-level stream begins a transaction of its own on a
     /// connection it keeps until the stream ends.
-    pub async fn query_stream(&self, sql: String, params: Vec<Value>, batch_rows: u32) -> Result<PgRowStream> {
+    pub async fn query_stream(
+        &self,
+        sql: String,
+        params: Vec<Value>,
+        batch_rows: u32,
+    ) -> Result<PgRowStream> {
         static CURSORS: AtomicU64 = AtomicU64::new(0);
         let cursor = format!("aw_cursor_{}", CURSORS.fetch_add(1, Ordering::Relaxed));
-        let batch = if batch_rows == 0 { DEFAULT_BATCH_ROWS } else { batch_rows };
+        let batch = if batch_rows == 0 {
+            DEFAULT_BATCH_ROWS
+        } else {
+            batch_rows
+        };
         match self {
             Session::Pool { pool, settings } => {
-                let object = pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?;
-                let begin = if settings.read_only { "BEGIN READ ONLY" } else { "BEGIN" };
+                let object = pool
+                    .get()
+                    .await
+                    .map_err(|e| from_pool(&e, &settings.profile))?;
+                let begin = if settings.read_only {
+                    "BEGIN READ ONLY"
+                } else {
+                    "BEGIN"
+                };
                 object.batch_execute(begin).await.map_err(|e| from_pg(&e))?;
                 let conn = PinnedConn::new(object);
-                let (cursor, columns) = Cursor::declare(conn.client()?, cursor, &sql, params, batch).await?;
+                let (cursor, columns) =
+                    Cursor::declare(conn.client()?, cursor, &sql, params, batch).await?;
                 Ok(PgRowStream::owned(conn, cursor, columns))
             }
             Session::Transaction { conn, .. } => {
@@ -141,24 +242,50 @@ impl Session {
     }
 
     /// Starts `COPY ... FROM STDIN`.
-    pub async fn copy_in(&self, table: String, columns: Vec<String>, format: CopyFormat) -> Result<PgCopySink> {
-        let statement = sql::copy_in(&table, &columns, &format).map_err(|m| error(ErrorKind::InvalidInput, m))?;
+    pub async fn copy_in(
+        &self,
+        table: String,
+        columns: Vec<String>,
+        format: CopyFormat,
+    ) -> Result<PgCopySink> {
+        let statement = sql::copy_in(&table, &columns, &format)
+            .map_err(|m| error(ErrorKind::InvalidInput, m))?;
         let conn = self.copy_conn().await?;
-        let sink = copy_client(&conn)?.copy_in::<_, Bytes>(&statement).await.map_err(|e| from_pg(&e))?;
-        Ok(PgCopySink { sink: Some(Box::pin(sink)), conn })
+        let sink = copy_client(&conn)?
+            .copy_in::<_, Bytes>(&statement)
+            .await
+            .map_err(|e| from_pg(&e))?;
+        Ok(PgCopySink {
+            sink: Some(Box::pin(sink)),
+            conn,
+        })
     }
 
     /// Starts `COPY ... TO STDOUT`.
-    pub async fn copy_out(&self, source: CopyFrom, columns: Vec<String>, format: CopyFormat) -> Result<PgCopySource> {
+    pub async fn copy_out(
+        &self,
+        source: CopyFrom,
+        columns: Vec<String>,
+        format: CopyFormat,
+    ) -> Result<PgCopySource> {
         let statement = match source {
             CopyFrom::Table(table) => sql::copy_out_table(&table, &columns, &format),
-            CopyFrom::Query(_) if !columns.is_empty() => Err("`columns` applies to a table; select the columns in the query".into()),
+            CopyFrom::Query(_) if !columns.is_empty() => {
+                Err("`columns` applies to a table; select the columns in the query".into())
+            }
             CopyFrom::Query(query) => sql::copy_out_query(&query, &format),
         }
         .map_err(|m| error(ErrorKind::InvalidInput, m))?;
         let conn = self.copy_conn().await?;
-        let stream = copy_client(&conn)?.copy_out(&statement).await.map_err(|e| from_pg(&e))?;
-        Ok(PgCopySource { stream: Some(Box::pin(stream)), counter: RowCounter::new(&format), conn })
+        let stream = copy_client(&conn)?
+            .copy_out(&statement)
+            .await
+            .map_err(|e| from_pg(&e))?;
+        Ok(PgCopySource {
+            stream: Some(Box::pin(stream)),
+            counter: RowCounter::new(&format),
+            conn,
+        })
     }
 
     async fn copy_conn(&self) -> Result<CopyConn> {
@@ -167,7 +294,11 @@ impl Session {
                 if settings.read_only {
                     return Err(error(ErrorKind::Denied, format!("postgres profile `{}` is read-only: COPY needs a transaction (begin one)", settings.profile)));
                 }
-                Ok(CopyConn::Pooled(PinnedConn::new(pool.get().await.map_err(|e| from_pool(&e, &settings.profile))?)))
+                Ok(CopyConn::Pooled(PinnedConn::new(
+                    pool.get()
+                        .await
+                        .map_err(|e| from_pool(&e, &settings.profile))?,
+                )))
             }
             Session::Transaction { conn, .. } => Ok(CopyConn::Transaction(lock(conn)?)),
         }
@@ -178,19 +309,28 @@ fn copy_client(conn: &CopyConn) -> Result<&ClientWrapper> {
     match conn {
         CopyConn::Pooled(pinned) => pinned.client(),
         CopyConn::Transaction(guard) => guard.client(),
-        CopyConn::Released => Err(error(ErrorKind::InvalidInput, "the copy has already finished")),
+        CopyConn::Released => Err(error(
+            ErrorKind::InvalidInput,
+            "the copy has already finished",
+        )),
     }
 }
 
 /// Sends one chunk into a COPY.
 pub async fn copy_write(sink: &mut PgCopySink, data: Vec<u8>) -> Result<()> {
-    let s = sink.sink.as_mut().ok_or_else(|| error(ErrorKind::InvalidInput, "the copy has already finished"))?;
+    let s = sink
+        .sink
+        .as_mut()
+        .ok_or_else(|| error(ErrorKind::InvalidInput, "the copy has already finished"))?;
     s.send(Bytes::from(data)).await.map_err(|e| from_pg(&e))
 }
 
 /// Completes a COPY; returns the server's row count.
 pub async fn copy_finish(sink: &mut PgCopySink) -> Result<u64> {
-    let mut s = sink.sink.take().ok_or_else(|| error(ErrorKind::InvalidInput, "the copy has already finished"))?;
+    let mut s = sink
+        .sink
+        .take()
+        .ok_or_else(|| error(ErrorKind::InvalidInput, "the copy has already finished"))?;
     let rows = s.as_mut().finish().await.map_err(|e| from_pg(&e))?;
     sink.conn.completed();
     Ok(rows)

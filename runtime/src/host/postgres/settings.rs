@@ -67,15 +67,19 @@ impl PgSettings {
         let text = |k: &str| table.get(k).map(|n| values::string(n, &key(k))).transpose();
         let mut config = tokio_postgres::Config::new();
         let mut sslmode = SslMode::Prefer;
-        let mut tls_files: [(String, Option<Pem>); 3] =
-            [("sslrootcert".into(), None), ("sslcert".into(), None), ("sslkey".into(), None)];
+        let mut tls_files: [(String, Option<Pem>); 3] = [
+            ("sslrootcert".into(), None),
+            ("sslcert".into(), None),
+            ("sslkey".into(), None),
+        ];
         if let Some(node) = table.get("dsn") {
             let dsn = values::string(node, &key("dsn"))?;
             let (rest, extracted) = split_libpq_only(&dsn);
             for (name, value) in extracted {
                 match name.as_str() {
                     "sslmode" => {
-                        sslmode = SslMode::parse(&value).ok_or_else(|| bad_sslmode(&key("dsn"), node, &value))?;
+                        sslmode = SslMode::parse(&value)
+                            .ok_or_else(|| bad_sslmode(&key("dsn"), node, &value))?;
                     }
                     other => {
                         if let Some(slot) = tls_files.iter_mut().find(|(n, _)| n == other) {
@@ -86,7 +90,11 @@ impl PgSettings {
             }
             config = rest.parse().map_err(|e: tokio_postgres::Error| {
                 // The DSN may hold a password: say what is wrong, never echo it.
-                ConfigError::invalid(&key("dsn"), &node.source, format!("is not a valid connection string or URL ({e})"))
+                ConfigError::invalid(
+                    &key("dsn"),
+                    &node.source,
+                    format!("is not a valid connection string or URL ({e})"),
+                )
             })?;
         }
         if let Some(host) = text("host")? {
@@ -94,7 +102,9 @@ impl PgSettings {
         }
         if let Some(node) = table.get("port") {
             let port = values::whole(node, &key("port"))?;
-            config.port(u16::try_from(port).map_err(|_| ConfigError::invalid(&key("port"), &node.source, "is not a port number"))?);
+            config.port(u16::try_from(port).map_err(|_| {
+                ConfigError::invalid(&key("port"), &node.source, "is not a port number")
+            })?);
         }
         if let Some(db) = text("database")?.or(text("dbname")?) {
             config.dbname(&db);
@@ -108,10 +118,12 @@ impl PgSettings {
                 _ => config.password(values::string(node, &key("password"))?),
             };
         }
-        config.application_name(&text("application_name")?.unwrap_or_else(|| "auto-workflow".into()));
+        config
+            .application_name(&text("application_name")?.unwrap_or_else(|| "auto-workflow".into()));
         if let Some(node) = table.get("sslmode") {
             let mode = values::string(node, &key("sslmode"))?;
-            sslmode = SslMode::parse(&mode).ok_or_else(|| bad_sslmode(&key("sslmode"), node, &mode))?;
+            sslmode =
+                SslMode::parse(&mode).ok_or_else(|| bad_sslmode(&key("sslmode"), node, &mode))?;
         }
         for (name, slot) in tls_files.iter_mut() {
             if let Some(node) = table.get(name.as_str()) {
@@ -121,7 +133,9 @@ impl PgSettings {
         config.ssl_mode(match sslmode {
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
             SslMode::Allow | SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                tokio_postgres::config::SslMode::Require
+            }
         });
         if config.get_hosts().is_empty() {
             config.host("localhost");
@@ -134,12 +148,29 @@ impl PgSettings {
             ));
         }
         let duration = |k: &str, default: Duration| -> Result<Duration, ConfigError> {
-            table.get(k).map(|n| values::duration(n, &key(k))).transpose().map(|d| d.unwrap_or(default))
+            table
+                .get(k)
+                .map(|n| values::duration(n, &key(k)))
+                .transpose()
+                .map(|d| d.unwrap_or(default))
         };
-        let connect_timeout = duration("connect_timeout", config.get_connect_timeout().copied().unwrap_or(Duration::from_secs(10)))?;
+        let connect_timeout = duration(
+            "connect_timeout",
+            config
+                .get_connect_timeout()
+                .copied()
+                .unwrap_or(Duration::from_secs(10)),
+        )?;
         config.connect_timeout(connect_timeout);
-        let statement_timeout = table.get("statement_timeout").map(|n| values::duration(n, &key("statement_timeout"))).transpose()?;
-        let read_only = table.get("read_only").map(|n| values::boolean(n, &key("read_only"))).transpose()?.unwrap_or(false);
+        let statement_timeout = table
+            .get("statement_timeout")
+            .map(|n| values::duration(n, &key("statement_timeout")))
+            .transpose()?;
+        let read_only = table
+            .get("read_only")
+            .map(|n| values::boolean(n, &key("read_only")))
+            .transpose()?
+            .unwrap_or(false);
         let mut options = Vec::new();
         if let Some(t) = statement_timeout {
             options.push(format!("-c statement_timeout={}", t.as_millis()));
@@ -151,7 +182,11 @@ impl PgSettings {
             config.options(&options.join(" "));
         }
         let whole = |k: &str, default: u64| -> Result<u64, ConfigError> {
-            table.get(k).map(|n| values::whole(n, &key(k))).transpose().map(|v| v.unwrap_or(default))
+            table
+                .get(k)
+                .map(|n| values::whole(n, &key(k)))
+                .transpose()
+                .map(|v| v.unwrap_or(default))
         };
         let max_size = whole("max_size", 8)?.max(1);
         if table.contains_key("min_idle") {
@@ -172,7 +207,11 @@ impl PgSettings {
             statement_timeout,
             read_only,
             max_rows: whole("max_rows", DEFAULT_MAX_ROWS)?,
-            max_bytes: table.get("max_bytes").map(|n| values::size(n, &key("max_bytes"))).transpose()?.unwrap_or(DEFAULT_MAX_BYTES),
+            max_bytes: table
+                .get("max_bytes")
+                .map(|n| values::size(n, &key("max_bytes")))
+                .transpose()?
+                .unwrap_or(DEFAULT_MAX_BYTES),
         })
     }
 }
@@ -202,13 +241,19 @@ fn split_libpq_only(dsn: &str) -> (String, Vec<(String, String)>) {
                 _ => kept.push(pair),
             }
         }
-        let rest = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+        let rest = if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
         (rest, taken)
     } else {
         let mut kept = Vec::new();
         for token in trimmed.split_whitespace() {
             match token.split_once('=') {
-                Some((k, v)) if OURS.contains(&k.trim()) => taken.push((k.trim().to_string(), v.trim_matches('\'').to_string())),
+                Some((k, v)) if OURS.contains(&k.trim()) => {
+                    taken.push((k.trim().to_string(), v.trim_matches('\'').to_string()))
+                }
                 _ => kept.push(token),
             }
         }
@@ -242,7 +287,13 @@ mod tests {
     fn verify_modes_and_tls_files_are_taken_out_of_the_dsn() {
         let (rest, taken) = split_libpq_only("postgresql://u@h:5/db?sslmode=verify-full&application_name=x&sslrootcert=%2Ftmp%2Fca.pem");
         assert_eq!(rest, "postgresql://u@h:5/db?application_name=x");
-        assert_eq!(taken, vec![("sslmode".into(), "verify-full".into()), ("sslrootcert".into(), "/tmp/ca.pem".into())]);
+        assert_eq!(
+            taken,
+            vec![
+                ("sslmode".into(), "verify-full".into()),
+                ("sslrootcert".into(), "/tmp/ca.pem".into())
+            ]
+        );
         let (rest, taken) = split_libpq_only("host=h user=u sslmode=verify-ca");
         assert_eq!(rest, "host=h user=u");
         assert_eq!(taken, vec![("sslmode".into(), "verify-ca".into())]);

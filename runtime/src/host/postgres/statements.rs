@@ -32,7 +32,11 @@ pub fn params(stmt: &Statement, values: Vec<Value>) -> Result<Vec<Param>> {
     if types.len() != values.len() {
         return Err(error(
             ErrorKind::InvalidInput,
-            format!("the statement has {} parameter(s) but {} value(s) were given", types.len(), values.len()),
+            format!(
+                "the statement has {} parameter(s) but {} value(s) were given",
+                types.len(),
+                values.len()
+            ),
         ));
     }
     values
@@ -45,15 +49,30 @@ pub fn params(stmt: &Statement, values: Vec<Value>) -> Result<Vec<Param>> {
 
 /// The statement's result columns.
 pub fn columns(stmt: &Statement) -> Vec<Column> {
-    stmt.columns().iter().map(|c| Column { name: c.name().to_string(), type_name: c.type_().name().to_string() }).collect()
+    stmt.columns()
+        .iter()
+        .map(|c| Column {
+            name: c.name().to_string(),
+            type_name: c.type_().name().to_string(),
+        })
+        .collect()
 }
 
 /// Runs a query and buffers up to `take` rows (all when `None`), within the profile's
 /// `max_rows` / `max_bytes`; returns the statement (for its columns) and the rows.
-pub async fn query(conn: &ClientWrapper, settings: &PgSettings, sql: &str, values: Vec<Value>, take: Option<usize>) -> Result<(Statement, Vec<Vec<Value>>)> {
+pub async fn query(
+    conn: &ClientWrapper,
+    settings: &PgSettings,
+    sql: &str,
+    values: Vec<Value>,
+    take: Option<usize>,
+) -> Result<(Statement, Vec<Vec<Value>>)> {
     let stmt = prepare(conn, sql).await?;
     let params = params(&stmt, values)?;
-    let stream = conn.query_raw(&stmt, params.iter()).await.map_err(|e| from_pg(&e))?;
+    let stream = conn
+        .query_raw(&stmt, params.iter())
+        .await
+        .map_err(|e| from_pg(&e))?;
     pin_mut!(stream);
     let mut rows = Vec::new();
     let mut bytes: u64 = 0;
@@ -79,14 +98,18 @@ pub async fn query(conn: &ClientWrapper, settings: &PgSettings, sql: &str, value
 
 /// Every column of `row` as WIT values.
 pub fn read_row(row: &tokio_postgres::Row) -> Result<Vec<Value>> {
-    (0..row.len()).map(|i| read_column(row, i).map_err(|m| error(ErrorKind::InvalidInput, m))).collect()
+    (0..row.len())
+        .map(|i| read_column(row, i).map_err(|m| error(ErrorKind::InvalidInput, m)))
+        .collect()
 }
 
 /// Runs a statement; returns the rows it affected.
 pub async fn execute(conn: &ClientWrapper, sql: &str, values: Vec<Value>) -> Result<u64> {
     let stmt = prepare(conn, sql).await?;
     let params = params(&stmt, values)?;
-    conn.execute_raw(&stmt, params.iter()).await.map_err(|e| from_pg(&e))
+    conn.execute_raw(&stmt, params.iter())
+        .await
+        .map_err(|e| from_pg(&e))
 }
 
 /// Runs one statement per parameter list, pipelined on this connection; the caller provides
@@ -114,8 +137,15 @@ fn value_size(v: &Value) -> u64 {
     use crate::host::bindings::postgres::Element;
     let text = |s: &String| s.len() as u64 + 8;
     match v {
-        Value::Text(s) | Value::Numeric(s) | Value::Json(s) | Value::Uuid(s) | Value::Date(s) | Value::Time(s)
-        | Value::Timestamp(s) | Value::Timestamptz(s) | Value::Interval(s) => text(s),
+        Value::Text(s)
+        | Value::Numeric(s)
+        | Value::Json(s)
+        | Value::Uuid(s)
+        | Value::Date(s)
+        | Value::Time(s)
+        | Value::Timestamp(s)
+        | Value::Timestamptz(s)
+        | Value::Interval(s) => text(s),
         Value::Bytea(b) => b.len() as u64 + 8,
         Value::Array(items) => items
             .iter()
@@ -147,7 +177,11 @@ pub struct Wrap {
 /// the timeout is set locally and restored afterwards, so later statements keep theirs. The
 /// wrappings are boxed: their statements' futures are kilobytes, and a plain statement (the
 /// common case) should not carry them.
-pub async fn wrapped<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
+pub async fn wrapped<T>(
+    conn: &ClientWrapper,
+    wrap: Wrap,
+    f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>,
+) -> Result<T> {
     if wrap.in_transaction {
         return match wrap.timeout_ms {
             None => f(conn).await,
@@ -161,20 +195,42 @@ pub async fn wrapped<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFnOnce(&C
 }
 
 /// Inside a guest transaction: `f` under a timeout of `ms`, the transaction's own restored after.
-async fn with_local_timeout<T>(conn: &ClientWrapper, ms: u32, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
-    let previous = conn.query_one("SHOW statement_timeout", &[]).await.map_err(|e| from_pg(&e))?;
+async fn with_local_timeout<T>(
+    conn: &ClientWrapper,
+    ms: u32,
+    f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>,
+) -> Result<T> {
+    let previous = conn
+        .query_one("SHOW statement_timeout", &[])
+        .await
+        .map_err(|e| from_pg(&e))?;
     let previous: String = previous.try_get(0).map_err(|e| from_pg(&e))?;
-    conn.batch_execute(&format!("SET LOCAL statement_timeout = {ms}")).await.map_err(|e| from_pg(&e))?;
+    conn.batch_execute(&format!("SET LOCAL statement_timeout = {ms}"))
+        .await
+        .map_err(|e| from_pg(&e))?;
     let result = f(conn).await;
     // Fails only when the statement aborted the transaction, which ends the setting too.
-    let _ = conn.execute("SELECT set_config('statement_timeout', $1, true)", &[&previous]).await;
+    let _ = conn
+        .execute(
+            "SELECT set_config('statement_timeout', $1, true)",
+            &[&previous],
+        )
+        .await;
     result
 }
 
 /// Outside a guest transaction: `f` in a transaction of its own (read-only for a read-only
 /// profile, with the timeout set locally), committed when it succeeds.
-async fn in_own_transaction<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>) -> Result<T> {
-    let begin = if wrap.read_only { "BEGIN READ ONLY" } else { "BEGIN" };
+async fn in_own_transaction<T>(
+    conn: &ClientWrapper,
+    wrap: Wrap,
+    f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>,
+) -> Result<T> {
+    let begin = if wrap.read_only {
+        "BEGIN READ ONLY"
+    } else {
+        "BEGIN"
+    };
     let sql = match wrap.timeout_ms {
         Some(ms) => format!("{begin}; SET LOCAL statement_timeout = {ms}"),
         None => begin.to_string(),
@@ -182,7 +238,9 @@ async fn in_own_transaction<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFn
     conn.batch_execute(&sql).await.map_err(|e| from_pg(&e))?;
     match f(conn).await {
         Ok(value) => {
-            conn.batch_execute("COMMIT").await.map_err(|e| from_pg(&e))?;
+            conn.batch_execute("COMMIT")
+                .await
+                .map_err(|e| from_pg(&e))?;
             Ok(value)
         }
         Err(e) => {
@@ -200,13 +258,28 @@ async fn in_own_transaction<T>(conn: &ClientWrapper, wrap: Wrap, f: impl AsyncFn
 /// per run, so this guards the tasks of one run from each other, not other users.
 pub fn may_change_session(sql: &str) -> bool {
     let sql = sql.trim_start();
-    let first = sql.split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
-    let plain = ["select", "insert", "update", "delete", "with", "values", "table", "merge"].iter().any(|w| first.eq_ignore_ascii_case(w));
+    let first = sql
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
+    let plain = [
+        "select", "insert", "update", "delete", "with", "values", "table", "merge",
+    ]
+    .iter()
+    .any(|w| first.eq_ignore_ascii_case(w));
     !plain || mentions_session_word(sql.as_bytes())
 }
 
 /// Words whose mention makes a plain statement suspect (lowercase ASCII).
-const SESSION_WORDS: [&[u8]; 7] = [b"set_config", b"advisory", b"temp", b"listen", b"prepare", b"dblink", b"declare"];
+const SESSION_WORDS: [&[u8]; 7] = [
+    b"set_config",
+    b"advisory",
+    b"temp",
+    b"listen",
+    b"prepare",
+    b"dblink",
+    b"declare",
+];
 
 /// Whether `sql` contains one of [`SESSION_WORDS`], in any case: one pass over the text,
 /// comparing a word only where its first letter is (this runs for every statement).
@@ -214,7 +287,12 @@ fn mentions_session_word(sql: &[u8]) -> bool {
     (0..sql.len()).any(|i| {
         let rest = &sql[i..];
         let first = rest[0].to_ascii_lowercase();
-        SESSION_WORDS.iter().any(|w| w[0] == first && rest.get(..w.len()).is_some_and(|r| r.eq_ignore_ascii_case(w)))
+        SESSION_WORDS.iter().any(|w| {
+            w[0] == first
+                && rest
+                    .get(..w.len())
+                    .is_some_and(|r| r.eq_ignore_ascii_case(w))
+        })
     })
 }
 
@@ -228,7 +306,9 @@ mod tests {
         assert!(!may_change_session("  insert into t values (1)"));
         assert!(may_change_session("SET search_path = x"));
         assert!(may_change_session("CREATE TEMP TABLE t (x int)"));
-        assert!(may_change_session("select set_config('search_path', 'x', false)"));
+        assert!(may_change_session(
+            "select set_config('search_path', 'x', false)"
+        ));
         assert!(may_change_session("SELECT pg_advisory_lock(1)"));
         assert!(may_change_session("/* hi */ SELECT 1"));
         assert!(may_change_session("DO $$ BEGIN PERFORM 1; END $$"));

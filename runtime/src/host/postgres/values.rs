@@ -112,7 +112,12 @@ fn case_name(value: &Value) -> &'static str {
 /// Converts parameter `$index` (1-based) to the server's type `ty`.
 pub fn to_param(value: Value, ty: &Type, index: usize) -> Result<Param, String> {
     let what = case_name(&value);
-    let fail = |why: &str| format!("parameter ${index}: cannot send {what} as {}{why}", ty.name());
+    let fail = |why: &str| {
+        format!(
+            "parameter ${index}: cannot send {what} as {}{why}",
+            ty.name()
+        )
+    };
     if let Value::Null = value {
         return Ok(Param::Null);
     }
@@ -132,7 +137,8 @@ pub fn to_param(value: Value, ty: &Type, index: usize) -> Result<Param, String> 
                 .into_iter()
                 .enumerate()
                 .map(|(i, e)| {
-                    to_param(element_value(e), member, index).map_err(|e| format!("{e} (element {})", i + 1))
+                    to_param(element_value(e), member, index)
+                        .map_err(|e| format!("{e} (element {})", i + 1))
                 })
                 .collect::<Result<_, _>>()
                 .map(Param::Array);
@@ -141,33 +147,55 @@ pub fn to_param(value: Value, ty: &Type, index: usize) -> Result<Param, String> 
     }
     let int = |v: i64| -> Result<Param, String> {
         match *ty {
-            Type::INT2 => i16::try_from(v).map(Param::I16).map_err(|_| fail(&format!(" ({v} is out of range)"))),
-            Type::INT4 => i32::try_from(v).map(Param::I32).map_err(|_| fail(&format!(" ({v} is out of range)"))),
+            Type::INT2 => i16::try_from(v)
+                .map(Param::I16)
+                .map_err(|_| fail(&format!(" ({v} is out of range)"))),
+            Type::INT4 => i32::try_from(v)
+                .map(Param::I32)
+                .map_err(|_| fail(&format!(" ({v} is out of range)"))),
             Type::INT8 => Ok(Param::I64(v)),
             Type::FLOAT4 if v.unsigned_abs() <= 1 << 24 => Ok(Param::F32(v as f32)),
             Type::FLOAT8 if v.unsigned_abs() <= 1 << 53 => Ok(Param::F64(v as f64)),
             Type::NUMERIC => Ok(Param::Numeric(Numeric(v.to_string()))),
-            Type::OID => u32::try_from(v).map(|o| Param::Bytes(o.to_be_bytes().to_vec())).map_err(|_| fail(" (out of range)")),
+            Type::OID => u32::try_from(v)
+                .map(|o| Param::Bytes(o.to_be_bytes().to_vec()))
+                .map_err(|_| fail(" (out of range)")),
             _ => Err(fail("")),
         }
     };
     let parse = |text: String| -> Result<Param, String> {
         let bad = |form: &str| fail(&format!(" ({text:?} is not {form})"));
         match *ty {
-            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::XML => Ok(Param::Text(text)),
+            Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::XML => {
+                Ok(Param::Text(text))
+            }
             Type::JSON | Type::JSONB => Ok(Param::Json(text)),
             Type::NUMERIC => match super::types::numeric::encode(&text) {
                 Some(_) => Ok(Param::Numeric(Numeric(text))),
                 None => Err(bad("a decimal number")),
             },
-            Type::UUID => uuid::Uuid::parse_str(&text).map(Param::Uuid).map_err(|_| bad("a UUID")),
-            Type::DATE => parse_date(&text).map(Param::Date).ok_or_else(|| bad("a date like 2024-01-31")),
-            Type::TIME => parse_time(&text).map(Param::Time).ok_or_else(|| bad("a time like 13:45:00")),
-            Type::TIMESTAMP => parse_timestamp(&text).map(Param::Timestamp).ok_or_else(|| bad("a timestamp like 2024-01-31T13:45:00")),
-            Type::TIMESTAMPTZ => parse_timestamptz(&text).map(Param::Timestamptz).ok_or_else(|| bad("an RFC 3339 timestamp")),
-            Type::INTERVAL => Interval::parse_iso(&text).map(Param::Interval).ok_or_else(|| bad("an ISO 8601 duration like P1DT2H")),
+            Type::UUID => uuid::Uuid::parse_str(&text)
+                .map(Param::Uuid)
+                .map_err(|_| bad("a UUID")),
+            Type::DATE => parse_date(&text)
+                .map(Param::Date)
+                .ok_or_else(|| bad("a date like 2024-01-31")),
+            Type::TIME => parse_time(&text)
+                .map(Param::Time)
+                .ok_or_else(|| bad("a time like 13:45:00")),
+            Type::TIMESTAMP => parse_timestamp(&text)
+                .map(Param::Timestamp)
+                .ok_or_else(|| bad("a timestamp like 2024-01-31T13:45:00")),
+            Type::TIMESTAMPTZ => parse_timestamptz(&text)
+                .map(Param::Timestamptz)
+                .ok_or_else(|| bad("an RFC 3339 timestamp")),
+            Type::INTERVAL => Interval::parse_iso(&text)
+                .map(Param::Interval)
+                .ok_or_else(|| bad("an ISO 8601 duration like P1DT2H")),
             _ if ty.name() == "citext" => Ok(Param::Text(text)),
-            _ => Err(fail(" (cast the parameter in SQL, e.g. $1::text::your_type)")),
+            _ => Err(fail(
+                " (cast the parameter in SQL, e.g. $1::text::your_type)",
+            )),
         }
     };
     match value {
@@ -265,11 +293,18 @@ impl<'a> FromSql<'a> for Raw<'a> {
 /// Reads column `idx` of `row`.
 pub fn read_column(row: &Row, idx: usize) -> Result<Value, String> {
     let ty = row.columns()[idx].type_();
-    let raw: Option<Raw<'_>> = row.try_get(idx).map_err(|e| format!("column {}: {e}", idx + 1))?;
+    let raw: Option<Raw<'_>> = row
+        .try_get(idx)
+        .map_err(|e| format!("column {}: {e}", idx + 1))?;
     match raw {
         None => Ok(Value::Null),
         Some(Raw(bytes)) => decode(ty, bytes).map_err(|e| {
-            format!("column {} ({}, type {}): {e}", idx + 1, row.columns()[idx].name(), ty.name())
+            format!(
+                "column {} ({}, type {}): {e}",
+                idx + 1,
+                row.columns()[idx].name(),
+                ty.name()
+            )
         }),
     }
 }
@@ -309,11 +344,19 @@ pub(super) fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
         },
         Type::UUID => Value::Uuid(uuid::Uuid::from_sql(ty, raw)?.hyphenated().to_string()),
         Type::DATE => Value::Date(NaiveDate::from_sql(ty, raw)?.format("%Y-%m-%d").to_string()),
-        Type::TIME => Value::Time(NaiveTime::from_sql(ty, raw)?.format("%H:%M:%S%.f").to_string()),
-        Type::TIMESTAMP => Value::Timestamp(NaiveDateTime::from_sql(ty, raw)?.format("%Y-%m-%dT%H:%M:%S%.f").to_string()),
-        Type::TIMESTAMPTZ => {
-            Value::Timestamptz(DateTime::<Utc>::from_sql(ty, raw)?.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-        }
+        Type::TIME => Value::Time(
+            NaiveTime::from_sql(ty, raw)?
+                .format("%H:%M:%S%.f")
+                .to_string(),
+        ),
+        Type::TIMESTAMP => Value::Timestamp(
+            NaiveDateTime::from_sql(ty, raw)?
+                .format("%Y-%m-%dT%H:%M:%S%.f")
+                .to_string(),
+        ),
+        Type::TIMESTAMPTZ => Value::Timestamptz(
+            DateTime::<Utc>::from_sql(ty, raw)?.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        ),
         Type::INTERVAL => Value::Interval(Interval::from_sql(ty, raw)?.to_iso()),
         Type::CHAR => Value::Text((i8::from_sql(ty, raw)? as u8 as char).to_string()),
         Type::INET | Type::CIDR => Value::Text(inet_text(raw)?),
@@ -323,7 +366,11 @@ pub(super) fn decode(ty: &Type, raw: &[u8]) -> Result<Value, BoxError> {
         }
         _ if ty.name() == "citext" => Value::Text(std::str::from_utf8(raw)?.to_string()),
         _ => {
-            return Err(format!("type {} has no WIT mapping; cast the column in SQL (e.g. col::text)", ty.name()).into())
+            return Err(format!(
+                "type {} has no WIT mapping; cast the column in SQL (e.g. col::text)",
+                ty.name()
+            )
+            .into())
         }
     })
 }
@@ -357,7 +404,11 @@ fn inet_text(raw: &[u8]) -> Result<String, BoxError> {
         _ => return Err("malformed inet value".into()),
     };
     let full = if ip.is_ipv4() { 32 } else { 128 };
-    Ok(if bits == full { ip.to_string() } else { format!("{ip}/{bits}") })
+    Ok(if bits == full {
+        ip.to_string()
+    } else {
+        format!("{ip}/{bits}")
+    })
 }
 
 fn parse_date(text: &str) -> Option<NaiveDate> {
@@ -366,15 +417,22 @@ fn parse_date(text: &str) -> Option<NaiveDate> {
 
 fn parse_time(text: &str) -> Option<NaiveTime> {
     let t = text.trim();
-    NaiveTime::parse_from_str(t, "%H:%M:%S%.f").or_else(|_| NaiveTime::parse_from_str(t, "%H:%M")).ok()
+    NaiveTime::parse_from_str(t, "%H:%M:%S%.f")
+        .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
+        .ok()
 }
 
 fn parse_timestamp(text: &str) -> Option<NaiveDateTime> {
     let t = text.trim();
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
-        .or_else(|| parse_date(t).and_then(|d| d.and_hms_opt(0, 0, 0)))
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
+    .or_else(|| parse_date(t).and_then(|d| d.and_hms_opt(0, 0, 0)))
 }
 
 fn parse_timestamptz(text: &str) -> Option<DateTime<Utc>> {
@@ -391,12 +449,24 @@ mod tests {
 
     #[test]
     fn integers_narrow_only_when_they_fit() {
-        assert!(matches!(to_param(Value::Int64(7), &Type::INT4, 1), Ok(Param::I32(7))));
+        assert!(matches!(
+            to_param(Value::Int64(7), &Type::INT4, 1),
+            Ok(Param::I32(7))
+        ));
         let err = to_param(Value::Int64(3_000_000_000), &Type::INT4, 2).unwrap_err();
-        assert!(err.contains("parameter $2") && err.contains("int4") && err.contains("out of range"), "{err}");
-        assert!(to_param(Value::Float64(0.1), &Type::FLOAT4, 1).is_err(), "0.1 is not exact in float4");
+        assert!(
+            err.contains("parameter $2") && err.contains("int4") && err.contains("out of range"),
+            "{err}"
+        );
+        assert!(
+            to_param(Value::Float64(0.1), &Type::FLOAT4, 1).is_err(),
+            "0.1 is not exact in float4"
+        );
         assert!(to_param(Value::Text("x".into()), &Type::INT4, 1).is_err());
-        assert!(matches!(to_param(Value::Null, &Type::INT4, 1), Ok(Param::Null)));
+        assert!(matches!(
+            to_param(Value::Null, &Type::INT4, 1),
+            Ok(Param::Null)
+        ));
     }
 
     #[test]
