@@ -12,6 +12,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools=${AW_TOOLS_DIR:-$root/.tools}
 COMPONENTIZE_PY=0.25.1
+# Pure-Python libraries bundled into every Python guest (the SDK's SQLAlchemy dialect and
+# helpers need them); wheels for any platform, for the CPython 3.14 componentize-py embeds.
+SQLALCHEMY=2.1.9
+TYPING_EXTENSIONS=4.16.0
 COMPONENTIZE_JS=0.23.0
 JCO=1.33.0
 
@@ -55,20 +59,29 @@ case "$lang" in
 py)
     [ -f "$src/main.py" ] || { echo "build-guest: $src has no main.py" >&2; exit 2; }
     sdk=$root/guests/python
-    if ! up_to_date "$sdk"; then
-        venv=$tools/componentize-py
-        if [ "$("$venv/bin/componentize-py" --version 2>/dev/null)" != "componentize-py $COMPONENTIZE_PY" ]; then
-            echo "build-guest: installing componentize-py $COMPONENTIZE_PY into $venv" >&2
-            python3 -m venv "$venv" >&2
-            "$venv/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY" >&2
-        fi
+    venv=$tools/componentize-py
+    if [ "$("$venv/bin/componentize-py" --version 2>/dev/null)" != "componentize-py $COMPONENTIZE_PY" ]; then
+        echo "build-guest: installing componentize-py $COMPONENTIZE_PY into $venv" >&2
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "componentize-py==$COMPONENTIZE_PY" >&2
+    fi
+    libs=$tools/py-guest-libs
+    if [ "$(cat "$libs/.versions" 2>/dev/null)" != "$SQLALCHEMY $TYPING_EXTENSIONS" ]; then
+        echo "build-guest: installing SQLAlchemy $SQLALCHEMY (pure Python) into $libs" >&2
+        rm -rf "$libs"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+            --platform any --python-version 3.14 --implementation py --target "$libs" \
+            "sqlalchemy==$SQLALCHEMY" "typing_extensions==$TYPING_EXTENSIONS" >&2
+        echo "$SQLALCHEMY $TYPING_EXTENSIONS" > "$libs/.versions"
+    fi
+    if ! up_to_date "$sdk" "$libs/.versions"; then
         echo "build-guest: componentize-py $src -> $out" >&2
         # Run from a scratch directory (componentize-py leaves nothing of value in the working
         # directory; it does leave __pycache__/ beside the sources, which git ignores).
         work=$(mktemp -d)
         trap 'rm -rf "$work"' EXIT
         (cd "$work" && "$venv/bin/componentize-py" -d "$root/wit" -w flow componentize aw_component \
-            -p "$sdk" -p "$src" -o "$out.tmp" >&2)
+            -p "$sdk" -p "$libs" -p "$src" -o "$out.tmp" >&2)
         mv "$out.tmp" "$out"
     fi
     ;;

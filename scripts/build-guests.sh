@@ -13,10 +13,12 @@ POLYGLOT=(
     "py examples/python/adls-csv adls-csv"
     "py tests/guests/conformance/python conformance"
     "py tests/guests/polyglot-probe/python probe"
+    "py tests/guests/seed-compat/python seed-compat"
     "js examples/js/pg-demo pg-demo"
     "js examples/js/adls-csv adls-csv"
     "js tests/guests/conformance/js conformance"
     "js tests/guests/polyglot-probe/js probe"
+    "js tests/guests/seed-compat/js seed-compat"
 )
 args=()
 for g in "${GUESTS[@]}"; do args+=(-p "$g"); done

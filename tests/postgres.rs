@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{guest, run, Run, Sandbox};
+use common::{guest, pg_admin as admin, run, Run, Sandbox};
 use serde_json::{json, Value as Json};
 
 /// The throwaway cluster's coordinates, from the env scripts/test.sh exports.
@@ -22,38 +22,6 @@ fn pg() -> Pg {
         port: var("AW_PG_PORT"),
         ca: var("AW_PG_CA"),
     }
-}
-
-/// Runs SQL as the trust superuser, outside any guest, for setup and checks.
-fn admin(sql: &str) -> Vec<tokio_postgres::Row> {
-    let pg = pg();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let dsn = format!(
-            "host=127.0.0.1 port={} user=aw_trust dbname=aw_test",
-            pg.port
-        );
-        let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls)
-            .await
-            .expect("admin connect");
-        tokio::spawn(conn);
-        client.simple_query(sql).await.expect("admin sql");
-        let last = sql
-            .trim_end_matches(';')
-            .rsplit(';')
-            .next()
-            .unwrap_or(sql)
-            .trim()
-            .to_string();
-        if last.to_uppercase().starts_with("SELECT") {
-            client.query(&last, &[]).await.expect("admin query")
-        } else {
-            Vec::new()
-        }
-    })
 }
 
 /// A config with a `default` profile (scram, password via secret://) plus `extra` TOML.

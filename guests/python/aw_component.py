@@ -13,6 +13,7 @@ import wit_world
 from componentize_py_types import Err
 
 import main  # noqa: F401 - the guest's module; registers its tasks and flow
+from aw import _sqla  # noqa: F401 - SQLAlchemy, imported at build time so it is in the snapshot
 from aw import errors, flows
 
 

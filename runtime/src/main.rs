@@ -176,11 +176,19 @@ fn main() -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
-fn verbosity(common: &Common) -> i8 {
+/// The log verbosity: `-q` / `-v` when given, else the config's `log_level` (a key of the
+/// Python package), else info. The config is read here only for that; errors in it are
+/// reported when the command loads it.
+fn verbosity(common: &Common, env: &[(String, String)]) -> i8 {
     if common.quiet {
         -1
-    } else {
+    } else if common.verbose > 0 {
         common.verbose.min(3) as i8
+    } else {
+        load_config(common, env)
+            .ok()
+            .and_then(|c| c.engine.verbosity)
+            .unwrap_or(0)
     }
 }
 
@@ -214,7 +222,7 @@ fn fail(error: &RunError, scrubber: &Scrubber) -> i32 {
 }
 
 fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
-    logging::init(verbosity(&args.common), scrubber.clone());
+    logging::init(verbosity(&args.common, env), scrubber.clone());
     let component = component_label(&args.component);
     let mut limits = Limits::default();
     let setup = (|| -> Result<_, RunError> {
@@ -457,7 +465,7 @@ fn component_label(path: &Path) -> String {
 }
 
 fn cmd_check(args: CheckArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
-    logging::init(verbosity(&args.common), scrubber.clone());
+    logging::init(verbosity(&args.common, env), scrubber.clone());
     let result = (|| -> Result<i32, RunError> {
         let config = load_config(&args.common, env)?;
         let profile = config.run_profile(&args.common.profile)?;
@@ -498,7 +506,7 @@ fn cmd_check(args: CheckArgs, env: &[(String, String)], scrubber: Scrubber) -> i
 
 /// `aw-run describe`: a flow's `describe` export, run in a fresh instance under the profile.
 fn cmd_describe(args: DescribeArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
-    logging::init(verbosity(&args.common), scrubber.clone());
+    logging::init(verbosity(&args.common, env), scrubber.clone());
     let component = component_label(&args.component);
     let result = (|| -> Result<serde_json::Value, RunError> {
         let config = load_config(&args.common, env)?;
@@ -559,7 +567,7 @@ fn cmd_compile(args: CompileArgs, env: &[(String, String)], scrubber: Scrubber) 
 }
 
 fn cmd_config(args: ConfigArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
-    logging::init(verbosity(&args.common), scrubber.clone());
+    logging::init(verbosity(&args.common, env), scrubber.clone());
     let result = (|| -> Result<(), RunError> {
         let config = load_config(&args.common, env)?;
         let profile = config.run_profile(&args.common.profile)?;
@@ -594,6 +602,7 @@ fn cmd_config(args: ConfigArgs, env: &[(String, String)], scrubber: Scrubber) ->
                 "fuel": profile.limits.fuel,
                 "max_tasks": profile.limits.max_tasks,
             },
+            "result_cache": profile.result_cache.as_ref().map(|d| d.display().to_string()),
         });
         let text =
             serde_json::to_string_pretty(&out).map_err(|e| RunError::Internal(e.to_string()))?;

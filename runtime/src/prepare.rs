@@ -32,6 +32,9 @@ pub fn prepare(
     component: &str,
 ) -> Result<PreparedRun, SecretError> {
     let profile = config.run_profile(name)?;
+    for line in &config.engine.ignored {
+        tracing::warn!("{line}");
+    }
     let mut connectors = BTreeMap::new();
     for (connector, granted) in [("postgres", &profile.postgres), ("adls2", &profile.adls2)] {
         for target in granted {

@@ -161,3 +161,41 @@ pub fn run(cmd: &mut Command) -> Run {
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     }
 }
+
+/// The test cluster's port (`AW_PG_PORT`, exported by scripts/test.sh).
+pub fn pg_port() -> String {
+    std::env::var("AW_PG_PORT")
+        .unwrap_or_else(|_| panic!("AW_PG_PORT is not set: scripts/test.sh starts PostgreSQL"))
+}
+
+/// Runs SQL (statements separated by `;`) as the test cluster's trust superuser, outside any
+/// guest; returns the rows of the last statement when it is a SELECT.
+pub fn pg_admin(sql: &str) -> Vec<tokio_postgres::Row> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    rt.block_on(async {
+        let dsn = format!(
+            "host=127.0.0.1 port={} user=aw_trust dbname=aw_test",
+            pg_port()
+        );
+        let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls)
+            .await
+            .expect("admin connect");
+        tokio::spawn(conn);
+        client.simple_query(sql).await.expect("admin sql");
+        let last = sql
+            .trim_end_matches(';')
+            .rsplit(';')
+            .next()
+            .unwrap_or(sql)
+            .trim()
+            .to_string();
+        if last.to_uppercase().starts_with("SELECT") {
+            client.query(&last, &[]).await.expect("admin query")
+        } else {
+            Vec::new()
+        }
+    })
+}

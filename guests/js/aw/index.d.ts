@@ -69,10 +69,16 @@ export namespace postgres {
     rollbackTo(name: string): void;
     release(name: string): void;
   }
+  /** One server session for a `connection()` block; commit / rollback chain to the next transaction on it. */
+  class Connection extends PgStatements {
+    commit(): void;
+    rollback(): void;
+  }
   class Client extends PgStatements {
     transaction(options?: TransactionOptions): Transaction;
     transaction<T>(options: TransactionOptions, fn: (tx: Transaction) => T): T;
     transaction<T>(fn: (tx: Transaction) => T): T;
+    connection<T>(fn: (conn: Connection) => T): T;
     reflect(schema?: string, tables?: string[]): Array<{
       schema: string; name: string; primary_key: string[];
       columns: Array<{ name: string; type: string; nullable: boolean; default: string | null }>;

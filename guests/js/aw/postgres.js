@@ -212,11 +212,17 @@ class Statements {
   }
 }
 
-/** A transaction pinned to one pooled connection; disposing it unfinished rolls back. */
+/** A transaction pinned to one pooled connection; disposing it unfinished rolls back. While
+ *  it is open, the statements of the client that began it run in it too, and that client's
+ *  `transaction()` returns it again (a nested block issues no second BEGIN). */
 export class Transaction extends Statements {
-  constructor(handle) { super(); this.handle = handle; this.done = false; }
-  commit() { this.done = true; call(() => this.handle.commit()); dispose(this.handle); }
-  rollback() { this.done = true; call(() => this.handle.rollback()); dispose(this.handle); }
+  constructor(handle, owner) { super(); this.handle = handle; this.owner = owner; this.done = false; this.depth = 0; }
+  end() {
+    this.done = true;
+    if (this.owner && this.owner.tx === this) this.owner.tx = null;
+  }
+  commit() { this.end(); try { call(() => this.handle.commit()); } finally { dispose(this.handle); } }
+  rollback() { this.end(); try { call(() => this.handle.rollback()); } finally { dispose(this.handle); } }
   rollbackTo(name) { call(() => this.handle.rollbackTo(name)); }
   release(name) { call(() => this.handle.release(name)); }
 
@@ -236,26 +242,65 @@ export class Transaction extends Statements {
     return result;
   }
 
-  [Symbol.dispose]() { if (!this.done) { this.done = true; dispose(this.handle); } }
-}
-
-/** A handle on a connector profile's pool; each statement checks a connection out. */
-export class Client extends Statements {
-  constructor(handle) { super(); this.handle = handle; }
-
-  /** A transaction. `opts`: isolation ('read committed' | 'repeatable read' | 'serializable'),
-   *  readOnly, deferrable. With `fn`: commits when `fn` returns, rolls back when it throws. */
-  transaction(opts = {}, fn) {
-    if (typeof opts === 'function') { fn = opts; opts = {}; }
-    const isolation = opts.isolation == null ? undefined : String(opts.isolation).toLowerCase().replace(/[ _]/g, '-');
-    if (isolation !== undefined && !['read-committed', 'repeatable-read', 'serializable'].includes(isolation)) {
-      throw new InvalidInputError(`unknown isolation '${opts.isolation}': use read committed, repeatable read or serializable`);
-    }
-    const tx = new Transaction(call(() => this.handle.begin({ isolation, readOnly: !!opts.readOnly, deferrable: !!opts.deferrable })));
-    if (!fn) return tx;
+  /** Runs `fn(this)` as a block: the outermost block commits when it returns and rolls back
+   *  when it throws; a nested one leaves both to the outermost. */
+  run(fn) {
+    this.depth += 1;
     let result;
     try {
-      result = fn(tx);
+      result = fn(this);
+    } catch (e) {
+      this.depth -= 1;
+      if (this.depth === 0 && !this.done) this.rollback();
+      throw e;
+    }
+    this.depth -= 1;
+    if (this.depth === 0 && !this.done) this.commit();
+    return result;
+  }
+
+  [Symbol.dispose]() { if (!this.done) { this.end(); dispose(this.handle); } }
+}
+
+const pinnedOptions = { isolation: undefined, readOnly: false, deferrable: false };
+
+/** A handle on a connector profile's pool; each statement checks a connection out, except
+ *  while a transaction this client began is open: then they run in it. */
+export class Client extends Statements {
+  constructor(handle, profile) { super(); this.pool = handle; this.profile = profile; this.tx = null; }
+
+  get handle() { return this.tx === null ? this.pool : this.tx.handle; }
+
+  /** A transaction. `opts`: isolation ('read committed' | 'repeatable read' | 'serializable'),
+   *  readOnly, deferrable. With `fn`: commits when `fn` returns, rolls back when it throws.
+   *  Inside an open transaction of this client, that one is used (its options stay). */
+  transaction(opts = {}, fn) {
+    if (typeof opts === 'function') { fn = opts; opts = {}; }
+    let tx = this.tx;
+    if (tx === null) {
+      const isolation = opts.isolation == null ? undefined : String(opts.isolation).toLowerCase().replace(/[ _]/g, '-');
+      if (isolation !== undefined && !['read-committed', 'repeatable-read', 'serializable'].includes(isolation)) {
+        throw new InvalidInputError(`unknown isolation '${opts.isolation}': use read committed, repeatable read or serializable`);
+      }
+      tx = new Transaction(call(() => this.pool.begin({ isolation, readOnly: !!opts.readOnly, deferrable: !!opts.deferrable })), this);
+      this.tx = tx;
+    }
+    return fn ? tx.run(fn) : tx;
+  }
+
+  /** `fn(conn)` on one server session (session settings and temp tables last for the block,
+   *  and not beyond it): commits when `fn` returns, rolls back when it throws. `conn` has the
+   *  statement methods and `commit()` / `rollback()`, which end the current transaction and
+   *  begin the next on the same session. Inside an open transaction of this client, runs in it. */
+  connection(fn) {
+    if (this.tx !== null) return this.tx.run(fn);
+    const tx = new Transaction(call(() => this.pool.begin(pinnedOptions)));
+    const conn = Object.create(tx);
+    conn.commit = () => call(() => tx.handle.commitAndChain());
+    conn.rollback = () => call(() => tx.handle.rollbackAndChain());
+    let result;
+    try {
+      result = fn(conn);
     } catch (e) {
       if (!tx.done) tx.rollback();
       throw e;
@@ -266,7 +311,7 @@ export class Client extends Statements {
 
   /** Tables of `schema` (all, or those named) with columns and primary keys. */
   reflect(schema = 'public', tables = []) {
-    return call(() => this.handle.reflect(schema, tables)).map((t) => ({
+    return call(() => this.pool.reflect(schema, tables)).map((t) => ({
       schema: t.schema,
       name: t.name,
       primary_key: t.primaryKey,
@@ -274,11 +319,27 @@ export class Client extends Statements {
     }));
   }
 
-  close() { dispose(this.handle); }
+  close() {
+    if (clients.get(this.profile) === this) clients.delete(this.profile);
+    if (this.tx !== null) { const tx = this.tx; this.tx = null; tx[Symbol.dispose](); }
+    dispose(this.pool);
+  }
+
   [Symbol.dispose]() { this.close(); }
 }
 
-/** A client for connector profile `profile` (undefined = the one named like the run profile). */
+// One client per profile, as the Python package's registry kept one: `client(p)` inside a
+// transaction block of `client(p)` is the same client, so its statements join the block.
+const clients = new Map();
+
+/** The client of connector profile `profile` (undefined = the one named like the run
+ *  profile); the same object until it is closed. */
 export function client(profile) {
-  return new Client(call(wit.open, profile ?? undefined));
+  const key = profile ?? undefined;
+  let made = clients.get(key);
+  if (made === undefined) {
+    made = new Client(call(wit.open, key), key);
+    clients.set(key, made);
+  }
+  return made;
 }

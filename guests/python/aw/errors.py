@@ -100,11 +100,29 @@ def from_wit(error):
     return _BY_KIND[kind](error.message, code=error.code, retryable=error.retryable)
 
 
+def _underlying(exc):
+    """The `ConnectorError` behind `exc`: itself, or one that a library wrapped (SQLAlchemy's
+    `DBAPIError.orig`, an `aw.dbapi` error's `connector_error`, a `raise ... from`)."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, ConnectorError):
+            return exc
+        exc = getattr(exc, "connector_error", None) or getattr(exc, "orig", None) or exc.__cause__
+        seen += 1
+    return None
+
+
 def to_wit(exc):
-    """The WIT `connector-error` for any exception a guest raised."""
+    """The WIT `connector-error` for any exception a guest raised. One that wraps a host
+    error keeps its kind, code and retryability (a deadlock seen through SQLAlchemy is still
+    transient)."""
     if isinstance(exc, ConnectorError):
         return _types.ConnectorError(_WIT_KINDS.get(exc.kind, _types.ErrorKind.PERMANENT),
                                      exc.message, exc.code, bool(exc.retryable))
     text = str(exc)
     message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    cause = _underlying(exc)
+    if cause is not None:
+        return _types.ConnectorError(_WIT_KINDS.get(cause.kind, _types.ErrorKind.PERMANENT),
+                                     message, cause.code, bool(cause.retryable))
     return _types.ConnectorError(_types.ErrorKind.PERMANENT, message, None, False)

@@ -149,18 +149,30 @@ def _chunks(data, chunk_size):
 
 class Transaction(_Statements):
     """A transaction pinned to one pooled connection. As a context manager it commits when
-    the block ends normally and rolls back when it raises."""
+    the outermost block ends normally and rolls back when it raises.
 
-    def __init__(self, handle):
+    While it is open, the statement methods of the client that began it run in it too
+    (`with db.transaction(): db.execute(...)`, as the `auto_workflow` package documents), and
+    `db.transaction()` returns this same transaction: a nested block issues no second BEGIN and
+    commits nothing of its own."""
+
+    def __init__(self, handle, owner=None):
         self._h = handle
+        self._owner = owner
         self._done = False
+        self._depth = 0
+
+    def _end(self):
+        self._done = True
+        if self._owner is not None and self._owner._tx is self:
+            self._owner._tx = None
 
     def commit(self):
-        self._done = True
+        self._end()
         call(self._h.commit)
 
     def rollback(self):
-        self._done = True
+        self._end()
         call(self._h.rollback)
 
     def savepoint(self, name):
@@ -176,9 +188,13 @@ class Transaction(_Statements):
         call(self._h.release, name)
 
     def __enter__(self):
+        self._depth += 1
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        self._depth -= 1
+        if self._depth > 0:
+            return False  # a nested block: the outermost one commits or rolls back
         try:
             if not self._done:
                 if exc_type is None:
@@ -186,6 +202,7 @@ class Transaction(_Statements):
                 else:
                     self.rollback()
         finally:
+            self._end()
             self._h.__exit__(None, None, None)
         return False
 
@@ -206,35 +223,101 @@ class _Savepoint:
 
 
 class Client(_Statements, Handle):
-    """A handle on a connector profile's pool; each statement checks a connection out."""
+    """A handle on a connector profile's pool; each statement checks a connection out, except
+    while a transaction this client began is open: then its statements run in that
+    transaction."""
 
-    def __init__(self, handle):
-        self._h = handle
+    def __init__(self, handle, profile=None):
+        self._client = handle
+        self._profile = profile
+        self._tx = None
+        self._sa_engine = None
+
+    @property
+    def _h(self):
+        tx = self._tx
+        return self._client if tx is None else tx._h
 
     def transaction(self, isolation=None, readonly=False, deferrable=False):
         """A transaction (context manager). `isolation`: "read committed", "repeatable read"
-        or "serializable"."""
+        or "serializable" (also with underscores, as the package spelled them). Inside an open
+        transaction of this client, returns that one (no second BEGIN; its options stay)."""
+        if self._tx is not None:
+            return self._tx
         key = None if isolation is None else str(isolation).lower().replace("_", " ")
         if key not in _ISOLATION:
             raise InvalidInputError(f"unknown isolation {isolation!r}: use read committed, repeatable read or serializable")
         options = _pg.TransactionOptions(_ISOLATION[key], bool(readonly), bool(deferrable))
-        return Transaction(call(self._h.begin, options))
+        self._tx = Transaction(call(self._client.begin, options), self)
+        return self._tx
 
     begin = transaction
 
+    def connection(self):
+        """A DB-API connection pinned to one server session for connection-scoped work (`SET`,
+        temp tables), as a context manager: it commits when the block ends normally and rolls
+        back when it raises, and the session is reset before the connection is reused. Rows
+        are dicts, as the package's `connection()` gave. Inside an open transaction of this
+        client, it runs in that transaction (which then commits or rolls back as a whole)."""
+        from . import dbapi
+        return dbapi.Connection._for_block(self)
+
     def reflect(self, schema="public", tables=None):
         """Tables of `schema` (all, or those named) as dicts with columns and primary key."""
-        infos = call(self._h.reflect, schema, list(tables or ()))
+        infos = call(self._client.reflect, schema, list(tables or ()))
         return [{
             "schema": t.schema, "name": t.name, "primary_key": list(t.primary_key),
             "columns": [{"name": c.name, "type": c.type_name, "nullable": c.nullable, "default": c.default}
                         for c in t.columns],
         } for t in infos]
 
+    # SQLAlchemy helpers, as the package had them; the engine's URL names the connector
+    # profile and holds no credential.
+    def sqlalchemy_engine(self, **engine_kwargs):
+        """A SQLAlchemy 2.x Engine over this profile's host pool (`postgresql+aw://<profile>`)."""
+        from . import _sqla
+        return _sqla.engine(self, engine_kwargs)
+
+    def sqlalchemy_sessionmaker(self, **session_kwargs):
+        from . import _sqla
+        return _sqla.sessionmaker(self, session_kwargs)
+
+    def sqlalchemy_session(self, **session_kwargs):
+        """A context manager yielding a SQLAlchemy Session: commits when the block ends
+        normally, rolls back when it raises; plain `str` SQL given to `session.execute` is
+        wrapped in `text()`."""
+        from . import _sqla
+        return _sqla.session(self, session_kwargs)
+
+    def sqlalchemy_reflect(self, *, schema=None, only=None):
+        """A SQLAlchemy MetaData with the tables of `schema` (all, or those in `only`)
+        reflected; keys are "schema.table" when `schema` is given."""
+        from . import _sqla
+        return _sqla.reflect(self, schema, only)
+
+    def close(self):
+        """Drops the handle (a transaction still open is rolled back) and forgets the client."""
+        if _CLIENTS.get(self._profile) is self:
+            del _CLIENTS[self._profile]
+        if self._tx is not None:
+            tx, self._tx = self._tx, None
+            tx._done = True
+            tx._h.__exit__(None, None, None)
+        self._client.__exit__(None, None, None)
+
+
+# One client per profile, as the package's registry kept one: `client(p)` inside a
+# transaction block of `client(p)` is the same client, so its statements join the block.
+_CLIENTS = {}
+
 
 def client(profile=None):
-    """A client for connector profile `profile` (None = the one named like the run profile)."""
-    return Client(call(_pg.open, profile))
+    """The client of connector profile `profile` (None = the one named like the run
+    profile); the same object until it is closed."""
+    cached = _CLIENTS.get(profile)
+    if cached is None:
+        cached = _CLIENTS[profile] = Client(call(_pg.open, profile), profile)
+    return cached
 
 
 connect = client

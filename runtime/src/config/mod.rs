@@ -4,6 +4,7 @@
 //! Precedence, lowest first: the file, `AUTO_WORKFLOW_..._<KEY>` env fields, `..._JSON` env
 //! overlays. Every value remembers its source so errors can say which key to fix and where.
 
+pub mod engine;
 mod env;
 mod profile;
 pub mod schema;
@@ -65,6 +66,8 @@ pub struct Config {
     root: Table,
     /// The file the base layer came from, if any.
     pub file: Option<PathBuf>,
+    /// The Python package's engine keys, as this runtime's defaults.
+    pub engine: engine::EngineKeys,
 }
 
 /// Top-level sections of the configuration.
@@ -79,9 +82,7 @@ impl Config {
             None => (None, Table::new()),
         };
         env::apply(&mut root, &options.env)?;
-        let config = Config { root, file };
-        config.validate()?;
-        Ok(config)
+        Config::validated(root, file)
     }
 
     /// Builds a configuration from TOML text (tests, and embedders that hold config in memory).
@@ -92,21 +93,31 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut root = parse_toml(text, origin)?;
         env::apply(&mut root, env)?;
-        let config = Config {
+        Config::validated(root, Some(origin.to_path_buf()))
+    }
+
+    fn validated(root: Table, file: Option<PathBuf>) -> Result<Config, ConfigError> {
+        let mut config = Config {
             root,
-            file: Some(origin.to_path_buf()),
+            file,
+            engine: engine::EngineKeys::default(),
         };
         config.validate()?;
+        config.engine = engine::EngineKeys::from_root(&config.root, &config.base_dir())?;
         Ok(config)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         for (key, node) in &self.root {
-            if !SECTIONS.contains(&key.as_str()) {
+            if !SECTIONS.contains(&key.as_str()) && !engine::KEYS.contains(&key.as_str()) {
                 return Err(ConfigError::invalid(
                     key,
                     &node.source,
-                    format!("unknown section; expected one of: {}", SECTIONS.join(", ")),
+                    format!(
+                        "unknown section or key; expected one of: {}, or an engine key of the Python package ({})",
+                        SECTIONS.join(", "),
+                        engine::KEYS.join(", ")
+                    ),
                 ));
             }
         }
@@ -172,8 +183,8 @@ impl Config {
 }
 
 /// Picks and reads the config file: `--config`, then `$AW_CONFIG`, then `aw.toml`, then a
-/// pyproject.toml that has a `[tool.auto_workflow]` table (one without it, or one that does not
-/// parse, is not ours and is passed over).
+/// pyproject.toml that has a `[tool.auto_workflow]` table (one without it is not ours and is
+/// passed over; one that does not parse is an error).
 fn locate(options: &LoadOptions) -> Result<Option<(PathBuf, Table)>, ConfigError> {
     let explicit = options.file.clone().or_else(|| {
         options
@@ -188,7 +199,16 @@ fn locate(options: &LoadOptions) -> Result<Option<(PathBuf, Table)>, ConfigError
         return Ok(Some((path, table)));
     }
     let pyproject = options.cwd.join("pyproject.toml");
-    Ok(read_file(&pyproject).ok().map(|table| (pyproject, table)))
+    match read_file(&pyproject) {
+        Ok(table) => Ok(Some((pyproject, table))),
+        // No pyproject.toml, or one without our table: not ours. One that does not parse may
+        // well hold our table, so it is an error rather than a run without its grants.
+        Err(ConfigError::NoToolTable { .. }) => Ok(None),
+        Err(ConfigError::Read { reason, .. }) if reason.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn read_file(path: &Path) -> Result<Table, ConfigError> {

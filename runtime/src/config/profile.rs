@@ -91,8 +91,14 @@ impl RunProfile {
                 explicit: false,
                 config: BTreeMap::new(),
                 secrets: Vec::new(),
-                limits: Limits::default(),
-                result_cache: None,
+                limits: Limits {
+                    max_tasks: config
+                        .engine
+                        .max_tasks
+                        .unwrap_or(Limits::default().max_tasks),
+                    ..Limits::default()
+                },
+                result_cache: config.engine.result_cache.clone(),
             });
         };
         let key = format!("profiles.{name}");
@@ -119,7 +125,7 @@ impl RunProfile {
             secrets: list("secrets")?,
             config: BTreeMap::new(),
             limits: Limits::default(),
-            result_cache: None,
+            result_cache: config.engine.result_cache.clone(),
             explicit: true,
             name: name.clone(),
         };
@@ -144,6 +150,14 @@ impl RunProfile {
         }
         if let Some(limits) = table.get("limits") {
             profile.limits = read_limits(limits, &format!("{key}.limits"))?;
+        }
+        // The package's `max_dynamic_tasks` is the default a profile's own `max_tasks` overrides.
+        let own_max_tasks = table
+            .get("limits")
+            .and_then(Node::as_table)
+            .is_some_and(|l| l.contains_key("max_tasks"));
+        if let (false, Some(n)) = (own_max_tasks, config.engine.max_tasks) {
+            profile.limits.max_tasks = n;
         }
         if let Some(node) = table.get("cache") {
             let text = values::string(node, &format!("{key}.cache"))?;
@@ -185,7 +199,7 @@ fn read_adls2_scopes(
             read: list("read")?,
             write: list("write")?,
         };
-        for field in table.keys().filter(|k| *k != "read" && *k != "write") {
+        if let Some(field) = table.keys().find(|k| *k != "read" && *k != "write") {
             return Err(ConfigError::invalid(
                 &format!("{entry_key}.{field}"),
                 &table[field].source,

@@ -75,7 +75,7 @@ pub fn duration(node: &Node, key: &str) -> Result<Duration, ConfigError> {
     };
     match &node.value {
         Value::Int(i) if *i >= 0 => Ok(Duration::from_secs(*i as u64)),
-        Value::Float(x) if *x >= 0.0 && x.is_finite() => Ok(Duration::from_secs_f64(*x)),
+        Value::Float(x) => Duration::try_from_secs_f64(*x).map_err(|_| bad(describe(node))),
         Value::Str(s) => parse_duration(s).ok_or_else(|| bad(format!("{s:?}"))),
         _ => Err(bad(describe(node))),
     }
@@ -143,7 +143,8 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         return None;
     }
     if let Ok(secs) = text.parse::<f64>() {
-        return (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs));
+        // `try_`: a huge number is refused, not a panic.
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let mut total = Duration::ZERO;
     let mut rest = text;

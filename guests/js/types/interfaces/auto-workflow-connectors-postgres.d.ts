@@ -202,6 +202,16 @@ declare module 'auto-workflow:connectors/postgres@0.1.0' {
     values: Array<Value>,
   }
   /**
+   * What `run` returns: the rows of a statement that returns rows (none for one that does
+   * not), and the server's count of the rows it affected or returned. DB-API cursors are
+   * built on it: one call for any statement, with its `rowcount`.
+   */
+  export interface StatementResult {
+    columns: Array<Column>,
+    rows: Array<Array<Value>>,
+    rowsAffected: bigint,
+  }
+  /**
    * Per-statement settings.
    */
   export interface StatementOptions {
@@ -295,6 +305,10 @@ declare module 'auto-workflow:connectors/postgres@0.1.0' {
     queryValue(sql: string, params: Array<Value>, options: StatementOptions | undefined): Value | undefined;
     execute(sql: string, params: Array<Value>, options: StatementOptions | undefined): bigint;
     /**
+    * Any statement: its rows if it returns any (within the buffered-query limits) and its row count.
+    */
+    run(sql: string, params: Array<Value>, options: StatementOptions | undefined): StatementResult;
+    /**
     * Runs `sql` once per parameter list, in one transaction on one connection, pipelined.
     */
     executeMany(sql: string, params: Array<Array<Value>>, options: StatementOptions | undefined): bigint;
@@ -365,6 +379,10 @@ declare module 'auto-workflow:connectors/postgres@0.1.0' {
     queryOne(sql: string, params: Array<Value>, options: StatementOptions | undefined): Row | undefined;
     queryValue(sql: string, params: Array<Value>, options: StatementOptions | undefined): Value | undefined;
     execute(sql: string, params: Array<Value>, options: StatementOptions | undefined): bigint;
+    /**
+    * Any statement: its rows if it returns any (within the buffered-query limits) and its row count.
+    */
+    run(sql: string, params: Array<Value>, options: StatementOptions | undefined): StatementResult;
     executeMany(sql: string, params: Array<Array<Value>>, options: StatementOptions | undefined): bigint;
     queryStream(sql: string, params: Array<Value>, batchRows: number): RowStream;
     copyIn(table: string, columns: Array<string>, format: CopyFormat): CopySink;
@@ -374,6 +392,13 @@ declare module 'auto-workflow:connectors/postgres@0.1.0' {
     release(name: string): void;
     commit(): void;
     rollback(): void;
+    /**
+    * COMMIT AND CHAIN / ROLLBACK AND CHAIN: ends this transaction and at once begins the
+    * next one, with the same options, on the same connection, so session state (`SET`,
+    * temp tables) carries over. For DB-API connections pinned to one server session.
+    */
+    commitAndChain(): void;
+    rollbackAndChain(): void;
     [Symbol.dispose](): void;
   }
 }

@@ -123,12 +123,29 @@ impl Adls2Settings {
             client_id: text("client_id")?,
             client_secret: secret("client_secret")?,
             authority_host: text("authority_host")?,
-            default_chain: table
-                .get("use_default_credentials")
-                .map(|n| values::boolean(n, &key("use_default_credentials")))
-                .transpose()?
-                .unwrap_or(false),
+            default_chain: false,
         };
+        // The package's `credential` (a string: a SAS token or an account key).
+        if let Some(given) = secret("credential")? {
+            if given.reveal().contains("sig=") {
+                parts.sas = parts.sas.or(Some(given));
+            } else {
+                parts.account_key = parts.account_key.or(Some(given));
+            }
+        }
+        // As in the package, `use_default_credentials` defaults to true: `account_url` alone
+        // means DefaultAzureCredential (environment, workload identity, managed identity, CLI).
+        let use_default = table
+            .get("use_default_credentials")
+            .map(|n| values::boolean(n, &key("use_default_credentials")))
+            .transpose()?;
+        let mut entra = entra;
+        entra.default_chain = use_default.unwrap_or(
+            parts.account_key.is_none()
+                && parts.sas.is_none()
+                && entra.client_secret.is_none()
+                && entra.tenant_id.is_none(),
+        );
         let credential = if let Some(k) = parts.account_key {
             Credential::shared_key(&account, &k).map_err(|why| {
                 let k = ["account_key"]
@@ -461,10 +478,13 @@ mod tests {
             e.contains("connection_string") && !e.contains("not*base64!"),
             "{e}"
         );
-        let e = settings("[connectors.adls2.p]\naccount_url = \"https://a.blob.core.windows.net\"")
-            .unwrap_err()
-            .to_string();
+        let e = settings("[connectors.adls2.p]\naccount_url = \"https://a.blob.core.windows.net\"\nuse_default_credentials = false").unwrap_err().to_string();
         assert!(e.contains("no credential"), "{e}");
+        // As in the package, account_url alone means the default credential chain.
+        assert!(settings(
+            "[connectors.adls2.p]\naccount_url = \"https://a.blob.core.windows.net\""
+        )
+        .is_ok());
         let e = settings("[connectors.adls2.p]\nconnection_string = \"UseDevelopmentStorage=true\"\ndialect = \"hdfs\"").unwrap_err().to_string();
         assert!(e.contains("connectors.adls2.p.dialect"), "{e}");
         let e = settings("[connectors.adls2.p]\naccount_url = \"https://a.blob.core.windows.net\"\nclient_secret = \"s3cr3t-value\"").unwrap_err().to_string();

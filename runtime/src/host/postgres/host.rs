@@ -13,8 +13,8 @@ use super::sql::quote_ident;
 use super::stream::{Batch, PgRowStream};
 use crate::host::bindings::postgres::{
     Column, CopyFormat, CopyFrom, EncodedRows, Host, HostClient, HostCopySink, HostCopySource,
-    HostRowStream, HostTransaction, Isolation, Row, RowSet, StatementOptions, TableInfo,
-    TransactionOptions, Value,
+    HostRowStream, HostTransaction, Isolation, Row, RowSet, StatementOptions, StatementResult,
+    TableInfo, TransactionOptions, Value,
 };
 use crate::host::{HostState, WitResult};
 
@@ -94,6 +94,16 @@ macro_rules! statement_methods {
             o: Option<StatementOptions>,
         ) -> WitResult<u64> {
             Ok(self.$session(&r)?.execute(sql, params, o).await)
+        }
+
+        async fn run(
+            &mut self,
+            r: Resource<$resource>,
+            sql: String,
+            params: Vec<Value>,
+            o: Option<StatementOptions>,
+        ) -> WitResult<StatementResult> {
+            Ok(self.$session(&r)?.statement(sql, params, o).await)
         }
 
         async fn execute_many(
@@ -235,6 +245,14 @@ impl HostTransaction for HostState {
 
     async fn rollback(&mut self, r: Resource<PgTransaction>) -> WitResult<()> {
         self.tx_finish(&r, "ROLLBACK").await
+    }
+
+    async fn commit_and_chain(&mut self, r: Resource<PgTransaction>) -> WitResult<()> {
+        self.tx_command(&r, "COMMIT AND CHAIN".to_string()).await
+    }
+
+    async fn rollback_and_chain(&mut self, r: Resource<PgTransaction>) -> WitResult<()> {
+        self.tx_command(&r, "ROLLBACK AND CHAIN".to_string()).await
     }
 
     async fn drop(&mut self, r: Resource<PgTransaction>) -> wasmtime::Result<()> {

@@ -16,7 +16,9 @@ use super::settings::PgSettings;
 use super::sql;
 use super::statements::{self, wrapped, Wrap};
 use super::stream::{Cursor, PgRowStream};
-use crate::host::bindings::postgres::{CopyFormat, CopyFrom, Row, RowSet, StatementOptions, Value};
+use crate::host::bindings::postgres::{
+    CopyFormat, CopyFrom, Row, RowSet, StatementOptions, StatementResult, Value,
+};
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
 
 type Result<T> = std::result::Result<T, ConnectorError>;
@@ -125,7 +127,7 @@ impl Session {
         options: Option<StatementOptions>,
     ) -> Result<RowSet> {
         let settings = self.settings();
-        let (stmt, rows) = self
+        let (stmt, rows, _) = self
             .run(&sql, options, false, async |c| {
                 statements::query(c, settings, &sql, params, None).await
             })
@@ -136,13 +138,33 @@ impl Session {
         })
     }
 
+    /// Any statement, rows and count (`run` in the WIT).
+    pub async fn statement(
+        &self,
+        sql: String,
+        params: Vec<Value>,
+        options: Option<StatementOptions>,
+    ) -> Result<StatementResult> {
+        let settings = self.settings();
+        let (stmt, rows, rows_affected) = self
+            .run(&sql, options, false, async |c| {
+                statements::query(c, settings, &sql, params, None).await
+            })
+            .await?;
+        Ok(StatementResult {
+            columns: statements::columns(&stmt),
+            rows,
+            rows_affected,
+        })
+    }
+
     pub async fn query_one(
         &self,
         sql: String,
         params: Vec<Value>,
         options: Option<StatementOptions>,
     ) -> Result<Option<Row>> {
-        let (stmt, rows) = self.first_row(sql, params, options).await?;
+        let (stmt, rows, _) = self.first_row(sql, params, options).await?;
         Ok(rows.into_iter().next().map(|values| Row {
             columns: statements::columns(&stmt),
             values,
@@ -155,7 +177,7 @@ impl Session {
         params: Vec<Value>,
         options: Option<StatementOptions>,
     ) -> Result<Option<Value>> {
-        let (_, rows) = self.first_row(sql, params, options).await?;
+        let (_, rows, _) = self.first_row(sql, params, options).await?;
         Ok(rows
             .into_iter()
             .next()
@@ -167,7 +189,7 @@ impl Session {
         sql: String,
         params: Vec<Value>,
         options: Option<StatementOptions>,
-    ) -> Result<(tokio_postgres::Statement, Vec<Vec<Value>>)> {
+    ) -> Result<statements::Buffered> {
         let settings = self.settings();
         self.run(&sql, options, false, async |c| {
             statements::query(c, settings, &sql, params, Some(1)).await

@@ -66,7 +66,8 @@ impl PgSettings {
         let key = |k: &str| format!("connectors.postgres.{profile}.{k}");
         let text = |k: &str| table.get(k).map(|n| values::string(n, &key(k))).transpose();
         let mut config = tokio_postgres::Config::new();
-        let mut sslmode = SslMode::Prefer;
+        // What the DSN itself set; a field key fills in only what it left out.
+        let mut dsn_sslmode = None;
         let mut tls_files: [(String, Option<Pem>); 3] = [
             ("sslrootcert".into(), None),
             ("sslcert".into(), None),
@@ -74,12 +75,14 @@ impl PgSettings {
         ];
         if let Some(node) = table.get("dsn") {
             let dsn = values::string(node, &key("dsn"))?;
-            let (rest, extracted) = split_libpq_only(&dsn);
+            let (rest, extracted) = split_libpq_only(&strip_driver(&dsn));
             for (name, value) in extracted {
                 match name.as_str() {
                     "sslmode" => {
-                        sslmode = SslMode::parse(&value)
-                            .ok_or_else(|| bad_sslmode(&key("dsn"), node, &value))?;
+                        dsn_sslmode = Some(
+                            SslMode::parse(&value)
+                                .ok_or_else(|| bad_sslmode(&key("dsn"), node, &value))?,
+                        );
                     }
                     other => {
                         if let Some(slot) = tls_files.iter_mut().find(|(n, _)| n == other) {
@@ -93,40 +96,48 @@ impl PgSettings {
                 ConfigError::invalid(
                     &key("dsn"),
                     &node.source,
-                    format!("is not a valid connection string or URL ({e})"),
+                    format!("is not a valid connection string or URL ({e}); expected postgresql://, postgres://, postgresql+psycopg:// or key=value pairs"),
                 )
             })?;
+            warn_ignored_by_dsn(profile, table, node);
+        } else {
+            if let Some(host) = text("host")? {
+                config.host(&host);
+            }
+            if let Some(node) = table.get("port") {
+                let port = values::whole(node, &key("port"))?;
+                config.port(u16::try_from(port).map_err(|_| {
+                    ConfigError::invalid(&key("port"), &node.source, "is not a port number")
+                })?);
+            }
+            if let Some(db) = text("database")?.or(text("dbname")?) {
+                config.dbname(&db);
+            }
+            if let Some(user) = text("user")? {
+                config.user(&user);
+            }
         }
-        if let Some(host) = text("host")? {
-            config.host(&host);
-        }
-        if let Some(node) = table.get("port") {
-            let port = values::whole(node, &key("port"))?;
-            config.port(u16::try_from(port).map_err(|_| {
-                ConfigError::invalid(&key("port"), &node.source, "is not a port number")
-            })?);
-        }
-        if let Some(db) = text("database")?.or(text("dbname")?) {
-            config.dbname(&db);
-        }
-        if let Some(user) = text("user")? {
-            config.user(&user);
-        }
-        if let Some(node) = table.get("password") {
+        if let (Some(node), None) = (table.get("password"), config.get_password()) {
             match &node.value {
                 Value::Secret(s) => config.password(s.reveal()),
                 _ => config.password(values::string(node, &key("password"))?),
             };
         }
-        config
-            .application_name(&text("application_name")?.unwrap_or_else(|| "auto-workflow".into()));
-        if let Some(node) = table.get("sslmode") {
-            let mode = values::string(node, &key("sslmode"))?;
-            sslmode =
-                SslMode::parse(&mode).ok_or_else(|| bad_sslmode(&key("sslmode"), node, &mode))?;
+        if config.get_application_name().is_none() {
+            config.application_name(
+                text("application_name")?.unwrap_or_else(|| "auto-workflow".into()),
+            );
         }
+        let sslmode = match (dsn_sslmode, table.get("sslmode")) {
+            (Some(mode), _) => mode,
+            (None, Some(node)) => {
+                let mode = values::string(node, &key("sslmode"))?;
+                SslMode::parse(&mode).ok_or_else(|| bad_sslmode(&key("sslmode"), node, &mode))?
+            }
+            (None, None) => SslMode::Prefer,
+        };
         for (name, slot) in tls_files.iter_mut() {
-            if let Some(node) = table.get(name.as_str()) {
+            if let (Some(node), None) = (table.get(name.as_str()), &slot) {
                 *slot = Some(Pem::from_node(node, &key(name))?);
             }
         }
@@ -144,7 +155,11 @@ impl PgSettings {
             return Err(ConfigError::invalid(
                 &format!("connectors.postgres.{profile}"),
                 &crate::config::Source::Default,
-                "no user: set `user` or put it in `dsn`",
+                if table.contains_key("dsn") {
+                    "no user: put it in `dsn` (while `dsn` is set, `user` is ignored)"
+                } else {
+                    "no user: set `user` or put it in `dsn`"
+                },
             ));
         }
         let duration = |k: &str, default: Duration| -> Result<Duration, ConfigError> {
@@ -179,7 +194,7 @@ impl PgSettings {
             options.push("-c default_transaction_read_only=on".to_string());
         }
         if !options.is_empty() {
-            config.options(&options.join(" "));
+            config.options(options.join(" "));
         }
         let whole = |k: &str, default: u64| -> Result<u64, ConfigError> {
             table
@@ -189,9 +204,15 @@ impl PgSettings {
                 .map(|v| v.unwrap_or(default))
         };
         let max_size = whole("max_size", 8)?.max(1);
-        if table.contains_key("min_idle") {
-            // Accepted for configs written for the Python package; deadpool keeps no idle floor.
-            tracing::warn!("connectors.postgres.{profile}.min_idle is not supported by the pool and is ignored");
+        for floor in ["min_size", "min_idle"] {
+            if let Some(node) = table.get(floor) {
+                // Accepted for configs written for the Python package (psycopg_pool's
+                // `min_size`); the pool opens connections on demand and keeps no idle floor.
+                tracing::warn!(
+                    "connectors.postgres.{profile}.{floor} (from {}) has no effect: the pool opens connections when a statement needs one and keeps no idle floor",
+                    node.source
+                );
+            }
         }
         let [(_, sslrootcert), (_, sslcert), (_, sslkey)] = tls_files;
         Ok(PgSettings {
@@ -214,6 +235,44 @@ impl PgSettings {
                 .unwrap_or(DEFAULT_MAX_BYTES),
         })
     }
+}
+
+/// The keys a DSN replaces (the document: "If set, individual fields are ignored").
+const REPLACED_BY_DSN: [&str; 5] = ["host", "port", "database", "dbname", "user"];
+
+/// One warning naming the field keys a DSN makes this profile ignore, and where each came from.
+fn warn_ignored_by_dsn(profile: &str, table: &Table, dsn: &Node) {
+    let ignored: Vec<String> = REPLACED_BY_DSN
+        .iter()
+        .filter_map(|k| table.get(*k).map(|n| format!("`{k}` (from {})", n.source)))
+        .collect();
+    if !ignored.is_empty() {
+        tracing::warn!(
+            "connectors.postgres.{profile}: `dsn` (from {}) is set, so {} {} ignored; the DSN names the server, database and user",
+            dsn.source,
+            ignored.join(", "),
+            if ignored.len() == 1 { "is" } else { "are" }
+        );
+    }
+}
+
+/// `postgresql+psycopg://...` (SQLAlchemy's form, which the Python package accepted) as the
+/// plain `postgresql://...` URL; anything else unchanged.
+fn strip_driver(dsn: &str) -> String {
+    let trimmed = dsn.trim();
+    if let Some((driver, rest)) = trimmed
+        .strip_prefix("postgresql+")
+        .and_then(|r| r.split_once("://"))
+    {
+        if !driver.is_empty()
+            && driver
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return format!("postgresql://{rest}");
+        }
+    }
+    trimmed.to_string()
 }
 
 fn bad_sslmode(key: &str, node: &Node, value: &str) -> ConfigError {
@@ -263,15 +322,18 @@ fn split_libpq_only(dsn: &str) -> (String, Vec<(String, String)>) {
 
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if let (b'%', Some(Some(hi)), Some(Some(lo))) = (
+            bytes[i],
+            bytes.get(i + 1).map(|b| hex(*b)),
+            bytes.get(i + 2).map(|b| hex(*b)),
+        ) {
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -297,5 +359,66 @@ mod tests {
         let (rest, taken) = split_libpq_only("host=h user=u sslmode=verify-ca");
         assert_eq!(rest, "host=h user=u");
         assert_eq!(taken, vec![("sslmode".into(), "verify-ca".into())]);
+        assert_eq!(percent_decode("a%2Fb%2f%é%4"), "a/b/%é%4");
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<PgSettings, ConfigError> {
+        let table: Table = pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    Node::new(
+                        Value::Str(v.to_string()),
+                        crate::config::Source::Env(format!("X_{k}")),
+                    ),
+                )
+            })
+            .collect();
+        PgSettings::from_table("p", &table)
+    }
+
+    #[test]
+    fn a_dsn_replaces_the_server_fields_and_keeps_a_separate_password() {
+        let s = settings(&[
+            ("dsn", "postgresql+psycopg://app@db.internal:6543/appdb"),
+            ("host", "elsewhere"),
+            ("port", "1"),
+            ("user", "other"),
+            ("password", "pw"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            s.config.get_hosts(),
+            &[tokio_postgres::config::Host::Tcp("db.internal".into())]
+        );
+        assert_eq!(s.config.get_ports(), &[6543]);
+        assert_eq!(s.config.get_user(), Some("app"));
+        assert_eq!(s.config.get_dbname(), Some("appdb"));
+        assert_eq!(s.config.get_password(), Some(&b"pw"[..]));
+        // The DSN's own password, sslmode and application name win over the fields.
+        let s = settings(&[
+            (
+                "dsn",
+                "postgres://app:inner@h/d?sslmode=disable&application_name=etl",
+            ),
+            ("password", "outer"),
+            ("sslmode", "require"),
+            ("application_name", "x"),
+        ])
+        .expect("valid");
+        assert_eq!(s.config.get_password(), Some(&b"inner"[..]));
+        assert_eq!(s.sslmode, SslMode::Disable);
+        assert_eq!(s.config.get_application_name(), Some("etl"));
+        // Without a DSN the fields apply.
+        let s = settings(&[("host", "h2"), ("user", "u"), ("sslmode", "require")]).expect("valid");
+        assert_eq!(
+            s.config.get_hosts(),
+            &[tokio_postgres::config::Host::Tcp("h2".into())]
+        );
+        assert_eq!(s.sslmode, SslMode::Require);
+        assert_eq!(s.config.get_application_name(), Some("auto-workflow"));
+        let err = settings(&[("dsn", "mysql://u@h/d")]).expect_err("not postgres");
+        assert!(err.to_string().contains("postgresql+psycopg://"), "{err}");
     }
 }

@@ -58,15 +58,18 @@ pub fn columns(stmt: &Statement) -> Vec<Column> {
         .collect()
 }
 
+/// A buffered result: the statement (for its columns), its rows, and the server's row count.
+pub type Buffered = (Statement, Vec<Vec<Value>>, u64);
+
 /// Runs a query and buffers up to `take` rows (all when `None`), within the profile's
-/// `max_rows` / `max_bytes`; returns the statement (for its columns) and the rows.
+/// `max_rows` / `max_bytes`.
 pub async fn query(
     conn: &ClientWrapper,
     settings: &PgSettings,
     sql: &str,
     values: Vec<Value>,
     take: Option<usize>,
-) -> Result<(Statement, Vec<Vec<Value>>)> {
+) -> Result<Buffered> {
     let stmt = prepare(conn, sql).await?;
     let params = params(&stmt, values)?;
     let stream = conn
@@ -93,7 +96,8 @@ pub async fn query(
         }
         rows.push(values);
     }
-    Ok((stmt, rows))
+    let affected = stream.rows_affected().unwrap_or(rows.len() as u64);
+    Ok((stmt, rows, affected))
 }
 
 /// Every column of `row` as WIT values.
