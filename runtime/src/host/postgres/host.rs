@@ -16,6 +16,7 @@ use crate::host::bindings::postgres::{
     HostRowStream, HostTransaction, Isolation, Row, RowSet, StatementOptions, StatementResult,
     TableInfo, TransactionOptions, Value,
 };
+use crate::host::bindings::types::{ConnectorError, ErrorKind};
 use crate::host::{HostState, WitResult};
 
 impl HostState {
@@ -248,7 +249,7 @@ impl HostTransaction for HostState {
     }
 
     async fn commit_and_chain(&mut self, r: Resource<PgTransaction>) -> WitResult<()> {
-        self.tx_command(&r, "COMMIT AND CHAIN".to_string()).await
+        self.tx_commit_and_chain(&r).await
     }
 
     async fn rollback_and_chain(&mut self, r: Resource<PgTransaction>) -> WitResult<()> {
@@ -271,21 +272,41 @@ impl HostState {
     async fn tx_command(&mut self, r: &Resource<PgTransaction>, sql: String) -> WitResult<()> {
         let conn = self.table.get(r)?.conn.clone();
         Ok(async {
-            let guard = lock(&conn)?;
-            guard
+            let mut guard = lock(&conn)?;
+            let done = guard
                 .client()?
                 .batch_execute(&sql)
                 .await
-                .map_err(|e| super::errors::from_pg(&e))
+                .map_err(|e| super::errors::from_pg(&e));
+            guard.record(&done);
+            done
         }
         .await)
+    }
+
+    /// COMMIT AND CHAIN, refused (with ROLLBACK AND CHAIN) when the server already rolled the
+    /// transaction back, as a plain commit is.
+    async fn tx_commit_and_chain(&mut self, r: &Resource<PgTransaction>) -> WitResult<()> {
+        let refused = lock(&self.table.get(r)?.conn).map(|mut guard| guard.refused_commit());
+        match refused {
+            Ok(Some(error)) => match self.tx_command(r, "ROLLBACK AND CHAIN".to_string()).await? {
+                Ok(()) => Ok(Err(error)),
+                Err(rollback_failed) => Ok(Err(rollback_failed)),
+            },
+            Ok(None) => self.tx_command(r, "COMMIT AND CHAIN".to_string()).await,
+            Err(busy) => Ok(Err(busy)),
+        }
     }
 
     async fn tx_finish(&mut self, r: &Resource<PgTransaction>, sql: &str) -> WitResult<()> {
         let conn = self.table.get(r)?.conn.clone();
         Ok(async {
             let mut guard = lock(&conn)?;
-            guard.finish(sql).await
+            if sql == "COMMIT" {
+                guard.commit().await
+            } else {
+                guard.finish(sql).await
+            }
         }
         .await)
     }
@@ -329,8 +350,19 @@ impl HostCopySink for HostState {
     }
 
     async fn drop(&mut self, r: Resource<PgCopySink>) -> wasmtime::Result<()> {
-        // Dropping an unfinished sink sends CopyFail: nothing of the copy is kept.
-        self.table.delete(r)?;
+        // Dropping an unfinished sink sends CopyFail: nothing of the copy is kept, and a
+        // transaction it ran in is aborted by the server, so its commit must fail.
+        let mut sink = self.table.delete(r)?;
+        if sink.sink.is_some() {
+            if let super::resources::CopyConn::Transaction(guard) = &mut sink.conn {
+                guard.aborted(ConnectorError {
+                    kind: ErrorKind::Permanent,
+                    message: "a COPY in this transaction was dropped unfinished, and the server aborted the transaction".into(),
+                    code: Some("57014".into()),
+                    retryable: false,
+                });
+            }
+        }
         Ok(())
     }
 }

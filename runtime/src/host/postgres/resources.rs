@@ -33,19 +33,22 @@ pub struct PinnedConn {
     dirty: bool,
     /// The session may carry state a guest set; reset it before reuse.
     reset: bool,
+    /// Inside a transaction: the server error that aborted it, until a statement succeeds
+    /// again (only a rollback to a savepoint can). A commit then would be a silent rollback.
+    aborted_by: Option<ConnectorError>,
 }
 
 impl PinnedConn {
     /// Holds `object`, dirty from the start: it becomes clean only when work on it completes.
     /// Reset on the way back unless [`PinnedConn::new_for_statement`] says it need not be.
     pub fn new(object: Object) -> Self {
-        PinnedConn { object: Some(object), dirty: true, reset: true }
+        PinnedConn { object: Some(object), dirty: true, reset: true, aborted_by: None }
     }
 
     /// Holds `object` for one statement that cannot change session state, so no reset is due
     /// unless [`PinnedConn::needs_reset`] is called.
     pub fn new_for_statement(object: Object) -> Self {
-        PinnedConn { object: Some(object), dirty: true, reset: false }
+        PinnedConn { object: Some(object), dirty: true, reset: false, aborted_by: None }
     }
 
     /// The session may now carry guest state.
@@ -61,6 +64,46 @@ impl PinnedConn {
     /// The connection, unless the transaction already ended.
     pub fn client(&self) -> Result<&ClientWrapper, ConnectorError> {
         self.object.as_deref().ok_or_else(|| error(ErrorKind::InvalidInput, "the transaction has already ended"))
+    }
+
+    /// Records the outcome of a statement run inside this connection's transaction. A server
+    /// error aborts a PostgreSQL transaction: every later statement but a rollback fails, and a
+    /// COMMIT is answered with a rollback. A success means it is not (or no longer) aborted.
+    pub fn record<T>(&mut self, result: &Result<T, ConnectorError>) {
+        match result {
+            Ok(_) => self.aborted_by = None,
+            Err(e) if e.code.is_some() && self.aborted_by.is_none() => self.aborted_by = Some(e.clone()),
+            Err(_) => {}
+        }
+    }
+
+    /// Marks the transaction aborted by `error` (a COPY the guest dropped unfinished).
+    pub fn aborted(&mut self, error: ConnectorError) {
+        self.aborted_by.get_or_insert(error);
+    }
+
+    /// The error a commit must fail with when the server already rolled the transaction back:
+    /// the earlier error's kind and code, its message saying nothing was committed.
+    pub fn refused_commit(&mut self) -> Option<ConnectorError> {
+        self.aborted_by.take().map(|mut e| {
+            e.message = format!(
+                "commit refused: the server rolled this transaction back after an earlier error, so none of it was committed (the earlier error: {})",
+                e.message
+            );
+            e
+        })
+    }
+
+    /// COMMIT, unless the server rolled the transaction back after an error the guest caught:
+    /// then ROLLBACK and fail with that error (never report success for lost writes).
+    pub async fn commit(&mut self) -> Result<(), ConnectorError> {
+        match self.refused_commit() {
+            Some(refused) => {
+                self.finish("ROLLBACK").await?;
+                Err(refused)
+            }
+            None => self.finish("COMMIT").await,
+        }
     }
 
     /// Ends the transaction with `sql` (COMMIT / ROLLBACK) and returns the connection to the
@@ -159,6 +202,13 @@ pub struct PgCopySource {
 impl CopyConn {
     /// The COPY completed: hand the connection back right away, not when the guest drops
     /// the handle (the transaction can run statements again; the pool can reuse it).
+    /// Records a COPY step's outcome on the transaction it runs in (see [`PinnedConn::record`]).
+    pub fn record<T>(&mut self, result: &Result<T, ConnectorError>) {
+        if let CopyConn::Transaction(guard) = self {
+            guard.record(result);
+        }
+    }
+
     pub fn completed(&mut self) {
         if let CopyConn::Pooled(pinned) = self {
             pinned.mark_clean();

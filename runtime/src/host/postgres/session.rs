@@ -85,6 +85,14 @@ impl Session {
         f: impl AsyncFnOnce(&ClientWrapper) -> Result<T>,
     ) -> Result<T> {
         let timeout_ms = options.and_then(|o| o.timeout_ms);
+        if let Some(command) = statements::transaction_control(sql) {
+            return Err(error(
+                ErrorKind::Denied,
+                format!(
+                    "`{command}` in SQL would start or end a transaction behind the host's back: use the SDK's transaction (begin, then commit or rollback) instead"
+                ),
+            ));
+        }
         match self {
             Session::Pool { pool, settings } => {
                 let object = pool
@@ -108,14 +116,16 @@ impl Session {
                 result
             }
             Session::Transaction { conn, .. } => {
-                let guard = lock(conn)?;
+                let mut guard = lock(conn)?;
                 let wrap = Wrap {
                     in_transaction: true,
                     timeout_ms,
                     read_only: false,
                     atomic,
                 };
-                wrapped(guard.client()?, wrap, f).await
+                let result = wrapped(guard.client()?, wrap, f).await;
+                guard.record(&result);
+                result
             }
         }
     }
@@ -255,8 +265,11 @@ impl Session {
             }
             Session::Transaction { conn, .. } => {
                 let (cursor, columns) = {
-                    let guard = lock(conn)?;
-                    Cursor::declare(guard.client()?, cursor, &sql, params, batch).await?
+                    let mut guard = lock(conn)?;
+                    let declared =
+                        Cursor::declare(guard.client()?, cursor, &sql, params, batch).await;
+                    guard.record(&declared);
+                    declared?
                 };
                 Ok(PgRowStream::shared(conn.clone(), cursor, columns))
             }
@@ -272,11 +285,13 @@ impl Session {
     ) -> Result<PgCopySink> {
         let statement = sql::copy_in(&table, &columns, &format)
             .map_err(|m| error(ErrorKind::InvalidInput, m))?;
-        let conn = self.copy_conn().await?;
-        let sink = copy_client(&conn)?
+        let mut conn = self.copy_conn().await?;
+        let started = copy_client(&conn)?
             .copy_in::<_, Bytes>(&statement)
             .await
-            .map_err(|e| from_pg(&e))?;
+            .map_err(|e| from_pg(&e));
+        conn.record(&started);
+        let sink = started?;
         Ok(PgCopySink {
             sink: Some(Box::pin(sink)),
             conn,
@@ -298,11 +313,13 @@ impl Session {
             CopyFrom::Query(query) => sql::copy_out_query(&query, &format),
         }
         .map_err(|m| error(ErrorKind::InvalidInput, m))?;
-        let conn = self.copy_conn().await?;
-        let stream = copy_client(&conn)?
+        let mut conn = self.copy_conn().await?;
+        let started = copy_client(&conn)?
             .copy_out(&statement)
             .await
-            .map_err(|e| from_pg(&e))?;
+            .map_err(|e| from_pg(&e));
+        conn.record(&started);
+        let stream = started?;
         Ok(PgCopySource {
             stream: Some(Box::pin(stream)),
             counter: RowCounter::new(&format),
@@ -344,7 +361,9 @@ pub async fn copy_write(sink: &mut PgCopySink, data: Vec<u8>) -> Result<()> {
         .sink
         .as_mut()
         .ok_or_else(|| error(ErrorKind::InvalidInput, "the copy has already finished"))?;
-    s.send(Bytes::from(data)).await.map_err(|e| from_pg(&e))
+    let sent = s.send(Bytes::from(data)).await.map_err(|e| from_pg(&e));
+    sink.conn.record(&sent);
+    sent
 }
 
 /// Completes a COPY; returns the server's row count.
@@ -353,7 +372,9 @@ pub async fn copy_finish(sink: &mut PgCopySink) -> Result<u64> {
         .sink
         .take()
         .ok_or_else(|| error(ErrorKind::InvalidInput, "the copy has already finished"))?;
-    let rows = s.as_mut().finish().await.map_err(|e| from_pg(&e))?;
+    let finished = s.as_mut().finish().await.map_err(|e| from_pg(&e));
+    sink.conn.record(&finished);
+    let rows = finished?;
     sink.conn.completed();
     Ok(rows)
 }
@@ -371,10 +392,13 @@ pub async fn copy_read(source: &mut PgCopySource) -> Result<Option<Vec<u8>>> {
         }
         Some(Err(e)) => {
             source.stream = None;
-            Err(from_pg(&e))
+            let failed = Err(from_pg(&e));
+            source.conn.record(&failed);
+            failed
         }
         None => {
             source.stream = None;
+            source.conn.record(&Ok(()));
             source.conn.completed();
             Ok(None)
         }

@@ -274,6 +274,71 @@ pub fn may_change_session(sql: &str) -> bool {
     !plain || mentions_session_word(sql.as_bytes())
 }
 
+/// The transaction-control command `sql` is, if any (`COMMIT`, `END`, `ROLLBACK` but not
+/// `ROLLBACK TO`, `ABORT`, `BEGIN`, `START TRANSACTION`, `PREPARE TRANSACTION`, `COMMIT` /
+/// `ROLLBACK PREPARED`): run by a guest, it would end or start a transaction behind the host's
+/// back (lifting a read-only profile's rule, or leaving a pooled connection inside a
+/// transaction). Guest SQL is one statement (the extended protocol takes no more), so its
+/// first words decide.
+pub fn transaction_control(sql: &str) -> Option<String> {
+    let words = leading_words(sql, 2);
+    let first = words.first()?.to_ascii_uppercase();
+    let second = words
+        .get(1)
+        .map(|w| w.to_ascii_uppercase())
+        .unwrap_or_default();
+    let hit = match first.as_str() {
+        "COMMIT" | "END" | "ABORT" | "BEGIN" | "START" => true,
+        "ROLLBACK" => second != "TO",
+        "PREPARE" => second == "TRANSACTION",
+        _ => false,
+    };
+    hit.then(|| words.join(" ").to_ascii_uppercase())
+}
+
+/// The first `n` words of `sql` (ASCII letters), past whitespace and comments (`--`, nested
+/// `/* */`).
+fn leading_words(sql: &str, n: usize) -> Vec<&str> {
+    let bytes = sql.as_bytes();
+    let mut words = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() && words.len() < n {
+        match bytes[i] {
+            b if b.is_ascii_whitespace() => i += 1,
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                i = sql[i..].find('\n').map_or(bytes.len(), |j| i + j + 1);
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let mut depth = 0usize;
+                while i < bytes.len() {
+                    if bytes[i..].starts_with(b"/*") {
+                        depth += 1;
+                        i += 2;
+                    } else if bytes[i..].starts_with(b"*/") {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            b if b.is_ascii_alphabetic() => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|c| !c.is_ascii_alphabetic())
+                    .map_or(bytes.len(), |j| i + j);
+                words.push(&sql[i..end]);
+                i = end;
+            }
+            _ => break,
+        }
+    }
+    words
+}
+
 /// Words whose mention makes a plain statement suspect (lowercase ASCII).
 const SESSION_WORDS: [&[u8]; 7] = [
     b"set_config",
@@ -303,6 +368,34 @@ fn mentions_session_word(sql: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::may_change_session;
+
+    #[test]
+    fn transaction_control_is_found_past_comments_and_case() {
+        use super::transaction_control as tc;
+        assert_eq!(tc("COMMIT").as_deref(), Some("COMMIT"));
+        assert_eq!(
+            tc("  /* a /* nested */ comment */ -- line\n commit;").as_deref(),
+            Some("COMMIT")
+        );
+        assert_eq!(tc("rollback and chain").as_deref(), Some("ROLLBACK AND"));
+        assert_eq!(tc("Begin Read Write").as_deref(), Some("BEGIN READ"));
+        assert_eq!(
+            tc("START TRANSACTION").as_deref(),
+            Some("START TRANSACTION")
+        );
+        assert_eq!(tc("end").as_deref(), Some("END"));
+        assert_eq!(
+            tc("PREPARE TRANSACTION 'x'").as_deref(),
+            Some("PREPARE TRANSACTION")
+        );
+        assert_eq!(tc("ABORT").as_deref(), Some("ABORT"));
+        assert_eq!(tc("ROLLBACK TO SAVEPOINT s"), None);
+        assert_eq!(tc("PREPARE q AS SELECT 1"), None);
+        assert_eq!(tc("SELECT 'COMMIT'"), None);
+        assert_eq!(tc("committed_rows"), None);
+        assert_eq!(tc("/* unterminated"), None);
+        assert_eq!(tc(""), None);
+    }
 
     #[test]
     fn only_plain_statements_skip_the_session_reset() {

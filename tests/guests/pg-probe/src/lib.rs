@@ -88,6 +88,8 @@ fn run(input: Input) -> aw_guest::Result<Json> {
         }
         "tx-copy" => tx_copy(&db),
         "read-only" => read_only(&db),
+        "tx-control" => tx_control(&db, &input.table),
+        "commit-after-error" => commit_after_error(&db, &input.table),
         "exhaust" => {
             // Holds the only connection in a transaction, then asks the pool for another.
             let _tx = db.begin(TransactionOptions::default())?;
@@ -191,6 +193,49 @@ fn read_only(db: &postgres::Client) -> aw_guest::Result<Json> {
     drop(t);
     let reads = db.query_value("SELECT 1", &[])?.and_then(|v| v.as_i64());
     Ok(json!({ "plain": plain, "after_set": after_set, "switch": switch, "in_tx": in_tx, "reads": reads }))
+}
+
+/// Transaction control in guest SQL (issue 16): refused, so a read-only profile's transaction
+/// cannot be ended and a writable one begun behind the host's back.
+fn tx_control(db: &postgres::Client, table: &str) -> aw_guest::Result<Json> {
+    let attempt = |r: aw_guest::Result<u64>| r.err().map(|e| format!("{:?} {}", e.kind, e.code.unwrap_or_default()));
+    let t = db.begin(TransactionOptions::default())?;
+    let commit = attempt(t.execute("COMMIT", &[]));
+    let hidden = attempt(t.execute("/* hi */ -- there\n commit and chain", &[]));
+    let _ = t.execute("SET default_transaction_read_only = off", &[]);
+    let begin = attempt(t.execute("BEGIN READ WRITE", &[]));
+    let insert = attempt(t.execute(&format!("INSERT INTO {table} VALUES (1)"), &[]));
+    drop(t);
+    let start = attempt(db.execute("START TRANSACTION READ WRITE", &[]));
+    let end = attempt(db.execute("END", &[]));
+    let plain = attempt(db.execute(&format!("INSERT INTO {table} VALUES (2)"), &[]));
+    Ok(json!({ "commit": commit, "hidden": hidden, "begin": begin, "insert": insert, "start": start, "end": end, "plain": plain }))
+}
+
+/// A commit after the server rolled the transaction back must fail, never report success for
+/// lost writes (issue 16); a rollback to a savepoint recovers the transaction.
+fn commit_after_error(db: &postgres::Client, table: &str) -> aw_guest::Result<Json> {
+    let describe = |r: aw_guest::Result<()>| r.err().map(|e| json!({ "kind": format!("{:?}", e.kind), "code": e.code, "refused": e.message.contains("commit refused") }));
+    let t = db.begin(TransactionOptions::default())?;
+    t.execute(&format!("INSERT INTO {table} VALUES (1)"), &[])?;
+    let _ = t.query_value("SELECT 1 / 0", &[]); // caught by the guest
+    let caught = describe(t.commit());
+
+    let t = db.begin(TransactionOptions::default())?;
+    t.execute(&format!("INSERT INTO {table} VALUES (2)"), &[])?;
+    t.savepoint("s")?;
+    let _ = t.query_value("SELECT 1 / 0", &[]);
+    t.rollback_to("s")?;
+    t.execute(&format!("INSERT INTO {table} VALUES (3)"), &[])?;
+    let recovered = describe(t.commit());
+
+    let t = db.begin(TransactionOptions::default())?;
+    t.execute(&format!("INSERT INTO {table} VALUES (4)"), &[])?;
+    let sink = t.copy_in(table, &[], &CopyFormat::text())?;
+    sink.write(b"5\n")?;
+    drop(sink); // abandoned: the server aborts the transaction
+    let abandoned = describe(t.commit());
+    Ok(json!({ "caught": caught, "recovered": recovered, "abandoned": abandoned }))
 }
 
 /// Sends every value type as a parameter, reads it back, and reports mismatches.
