@@ -15,6 +15,9 @@ python_sdk
 python_engine
 guest_dir=$(scripts/build-guests.sh)
 export AW_GUEST_DIR="$guest_dir"
+# The Python probe once more with SQLAlchemy bundled: the polyglot benchmark reports what
+# bundling it costs in size and cold start.
+AW_PY_SQLALCHEMY=1 scripts/build-guest.sh py tests/guests/polyglot-probe/python "$guest_dir/../../guests/py/probe-sqlalchemy.wasm" > /dev/null
 cargo bench -p aw-runtime --bench instantiate
 cargo bench -p aw-runtime --bench postgres
 cargo bench -p aw-runtime --bench adls2

@@ -14,6 +14,8 @@ tools=${AW_TOOLS_DIR:-$root/.tools}
 COMPONENTIZE_PY=0.25.1
 # Pure-Python libraries bundled into every Python guest (the SDK's SQLAlchemy dialect and
 # helpers need them); wheels for any platform, for the CPython 3.14 componentize-py embeds.
+# Bundled when the guest's sources mention sqlalchemy (it doubles the component and adds
+# about a third to a cached cold start); AW_PY_SQLALCHEMY=1 / 0 forces it either way.
 SQLALCHEMY=2.1.9
 TYPING_EXTENSIONS=4.16.0
 COMPONENTIZE_JS=0.23.0
@@ -80,8 +82,14 @@ py)
         # directory; it does leave __pycache__/ beside the sources, which git ignores).
         work=$(mktemp -d)
         trap 'rm -rf "$work"' EXIT
+        paths=(-p "$sdk" -p "$src")
+        bundle=${AW_PY_SQLALCHEMY:-auto}
+        if [ "$bundle" = auto ]; then
+            if grep -rqi --include='*.py' sqlalchemy "$src"; then bundle=1; else bundle=0; fi
+        fi
+        [ "$bundle" = 0 ] || paths+=(-p "$libs")
         (cd "$work" && "$venv/bin/componentize-py" -d "$root/wit" -w flow componentize aw_component \
-            -p "$sdk" -p "$libs" -p "$src" -o "$out.tmp" >&2)
+            "${paths[@]}" -o "$out.tmp" >&2)
         mv "$out.tmp" "$out"
     fi
     ;;

@@ -13,8 +13,18 @@ import wit_world
 from componentize_py_types import Err
 
 import main  # noqa: F401 - the guest's module; registers its tasks and flow
-from aw import _sqla  # noqa: F401 - SQLAlchemy, imported at build time so it is in the snapshot
 from aw import errors, flows
+
+# SQLAlchemy, when scripts/build-guest.sh bundled it (the guest's sources mention it, or
+# AW_PY_SQLALCHEMY=1), is imported now, at build time, so that it is in the snapshot: a run
+# that uses it does not pay for the import. Without it the helpers raise an ImportError that
+# says how to bundle it.
+try:
+    import sqlalchemy  # noqa: F401
+except ImportError:
+    pass
+else:
+    from aw import _sqla  # noqa: F401
 
 
 def _guarded(function, *args):

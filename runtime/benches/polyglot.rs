@@ -70,6 +70,8 @@ fn langs() -> Vec<Lang> {
             stream: |n| json!({"op": "stream", "rows": n}),
         },
         polyglot("Python", "py"),
+        // The same probe with SQLAlchemy bundled into its snapshot (scripts/bench.sh builds it).
+        Lang { name: "Python + SQLAlchemy", echo: target.join("guests/py/probe-sqlalchemy.wasm"), ..polyglot("Python", "py") },
         polyglot("JavaScript", "js"),
     ];
     for lang in &langs {
@@ -210,12 +212,12 @@ fn main() {
 
     println!("Guests by language (cold runs: median of {COLD_RUNS} aw-run processes; Postgres: best of {ROUNDS})");
     println!(
-        "{:<11} {:>9} {:>16} {:>14} {:>16} {:>12} {:>7} {:>13} {:>7}",
+        "{:<21} {:>9} {:>16} {:>14} {:>16} {:>12} {:>7} {:>13} {:>7}",
         "language", "size", "cold, compiling", "cold, cached", "instantiate+run", "selects/s", "/native", "stream rows/s", "/native"
     );
     for r in &rows {
         println!(
-            "{:<11} {:>6.1} MB {:>13.0} ms {:>11.1} ms {:>13.0} us {:>12.0} {:>7.2} {:>13.0} {:>7.2}",
+            "{:<21} {:>6.1} MB {:>13.0} ms {:>11.1} ms {:>13.0} us {:>12.0} {:>7.2} {:>13.0} {:>7.2}",
             r.name,
             r.size as f64 / 1e6,
             ms(r.cold_compile),
@@ -228,9 +230,21 @@ fn main() {
         );
     }
     println!(
-        "{:<11} {:>9} {:>16} {:>14} {:>16} {:>12.0} {:>7} {:>13.0}",
+        "{:<21} {:>9} {:>16} {:>14} {:>16} {:>12.0} {:>7} {:>13.0}",
         "native", "", "", "", "", rate(SELECTS, native_selects), "1.00", rate(STREAM_ROWS, native_stream)
     );
     let python = rows.iter().find(|r| r.name == "Python").map(|r| ms(r.cold_cached)).unwrap_or(f64::NAN);
     println!("Python cold start with the compiled cache: {python:.1} ms (goal < 100 ms)");
+    let find = |name: &str| rows.iter().find(|r| r.name == name);
+    if let (Some(with), Some(without)) = (find("Python + SQLAlchemy"), find("Python")) {
+        println!(
+            "Bundled SQLAlchemy: component {:.1} MB vs {:.1} MB ({:.2}x), cold start cached {:.1} ms vs {:.1} ms ({:.2}x)",
+            with.size as f64 / 1e6,
+            without.size as f64 / 1e6,
+            with.size as f64 / without.size as f64,
+            ms(with.cold_cached),
+            ms(without.cold_cached),
+            with.cold_cached.as_secs_f64() / without.cold_cached.as_secs_f64()
+        );
+    }
 }

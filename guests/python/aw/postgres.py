@@ -42,13 +42,19 @@ def _names(columns):
 class _Statements:
     """Statements shared by a client and a transaction (`self._h` is the WIT resource)."""
 
-    def query(self, sql, params=None, *, timeout=None):
+    def query(self, sql, params=None, *, fetch="all", size=None, timeout=None):
         """All rows as a list of dicts (bounded by the host's buffered-query limits; use
-        `query_iter` for big results)."""
+        `query_iter` for big results). As in the package, `fetch="one"` gives the first row
+        (or None) and `fetch="many"` the first `size` rows (default 1)."""
+        if fetch == "one":
+            return self.query_one(sql, params, timeout=timeout)
+        if fetch not in ("all", "many"):
+            raise InvalidInputError(f"unknown fetch {fetch!r}: use all, one or many")
         sql, values = translate(sql, params)
         result = call(self._h.query, sql, _pgvalues.params(values), _options(timeout))
         names = _names(result.columns)
-        return [_pgvalues.row_dict(names, row) for row in result.rows]
+        rows = result.rows if fetch == "all" else result.rows[:max(int(size or 1), 0)]
+        return [_pgvalues.row_dict(names, row) for row in rows]
 
     def query_one(self, sql, params=None, *, timeout=None):
         """The first row as a dict, or None."""
@@ -275,25 +281,21 @@ class Client(_Statements, Handle):
     # profile and holds no credential.
     def sqlalchemy_engine(self, **engine_kwargs):
         """A SQLAlchemy 2.x Engine over this profile's host pool (`postgresql+aw://<profile>`)."""
-        from . import _sqla
-        return _sqla.engine(self, engine_kwargs)
+        return _sqlalchemy().engine(self, engine_kwargs)
 
     def sqlalchemy_sessionmaker(self, **session_kwargs):
-        from . import _sqla
-        return _sqla.sessionmaker(self, session_kwargs)
+        return _sqlalchemy().sessionmaker(self, session_kwargs)
 
     def sqlalchemy_session(self, **session_kwargs):
         """A context manager yielding a SQLAlchemy Session: commits when the block ends
         normally, rolls back when it raises; plain `str` SQL given to `session.execute` is
         wrapped in `text()`."""
-        from . import _sqla
-        return _sqla.session(self, session_kwargs)
+        return _sqlalchemy().session(self, session_kwargs)
 
     def sqlalchemy_reflect(self, *, schema=None, only=None):
         """A SQLAlchemy MetaData with the tables of `schema` (all, or those in `only`)
         reflected; keys are "schema.table" when `schema` is given."""
-        from . import _sqla
-        return _sqla.reflect(self, schema, only)
+        return _sqlalchemy().reflect(self, schema, only)
 
     def close(self):
         """Drops the handle (a transaction still open is rolled back) and forgets the client."""
@@ -304,6 +306,16 @@ class Client(_Statements, Handle):
             tx._done = True
             tx._h.__exit__(None, None, None)
         self._client.__exit__(None, None, None)
+
+
+def _sqlalchemy():
+    """The SDK's SQLAlchemy module (imported at build time when SQLAlchemy is bundled)."""
+    try:
+        from . import _sqla
+    except ImportError as e:
+        raise ImportError("this component was built without SQLAlchemy: scripts/build-guest.sh bundles it "
+                          "when the guest's sources mention sqlalchemy, or with AW_PY_SQLALCHEMY=1") from e
+    return _sqla
 
 
 # One client per profile, as the package's registry kept one: `client(p)` inside a

@@ -143,6 +143,13 @@ def dbapi(table):
     return {"inserted": inserted, "described": described, "rows": rows, "many": many, "error": error}
 
 
+def fetch():
+    db = postgres.client("default")
+    sql = "SELECT g AS n FROM generate_series(1, 5) g ORDER BY g"
+    return {"one": db.query(sql, fetch="one"), "many": db.query(sql, fetch="many", size=2),
+            "all": len(db.query(sql))}
+
+
 MODES = {"tx-commit": tx_commit, "tx-raise": tx_raise, "tx-nested": tx_nested, "connection": connection_scoped,
          "orm": orm, "dbapi": dbapi}
 
@@ -153,4 +160,6 @@ def run(mode, table=None):
         return void()
     if mode == "server":
         return server()
+    if mode == "fetch":
+        return fetch()
     return MODES[mode](table)
