@@ -51,10 +51,7 @@ timeout = 10
 
 /// A sandbox holding only a pyproject.toml (no aw.toml: the package's users have none).
 fn project(extra: &str) -> Sandbox {
-    let sandbox = Sandbox::new("").with_env("PG_PASSWORD", "scram-pass-1e5");
-    std::fs::remove_file(sandbox.path().join("aw.toml")).expect("remove aw.toml");
-    sandbox.write("pyproject.toml", &pyproject(extra));
-    sandbox
+    pyproject_only(&pyproject(extra)).with_env("PG_PASSWORD", "scram-pass-1e5")
 }
 
 /// [`project`] with one pool key set to `value`.
@@ -191,26 +188,30 @@ fn a_pyproject_with_every_engine_key_of_the_package_runs_and_says_what_has_no_ef
         "{}",
         out.stderr
     );
-    let typo = Sandbox::new("");
-    std::fs::remove_file(typo.path().join("aw.toml")).expect("remove aw.toml");
-    typo.write(
-        "pyproject.toml",
-        "[tool.auto_workflow]\nmax_dynamic_taks = 3\n",
-    );
-    let out = run(typo.aw_run().args(["config", "--profile", "default"])).expect_code(2);
-    assert!(out.stderr.contains("max_dynamic_taks"), "{}", out.stderr);
-    let typo = Sandbox::new("");
-    std::fs::remove_file(typo.path().join("aw.toml")).expect("remove aw.toml");
-    typo.write(
-        "pyproject.toml",
-        "[tool.auto_workflow]\nresult_cache = \"filesytem\"\n",
-    );
-    let out = run(typo.aw_run().args(["config", "--profile", "default"])).expect_code(2);
-    assert!(
-        out.stderr.contains("result_cache") && out.stderr.contains("filesystem"),
-        "{}",
-        out.stderr
-    );
+    for (text, named) in [
+        (
+            "[tool.auto_workflow]\nmax_dynamic_taks = 3\n",
+            "max_dynamic_taks",
+        ),
+        (
+            "[tool.auto_workflow]\nresult_cache = \"filesytem\"\n",
+            "\"memory\" or \"filesystem\"",
+        ),
+    ] {
+        let out = run(pyproject_only(text)
+            .aw_run()
+            .args(["config", "--profile", "default"]))
+        .expect_code(2);
+        assert!(out.stderr.contains(named), "{}", out.stderr);
+    }
+}
+
+/// A sandbox whose only config is a pyproject.toml holding `text`.
+fn pyproject_only(text: &str) -> Sandbox {
+    let sandbox = Sandbox::new("");
+    std::fs::remove_file(sandbox.path().join("aw.toml")).expect("remove aw.toml");
+    sandbox.write("pyproject.toml", text);
+    sandbox
 }
 
 #[test]
@@ -317,12 +318,8 @@ fn sqlalchemy_orm_sessions_and_reflection_run_in_the_sandbox_on_the_host_pool() 
 #[test]
 fn the_python_package_engine_keys_alone_need_no_connectors() {
     // A pyproject with only engine keys and no connectors is a valid config.
-    let sandbox = Sandbox::new("");
-    std::fs::remove_file(sandbox.path().join("aw.toml")).expect("remove aw.toml");
-    sandbox.write(
-        "pyproject.toml",
-        "[tool.auto_workflow]\nmax_dynamic_tasks = 2\nlog_level = \"DEBUG\"\n",
-    );
+    let sandbox =
+        pyproject_only("[tool.auto_workflow]\nmax_dynamic_tasks = 2\nlog_level = \"DEBUG\"\n");
     let out =
         run(clean_aw_run()
             .current_dir(sandbox.path())

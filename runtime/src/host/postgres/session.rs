@@ -136,16 +136,8 @@ impl Session {
         params: Vec<Value>,
         options: Option<StatementOptions>,
     ) -> Result<RowSet> {
-        let settings = self.settings();
-        let (stmt, rows, _) = self
-            .run(&sql, options, false, async |c| {
-                statements::query(c, settings, &sql, params, None).await
-            })
-            .await?;
-        Ok(RowSet {
-            columns: statements::columns(&stmt),
-            rows,
-        })
+        let StatementResult { columns, rows, .. } = self.statement(sql, params, options).await?;
+        Ok(RowSet { columns, rows })
     }
 
     /// Any statement, rows and count (`run` in the WIT).
