@@ -177,18 +177,14 @@ fn main() -> ExitCode {
 }
 
 /// The log verbosity: `-q` / `-v` when given, else the config's `log_level` (a key of the
-/// Python package), else info. The config is read here only for that; errors in it are
-/// reported when the command loads it.
-fn verbosity(common: &Common, env: &[(String, String)]) -> i8 {
+/// Python package), else info. A config that failed to load is reported by the command.
+fn verbosity(common: &Common, config: Option<&Config>) -> i8 {
     if common.quiet {
         -1
     } else if common.verbose > 0 {
         common.verbose.min(3) as i8
     } else {
-        load_config(common, env)
-            .ok()
-            .and_then(|c| c.engine.verbosity)
-            .unwrap_or(0)
+        config.and_then(|c| c.engine.verbosity).unwrap_or(0)
     }
 }
 
@@ -222,11 +218,15 @@ fn fail(error: &RunError, scrubber: &Scrubber) -> i32 {
 }
 
 fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
-    logging::init(verbosity(&args.common, env), scrubber.clone());
+    let loaded = load_config(&args.common, env);
+    logging::init(
+        verbosity(&args.common, loaded.as_ref().ok()),
+        scrubber.clone(),
+    );
     let component = component_label(&args.component);
     let mut limits = Limits::default();
     let setup = (|| -> Result<_, RunError> {
-        let config = load_config(&args.common, env)?;
+        let config = loaded?;
         let secrets = Secrets::from_config(&config, env, scrubber.clone())?;
         let prepared = prepare(&config, &args.common.profile, &secrets, &component)?;
         limits = apply_overrides(prepared.profile.limits.clone(), &args)?;
@@ -465,9 +465,13 @@ fn component_label(path: &Path) -> String {
 }
 
 fn cmd_check(args: CheckArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
-    logging::init(verbosity(&args.common, env), scrubber.clone());
+    let loaded = load_config(&args.common, env);
+    logging::init(
+        verbosity(&args.common, loaded.as_ref().ok()),
+        scrubber.clone(),
+    );
     let result = (|| -> Result<i32, RunError> {
-        let config = load_config(&args.common, env)?;
+        let config = loaded?;
         let profile = config.run_profile(&args.common.profile)?;
         let runtime = Runtime::new(EngineOptions::default(), cache_for(&args.cache, env))?;
         let (component, _) = runtime.compile(&args.component)?;
@@ -506,10 +510,14 @@ fn cmd_check(args: CheckArgs, env: &[(String, String)], scrubber: Scrubber) -> i
 
 /// `aw-run describe`: a flow's `describe` export, run in a fresh instance under the profile.
 fn cmd_describe(args: DescribeArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
-    logging::init(verbosity(&args.common, env), scrubber.clone());
+    let loaded = load_config(&args.common, env);
+    logging::init(
+        verbosity(&args.common, loaded.as_ref().ok()),
+        scrubber.clone(),
+    );
     let component = component_label(&args.component);
     let result = (|| -> Result<serde_json::Value, RunError> {
-        let config = load_config(&args.common, env)?;
+        let config = loaded?;
         let secrets = Secrets::from_config(&config, env, scrubber.clone())?;
         let prepared = prepare(&config, &args.common.profile, &secrets, &component)?;
         let limits = prepared.profile.limits.clone();
@@ -567,9 +575,13 @@ fn cmd_compile(args: CompileArgs, env: &[(String, String)], scrubber: Scrubber) 
 }
 
 fn cmd_config(args: ConfigArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
-    logging::init(verbosity(&args.common, env), scrubber.clone());
+    let loaded = load_config(&args.common, env);
+    logging::init(
+        verbosity(&args.common, loaded.as_ref().ok()),
+        scrubber.clone(),
+    );
     let result = (|| -> Result<(), RunError> {
-        let config = load_config(&args.common, env)?;
+        let config = loaded?;
         let profile = config.run_profile(&args.common.profile)?;
         let mut connectors = serde_json::Map::new();
         for (connector, granted) in [("postgres", &profile.postgres), ("adls2", &profile.adls2)] {

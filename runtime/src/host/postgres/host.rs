@@ -241,19 +241,19 @@ impl HostTransaction for HostState {
     }
 
     async fn commit(&mut self, r: Resource<PgTransaction>) -> WitResult<()> {
-        self.tx_finish(&r, "COMMIT").await
+        self.tx_end(&r, true, false).await
     }
 
     async fn rollback(&mut self, r: Resource<PgTransaction>) -> WitResult<()> {
-        self.tx_finish(&r, "ROLLBACK").await
+        self.tx_end(&r, false, false).await
     }
 
     async fn commit_and_chain(&mut self, r: Resource<PgTransaction>) -> WitResult<()> {
-        self.tx_commit_and_chain(&r).await
+        self.tx_end(&r, true, true).await
     }
 
     async fn rollback_and_chain(&mut self, r: Resource<PgTransaction>) -> WitResult<()> {
-        self.tx_command(&r, "ROLLBACK AND CHAIN".to_string()).await
+        self.tx_end(&r, false, true).await
     }
 
     async fn drop(&mut self, r: Resource<PgTransaction>) -> wasmtime::Result<()> {
@@ -284,29 +284,17 @@ impl HostState {
         .await)
     }
 
-    /// COMMIT AND CHAIN, refused (with ROLLBACK AND CHAIN) when the server already rolled the
-    /// transaction back, as a plain commit is.
-    async fn tx_commit_and_chain(&mut self, r: &Resource<PgTransaction>) -> WitResult<()> {
-        let refused = lock(&self.table.get(r)?.conn).map(|mut guard| guard.refused_commit());
-        match refused {
-            Ok(Some(error)) => match self.tx_command(r, "ROLLBACK AND CHAIN".to_string()).await? {
-                Ok(()) => Ok(Err(error)),
-                Err(rollback_failed) => Ok(Err(rollback_failed)),
-            },
-            Ok(None) => self.tx_command(r, "COMMIT AND CHAIN".to_string()).await,
-            Err(busy) => Ok(Err(busy)),
-        }
-    }
-
-    async fn tx_finish(&mut self, r: &Resource<PgTransaction>, sql: &str) -> WitResult<()> {
+    /// Ends the transaction (see [`super::resources::PinnedConn::end`]).
+    async fn tx_end(
+        &mut self,
+        r: &Resource<PgTransaction>,
+        commit: bool,
+        chain: bool,
+    ) -> WitResult<()> {
         let conn = self.table.get(r)?.conn.clone();
         Ok(async {
             let mut guard = lock(&conn)?;
-            if sql == "COMMIT" {
-                guard.commit().await
-            } else {
-                guard.finish(sql).await
-            }
+            guard.end(commit, chain).await
         }
         .await)
     }

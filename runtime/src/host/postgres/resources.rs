@@ -84,7 +84,7 @@ impl PinnedConn {
 
     /// The error a commit must fail with when the server already rolled the transaction back:
     /// the earlier error's kind and code, its message saying nothing was committed.
-    pub fn refused_commit(&mut self) -> Option<ConnectorError> {
+    fn refused_commit(&mut self) -> Option<ConnectorError> {
         self.aborted_by.take().map(|mut e| {
             e.message = format!(
                 "commit refused: the server rolled this transaction back after an earlier error, so none of it was committed (the earlier error: {})",
@@ -94,16 +94,21 @@ impl PinnedConn {
         })
     }
 
-    /// COMMIT, unless the server rolled the transaction back after an error the guest caught:
-    /// then ROLLBACK and fail with that error (never report success for lost writes).
-    pub async fn commit(&mut self) -> Result<(), ConnectorError> {
-        match self.refused_commit() {
-            Some(refused) => {
-                self.finish("ROLLBACK").await?;
-                Err(refused)
-            }
-            None => self.finish("COMMIT").await,
+    /// Ends the transaction: COMMIT, or ROLLBACK when `commit` is false or when the server
+    /// already aborted it after an error the guest caught (then failing with that error: never
+    /// success for lost writes). With `chain` the next transaction begins at once on the same
+    /// connection (`AND CHAIN`), which stays pinned; without it the connection goes back.
+    pub async fn end(&mut self, commit: bool, chain: bool) -> Result<(), ConnectorError> {
+        let refused = if commit { self.refused_commit() } else { None };
+        let verb = if commit && refused.is_none() { "COMMIT" } else { "ROLLBACK" };
+        if chain {
+            let done = self.client()?.batch_execute(&format!("{verb} AND CHAIN")).await.map_err(|e| from_pg(&e));
+            self.record(&done);
+            done?;
+        } else {
+            self.finish(verb).await?;
         }
+        refused.map_or(Ok(()), Err)
     }
 
     /// Ends the transaction with `sql` (COMMIT / ROLLBACK) and returns the connection to the
