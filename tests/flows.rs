@@ -22,19 +22,35 @@ fn flow_config(limits: &str) -> Sandbox {
 }
 
 fn flow(sandbox: &Sandbox, input: Json, extra: &[&str]) -> Run {
-    run(sandbox.aw_run().arg(guest("aw_flow_probe")).args(["--json", "--input", &input.to_string()]).args(extra))
+    run(sandbox
+        .aw_run()
+        .arg(guest("aw_flow_probe"))
+        .args(["--json", "--input", &input.to_string()])
+        .args(extra))
 }
 
 fn admin(sql: &str) -> i64 {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
-        let dsn = format!("host=127.0.0.1 port={} user=aw_trust dbname=aw_test", pg_port());
-        let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls).await.expect("admin connect");
+        let dsn = format!(
+            "host=127.0.0.1 port={} user=aw_trust dbname=aw_test",
+            pg_port()
+        );
+        let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls)
+            .await
+            .expect("admin connect");
         tokio::spawn(conn);
         let mut last = 0;
         for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             if stmt.to_uppercase().starts_with("SELECT") {
-                last = client.query_one(stmt, &[]).await.expect("admin query").get::<_, i64>(0);
+                last = client
+                    .query_one(stmt, &[])
+                    .await
+                    .expect("admin query")
+                    .get::<_, i64>(0);
             } else {
                 client.batch_execute(stmt).await.expect("admin sql");
             }
@@ -52,19 +68,36 @@ fn tasks_run_in_parallel_up_to_max_tasks() {
     let timed = |max: u32| {
         let sandbox = flow_config(&format!("max_tasks = {max}, timeout = \"60s\""));
         let started = Instant::now();
-        let report = flow(&sandbox, json!({"op": "parallel", "n": 8, "secs": 0.5}), &[]).expect_code(0).json();
+        let report = flow(
+            &sandbox,
+            json!({"op": "parallel", "n": 8, "secs": 0.5}),
+            &[],
+        )
+        .expect_code(0)
+        .json();
         assert_eq!(report["result"]["tasks"], 8);
         assert_eq!(tasks(&report).len(), 8);
         started.elapsed()
     };
     let wide = timed(8);
     let narrow = timed(1);
-    assert!(wide < Duration::from_millis(2500), "8 tasks of 0.5 s with max_tasks = 8 took {wide:?}");
-    assert!(narrow >= Duration::from_millis(4000), "with max_tasks = 1 they run one at a time: {narrow:?}");
+    assert!(
+        wide < Duration::from_millis(2500),
+        "8 tasks of 0.5 s with max_tasks = 8 took {wide:?}"
+    );
+    assert!(
+        narrow >= Duration::from_millis(4000),
+        "with max_tasks = 1 they run one at a time: {narrow:?}"
+    );
     // The CLI flag overrides the profile.
     let sandbox = flow_config("max_tasks = 1, timeout = \"60s\"");
     let started = Instant::now();
-    flow(&sandbox, json!({"op": "parallel", "n": 8, "secs": 0.5}), &["--max-concurrency", "8"]).expect_code(0);
+    flow(
+        &sandbox,
+        json!({"op": "parallel", "n": 8, "secs": 0.5}),
+        &["--max-concurrency", "8"],
+    )
+    .expect_code(0);
     assert!(started.elapsed() < Duration::from_millis(2500));
 }
 
@@ -72,17 +105,39 @@ fn tasks_run_in_parallel_up_to_max_tasks() {
 fn transient_failures_are_retried_and_invalid_input_is_not() {
     let key = format!("flaky-{}", std::process::id());
     let sandbox = flow_config("timeout = \"60s\"");
-    let report = flow(&sandbox, json!({"op": "flaky", "key": key, "fail_times": 2, "retries": 3}), &[]).expect_code(0).json();
-    assert_eq!(report["result"]["ok"], 3, "succeeded on the third attempt: {report}");
+    let report = flow(
+        &sandbox,
+        json!({"op": "flaky", "key": key, "fail_times": 2, "retries": 3}),
+        &[],
+    )
+    .expect_code(0)
+    .json();
+    assert_eq!(
+        report["result"]["ok"], 3,
+        "succeeded on the third attempt: {report}"
+    );
     let t = &tasks(&report)[0];
-    assert_eq!((t["attempts"].as_u64(), t["status"].as_str()), (Some(3), Some("succeeded")));
+    assert_eq!(
+        (t["attempts"].as_u64(), t["status"].as_str()),
+        (Some(3), Some("succeeded"))
+    );
     // Backoff 50 ms, 100 ms (jitter: at least half of each).
     assert!(t["duration"].as_f64().unwrap() >= 0.075, "{t}");
 
     let key = format!("invalid-{}", std::process::id());
-    let report = flow(&sandbox, json!({"op": "flaky", "key": key, "fail_times": 2, "retries": 3, "kind": "invalid-input"}), &[]).expect_code(0).json();
+    let report = flow(
+        &sandbox,
+        json!({"op": "flaky", "key": key, "fail_times": 2, "retries": 3, "kind": "invalid-input"}),
+        &[],
+    )
+    .expect_code(0)
+    .json();
     let e = &report["result"]["error"];
-    assert_eq!((e["attempts"].as_u64(), e["kind"].as_str()), (Some(1), Some("ErrorKind::InvalidInput")), "{report}");
+    assert_eq!(
+        (e["attempts"].as_u64(), e["kind"].as_str()),
+        (Some(1), Some("ErrorKind::InvalidInput")),
+        "{report}"
+    );
     assert_eq!(tasks(&report)[0]["error_kind"], "invalid-input");
 }
 
@@ -90,9 +145,19 @@ fn transient_failures_are_retried_and_invalid_input_is_not() {
 fn a_looping_task_is_stopped_by_its_timeout_and_retried() {
     let sandbox = flow_config("timeout = \"60s\"");
     let started = Instant::now();
-    let report = flow(&sandbox, json!({"op": "timeout", "retries": 1, "timeout_ms": 300}), &[]).expect_code(0).json();
+    let report = flow(
+        &sandbox,
+        json!({"op": "timeout", "retries": 1, "timeout_ms": 300}),
+        &[],
+    )
+    .expect_code(0)
+    .json();
     let e = &report["result"]["error"];
-    assert_eq!((e["attempts"].as_u64(), e["limit"].as_str()), (Some(2), Some("timeout")), "{report}");
+    assert_eq!(
+        (e["attempts"].as_u64(), e["limit"].as_str()),
+        (Some(2), Some("timeout")),
+        "{report}"
+    );
     assert_eq!(tasks(&report)[0]["limit"], "timeout");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
@@ -100,23 +165,59 @@ fn a_looping_task_is_stopped_by_its_timeout_and_retried() {
 #[test]
 fn a_memory_bomb_does_not_affect_its_siblings() {
     let sandbox = flow_config("memory = \"64MiB\", timeout = \"60s\"");
-    let report = flow(&sandbox, json!({"op": "bomb"}), &["--failure-policy", "continue"]).expect_code(0).json();
-    assert_eq!(report["result"]["bomb"]["error"]["limit"], "memory", "{report}");
-    assert_eq!(report["result"]["squares"], json!([{"ok": 1}, {"ok": 4}, {"ok": 9}]));
+    let report = flow(
+        &sandbox,
+        json!({"op": "bomb"}),
+        &["--failure-policy", "continue"],
+    )
+    .expect_code(0)
+    .json();
+    assert_eq!(
+        report["result"]["bomb"]["error"]["limit"], "memory",
+        "{report}"
+    );
+    assert_eq!(
+        report["result"]["squares"],
+        json!([{"ok": 1}, {"ok": 4}, {"ok": 9}])
+    );
 }
 
 #[test]
 fn fail_fast_interrupts_a_sibling_in_a_transaction_and_continue_lets_it_commit() {
     let table = format!("aw_ff_{}", std::process::id());
-    admin(&format!("DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (x int)"));
+    admin(&format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (x int)"
+    ));
     let sandbox = flow_config("timeout = \"60s\"");
     let started = Instant::now();
-    let report = flow(&sandbox, json!({"op": "fail-fast", "table": table, "secs": 5}), &[]).expect_code(0).json();
-    assert_eq!(report["result"]["long"]["error"]["cancelled"], true, "{report}");
-    assert!(started.elapsed() < Duration::from_secs(4), "the sibling was interrupted, not waited for");
-    assert_eq!(admin(&format!("SELECT count(*) FROM {table}")), 0, "the interrupted transaction committed nothing");
+    let report = flow(
+        &sandbox,
+        json!({"op": "fail-fast", "table": table, "secs": 5}),
+        &[],
+    )
+    .expect_code(0)
+    .json();
+    assert_eq!(
+        report["result"]["long"]["error"]["cancelled"], true,
+        "{report}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the sibling was interrupted, not waited for"
+    );
+    assert_eq!(
+        admin(&format!("SELECT count(*) FROM {table}")),
+        0,
+        "the interrupted transaction committed nothing"
+    );
 
-    let report = flow(&sandbox, json!({"op": "fail-fast", "table": table, "secs": 1}), &["--failure-policy", "continue"]).expect_code(0).json();
+    let report = flow(
+        &sandbox,
+        json!({"op": "fail-fast", "table": table, "secs": 1}),
+        &["--failure-policy", "continue"],
+    )
+    .expect_code(0)
+    .json();
     assert_eq!(report["result"]["long"]["ok"], true, "{report}");
     assert_eq!(report["result"]["fail"]["error"]["cancelled"], false);
     assert_eq!(admin(&format!("SELECT count(*) FROM {table}")), 1);
@@ -126,53 +227,102 @@ fn fail_fast_interrupts_a_sibling_in_a_transaction_and_continue_lets_it_commit()
 #[test]
 fn identical_spawns_within_the_ttl_are_cache_hits() {
     let sandbox = flow_config("timeout = \"60s\"");
-    let report = flow(&sandbox, json!({"op": "cache", "n": 7}), &[]).expect_code(0).json();
-    assert_eq!(report["result"], json!({"first": 49, "second": 49, "joined": [64, 64]}));
+    let report = flow(&sandbox, json!({"op": "cache", "n": 7}), &[])
+        .expect_code(0)
+        .json();
+    assert_eq!(
+        report["result"],
+        json!({"first": 49, "second": 49, "joined": [64, 64]})
+    );
     let t = tasks(&report);
     let ran = t.iter().filter(|r| r["status"] == "succeeded").count();
     let cached = t.iter().filter(|r| r["cached"] == true).count();
-    assert_eq!((ran, cached), (2, 2), "two executions, one cache hit and one joined in flight: {t:?}");
+    assert_eq!(
+        (ran, cached),
+        (2, 2),
+        "two executions, one cache hit and one joined in flight: {t:?}"
+    );
 }
 
 #[test]
 fn runaway_spawning_is_bounded() {
     let sandbox = flow_config("timeout = \"60s\", max_total_tasks = 50");
-    let report = flow(&sandbox, json!({"op": "loop-spawn"}), &[]).expect_code(0).json();
+    let report = flow(&sandbox, json!({"op": "loop-spawn"}), &[])
+        .expect_code(0)
+        .json();
     assert_eq!(report["result"]["spawned"], 50, "{report}");
     assert_eq!(report["result"]["error"]["kind"], "ErrorKind::Limit");
-    assert!(report["result"]["error"]["message"].as_str().unwrap().contains("max_total_tasks"));
+    assert!(report["result"]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_total_tasks"));
 
     let sandbox = flow_config("timeout = \"60s\", max_depth = 3");
-    let report = flow(&sandbox, json!({"op": "runaway"}), &["--failure-policy", "continue"]).expect_code(0).json();
+    let report = flow(
+        &sandbox,
+        json!({"op": "runaway"}),
+        &["--failure-policy", "continue"],
+    )
+    .expect_code(0)
+    .json();
     let t = tasks(&report);
     assert_eq!(t.len(), 3, "depths 1 to 3 ran: {t:?}");
-    let deepest = t.iter().find(|r| r["status"] == "failed").expect("the deepest spawner failed");
+    let deepest = t
+        .iter()
+        .find(|r| r["status"] == "failed")
+        .expect("the deepest spawner failed");
     assert_eq!(deepest["error_kind"], "limit");
 }
 
 #[test]
 fn spawning_an_unknown_task_names_the_known_ones() {
     let sandbox = flow_config("timeout = \"60s\"");
-    let report = flow(&sandbox, json!({"op": "unknown-task"}), &[]).expect_code(0).json();
+    let report = flow(&sandbox, json!({"op": "unknown-task"}), &[])
+        .expect_code(0)
+        .json();
     assert_eq!(report["result"]["kind"], "ErrorKind::InvalidInput");
-    assert!(report["result"]["message"].as_str().unwrap().contains("square"), "{report}");
+    assert!(
+        report["result"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("square"),
+        "{report}"
+    );
 }
 
 #[test]
 fn describe_lists_the_tasks_without_running_them() {
     let sandbox = flow_config("timeout = \"60s\"");
-    let out = run(sandbox.aw_run().args(["describe"]).arg(guest("aw_flow_probe"))).expect_code(0);
+    let out = run(sandbox
+        .aw_run()
+        .args(["describe"])
+        .arg(guest("aw_flow_probe")))
+    .expect_code(0);
     let described: Json = serde_json::from_str(&out.stdout).expect("JSON");
-    let names: Vec<&str> = described["tasks"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert_eq!(names, vec!["sleep", "flaky", "spin", "bomb", "square", "long_tx", "fail", "spawner", "parent"]);
+    let names: Vec<&str> = described["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["sleep", "flaky", "spin", "bomb", "square", "long_tx", "fail", "spawner", "parent"]
+    );
     let out = run(sandbox.aw_run().args(["describe"]).arg(guest("aw_probe")));
-    assert_eq!(out.code, 6, "a task component has nothing to describe: {}", out.stderr);
+    assert_eq!(
+        out.code, 6,
+        "a task component has nothing to describe: {}",
+        out.stderr
+    );
 }
 
 #[test]
 fn a_thousand_task_fan_out_completes() {
     let sandbox = flow_config("timeout = \"120s\"");
-    let report = flow(&sandbox, json!({"op": "fanout", "n": 1000}), &[]).expect_code(0).json();
+    let report = flow(&sandbox, json!({"op": "fanout", "n": 1000}), &[])
+        .expect_code(0)
+        .json();
     assert_eq!(report["result"], json!({"count": 1000, "sum": 332833500}));
     assert_eq!(tasks(&report).len(), 1000);
 }
@@ -180,25 +330,45 @@ fn a_thousand_task_fan_out_completes() {
 #[test]
 fn sigint_exits_130_with_nothing_half_committed() {
     let table = format!("aw_int_{}", std::process::id());
-    admin(&format!("DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (x int)"));
+    admin(&format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (x int)"
+    ));
     let sandbox = flow_config("timeout = \"60s\"");
     let input = json!({"op": "fail-fast", "table": table, "secs": 5});
     let child = sandbox
         .aw_run()
         .arg(guest("aw_flow_probe"))
-        .args(["--json", "--failure-policy", "continue", "--input", &input.to_string()])
+        .args([
+            "--json",
+            "--failure-policy",
+            "continue",
+            "--input",
+            &input.to_string(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("aw-run");
     std::thread::sleep(Duration::from_millis(1500));
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: Json = serde_json::from_slice(&out.stdout).expect("a report even when interrupted");
     assert_eq!(report["status"], "interrupted");
-    assert_eq!(admin(&format!("SELECT count(*) FROM {table}")), 0, "the open transaction was rolled back");
+    assert_eq!(
+        admin(&format!("SELECT count(*) FROM {table}")),
+        0,
+        "the open transaction was rolled back"
+    );
     admin(&format!("DROP TABLE {table}"));
 }
 
@@ -207,13 +377,32 @@ fn events_are_written_as_json_lines() {
     let key = format!("events-{}", std::process::id());
     let sandbox = flow_config("timeout = \"60s\"");
     let events = sandbox.path().join("events.jsonl");
-    flow(&sandbox, json!({"op": "flaky", "key": key, "fail_times": 1, "retries": 2}), &["--events", events.to_str().unwrap()]).expect_code(0);
+    flow(
+        &sandbox,
+        json!({"op": "flaky", "key": key, "fail_times": 1, "retries": 2}),
+        &["--events", events.to_str().unwrap()],
+    )
+    .expect_code(0);
     let kinds: Vec<String> = std::fs::read_to_string(&events)
         .expect("events file")
         .lines()
-        .map(|l| serde_json::from_str::<Json>(l).expect("a JSON line")["event"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<Json>(l).expect("a JSON line")["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(kinds, vec!["task-started", "task-retry", "task-started", "task-succeeded", "flow-finished"]);
+    assert_eq!(
+        kinds,
+        vec![
+            "task-started",
+            "task-retry",
+            "task-started",
+            "task-succeeded",
+            "flow-finished"
+        ]
+    );
 }
 
 #[test]
@@ -226,8 +415,14 @@ fn pg_fanout_prints_the_python_originals_summary() {
         .arg(guest("aw_pg_fanout"))
         .args(["--profile", "default", "--json"])
         .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT", pg_port())
-        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER", "aw_scram")
-        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE", "aw_test")
+        .env(
+            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER",
+            "aw_scram",
+        )
+        .env(
+            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE",
+            "aw_test",
+        )
         .env("PG_PASSWORD", "scram-pass-1e5"))
     .expect_code(0);
     let report = out.json();
@@ -237,8 +432,15 @@ fn pg_fanout_prints_the_python_originals_summary() {
     );
     assert_eq!(tasks(&report).len(), 3, "one task per category");
     // The printed rows are the ones written to the summary table and read back.
-    assert_eq!(admin("SELECT count(*)::int8 FROM aw_fanout_orders_summary"), 3);
-    assert_eq!(admin("SELECT sum(count)::int8 FROM aw_fanout_orders_summary WHERE total = 10"), 2, "beta: 7 + 3 over 2 rows");
+    assert_eq!(
+        admin("SELECT count(*)::int8 FROM aw_fanout_orders_summary"),
+        3
+    );
+    assert_eq!(
+        admin("SELECT sum(count)::int8 FROM aw_fanout_orders_summary WHERE total = 10"),
+        2,
+        "beta: 7 + 3 over 2 rows"
+    );
 }
 
 #[test]
@@ -247,13 +449,34 @@ fn the_disk_cache_survives_across_runs() {
         "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\nsslmode = \"disable\"\n[profiles.default]\npostgres = [\"default\"]\ncache = \"dir:results\"\nlimits = {{ timeout = \"60s\" }}\n",
         pg_port()
     ));
-    let first = flow(&sandbox, json!({"op": "cache", "n": 11}), &[]).expect_code(0).json();
-    assert_eq!(tasks(&first).iter().filter(|r| r["status"] == "succeeded").count(), 2);
-    assert!(std::fs::read_dir(sandbox.path().join("results")).expect("the cache directory").count() >= 2);
-    let second = flow(&sandbox, json!({"op": "cache", "n": 11}), &[]).expect_code(0).json();
-    assert_eq!(second["result"], json!({"first": 121, "second": 121, "joined": [144, 144]}));
+    let first = flow(&sandbox, json!({"op": "cache", "n": 11}), &[])
+        .expect_code(0)
+        .json();
+    assert_eq!(
+        tasks(&first)
+            .iter()
+            .filter(|r| r["status"] == "succeeded")
+            .count(),
+        2
+    );
+    assert!(
+        std::fs::read_dir(sandbox.path().join("results"))
+            .expect("the cache directory")
+            .count()
+            >= 2
+    );
+    let second = flow(&sandbox, json!({"op": "cache", "n": 11}), &[])
+        .expect_code(0)
+        .json();
+    assert_eq!(
+        second["result"],
+        json!({"first": 121, "second": 121, "joined": [144, 144]})
+    );
     let t = tasks(&second);
-    assert!(t.iter().all(|r| r["cached"] == true), "nothing ran the second time: {t:?}");
+    assert!(
+        t.iter().all(|r| r["cached"] == true),
+        "nothing ran the second time: {t:?}"
+    );
 }
 
 #[test]
@@ -262,7 +485,9 @@ fn a_task_waiting_for_its_children_lends_them_its_slot() {
     // would hold the only slot while its children wait for it, until the timeout.
     let sandbox = flow_config("timeout = \"20s\", max_tasks = 1");
     let started = Instant::now();
-    let report = flow(&sandbox, json!({"op": "nested", "n": 4}), &[]).expect_code(0).json();
+    let report = flow(&sandbox, json!({"op": "nested", "n": 4}), &[])
+        .expect_code(0)
+        .json();
     assert_eq!(report["result"]["sums"], json!([30, 30, 30]), "{report}");
     assert_eq!(tasks(&report).len(), 15);
     assert!(started.elapsed() < Duration::from_secs(10));

@@ -70,7 +70,12 @@ impl LoadedComponent {
 
 impl Runtime {
     /// What `aw-run describe` prints: a flow's declared tasks, from a fresh instance.
-    pub async fn describe(&self, loaded: &LoadedComponent, context: Arc<RunContext>, limits: &Limits) -> Result<Vec<TaskSpec>, RunError> {
+    pub async fn describe(
+        &self,
+        loaded: &LoadedComponent,
+        context: Arc<RunContext>,
+        limits: &Limits,
+    ) -> Result<Vec<TaskSpec>, RunError> {
         let attempts = self.attempts(loaded, context);
         attempts.describe_specs(limits).await
     }
@@ -100,13 +105,25 @@ pub fn host_peak_rss() -> Option<u64> {
 
 impl Runtime {
     pub fn new(options: EngineOptions, cache: ComponentCache) -> Result<Self, RunError> {
-        let engine = build_engine(options).map_err(|e| RunError::Internal(format!("cannot create the engine: {e}")))?;
+        let engine = build_engine(options)
+            .map_err(|e| RunError::Internal(format!("cannot create the engine: {e}")))?;
         let mut linker = Linker::new(&engine);
-        add_to_linker(&mut linker).map_err(|e| RunError::Internal(format!("cannot link host interfaces: {e}")))?;
+        add_to_linker(&mut linker)
+            .map_err(|e| RunError::Internal(format!("cannot link host interfaces: {e}")))?;
         let deadlines = Deadlines::default();
         let ticker = EpochTicker::start(&engine, deadlines.clone())
             .map_err(|e| RunError::Internal(format!("cannot start the epoch ticker: {e}")))?;
-        Ok(Runtime { engine, linker, cache, fuel: options.fuel, _ticker: ticker, deadlines, events: None, progress: false, result_cache: None })
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            fuel: options.fuel,
+            _ticker: ticker,
+            deadlines,
+            events: None,
+            progress: false,
+            result_cache: None,
+        })
     }
 
     /// What makes fresh instances of `loaded` for this run.
@@ -157,24 +174,40 @@ impl Runtime {
                 ))
             })?),
         };
-        Ok(LoadedComponent { name, digest, component, cache, pre })
+        Ok(LoadedComponent {
+            name,
+            digest,
+            component,
+            cache,
+            pre,
+        })
     }
 
     /// Reads and compiles the component at `path` without linking it.
     pub fn compile(&self, path: &Path) -> Result<(Component, CacheOutcome), RunError> {
-        self.compile_with_digest(path).map(|(component, outcome, _)| (component, outcome))
+        self.compile_with_digest(path)
+            .map(|(component, outcome, _)| (component, outcome))
     }
 
     /// `compile`, also returning the component's SHA-256.
-    fn compile_with_digest(&self, path: &Path) -> Result<(Component, CacheOutcome, String), RunError> {
+    fn compile_with_digest(
+        &self,
+        path: &Path,
+    ) -> Result<(Component, CacheOutcome, String), RunError> {
         let bytes = std::fs::read(path).map_err(|e| {
             RunError::Usage(format!("cannot read component {}: {e}", path.display()))
         })?;
         check_header(path, &bytes)?;
         let digest = crate::engine::cache::digest(&bytes);
-        let (component, outcome) = self.cache.load(&self.engine, &bytes, &digest).map_err(|e| {
-            RunError::BadComponent(format!("{} is not a valid WebAssembly component: {e:#}", path.display()))
-        })?;
+        let (component, outcome) = self
+            .cache
+            .load(&self.engine, &bytes, &digest)
+            .map_err(|e| {
+                RunError::BadComponent(format!(
+                    "{} is not a valid WebAssembly component: {e:#}",
+                    path.display()
+                ))
+            })?;
         Ok((component, outcome, digest))
     }
 
@@ -196,13 +229,27 @@ impl Runtime {
                     Ok(specs) => specs,
                     Err(e) => return (Err(e), Usage::default()),
                 };
-                let scheduler = Scheduler::new(attempts.clone(), declared, limits.clone(), FlowLimits::from(limits), self.events.clone(), self.result_cache.clone());
-                Some(TaskScope { scheduler, depth: 0, slot: None })
+                let scheduler = Scheduler::new(
+                    attempts.clone(),
+                    declared,
+                    limits.clone(),
+                    FlowLimits::from(limits),
+                    self.events.clone(),
+                    self.result_cache.clone(),
+                );
+                Some(TaskScope {
+                    scheduler,
+                    depth: 0,
+                    slot: None,
+                })
             }
         };
         let stop_progress = tokio::sync::watch::Sender::new(false);
         let progress = match (&scope, self.progress) {
-            (Some(scope), true) => Some(tokio::spawn(show_progress(scope.scheduler.counters.clone(), stop_progress.subscribe()))),
+            (Some(scope), true) => Some(tokio::spawn(show_progress(
+                scope.scheduler.counters.clone(),
+                stop_progress.subscribe(),
+            ))),
             _ => None,
         };
         // Ctrl-C drops the running instance: its open transactions roll back, its unfinished
@@ -225,7 +272,10 @@ impl Runtime {
                 let _ = progress.await;
             }
             if let Some(events) = &self.events {
-                let status = outcome.as_ref().map(|_| "ok").unwrap_or_else(RunError::status);
+                let status = outcome
+                    .as_ref()
+                    .map(|_| "ok")
+                    .unwrap_or_else(RunError::status);
                 events.emit("flow-finished", serde_json::json!({ "status": status, "tasks": usage.tasks.len(), "duration": usage.duration.as_secs_f64() }));
             }
         }
@@ -257,29 +307,80 @@ pub struct Attempts {
 
 impl Attempts {
     /// One attempt of task `name`: `run-task(name, input)` in a fresh instance under `limits`.
-    pub async fn run_task(&self, scheduler: &Arc<Scheduler>, name: &str, input: &str, limits: &Limits, depth: u32, slot: Arc<Slot>) -> Result<String, RunError> {
-        let scope = TaskScope { scheduler: scheduler.clone(), depth, slot: Some(slot) };
-        let span = tracing::info_span!("task_attempt", task = name, depth, outcome = tracing::field::Empty);
-        let result = self.call(Call::RunTask(name, input), limits, Some(scope)).instrument(span.clone()).await.0;
-        span.record("outcome", result.as_ref().map(|_| "ok").unwrap_or_else(RunError::status));
+    pub async fn run_task(
+        &self,
+        scheduler: &Arc<Scheduler>,
+        name: &str,
+        input: &str,
+        limits: &Limits,
+        depth: u32,
+        slot: Arc<Slot>,
+    ) -> Result<String, RunError> {
+        let scope = TaskScope {
+            scheduler: scheduler.clone(),
+            depth,
+            slot: Some(slot),
+        };
+        let span = tracing::info_span!(
+            "task_attempt",
+            task = name,
+            depth,
+            outcome = tracing::field::Empty
+        );
+        let result = self
+            .call(Call::RunTask(name, input), limits, Some(scope))
+            .instrument(span.clone())
+            .await
+            .0;
+        span.record(
+            "outcome",
+            result
+                .as_ref()
+                .map(|_| "ok")
+                .unwrap_or_else(RunError::status),
+        );
         result
     }
 
     /// The tasks a flow declares, by name, with their default options.
     async fn describe(&self, limits: &Limits) -> Result<HashMap<String, TaskOptions>, RunError> {
-        Ok(self.describe_specs(limits).await?.into_iter().map(|s| (s.name, s.options)).collect())
+        Ok(self
+            .describe_specs(limits)
+            .await?
+            .into_iter()
+            .map(|s| (s.name, s.options))
+            .collect())
     }
 
     /// What a flow's `describe` export returns, from a fresh instance.
     pub async fn describe_specs(&self, limits: &Limits) -> Result<Vec<TaskSpec>, RunError> {
         let WorldPre::Flow(pre) = &self.pre else {
-            return Err(RunError::BadComponent(format!("{} is a task, not a flow: it declares no tasks", self.component)));
+            return Err(RunError::BadComponent(format!(
+                "{} is a task, not a flow: it declares no tasks",
+                self.component
+            )));
         };
         let tail = StderrTail::default();
-        let mut store = new_store(&self.engine, self.fuel, &self.component, self.context.clone(), limits, &tail, None, true);
-        let call = async { pre.instantiate_async(&mut store).await?.call_describe(&mut store).await };
+        let mut store = new_store(
+            &self.engine,
+            self.fuel,
+            &self.component,
+            self.context.clone(),
+            limits,
+            &tail,
+            None,
+            true,
+        );
+        let call = async {
+            pre.instantiate_async(&mut store)
+                .await?
+                .call_describe(&mut store)
+                .await
+        };
         match self.before_cut_off(limits, call).await {
-            None => Err(RunError::Limit(LimitHit::Timeout { limit: limits.timeout })),
+            None => Err(RunError::Limit(LimitHit::Timeout {
+                limit: limits.timeout,
+            })),
             Some(Ok(specs)) => Ok(specs),
             Some(Err(error)) => Err(classify(error, store.data(), limits, &tail)),
         }
@@ -289,7 +390,9 @@ impl Attempts {
     /// timeout of `limits` (the epoch deadline stops running Wasm; this stops a guest waiting
     /// in a host call).
     async fn before_cut_off<F: Future>(&self, limits: &Limits, work: F) -> Option<F::Output> {
-        let cut_off = self.deadlines.at(Instant::now() + limits.timeout + TIMEOUT_GRACE);
+        let cut_off = self
+            .deadlines
+            .at(Instant::now() + limits.timeout + TIMEOUT_GRACE);
         tokio::select! {
             biased;
             done = work => Some(done),
@@ -297,21 +400,52 @@ impl Attempts {
         }
     }
 
-    async fn call(&self, call: Call<'_>, limits: &Limits, tasks: Option<TaskScope>) -> (Result<String, RunError>, Usage) {
+    async fn call(
+        &self,
+        call: Call<'_>,
+        limits: &Limits,
+        tasks: Option<TaskScope>,
+    ) -> (Result<String, RunError>, Usage) {
         let started = Instant::now();
         let tail = StderrTail::default();
         // Only flows have tasks to cancel and share workers with.
         let yielding = matches!(self.pre, WorldPre::Flow(_));
-        let mut store = new_store(&self.engine, self.fuel, &self.component, self.context.clone(), limits, &tail, tasks, yielding);
+        let mut store = new_store(
+            &self.engine,
+            self.fuel,
+            &self.component,
+            self.context.clone(),
+            limits,
+            &tail,
+            tasks,
+            yielding,
+        );
         // Asking a store without fuel for it builds an error (with a backtrace when
         // RUST_BACKTRACE is set): only metered engines are asked.
-        let fuel_start = if self.fuel { store.get_fuel().ok() } else { None };
+        let fuel_start = if self.fuel {
+            store.get_fuel().ok()
+        } else {
+            None
+        };
         let invoke = async {
             match (&self.pre, call) {
-                (WorldPre::Task(pre), Call::Run(input)) => pre.instantiate_async(&mut store).await?.call_run(&mut store, input).await,
-                (WorldPre::Flow(pre), Call::Run(input)) => pre.instantiate_async(&mut store).await?.call_run(&mut store, input).await,
+                (WorldPre::Task(pre), Call::Run(input)) => {
+                    pre.instantiate_async(&mut store)
+                        .await?
+                        .call_run(&mut store, input)
+                        .await
+                }
+                (WorldPre::Flow(pre), Call::Run(input)) => {
+                    pre.instantiate_async(&mut store)
+                        .await?
+                        .call_run(&mut store, input)
+                        .await
+                }
                 (WorldPre::Flow(pre), Call::RunTask(name, input)) => {
-                    pre.instantiate_async(&mut store).await?.call_run_task(&mut store, name, input).await
+                    pre.instantiate_async(&mut store)
+                        .await?
+                        .call_run_task(&mut store, name, input)
+                        .await
                 }
                 (WorldPre::Task(_), Call::RunTask(..)) => Ok(Err(ConnectorError {
                     kind: ErrorKind::Config,
@@ -322,7 +456,9 @@ impl Attempts {
             }
         };
         let outcome = match self.before_cut_off(limits, invoke).await {
-            None => Err(RunError::Limit(LimitHit::Timeout { limit: limits.timeout })),
+            None => Err(RunError::Limit(LimitHit::Timeout {
+                limit: limits.timeout,
+            })),
             Some(Ok(Ok(result))) => Ok(result),
             Some(Ok(Err(error))) => Err(RunError::Guest(GuestError {
                 kind: kind_name(error.kind).to_string(),
@@ -336,7 +472,9 @@ impl Attempts {
             duration: started.elapsed(),
             peak_memory: store.data().limiter.peak_memory,
             fuel_consumed: match (fuel_start, limits.fuel) {
-                (Some(start), Some(_)) => store.get_fuel().ok().map(|left| start.saturating_sub(left)),
+                (Some(start), Some(_)) => {
+                    store.get_fuel().ok().map(|left| start.saturating_sub(left))
+                }
                 _ => None,
             },
             // Read once per run (in `run`), not once per task attempt.
@@ -350,7 +488,9 @@ impl Attempts {
 impl From<&Limits> for FlowLimits {
     fn from(limits: &Limits) -> FlowLimits {
         FlowLimits {
-            max_tasks: usize::try_from(limits.max_tasks).unwrap_or(usize::MAX).max(1),
+            max_tasks: usize::try_from(limits.max_tasks)
+                .unwrap_or(usize::MAX)
+                .max(1),
             max_total_tasks: limits.max_total_tasks,
             max_depth: limits.max_depth,
             fail_fast: limits.fail_fast,
@@ -378,13 +518,29 @@ fn new_store(
     // name as argv[0], and stdout/stderr into the host log.
     let wasi = WasiCtxBuilder::new()
         .arg(name)
-        .stdout(GuestOutput::new(Stream::Stdout, label.clone(), scrubber.clone(), tail.clone()))
-        .stderr(GuestOutput::new(Stream::Stderr, label, scrubber, tail.clone()))
+        .stdout(GuestOutput::new(
+            Stream::Stdout,
+            label.clone(),
+            scrubber.clone(),
+            tail.clone(),
+        ))
+        .stderr(GuestOutput::new(
+            Stream::Stderr,
+            label,
+            scrubber,
+            tail.clone(),
+        ))
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
         .build();
-    let state = HostState { wasi, table: ResourceTable::new(), limiter: InstanceLimiter::new(limits.memory), run: context, tasks };
+    let state = HostState {
+        wasi,
+        table: ResourceTable::new(),
+        limiter: InstanceLimiter::new(limits.memory),
+        run: context,
+        tasks,
+    };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limiter);
     if yielding {
@@ -410,9 +566,17 @@ fn new_store(
 }
 
 /// Turns a trap or host failure into the matching run error.
-fn classify(error: wasmtime::Error, state: &HostState, limits: &Limits, tail: &StderrTail) -> RunError {
+fn classify(
+    error: wasmtime::Error,
+    state: &HostState,
+    limits: &Limits,
+    tail: &StderrTail,
+) -> RunError {
     if let Some(hit) = state.limiter.hit {
-        return RunError::Limit(LimitHit::Memory { limit: hit.limit, desired: hit.desired });
+        return RunError::Limit(LimitHit::Memory {
+            limit: hit.limit,
+            desired: hit.desired,
+        });
     }
     let stderr = tail.text();
     let with_stderr = |what: String| {
@@ -423,8 +587,12 @@ fn classify(error: wasmtime::Error, state: &HostState, limits: &Limits, tail: &S
         }
     };
     match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => RunError::Limit(LimitHit::Timeout { limit: limits.timeout }),
-        Some(Trap::OutOfFuel) => RunError::Limit(LimitHit::Fuel { limit: limits.fuel.unwrap_or(0) }),
+        Some(Trap::Interrupt) => RunError::Limit(LimitHit::Timeout {
+            limit: limits.timeout,
+        }),
+        Some(Trap::OutOfFuel) => RunError::Limit(LimitHit::Fuel {
+            limit: limits.fuel.unwrap_or(0),
+        }),
         Some(trap) => RunError::Trap(with_stderr(trap.to_string())),
         None => RunError::Trap(with_stderr(format!("{error:#}"))),
     }
@@ -451,7 +619,10 @@ fn check_header(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
 
 /// The component's name for logs: its file stem.
 fn component_name(path: &Path) -> String {
-    path.file_stem().and_then(|s| s.to_str()).unwrap_or("component").to_string()
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("component")
+        .to_string()
 }
 
 /// The tokio runtime a run executes on: one worker thread, on which the guest task and the
@@ -464,16 +635,29 @@ pub fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 /// The runtime for a component: one worker for a task, for a flow as many as it may run tasks
 /// at once (up to the machine's cores), so compute-bound tasks really run in parallel.
-pub fn tokio_runtime_for(loaded: &LoadedComponent, limits: &Limits) -> std::io::Result<tokio::runtime::Runtime> {
+pub fn tokio_runtime_for(
+    loaded: &LoadedComponent,
+    limits: &Limits,
+) -> std::io::Result<tokio::runtime::Runtime> {
     if !loaded.is_flow() {
         return tokio_runtime();
     }
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    tokio_runtime_with(usize::try_from(limits.max_tasks).unwrap_or(1).clamp(1, cores))
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    tokio_runtime_with(
+        usize::try_from(limits.max_tasks)
+            .unwrap_or(1)
+            .clamp(1, cores),
+    )
 }
 
 fn tokio_runtime_with(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(workers).thread_name("aw-worker").enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("aw-worker")
+        .enable_all()
+        .build()
 }
 
 /// The error kind for its WIT name (`permanent` for anything unknown).

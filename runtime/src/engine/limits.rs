@@ -39,15 +39,27 @@ pub struct InstanceLimiter {
 
 impl InstanceLimiter {
     pub fn new(memory_limit: u64) -> Self {
-        InstanceLimiter { memory_limit, peak_memory: 0, hit: None }
+        InstanceLimiter {
+            memory_limit,
+            peak_memory: 0,
+            hit: None,
+        }
     }
 }
 
 impl ResourceLimiter for InstanceLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let desired = desired as u64;
         if desired > self.memory_limit {
-            let hit = MemoryLimitHit { limit: self.memory_limit, desired };
+            let hit = MemoryLimitHit {
+                limit: self.memory_limit,
+                desired,
+            };
             self.hit = Some(hit);
             // Trap instead of returning -1 to the guest: most allocators abort on failure
             // anyway, and a trap we can name beats an unexplained `unreachable`.
@@ -57,7 +69,12 @@ impl ResourceLimiter for InstanceLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
@@ -73,21 +90,26 @@ impl EpochTicker {
         let stop = Arc::new(AtomicBool::new(false));
         let engine = engine.clone();
         let flag = stop.clone();
-        let thread = std::thread::Builder::new().name("aw-epoch".into()).spawn(move || {
-            let mut next = Instant::now() + EPOCH_TICK;
-            while !flag.load(Ordering::Relaxed) {
-                // park, not sleep: dropping the ticker unparks it, so exit is not delayed a
-                // tick. A wake-up before `next` (an unpark) never advances the epoch early.
-                std::thread::park_timeout(next.saturating_duration_since(Instant::now()));
-                let now = Instant::now();
-                if now >= next {
-                    engine.increment_epoch();
-                    deadlines.fire_due(now);
-                    next += EPOCH_TICK;
+        let thread = std::thread::Builder::new()
+            .name("aw-epoch".into())
+            .spawn(move || {
+                let mut next = Instant::now() + EPOCH_TICK;
+                while !flag.load(Ordering::Relaxed) {
+                    // park, not sleep: dropping the ticker unparks it, so exit is not delayed a
+                    // tick. A wake-up before `next` (an unpark) never advances the epoch early.
+                    std::thread::park_timeout(next.saturating_duration_since(Instant::now()));
+                    let now = Instant::now();
+                    if now >= next {
+                        engine.increment_epoch();
+                        deadlines.fire_due(now);
+                        next += EPOCH_TICK;
+                    }
                 }
-            }
-        })?;
-        Ok(EpochTicker { stop, thread: Some(thread) })
+            })?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -103,7 +125,10 @@ impl Deadlines {
     /// Completes once `at` has passed; never, if the ticker stopped first.
     pub fn at(&self, at: Instant) -> impl Future<Output = ()> + Send + 'static {
         let (fire, fired) = oneshot::channel();
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push((at, fire));
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((at, fire));
         async move {
             if fired.await.is_err() {
                 std::future::pending::<()>().await;
@@ -114,7 +139,9 @@ impl Deadlines {
     /// Fires the deadlines due at `now` and forgets those nobody waits for any more.
     fn fire_due(&self, now: Instant) {
         let mut pending = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let ended: Vec<_> = pending.extract_if(.., |(at, fire)| *at <= now || fire.is_closed()).collect();
+        let ended: Vec<_> = pending
+            .extract_if(.., |(at, fire)| *at <= now || fire.is_closed())
+            .collect();
         drop(pending);
         for (_, fire) in ended {
             let _ = fire.send(()); // fails, harmlessly, for a waiter that is gone
@@ -150,11 +177,28 @@ mod tests {
         let later = deadlines.at(now + Duration::from_secs(3600));
         drop(deadlines.at(now + Duration::from_secs(3600)));
         deadlines.fire_due(now);
-        assert_eq!(deadlines.0.lock().map(|p| p.len()).unwrap_or(0), 1, "only the later, still awaited deadline is kept");
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("runtime");
+        assert_eq!(
+            deadlines.0.lock().map(|p| p.len()).unwrap_or(0),
+            1,
+            "only the later, still awaited deadline is kept"
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
         runtime.block_on(async {
-            assert!(tokio::time::timeout(Duration::from_secs(5), due).await.is_ok(), "the due deadline fired");
-            assert!(tokio::time::timeout(Duration::from_millis(20), later).await.is_err(), "the later one did not");
+            assert!(
+                tokio::time::timeout(Duration::from_secs(5), due)
+                    .await
+                    .is_ok(),
+                "the due deadline fired"
+            );
+            assert!(
+                tokio::time::timeout(Duration::from_millis(20), later)
+                    .await
+                    .is_err(),
+                "the later one did not"
+            );
         });
     }
 }

@@ -49,7 +49,10 @@ pub struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -65,7 +68,10 @@ pub type WitResult<T> = wasmtime::Result<Result<T, ConnectorError>>;
 
 impl HostState {
     /// Puts a fallible host object into the resource table.
-    pub(crate) fn push<T: Send + 'static>(&mut self, made: Result<T, ConnectorError>) -> WitResult<wasmtime::component::Resource<T>> {
+    pub(crate) fn push<T: Send + 'static>(
+        &mut self,
+        made: Result<T, ConnectorError>,
+    ) -> WitResult<wasmtime::component::Resource<T>> {
         Ok(match made {
             Ok(object) => Ok(self.table.push(object)?),
             Err(e) => Err(e),
@@ -76,12 +82,22 @@ impl HostState {
 /// A classified error without a remote code; transient and timeout errors are retryable.
 pub fn connector_error(kind: ErrorKind, message: impl Into<String>) -> ConnectorError {
     let retryable = matches!(kind, ErrorKind::Transient | ErrorKind::Timeout);
-    ConnectorError { kind, message: message.into(), code: None, retryable }
+    ConnectorError {
+        kind,
+        message: message.into(),
+        code: None,
+        retryable,
+    }
 }
 
 impl From<Denied> for ConnectorError {
     fn from(denied: Denied) -> Self {
-        ConnectorError { kind: ErrorKind::Denied, message: denied.0, code: None, retryable: false }
+        ConnectorError {
+            kind: ErrorKind::Denied,
+            message: denied.0,
+            code: None,
+            retryable: false,
+        }
     }
 }
 

@@ -13,7 +13,8 @@ use super::paths;
 use super::resources::{AdlsClient, AdlsListStream, AdlsReader, AdlsWriter};
 use crate::grants::Access;
 use crate::host::bindings::adls2::{
-    ByteRange, ContainerInfo, Host, HostClient, HostListStream, HostReader, HostWriter, PathInfo, PathProperties, UploadOptions,
+    ByteRange, ContainerInfo, Host, HostClient, HostListStream, HostReader, HostWriter, PathInfo,
+    PathProperties, UploadOptions,
 };
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
 use crate::host::{HostState, WitResult};
@@ -26,18 +27,34 @@ struct Target {
 
 impl HostState {
     /// Checks the container name and path and the grant; `root_ok` allows the container root.
-    fn adls_target(&self, r: &Resource<AdlsClient>, container: &str, path: &str, access: Access, root_ok: bool) -> wasmtime::Result<Result<(Arc<super::Account>, Target), ConnectorError>> {
+    fn adls_target(
+        &self,
+        r: &Resource<AdlsClient>,
+        container: &str,
+        path: &str,
+        access: Access,
+        root_ok: bool,
+    ) -> wasmtime::Result<Result<(Arc<super::Account>, Target), ConnectorError>> {
         let client = self.table.get(r)?;
         let checked = (|| {
             let container = paths::container(container)?;
-            let path = if root_ok { paths::normalize(path)? } else { paths::non_root(path)? };
+            let path = if root_ok {
+                paths::normalize(path)?
+            } else {
+                paths::non_root(path)?
+            };
             self.run
                 .grants
                 .adls2_path(&client.profile, &container, &path, access)
-                .map_err(|d| Failure { status: None, error: d.into() })?;
+                .map_err(|d| Failure {
+                    status: None,
+                    error: d.into(),
+                })?;
             Ok::<_, Failure>(Target { container, path })
         })();
-        Ok(checked.map(|t| (client.account.clone(), t)).map_err(ConnectorError::from))
+        Ok(checked
+            .map(|t| (client.account.clone(), t))
+            .map_err(ConnectorError::from))
     }
 }
 
@@ -57,20 +74,36 @@ fn done<T>(result: Result<T, Failure>) -> WitResult<T> {
 
 impl Host for HostState {
     async fn open(&mut self, profile: Option<String>) -> WitResult<Resource<AdlsClient>> {
-        let name = profile.unwrap_or_else(|| self.run.grants.profile().to_string()).to_lowercase();
+        let name = profile
+            .unwrap_or_else(|| self.run.grants.profile().to_string())
+            .to_lowercase();
         if let Err(denied) = self.run.grants.connector("adls2", &name) {
             return Ok(Err(denied.into()));
         }
-        let made = self.run.adls2.get(&name).await.map(|account| AdlsClient { profile: name, account });
+        let made = self.run.adls2.get(&name).await.map(|account| AdlsClient {
+            profile: name,
+            account,
+        });
         self.push(made)
     }
 }
 
 impl HostClient for HostState {
-    async fn create_container(&mut self, r: Resource<AdlsClient>, name: String, exist_ok: bool) -> WitResult<bool> {
+    async fn create_container(
+        &mut self,
+        r: Resource<AdlsClient>,
+        name: String,
+        exist_ok: bool,
+    ) -> WitResult<bool> {
         let (account, t) = target!(self, r, name, "", Access::Write, true);
         done(match account.store.create_container(&t.container).await {
-            Ok(false) if !exist_ok => Err(Failure::new(ErrorKind::Conflict, format!("container {} already exists (pass exist-ok to accept that)", t.container))),
+            Ok(false) if !exist_ok => Err(Failure::new(
+                ErrorKind::Conflict,
+                format!(
+                    "container {} already exists (pass exist-ok to accept that)",
+                    t.container
+                ),
+            )),
             other => other,
         })
     }
@@ -80,50 +113,136 @@ impl HostClient for HostState {
         done(account.store.delete_container(&t.container).await)
     }
 
-    async fn list_containers(&mut self, r: Resource<AdlsClient>, prefix: Option<String>) -> WitResult<Vec<ContainerInfo>> {
+    async fn list_containers(
+        &mut self,
+        r: Resource<AdlsClient>,
+        prefix: Option<String>,
+    ) -> WitResult<Vec<ContainerInfo>> {
         let client = self.table.get(&r)?;
         let (account, profile) = (client.account.clone(), client.profile.clone());
         let listed = account.store.list_containers(prefix.as_deref()).await;
-        done(listed.map(|all| all.into_iter().filter(|c| self.run.grants.adls2_container_visible(&profile, &c.name)).collect()))
+        done(listed.map(|all| {
+            all.into_iter()
+                .filter(|c| self.run.grants.adls2_container_visible(&profile, &c.name))
+                .collect()
+        }))
     }
 
-    async fn make_dirs(&mut self, r: Resource<AdlsClient>, container: String, path: String, exist_ok: bool) -> WitResult<()> {
+    async fn make_dirs(
+        &mut self,
+        r: Resource<AdlsClient>,
+        container: String,
+        path: String,
+        exist_ok: bool,
+    ) -> WitResult<()> {
         let (account, t) = target!(self, r, container, path, Access::Write, false);
-        done(account.store.make_dirs(&t.container, &t.path, exist_ok).await)
+        done(
+            account
+                .store
+                .make_dirs(&t.container, &t.path, exist_ok)
+                .await,
+        )
     }
 
-    async fn upload(&mut self, r: Resource<AdlsClient>, container: String, path: String, data: Vec<u8>, options: UploadOptions) -> WitResult<PathInfo> {
+    async fn upload(
+        &mut self,
+        r: Resource<AdlsClient>,
+        container: String,
+        path: String,
+        data: Vec<u8>,
+        options: UploadOptions,
+    ) -> WitResult<PathInfo> {
         let (account, t) = target!(self, r, container, path, Access::Write, false);
-        done(account.store.upload(&t.container, &t.path, Bytes::from(data), options).await)
+        done(
+            account
+                .store
+                .upload(&t.container, &t.path, Bytes::from(data), options)
+                .await,
+        )
     }
 
-    async fn open_writer(&mut self, r: Resource<AdlsClient>, container: String, path: String, options: UploadOptions) -> WitResult<Resource<AdlsWriter>> {
+    async fn open_writer(
+        &mut self,
+        r: Resource<AdlsClient>,
+        container: String,
+        path: String,
+        options: UploadOptions,
+    ) -> WitResult<Resource<AdlsWriter>> {
         let (account, t) = target!(self, r, container, path, Access::Write, false);
         let what = format!("{}/{}", t.container, t.path);
-        let made = account.store.begin_upload(&t.container, &t.path, options).await;
-        self.push(made.map(|upload| AdlsWriter::new(upload, account.settings.block_size, what)).map_err(ConnectorError::from))
+        let made = account
+            .store
+            .begin_upload(&t.container, &t.path, options)
+            .await;
+        self.push(
+            made.map(|upload| AdlsWriter::new(upload, account.settings.block_size, what))
+                .map_err(ConnectorError::from),
+        )
     }
 
-    async fn download(&mut self, r: Resource<AdlsClient>, container: String, path: String, range: Option<ByteRange>) -> WitResult<Vec<u8>> {
+    async fn download(
+        &mut self,
+        r: Resource<AdlsClient>,
+        container: String,
+        path: String,
+        range: Option<ByteRange>,
+    ) -> WitResult<Vec<u8>> {
         let (account, t) = target!(self, r, container, path, Access::Read, false);
         let (offset, length) = range.map(|r| (r.offset, r.length)).unwrap_or((0, None));
-        done(account.store.read(&t.container, &t.path, offset, length, None).await.map(|c| c.data.to_vec()))
+        done(
+            account
+                .store
+                .read(&t.container, &t.path, offset, length, None)
+                .await
+                .map(|c| c.data.to_vec()),
+        )
     }
 
-    async fn open_reader(&mut self, r: Resource<AdlsClient>, container: String, path: String, range: Option<ByteRange>, chunk_size: Option<u32>) -> WitResult<Resource<AdlsReader>> {
+    async fn open_reader(
+        &mut self,
+        r: Resource<AdlsClient>,
+        container: String,
+        path: String,
+        range: Option<ByteRange>,
+        chunk_size: Option<u32>,
+    ) -> WitResult<Resource<AdlsReader>> {
         let (account, t) = target!(self, r, container, path, Access::Read, false);
         let max = account.settings.max_download;
         if chunk_size.is_some_and(|c| c == 0 || u64::from(c) > max) {
-            return Ok(Err(Failure::new(ErrorKind::InvalidInput, format!("chunk-size must be between 1 byte and the profile's max_download ({max})")).into()));
+            return Ok(Err(Failure::new(
+                ErrorKind::InvalidInput,
+                format!("chunk-size must be between 1 byte and the profile's max_download ({max})"),
+            )
+            .into()));
         }
         let (offset, length) = range.map(|r| (r.offset, r.length)).unwrap_or((0, None));
         let chunk = chunk_size.map_or(account.settings.block_size as u64, u64::from);
-        let reader = AdlsReader::new(account.store.clone(), t.container, t.path, offset, length.map(|l| offset.saturating_add(l)), chunk);
+        let reader = AdlsReader::new(
+            account.store.clone(),
+            t.container,
+            t.path,
+            offset,
+            length.map(|l| offset.saturating_add(l)),
+            chunk,
+        );
         Ok(Ok(self.table.push(reader)?))
     }
 
-    async fn list_paths(&mut self, r: Resource<AdlsClient>, container: String, prefix: Option<String>, recursive: bool) -> WitResult<Resource<AdlsListStream>> {
-        let (account, t) = target!(self, r, container, prefix.unwrap_or_default(), Access::Read, true);
+    async fn list_paths(
+        &mut self,
+        r: Resource<AdlsClient>,
+        container: String,
+        prefix: Option<String>,
+        recursive: bool,
+    ) -> WitResult<Resource<AdlsListStream>> {
+        let (account, t) = target!(
+            self,
+            r,
+            container,
+            prefix.unwrap_or_default(),
+            Access::Read,
+            true
+        );
         let stream = AdlsListStream {
             store: account.store.clone(),
             container: t.container,
@@ -137,28 +256,68 @@ impl HostClient for HostState {
         Ok(Ok(self.table.push(stream)?))
     }
 
-    async fn exists(&mut self, r: Resource<AdlsClient>, container: String, path: String) -> WitResult<bool> {
+    async fn exists(
+        &mut self,
+        r: Resource<AdlsClient>,
+        container: String,
+        path: String,
+    ) -> WitResult<bool> {
         let (account, t) = target!(self, r, container, path, Access::Read, false);
         done(account.store.exists(&t.container, &t.path).await)
     }
 
-    async fn properties(&mut self, r: Resource<AdlsClient>, container: String, path: String) -> WitResult<PathProperties> {
+    async fn properties(
+        &mut self,
+        r: Resource<AdlsClient>,
+        container: String,
+        path: String,
+    ) -> WitResult<PathProperties> {
         let (account, t) = target!(self, r, container, path, Access::Read, false);
         done(account.store.properties(&t.container, &t.path).await)
     }
 
-    async fn delete_path(&mut self, r: Resource<AdlsClient>, container: String, path: String, recursive: bool) -> WitResult<()> {
+    async fn delete_path(
+        &mut self,
+        r: Resource<AdlsClient>,
+        container: String,
+        path: String,
+        recursive: bool,
+    ) -> WitResult<()> {
         let (account, t) = target!(self, r, container, path, Access::Write, false);
-        done(account.store.delete_path(&t.container, &t.path, recursive).await)
+        done(
+            account
+                .store
+                .delete_path(&t.container, &t.path, recursive)
+                .await,
+        )
     }
 
-    async fn rename(&mut self, r: Resource<AdlsClient>, container: String, from: String, to: String, overwrite: bool) -> WitResult<()> {
+    async fn rename(
+        &mut self,
+        r: Resource<AdlsClient>,
+        container: String,
+        from: String,
+        to: String,
+        overwrite: bool,
+    ) -> WitResult<()> {
         let (account, source) = target!(self, r, container, from, Access::Write, false);
         let (_, dest) = target!(self, r, container, to, Access::Write, false);
         if paths::is_within(&dest.path, &source.path) {
-            return Ok(Err(Failure::new(ErrorKind::InvalidInput, format!("cannot rename {} to {}: the target is the source or inside it", source.path, dest.path)).into()));
+            return Ok(Err(Failure::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "cannot rename {} to {}: the target is the source or inside it",
+                    source.path, dest.path
+                ),
+            )
+            .into()));
         }
-        done(account.store.rename(&source.container, &source.path, &dest.path, overwrite).await)
+        done(
+            account
+                .store
+                .rename(&source.container, &source.path, &dest.path, overwrite)
+                .await,
+        )
     }
 
     async fn drop(&mut self, r: Resource<AdlsClient>) -> wasmtime::Result<()> {

@@ -38,7 +38,12 @@ enum Stage {
 impl AdlsWriter {
     /// A writer over `upload`; `what` (container/path) names it in errors.
     pub fn new(upload: Box<dyn Upload>, block_size: usize, what: String) -> AdlsWriter {
-        AdlsWriter { stage: Stage::Idle(upload), buffer: BytesMut::new(), block_size, what }
+        AdlsWriter {
+            stage: Stage::Idle(upload),
+            buffer: BytesMut::new(),
+            block_size,
+            what,
+        }
     }
 
     /// Waits for the block in flight; the upload is then idle (or the error says why not).
@@ -49,15 +54,21 @@ impl AdlsWriter {
                 Ok(())
             }
             Stage::Sending(handle) => {
-                let (upload, result) = handle
-                    .await
-                    .map_err(|e| Failure::new(ErrorKind::Permanent, format!("the upload of {} stopped: {e}", self.what)))?;
+                let (upload, result) = handle.await.map_err(|e| {
+                    Failure::new(
+                        ErrorKind::Permanent,
+                        format!("the upload of {} stopped: {e}", self.what),
+                    )
+                })?;
                 self.stage = Stage::Idle(upload);
                 result
             }
             Stage::Over => Err(Failure::new(
                 ErrorKind::InvalidInput,
-                format!("the writer of {} is finished, aborted or failed; open a new one", self.what),
+                format!(
+                    "the writer of {} is finished, aborted or failed; open a new one",
+                    self.what
+                ),
             )),
         }
     }
@@ -77,7 +88,8 @@ impl AdlsWriter {
     async fn send_blocks(&mut self, data: Bytes) -> Result<(), Failure> {
         let size = self.block_size;
         for start in (0..data.len()).step_by(size) {
-            self.send(data.slice(start..(start + size).min(data.len()))).await?;
+            self.send(data.slice(start..(start + size).min(data.len())))
+                .await?;
         }
         Ok(())
     }
@@ -123,7 +135,10 @@ impl AdlsWriter {
         }
         match std::mem::replace(&mut self.stage, Stage::Over) {
             Stage::Idle(upload) => upload.commit().await,
-            _ => Err(Failure::new(ErrorKind::InvalidInput, format!("the writer of {} is finished", self.what))),
+            _ => Err(Failure::new(
+                ErrorKind::InvalidInput,
+                format!("the writer of {} is finished", self.what),
+            )),
         }
     }
 
@@ -148,7 +163,9 @@ impl Drop for AdlsWriter {
     fn drop(&mut self) {
         // Dropped unfinished (guest dropped it, trapped or timed out): discard off the guest's path.
         let stage = std::mem::replace(&mut self.stage, Stage::Over);
-        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let upload = async move {
             match stage {
                 Stage::Idle(upload) => Some(upload),
@@ -185,8 +202,25 @@ pub struct AdlsReader {
 
 impl AdlsReader {
     /// A reader of `offset..end` (to the file's end if `end` is none) in `chunk`-byte pieces.
-    pub fn new(store: Arc<dyn Store>, container: String, path: String, offset: u64, end: Option<u64>, chunk: u64) -> AdlsReader {
-        AdlsReader { store, container, path, offset, end, etag: None, chunk, done: false, ahead: None }
+    pub fn new(
+        store: Arc<dyn Store>,
+        container: String,
+        path: String,
+        offset: u64,
+        end: Option<u64>,
+        chunk: u64,
+    ) -> AdlsReader {
+        AdlsReader {
+            store,
+            container,
+            path,
+            offset,
+            end,
+            etag: None,
+            chunk,
+            done: false,
+            ahead: None,
+        }
     }
 
     /// Bytes wanted from `offset` now (0 = nothing left).
@@ -197,15 +231,36 @@ impl AdlsReader {
         }
     }
 
-    fn fetch(&self, want: u64) -> impl std::future::Future<Output = Result<Chunk, Failure>> + Send + 'static {
-        let (store, container, path, offset, etag) = (self.store.clone(), self.container.clone(), self.path.clone(), self.offset, self.etag.clone());
-        async move { store.read(&container, &path, offset, Some(want), etag.as_deref()).await }
+    fn fetch(
+        &self,
+        want: u64,
+    ) -> impl std::future::Future<Output = Result<Chunk, Failure>> + Send + 'static {
+        let (store, container, path, offset, etag) = (
+            self.store.clone(),
+            self.container.clone(),
+            self.path.clone(),
+            self.offset,
+            self.etag.clone(),
+        );
+        async move {
+            store
+                .read(&container, &path, offset, Some(want), etag.as_deref())
+                .await
+        }
     }
 
     /// The next chunk, or none at the end of the file or range.
     pub async fn read(&mut self) -> Result<Option<Vec<u8>>, Failure> {
         let fetched = match self.ahead.take() {
-            Some(handle) => handle.await.map_err(|e| Failure::new(ErrorKind::Permanent, format!("the download of {}/{} stopped: {e}", self.container, self.path)))?,
+            Some(handle) => handle.await.map_err(|e| {
+                Failure::new(
+                    ErrorKind::Permanent,
+                    format!(
+                        "the download of {}/{} stopped: {e}",
+                        self.container, self.path
+                    ),
+                )
+            })?,
             None => {
                 let want = self.want();
                 if self.done || want == 0 {
@@ -218,7 +273,13 @@ impl AdlsReader {
         let chunk = fetched.map_err(|f| {
             self.done = true;
             if f.is_status(412) {
-                Failure::new(ErrorKind::Conflict, format!("{}/{} changed while it was being read; start the read again", self.container, self.path))
+                Failure::new(
+                    ErrorKind::Conflict,
+                    format!(
+                        "{}/{} changed while it was being read; start the read again",
+                        self.container, self.path
+                    ),
+                )
             } else {
                 f
             }
@@ -267,7 +328,16 @@ impl AdlsListStream {
     /// The next non-empty page, or none after the last.
     pub async fn next(&mut self) -> Result<Option<Vec<PathInfo>>, Failure> {
         while !self.done {
-            let page = self.store.list_page(&self.container, &self.dir, self.recursive, self.page_size, self.next.take()).await?;
+            let page = self
+                .store
+                .list_page(
+                    &self.container,
+                    &self.dir,
+                    self.recursive,
+                    self.page_size,
+                    self.next.take(),
+                )
+                .await?;
             self.next = page.next;
             self.done = self.next.is_none();
             let entries: Vec<PathInfo> = page
@@ -288,15 +358,21 @@ impl AdlsListStream {
 fn is_upload_in_progress(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     name.starts_with('.')
-        && name.rsplit_once(".aw-upload-").is_some_and(|(_, t)| t.len() == 16 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        && name
+            .rsplit_once(".aw-upload-")
+            .is_some_and(|(_, t)| t.len() == 16 && t.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn in_progress_uploads_are_recognised_by_their_whole_pattern() {
-        assert!(super::is_upload_in_progress("a/.x.csv.aw-upload-0123456789abcdef"));
-        assert!(!super::is_upload_in_progress("a/x.csv.aw-upload-0123456789abcdef"));
+        assert!(super::is_upload_in_progress(
+            "a/.x.csv.aw-upload-0123456789abcdef"
+        ));
+        assert!(!super::is_upload_in_progress(
+            "a/x.csv.aw-upload-0123456789abcdef"
+        ));
         assert!(!super::is_upload_in_progress("a/.x.aw-upload-12"));
     }
 }

@@ -53,13 +53,33 @@ pub struct Cursor {
 impl Cursor {
     /// Declares cursor `name` over `sql` with `params` on `client`, in its current transaction;
     /// returns it with the result's columns.
-    pub async fn declare(client: &ClientWrapper, name: String, sql: &str, params: Vec<Value>, batch: u32) -> Result<(Cursor, Vec<Column>)> {
+    pub async fn declare(
+        client: &ClientWrapper,
+        name: String,
+        sql: &str,
+        params: Vec<Value>,
+        batch: u32,
+    ) -> Result<(Cursor, Vec<Column>)> {
         let plain = statements::prepare(client, sql).await?;
-        let declare = statements::prepare(client, &format!("DECLARE {name} NO SCROLL CURSOR FOR {sql}")).await?;
+        let declare = statements::prepare(
+            client,
+            &format!("DECLARE {name} NO SCROLL CURSOR FOR {sql}"),
+        )
+        .await?;
         let converted = statements::params(&declare, params)?;
-        client.execute_raw(&declare, converted.iter()).await.map_err(|e| from_pg(&e))?;
+        client
+            .execute_raw(&declare, converted.iter())
+            .await
+            .map_err(|e| from_pg(&e))?;
         let fetch_sql = format!("FETCH FORWARD {batch} FROM {name}");
-        Ok((Cursor { name, fetch_sql, batch }, statements::columns(&plain)))
+        Ok((
+            Cursor {
+                name,
+                fetch_sql,
+                batch,
+            },
+            statements::columns(&plain),
+        ))
     }
 }
 
@@ -73,11 +93,20 @@ pub struct PgRowStream {
 
 enum State {
     /// Inside a guest transaction, on its connection: FETCH on demand.
-    Shared { conn: SharedConn, cursor: Cursor },
+    Shared {
+        conn: SharedConn,
+        cursor: Cursor,
+    },
     /// Client-level, not read yet: its own connection, inside its own transaction.
-    Owned { conn: PinnedConn, cursor: Cursor },
+    Owned {
+        conn: PinnedConn,
+        cursor: Cursor,
+    },
     /// Client-level, read by a producer task in batches of `batch` rows.
-    Producing { batches: mpsc::Receiver<Result<Batch>>, batch: u32 },
+    Producing {
+        batches: mpsc::Receiver<Result<Batch>>,
+        batch: u32,
+    },
     /// Failed: every later pull gets the same error.
     Failed(ConnectorError),
     Done,
@@ -86,18 +115,29 @@ enum State {
 impl PgRowStream {
     /// A stream over `cursor` inside a guest transaction.
     pub fn shared(conn: SharedConn, cursor: Cursor, columns: Vec<Column>) -> Self {
-        PgRowStream { columns, encoded: None, state: State::Shared { conn, cursor } }
+        PgRowStream {
+            columns,
+            encoded: None,
+            state: State::Shared { conn, cursor },
+        }
     }
 
     /// A client-level stream over `cursor`, whose transaction on `conn` it ends.
     pub fn owned(conn: PinnedConn, cursor: Cursor, columns: Vec<Column>) -> Self {
-        PgRowStream { columns, encoded: None, state: State::Owned { conn, cursor } }
+        PgRowStream {
+            columns,
+            encoded: None,
+            state: State::Owned { conn, cursor },
+        }
     }
 
     /// The next batch, as values (`encoded` false) or encoded; `None` at the end.
     pub async fn next(&mut self, encoded: bool) -> Result<Option<Batch>> {
         if *self.encoded.get_or_insert(encoded) != encoded {
-            return Err(error(ErrorKind::InvalidInput, "a row stream is read with `next` or with `next-encoded`, not both"));
+            return Err(error(
+                ErrorKind::InvalidInput,
+                "a row stream is read with `next` or with `next-encoded`, not both",
+            ));
         }
         if let State::Shared { conn, .. } = &self.state {
             lock(conn)?; // a transaction busy with a COPY fails this pull only, not the stream
@@ -137,7 +177,9 @@ impl PgRowStream {
             State::Shared { conn, cursor } => {
                 if let Ok(guard) = lock(&conn) {
                     if let Ok(client) = guard.client() {
-                        let _ = client.batch_execute(&format!("CLOSE {}", cursor.name)).await;
+                        let _ = client
+                            .batch_execute(&format!("CLOSE {}", cursor.name))
+                            .await;
                     }
                 }
             }
@@ -150,7 +192,11 @@ impl PgRowStream {
 }
 
 /// Waits for the producer's next batch; after the last (short) one the stream is done.
-async fn receive(state: &mut State, mut batches: mpsc::Receiver<Result<Batch>>, batch: u32) -> Result<Batch> {
+async fn receive(
+    state: &mut State,
+    mut batches: mpsc::Receiver<Result<Batch>>,
+    batch: u32,
+) -> Result<Batch> {
     match batches.recv().await {
         Some(Ok(rows)) => {
             if rows.len() == batch as usize {
@@ -160,7 +206,10 @@ async fn receive(state: &mut State, mut batches: mpsc::Receiver<Result<Batch>>, 
         }
         Some(Err(e)) => Err(e),
         // Only a producer that died (the run is shutting down) hangs up before the last batch.
-        None => Err(error(ErrorKind::Transient, "the row stream stopped before its last row")),
+        None => Err(error(
+            ErrorKind::Transient,
+            "the row stream stopped before its last row",
+        )),
     }
 }
 
@@ -171,14 +220,20 @@ async fn fetch_shared(conn: &SharedConn, cursor: &Cursor, encoded: bool) -> Resu
     let fetch = statements::prepare(client, &cursor.fetch_sql).await?;
     let batch = read_batch(start_fetch(client, &fetch).await?, encoded, cursor.batch).await?;
     if batch.len() < cursor.batch as usize {
-        client.batch_execute(&format!("CLOSE {}", cursor.name)).await.map_err(|e| from_pg(&e))?;
+        client
+            .batch_execute(&format!("CLOSE {}", cursor.name))
+            .await
+            .map_err(|e| from_pg(&e))?;
     }
     Ok(batch)
 }
 
 /// Sends the cursor's FETCH (it has no parameters); resolves once the server starts answering.
 async fn start_fetch(client: &ClientWrapper, fetch: &Statement) -> Result<RowStream> {
-    client.query_raw(fetch, std::iter::empty::<i32>()).await.map_err(|e| from_pg(&e))
+    client
+        .query_raw(fetch, std::iter::empty::<i32>())
+        .await
+        .map_err(|e| from_pg(&e))
 }
 
 /// Converts the rows of one FETCH as they arrive, to values or to the compact encoding.
@@ -202,7 +257,12 @@ async fn read_batch(rows: RowStream, encoded: bool, batch: u32) -> Result<Batch>
 /// Reads a client-level stream to its end and ends its transaction: COMMIT after the last
 /// batch, ROLLBACK when the guest hung up or a FETCH failed (the connection is closed instead
 /// if that fails too).
-async fn produce(mut conn: PinnedConn, cursor: Cursor, encoded: bool, batches: mpsc::Sender<Result<Batch>>) {
+async fn produce(
+    mut conn: PinnedConn,
+    cursor: Cursor,
+    encoded: bool,
+    batches: mpsc::Sender<Result<Batch>>,
+) {
     let pumped = match conn.client() {
         Ok(client) => pump(client, &cursor, encoded, &batches).await,
         Err(e) => Err(e),
@@ -225,7 +285,12 @@ async fn produce(mut conn: PinnedConn, cursor: Cursor, encoded: bool, batches: m
 /// Sends every full batch of the cursor to the guest, keeping the next FETCH queued on the
 /// server behind the one being read. Returns the last (short) batch, or `None` when the guest
 /// dropped the stream.
-async fn pump(client: &ClientWrapper, cursor: &Cursor, encoded: bool, batches: &mpsc::Sender<Result<Batch>>) -> Result<Option<Batch>> {
+async fn pump(
+    client: &ClientWrapper,
+    cursor: &Cursor,
+    encoded: bool,
+    batches: &mpsc::Sender<Result<Batch>>,
+) -> Result<Option<Batch>> {
     let fetch = statements::prepare(client, &cursor.fetch_sql).await?;
     let mut current = start_fetch(client, &fetch).await?;
     loop {

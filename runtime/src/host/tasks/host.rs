@@ -9,16 +9,30 @@ use crate::host::bindings::types::ErrorKind;
 use crate::host::{connector_error, HostState, WitResult};
 
 impl Host for HostState {
-    async fn spawn(&mut self, name: String, input: String, options: Option<TaskOptions>) -> WitResult<Resource<TaskHandle>> {
+    async fn spawn(
+        &mut self,
+        name: String,
+        input: String,
+        options: Option<TaskOptions>,
+    ) -> WitResult<Resource<TaskHandle>> {
         let Some(scope) = self.tasks.clone() else {
-            return Ok(Err(connector_error(ErrorKind::Config, "spawning tasks needs a flow: export `run-task` and `describe` (the `flow` world)")));
+            return Ok(Err(connector_error(
+                ErrorKind::Config,
+                "spawning tasks needs a flow: export `run-task` and `describe` (the `flow` world)",
+            )));
         };
         let spawned = scope.scheduler.spawn(name, input, options, scope.depth + 1);
         self.push(spawned.map(TaskHandle))
     }
 
-    async fn join_all(&mut self, handles: Vec<Resource<TaskHandle>>) -> wasmtime::Result<Vec<TaskOutcome>> {
-        let cells = handles.iter().map(|h| Ok(self.table.get(h)?.0.clone())).collect::<wasmtime::Result<Vec<_>>>()?;
+    async fn join_all(
+        &mut self,
+        handles: Vec<Resource<TaskHandle>>,
+    ) -> wasmtime::Result<Vec<TaskOutcome>> {
+        let cells = handles
+            .iter()
+            .map(|h| Ok(self.table.get(h)?.0.clone()))
+            .collect::<wasmtime::Result<Vec<_>>>()?;
         let slot = self.waiting();
         let mut results = Vec::with_capacity(cells.len());
         for cell in cells {
@@ -41,7 +55,10 @@ impl HostState {
 }
 
 impl HostTaskHandle for HostState {
-    async fn join(&mut self, r: Resource<TaskHandle>) -> wasmtime::Result<Result<String, TaskError>> {
+    async fn join(
+        &mut self,
+        r: Resource<TaskHandle>,
+    ) -> wasmtime::Result<Result<String, TaskError>> {
         let cell = self.table.get(&r)?.0.clone();
         let slot = self.waiting();
         let outcome = cell.join().await;

@@ -72,7 +72,14 @@ impl TaskRecord {
     }
 
     /// A task that ran.
-    pub fn finished(sequence: u64, name: &str, input_hash: &str, attempts: u32, duration: Duration, outcome: &TaskOutcome) -> TaskRecord {
+    pub fn finished(
+        sequence: u64,
+        name: &str,
+        input_hash: &str,
+        attempts: u32,
+        duration: Duration,
+        outcome: &TaskOutcome,
+    ) -> TaskRecord {
         let (status, attempts, error_kind, limit) = match outcome {
             Ok(_) => ("succeeded", attempts, None, None),
             Err(e) => (
@@ -82,7 +89,17 @@ impl TaskRecord {
                 e.limit.clone(),
             ),
         };
-        TaskRecord { sequence, name: name.to_string(), input_hash: input_hash.to_string(), attempts, status, duration, cached: false, error_kind, limit }
+        TaskRecord {
+            sequence,
+            name: name.to_string(),
+            input_hash: input_hash.to_string(),
+            attempts,
+            status,
+            duration,
+            cached: false,
+            error_kind,
+            limit,
+        }
     }
 }
 

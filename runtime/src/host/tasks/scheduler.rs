@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
-use tracing::Instrument;
 use tokio::sync::{oneshot, watch};
+use tracing::Instrument;
 
 use super::disk_cache::DiskCache;
 use super::observe::{Counters, EventLog};
@@ -94,11 +94,21 @@ enum CacheEntry {
 
 impl Scheduler {
     /// A scheduler running attempts with `attempts`; `declared` are the defaults `describe` gave.
-    pub fn new(attempts: Attempts, declared: HashMap<String, TaskOptions>, limits: Limits, flow: FlowLimits, events: Option<Arc<EventLog>>, disk: Option<Arc<DiskCache>>) -> Arc<Scheduler> {
+    pub fn new(
+        attempts: Attempts,
+        declared: HashMap<String, TaskOptions>,
+        limits: Limits,
+        flow: FlowLimits,
+        events: Option<Arc<EventLog>>,
+        disk: Option<Arc<DiskCache>>,
+    ) -> Arc<Scheduler> {
         Arc::new(Scheduler {
             attempts,
             declared,
-            slots: Mutex::new(Slots { free: flow.max_tasks.max(1), waiting: BinaryHeap::new() }),
+            slots: Mutex::new(Slots {
+                free: flow.max_tasks.max(1),
+                waiting: BinaryHeap::new(),
+            }),
             limits,
             flow,
             spawned: AtomicU64::new(0),
@@ -147,20 +157,42 @@ impl Scheduler {
     }
 
     /// Queues a task spawned at `depth` (the spawner's depth + 1).
-    pub fn spawn(self: &Arc<Self>, name: String, input: String, options: Option<TaskOptions>, depth: u32) -> Result<Arc<TaskCell>, ConnectorError> {
+    pub fn spawn(
+        self: &Arc<Self>,
+        name: String,
+        input: String,
+        options: Option<TaskOptions>,
+        depth: u32,
+    ) -> Result<Arc<TaskCell>, ConnectorError> {
         if !self.declared.is_empty() && !self.declared.contains_key(&name) {
             let mut known: Vec<&str> = self.declared.keys().map(String::as_str).collect();
             known.sort();
-            return Err(connector_error(ErrorKind::InvalidInput, format!("no task named `{name}` in this component; `describe` lists: {}", known.join(", "))));
+            return Err(connector_error(
+                ErrorKind::InvalidInput,
+                format!(
+                    "no task named `{name}` in this component; `describe` lists: {}",
+                    known.join(", ")
+                ),
+            ));
         }
         if depth > self.flow.max_depth {
             return Err(connector_error(ErrorKind::Limit, format!("task `{name}` would run at spawn depth {depth}, over the run's limit of {} (limits.max_depth)", self.flow.max_depth)));
         }
         if *self.cancel_all.borrow() {
-            return Err(connector_error(ErrorKind::Permanent, format!("task `{name}` was not started: the run is being cancelled")));
+            return Err(connector_error(
+                ErrorKind::Permanent,
+                format!("task `{name}` was not started: the run is being cancelled"),
+            ));
         }
-        let policy = Policy::resolve(options.as_ref(), self.declared.get(&name), self.limits.timeout);
-        let key = policy.cache_key.clone().unwrap_or_else(|| cache_key(&self.attempts.digest, &name, &input));
+        let policy = Policy::resolve(
+            options.as_ref(),
+            self.declared.get(&name),
+            self.limits.timeout,
+        );
+        let key = policy
+            .cache_key
+            .clone()
+            .unwrap_or_else(|| cache_key(&self.attempts.digest, &name, &input));
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         let input_hash = short_hash(&input);
         // Identical spawns share one execution; a fresh cached result is a hit.
@@ -180,7 +212,13 @@ impl Scheduler {
             // Then the disk, for results of earlier runs.
             if let (Some(disk), Some(_)) = (&self.disk, policy.cache_ttl) {
                 if let Some((output, left)) = disk.get(&key) {
-                    cache.insert(key.clone(), CacheEntry::Done { output: output.clone(), until: Instant::now() + left });
+                    cache.insert(
+                        key.clone(),
+                        CacheEntry::Done {
+                            output: output.clone(),
+                            until: Instant::now() + left,
+                        },
+                    );
                     self.cache_hit(sequence, &name, &input_hash, "disk");
                     return Ok(settled(&name, Ok(output)));
                 }
@@ -189,7 +227,11 @@ impl Scheduler {
             if total > self.flow.max_total_tasks {
                 return Err(connector_error(ErrorKind::Limit, format!("task `{name}` would be task number {total} of this run, over limits.max_total_tasks = {}", self.flow.max_total_tasks)));
             }
-            let cell = Arc::new(TaskCell { name: name.clone(), result: watch::Sender::new(None), cancel: watch::Sender::new(false) });
+            let cell = Arc::new(TaskCell {
+                name: name.clone(),
+                result: watch::Sender::new(None),
+                cancel: watch::Sender::new(false),
+            });
             if policy.cache_ttl.is_some() {
                 cache.insert(key.clone(), CacheEntry::Running(cell.clone()));
             }
@@ -197,18 +239,37 @@ impl Scheduler {
             self.counters.queued.fetch_add(1, Ordering::Relaxed);
             let scheduler = self.clone();
             let running = cell.clone();
-            let identity = Identity { key, input_hash, sequence, depth };
+            let identity = Identity {
+                key,
+                input_hash,
+                sequence,
+                depth,
+            };
             // The attempts' spans hang under the spawner's (the flow's `run`, or a parent task's
             // attempt), so a trace shows the whole fan-out.
             let parent = tracing::Span::current();
-            tokio::spawn(async move { scheduler.drive(running, input, policy, identity).await }.instrument(parent));
+            tokio::spawn(
+                async move { scheduler.drive(running, input, policy, identity).await }
+                    .instrument(parent),
+            );
             Ok(cell)
         }
     }
 
     /// Runs a task's attempts until one succeeds, its retries are spent, or it is cancelled.
-    async fn drive(self: Arc<Self>, cell: Arc<TaskCell>, input: String, policy: Policy, id: Identity) {
-        let Identity { key, input_hash, sequence, depth } = id;
+    async fn drive(
+        self: Arc<Self>,
+        cell: Arc<TaskCell>,
+        input: String,
+        policy: Policy,
+        id: Identity,
+    ) {
+        let Identity {
+            key,
+            input_hash,
+            sequence,
+            depth,
+        } = id;
         let started = Instant::now();
         let mut cancel = cell.cancel.subscribe();
         let mut cancel_all = self.cancel_all.subscribe();
@@ -224,7 +285,10 @@ impl Scheduler {
             c.queued.fetch_sub(1, Ordering::Relaxed);
             c.running.fetch_add(1, Ordering::Relaxed);
             self.emit("task-started", || serde_json::json!({ "task": cell.name, "attempt": attempt, "input_hash": input_hash }));
-            let limits = Limits { timeout: policy.timeout, ..self.limits.clone() };
+            let limits = Limits {
+                timeout: policy.timeout,
+                ..self.limits.clone()
+            };
             let result = tokio::select! {
                 r = self.attempts.run_task(&self, &cell.name, &input, &limits, depth, slot.clone()) => Some(r),
                 _ = flagged(&mut cancel) => None,
@@ -234,7 +298,11 @@ impl Scheduler {
             c.running.fetch_sub(1, Ordering::Relaxed);
             let Some(result) = result else {
                 c.queued.fetch_add(1, Ordering::Relaxed);
-                break Err(cancelled_error(&cell.name, attempt, "was cancelled while it ran"));
+                break Err(cancelled_error(
+                    &cell.name,
+                    attempt,
+                    "was cancelled while it ran",
+                ));
             };
             match result {
                 Ok(output) => {
@@ -273,7 +341,14 @@ impl Scheduler {
                 });
             }
         }
-        let record = TaskRecord::finished(sequence, &cell.name, &input_hash, attempt, started.elapsed(), &outcome);
+        let record = TaskRecord::finished(
+            sequence,
+            &cell.name,
+            &input_hash,
+            attempt,
+            started.elapsed(),
+            &outcome,
+        );
         tracing::debug!(task = %cell.name, attempts = record.attempts, status = record.status, "task finished");
         self.record(record);
         {
@@ -283,10 +358,17 @@ impl Scheduler {
                     if let Some(disk) = &self.disk {
                         disk.put(&key, output, ttl);
                     }
-                    cache.insert(key, CacheEntry::Done { output: output.clone(), until: Instant::now() + ttl });
+                    cache.insert(
+                        key,
+                        CacheEntry::Done {
+                            output: output.clone(),
+                            until: Instant::now() + ttl,
+                        },
+                    );
                 }
                 _ => {
-                    if matches!(cache.get(&key), Some(CacheEntry::Running(c)) if Arc::ptr_eq(c, &cell)) {
+                    if matches!(cache.get(&key), Some(CacheEntry::Running(c)) if Arc::ptr_eq(c, &cell))
+                    {
                         cache.remove(&key);
                     }
                 }
@@ -304,7 +386,10 @@ impl Scheduler {
     /// Counts, logs and records a spawn answered without running (`from`: joined, memory, disk).
     fn cache_hit(&self, sequence: u64, name: &str, input_hash: &str, from: &str) {
         self.counters.cached.fetch_add(1, Ordering::Relaxed);
-        self.emit("task-cached", || serde_json::json!({ "task": name, "input_hash": input_hash, "from": from }));
+        self.emit(
+            "task-cached",
+            || serde_json::json!({ "task": name, "input_hash": input_hash, "from": from }),
+        );
         self.record(TaskRecord::cached(sequence, name, input_hash));
     }
 
@@ -315,7 +400,11 @@ impl Scheduler {
     /// Waits for a concurrency slot; higher priority first, then spawn order.
     async fn acquire(self: &Arc<Self>, priority: i32) -> Arc<Slot> {
         self.take_slot(priority).await;
-        Arc::new(Slot { scheduler: Arc::downgrade(self), priority, held: Mutex::new(true) })
+        Arc::new(Slot {
+            scheduler: Arc::downgrade(self),
+            priority,
+            held: Mutex::new(true),
+        })
     }
 
     async fn take_slot(&self, priority: i32) {
@@ -327,11 +416,18 @@ impl Scheduler {
             }
             let (tx, rx) = oneshot::channel();
             let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
-            slots.waiting.push(Waiter { priority, sequence, wake: tx });
+            slots.waiting.push(Waiter {
+                priority,
+                sequence,
+                wake: tx,
+            });
             rx
         };
         // A waiter dropped (cancelled) after a slot was handed to it passes the slot on.
-        let mut pending = Pending { rx: Some(rx), scheduler: self };
+        let mut pending = Pending {
+            rx: Some(rx),
+            scheduler: self,
+        };
         if let Some(rx) = pending.rx.as_mut() {
             // A closed channel cannot happen while the scheduler lives; take the slot either way.
             let _ = rx.await;
@@ -403,7 +499,9 @@ impl PartialOrd for Waiter {
 impl Ord for Waiter {
     /// The heap's greatest is the highest priority, then the earliest.
     fn cmp(&self, other: &Self) -> CmpOrdering {
-        self.priority.cmp(&other.priority).then(other.sequence.cmp(&self.sequence))
+        self.priority
+            .cmp(&other.priority)
+            .then(other.sequence.cmp(&self.sequence))
     }
 }
 
@@ -459,7 +557,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// A task that is already settled (a cache hit).
 fn settled(name: &str, outcome: TaskOutcome) -> Arc<TaskCell> {
-    Arc::new(TaskCell { name: name.to_string(), result: watch::Sender::new(Some(outcome)), cancel: watch::Sender::new(false) })
+    Arc::new(TaskCell {
+        name: name.to_string(),
+        result: watch::Sender::new(Some(outcome)),
+        cancel: watch::Sender::new(false),
+    })
 }
 
 /// The first 16 hex digits of the input's SHA-256, for reports.
@@ -479,7 +581,12 @@ fn cache_key(component: &str, name: &str, input: &str) -> String {
 
 fn cancelled_error(name: &str, attempts: u32, why: &str) -> TaskError {
     TaskError {
-        error: ConnectorError { kind: ErrorKind::Permanent, message: format!("task `{name}` {why}"), code: None, retryable: false },
+        error: ConnectorError {
+            kind: ErrorKind::Permanent,
+            message: format!("task `{name}` {why}"),
+            code: None,
+            retryable: false,
+        },
         attempts,
         limit: None,
         cancelled: true,
@@ -490,7 +597,12 @@ fn cancelled_error(name: &str, attempts: u32, why: &str) -> TaskError {
 fn task_error(error: &RunError, attempts: u32) -> TaskError {
     let (error, limit) = match error {
         RunError::Guest(g) => (
-            ConnectorError { kind: kind_from_name(&g.kind), message: g.message.clone(), code: g.code.clone(), retryable: g.retryable },
+            ConnectorError {
+                kind: kind_from_name(&g.kind),
+                message: g.message.clone(),
+                code: g.code.clone(),
+                retryable: g.retryable,
+            },
             None,
         ),
         RunError::Limit(hit) => {
@@ -499,12 +611,27 @@ fn task_error(error: &RunError, attempts: u32) -> TaskError {
                 LimitHit::Memory { .. } => "memory",
                 LimitHit::Fuel { .. } => "fuel",
             };
-            let kind = if name == "timeout" { ErrorKind::Timeout } else { ErrorKind::Limit };
-            (connector_error(kind, hit.to_string()), Some(name.to_string()))
+            let kind = if name == "timeout" {
+                ErrorKind::Timeout
+            } else {
+                ErrorKind::Limit
+            };
+            (
+                connector_error(kind, hit.to_string()),
+                Some(name.to_string()),
+            )
         }
-        other => (connector_error(ErrorKind::Permanent, other.to_string()), None),
+        other => (
+            connector_error(ErrorKind::Permanent, other.to_string()),
+            None,
+        ),
     };
-    TaskError { error, attempts, limit, cancelled: false }
+    TaskError {
+        error,
+        attempts,
+        limit,
+        cancelled: false,
+    }
 }
 
 #[cfg(test)]
@@ -515,9 +642,14 @@ mod tests {
     fn waiters_leave_by_priority_then_spawn_order() {
         let mut heap = BinaryHeap::new();
         for (priority, sequence) in [(0, 1), (5, 2), (0, 0), (5, 3), (-1, 4)] {
-            heap.push(Waiter { priority, sequence, wake: oneshot::channel().0 });
+            heap.push(Waiter {
+                priority,
+                sequence,
+                wake: oneshot::channel().0,
+            });
         }
-        let order: Vec<(i32, u64)> = std::iter::from_fn(|| heap.pop().map(|w| (w.priority, w.sequence))).collect();
+        let order: Vec<(i32, u64)> =
+            std::iter::from_fn(|| heap.pop().map(|w| (w.priority, w.sequence))).collect();
         assert_eq!(order, vec![(5, 2), (5, 3), (0, 0), (0, 1), (-1, 4)]);
     }
 

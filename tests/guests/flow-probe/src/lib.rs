@@ -29,15 +29,19 @@ fn error_json(e: &Error) -> Json {
 fn raw(task: &Task) -> Json {
     match task.join_raw() {
         Ok(text) => json!({ "ok": serde_json::from_str::<Json>(&text).unwrap_or(Json::Null) }),
-        Err(e) => json!({ "error": { "kind": format!("{:?}", e.error.kind), "message": e.error.message,
-                                     "attempts": e.attempts, "limit": e.limit, "cancelled": e.cancelled } }),
+        Err(e) => {
+            json!({ "error": { "kind": format!("{:?}", e.error.kind), "message": e.error.message,
+                                     "attempts": e.attempts, "limit": e.limit, "cancelled": e.cancelled } })
+        }
     }
 }
 
 fn flow(input: Input) -> aw_guest::Result<Json> {
     match input.op.as_str() {
         "parallel" => {
-            let handles = (0..input.n).map(|_| tasks::spawn("sleep", &input.secs, Options::new())).collect::<aw_guest::Result<Vec<_>>>()?;
+            let handles = (0..input.n)
+                .map(|_| tasks::spawn("sleep", &input.secs, Options::new()))
+                .collect::<aw_guest::Result<Vec<_>>>()?;
             let slept: Vec<f64> = tasks::join_all(&handles)?;
             Ok(json!({ "tasks": slept.len() }))
         }
@@ -45,21 +49,38 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
             let t = tasks::spawn(
                 "flaky",
                 &json!({ "key": input.key, "fail_times": input.fail_times, "kind": input.kind }),
-                Options::new().retries(input.retries).backoff(50, 2.0, 400, true),
+                Options::new()
+                    .retries(input.retries)
+                    .backoff(50, 2.0, 400, true),
             )?;
             Ok(raw(&t))
         }
         "timeout" => {
-            let t = tasks::spawn("spin", &0, Options::new().retries(input.retries).timeout_ms(input.timeout_ms).backoff(10, 1.0, 10, false))?;
+            let t = tasks::spawn(
+                "spin",
+                &0,
+                Options::new()
+                    .retries(input.retries)
+                    .timeout_ms(input.timeout_ms)
+                    .backoff(10, 1.0, 10, false),
+            )?;
             Ok(raw(&t))
         }
         "bomb" => {
             let bomb = tasks::spawn("bomb", &0, Options::new())?;
-            let squares = (1..=3u64).map(|n| tasks::spawn("square", &n, Options::new())).collect::<aw_guest::Result<Vec<_>>>()?;
-            Ok(json!({ "bomb": raw(&bomb), "squares": squares.iter().map(raw).collect::<Vec<_>>() }))
+            let squares = (1..=3u64)
+                .map(|n| tasks::spawn("square", &n, Options::new()))
+                .collect::<aw_guest::Result<Vec<_>>>()?;
+            Ok(
+                json!({ "bomb": raw(&bomb), "squares": squares.iter().map(raw).collect::<Vec<_>>() }),
+            )
         }
         "fail-fast" => {
-            let long = tasks::spawn("long_tx", &json!({ "table": input.table, "secs": input.secs }), Options::new())?;
+            let long = tasks::spawn(
+                "long_tx",
+                &json!({ "table": input.table, "secs": input.secs }),
+                Options::new(),
+            )?;
             let fail = tasks::spawn("fail", &0.3, Options::new())?;
             Ok(json!({ "long": raw(&long), "fail": raw(&fail) }))
         }
@@ -67,8 +88,13 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
             let options = || Options::new().cache_ttl_ms(60_000);
             let first: u64 = tasks::spawn("square", &input.n, options())?.join()?;
             let second: u64 = tasks::spawn("square", &input.n, options())?.join()?;
-            let (a, b) = (tasks::spawn("square", &(input.n + 1), options())?, tasks::spawn("square", &(input.n + 1), options())?);
-            Ok(json!({ "first": first, "second": second, "joined": [a.join::<u64>()?, b.join::<u64>()?] }))
+            let (a, b) = (
+                tasks::spawn("square", &(input.n + 1), options())?,
+                tasks::spawn("square", &(input.n + 1), options())?,
+            );
+            Ok(
+                json!({ "first": first, "second": second, "joined": [a.join::<u64>()?, b.join::<u64>()?] }),
+            )
         }
         "runaway" => {
             let t = tasks::spawn("spawner", &0, Options::new())?;
@@ -80,18 +106,24 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
             loop {
                 match tasks::spawn("square", &(spawned.len() as u64), Options::new()) {
                     Ok(t) => spawned.push(t),
-                    Err(e) => return Ok(json!({ "spawned": spawned.len(), "error": error_json(&e) })),
+                    Err(e) => {
+                        return Ok(json!({ "spawned": spawned.len(), "error": error_json(&e) }))
+                    }
                 }
             }
         }
         "nested" => {
             // Tasks that join their own children, more of them than slots.
-            let parents = (0..3u64).map(|_| tasks::spawn("parent", &input.n, Options::new())).collect::<aw_guest::Result<Vec<_>>>()?;
+            let parents = (0..3u64)
+                .map(|_| tasks::spawn("parent", &input.n, Options::new()))
+                .collect::<aw_guest::Result<Vec<_>>>()?;
             let sums: Vec<u64> = tasks::join_all(&parents)?;
             Ok(json!({ "sums": sums }))
         }
         "fanout" => {
-            let handles = (0..input.n).map(|i| tasks::spawn("square", &i, Options::new())).collect::<aw_guest::Result<Vec<_>>>()?;
+            let handles = (0..input.n)
+                .map(|i| tasks::spawn("square", &i, Options::new()))
+                .collect::<aw_guest::Result<Vec<_>>>()?;
             let squares: Vec<u64> = tasks::join_all(&handles)?;
             Ok(json!({ "sum": squares.iter().sum::<u64>(), "count": squares.len() }))
         }
@@ -119,13 +151,20 @@ struct Flaky {
 /// Fails `fail_times` times (counted in Postgres: each attempt is a fresh instance), then succeeds.
 fn flaky(f: Flaky) -> aw_guest::Result<i64> {
     let db = postgres::open(None)?;
-    db.execute("CREATE TABLE IF NOT EXISTS aw_flaky (key text PRIMARY KEY, n int8 NOT NULL)", &[])?;
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS aw_flaky (key text PRIMARY KEY, n int8 NOT NULL)",
+        &[],
+    )?;
     let n = db
         .query_value("INSERT INTO aw_flaky VALUES ($1, 1) ON CONFLICT (key) DO UPDATE SET n = aw_flaky.n + 1 RETURNING n", &[f.key.as_str().into()])?
         .and_then(|v| v.as_i64())
         .unwrap_or(0);
     if n <= f.fail_times {
-        let kind = if f.kind == "invalid-input" { ErrorKind::InvalidInput } else { ErrorKind::Transient };
+        let kind = if f.kind == "invalid-input" {
+            ErrorKind::InvalidInput
+        } else {
+            ErrorKind::Transient
+        };
         return Err(Error::new(kind, format!("attempt {n} fails on purpose")));
     }
     Ok(n)
@@ -175,7 +214,9 @@ fn fail(secs: f64) -> aw_guest::Result<u64> {
 
 /// Spawns `n` squares and joins them.
 fn parent(n: u64) -> aw_guest::Result<u64> {
-    let children = (1..=n).map(|i| tasks::spawn("square", &i, Options::new())).collect::<aw_guest::Result<Vec<_>>>()?;
+    let children = (1..=n)
+        .map(|i| tasks::spawn("square", &i, Options::new()))
+        .collect::<aw_guest::Result<Vec<_>>>()?;
     let squares: Vec<u64> = tasks::join_all(&children)?;
     Ok(squares.iter().sum())
 }

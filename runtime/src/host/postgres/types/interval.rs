@@ -25,7 +25,11 @@ impl<'a> FromSql<'a> for Interval {
         days.copy_from_slice(&raw[8..12]);
         let mut months = [0u8; 4];
         months.copy_from_slice(&raw[12..16]);
-        Ok(Interval { micros: i64::from_be_bytes(micros), days: i32::from_be_bytes(days), months: i32::from_be_bytes(months) })
+        Ok(Interval {
+            micros: i64::from_be_bytes(micros),
+            days: i32::from_be_bytes(days),
+            months: i32::from_be_bytes(months),
+        })
     }
 
     fn accepts(ty: &Type) -> bool {
@@ -34,7 +38,11 @@ impl<'a> FromSql<'a> for Interval {
 }
 
 impl ToSql for Interval {
-    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
         out.put_i64(self.micros);
         out.put_i32(self.days);
         out.put_i32(self.months);
@@ -53,7 +61,11 @@ impl Interval {
     pub fn to_iso(self) -> String {
         let mut out = String::from("P");
         let (years, months) = (self.months / 12, self.months % 12);
-        for (n, unit) in [(years as i64, 'Y'), (months as i64, 'M'), (self.days as i64, 'D')] {
+        for (n, unit) in [
+            (years as i64, 'Y'),
+            (months as i64, 'M'),
+            (self.days as i64, 'D'),
+        ] {
             if n != 0 {
                 out.push_str(&format!("{n}{unit}"));
             }
@@ -90,7 +102,10 @@ impl Interval {
     /// Parses ISO 8601 durations: `P[nY][nM][nW][nD][T[nH][nM][n[.n]S]]`, each number with an
     /// optional sign, a fraction only on seconds.
     pub fn parse_iso(text: &str) -> Option<Interval> {
-        let body = text.trim().strip_prefix('P').or_else(|| text.trim().strip_prefix('p'))?;
+        let body = text
+            .trim()
+            .strip_prefix('P')
+            .or_else(|| text.trim().strip_prefix('p'))?;
         if body.is_empty() {
             return None;
         }
@@ -103,17 +118,34 @@ impl Interval {
                 rest = r;
                 continue;
             }
-            let len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))?;
+            let len =
+                rest.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))?;
             let (number, tail) = rest.split_at(len);
             let unit = tail.chars().next()?.to_ascii_uppercase();
             rest = &tail[1..];
             match (in_time, unit) {
-                (false, 'Y') => iv.months = iv.months.checked_add(number.parse::<i32>().ok()?.checked_mul(12)?)?,
+                (false, 'Y') => {
+                    iv.months = iv
+                        .months
+                        .checked_add(number.parse::<i32>().ok()?.checked_mul(12)?)?
+                }
                 (false, 'M') => iv.months = iv.months.checked_add(number.parse().ok()?)?,
-                (false, 'W') => iv.days = iv.days.checked_add(number.parse::<i32>().ok()?.checked_mul(7)?)?,
+                (false, 'W') => {
+                    iv.days = iv
+                        .days
+                        .checked_add(number.parse::<i32>().ok()?.checked_mul(7)?)?
+                }
                 (false, 'D') => iv.days = iv.days.checked_add(number.parse().ok()?)?,
-                (true, 'H') => iv.micros = iv.micros.checked_add(number.parse::<i64>().ok()?.checked_mul(3_600_000_000)?)?,
-                (true, 'M') => iv.micros = iv.micros.checked_add(number.parse::<i64>().ok()?.checked_mul(60_000_000)?)?,
+                (true, 'H') => {
+                    iv.micros = iv
+                        .micros
+                        .checked_add(number.parse::<i64>().ok()?.checked_mul(3_600_000_000)?)?
+                }
+                (true, 'M') => {
+                    iv.micros = iv
+                        .micros
+                        .checked_add(number.parse::<i64>().ok()?.checked_mul(60_000_000)?)?
+                }
                 (true, 'S') => {
                     let seconds: f64 = number.parse().ok()?;
                     if !seconds.is_finite() {
@@ -134,7 +166,15 @@ mod tests {
 
     #[test]
     fn iso_text_round_trips() {
-        for text in ["P1Y2M3DT4H5M6.5S", "PT0S", "P-1Y-2M", "P10D", "PT-3H", "PT0.000001S", "PT-1.5S"] {
+        for text in [
+            "P1Y2M3DT4H5M6.5S",
+            "PT0S",
+            "P-1Y-2M",
+            "P10D",
+            "PT-3H",
+            "PT0.000001S",
+            "PT-1.5S",
+        ] {
             let iv = Interval::parse_iso(text).unwrap_or_else(|| panic!("parse {text}"));
             assert_eq!(iv.to_iso(), text);
         }
