@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-GUESTS=(aw-hello aw-pg-demo aw-pg-etl aw-adls-csv aw-pg-to-adls aw-fanout aw-pg-fanout aw-probe aw-other-world aw-pg-probe aw-adls-probe aw-flow-probe aw-conformance)
+GUESTS=(aw-hello aw-pg-demo aw-pg-etl aw-adls-csv aw-pg-to-adls aw-fanout aw-pg-fanout aw-probe aw-other-world aw-pg-probe aw-adls-probe aw-flow-probe aw-conformance aw-hostile)
 # language, source directory, component name
 POLYGLOT=(
     "py examples/python/pg-demo pg-demo"

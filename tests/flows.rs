@@ -307,7 +307,18 @@ fn describe_lists_the_tasks_without_running_them() {
         .collect();
     assert_eq!(
         names,
-        vec!["sleep", "flaky", "spin", "bomb", "square", "long_tx", "fail", "spawner", "parent"]
+        vec![
+            "sleep",
+            "flaky",
+            "spin",
+            "bomb",
+            "square",
+            "long_tx",
+            "fail",
+            "spawner",
+            "parent",
+            "hoard_then_join"
+        ]
     );
     let out = run(sandbox.aw_run().args(["describe"]).arg(guest("aw_probe")));
     assert_eq!(
@@ -491,4 +502,70 @@ fn a_task_waiting_for_its_children_lends_them_its_slot() {
     assert_eq!(report["result"]["sums"], json!([30, 30, 30]), "{report}");
     assert_eq!(tasks(&report).len(), 15);
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// Issue 16: tasks waiting in `join` lend their slot to their own children only, so at
+/// `max_tasks = 1` twenty tasks that each hold 40 MiB while joining a child are not all
+/// resident at once (they were: 20 x 40 MiB).
+#[test]
+fn tasks_waiting_in_join_do_not_pile_up_resident() {
+    let sandbox = flow_config("timeout = \"60s\", max_tasks = 1");
+    let report = flow(
+        &sandbox,
+        json!({"op": "resident", "n": 40, "retries": 20}),
+        &[],
+    )
+    .expect_code(0)
+    .json();
+    assert_eq!(report["result"]["hoarders"], 20, "{report}");
+    let rss_mib = report["usage"]["host_peak_rss"]
+        .as_u64()
+        .expect("host_peak_rss")
+        >> 20;
+    eprintln!("peak RSS with 20 joining hoarders at max_tasks = 1: {rss_mib} MiB");
+    // A hoarder, its child and the flow at a time; all twenty would be over 800 MiB.
+    assert!(rss_mib < 250, "peak RSS {rss_mib} MiB");
+}
+
+/// Issue 16: the run's timeout bounds tasks the flow left behind, retries and all: a flow
+/// that spawns a task retrying without end and returns at once ends at `--timeout`, exit 4.
+#[test]
+fn a_flow_whose_task_retries_forever_ends_at_the_timeout() {
+    let sandbox = flow_config("timeout = \"60s\", max_retries = 4294967295");
+    let key = format!("forever-{}", std::process::id());
+    let started = Instant::now();
+    let out = flow(
+        &sandbox,
+        json!({"op": "retry-forever", "key": key}),
+        &["--timeout", "3s"],
+    )
+    .expect_code(4);
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(15), "ended after {elapsed:?}");
+    let report = out.json();
+    assert_eq!(report["status"], "limit-exceeded", "{report}");
+    assert_eq!(report["error"]["limit"]["name"], "timeout", "{report}");
+    let retried = tasks(&report)[0]["attempts"].as_u64().unwrap_or(0);
+    assert!(
+        retried > 1,
+        "the task was retrying until the timeout: {report}"
+    );
+}
+
+/// Issue 16: a guest's retry count is lowered to the profile's `max_retries`.
+#[test]
+fn retries_are_capped_by_the_profile() {
+    let sandbox = flow_config("timeout = \"60s\", max_retries = 2");
+    let key = format!("capped-{}", std::process::id());
+    let report = flow(
+        &sandbox,
+        json!({"op": "flaky", "key": key, "fail_times": 10, "retries": 50}),
+        &[],
+    )
+    .expect_code(0)
+    .json();
+    assert_eq!(
+        report["result"]["error"]["attempts"], 3,
+        "one attempt and two retries: {report}"
+    );
 }

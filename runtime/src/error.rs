@@ -18,6 +18,8 @@ pub enum LimitHit {
     },
     /// The fuel budget ran out.
     Fuel { limit: u64 },
+    /// One host call's arguments were more than `limit` bytes.
+    HostCall { limit: u64 },
 }
 
 impl std::fmt::Display for LimitHit {
@@ -35,6 +37,11 @@ impl std::fmt::Display for LimitHit {
             LimitHit::Fuel { limit } => {
                 write!(f, "fuel exhausted: the guest used all {limit} units of fuel (raise --fuel or limits.fuel)")
             }
+            LimitHit::HostCall { limit } => write!(
+                f,
+                "host-call limit exceeded: the guest passed more than {} to one host call (the task's memory limit, at most 128 MiB); pass data in smaller pieces",
+                human_bytes(*limit)
+            ),
         }
     }
 }

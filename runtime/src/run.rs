@@ -21,9 +21,10 @@ use crate::error::{GuestError, LimitHit, RunError};
 use crate::host::bindings::tasks::{TaskOptions, TaskSpec};
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
 use crate::host::bindings::{FlowPre, TaskPre};
+use crate::host::budget::Budget;
 use crate::host::stdio::{GuestOutput, StderrTail, Stream};
 use crate::host::tasks::observe::show_progress;
-use crate::host::tasks::scheduler::Slot;
+use crate::host::tasks::slots::Slot;
 use crate::host::tasks::{DiskCache, EventLog, FlowLimits, Scheduler, TaskRecord, TaskScope};
 use crate::host::{add_to_linker, HostState, RunContext};
 
@@ -76,7 +77,7 @@ impl Runtime {
         context: Arc<RunContext>,
         limits: &Limits,
     ) -> Result<Vec<TaskSpec>, RunError> {
-        let attempts = self.attempts(loaded, context);
+        let attempts = self.attempts(loaded, context, limits);
         attempts.describe_specs(limits).await
     }
 }
@@ -127,8 +128,16 @@ impl Runtime {
     }
 
     /// What makes fresh instances of `loaded` for this run.
-    fn attempts(&self, loaded: &LoadedComponent, context: Arc<RunContext>) -> Attempts {
+    fn attempts(
+        &self,
+        loaded: &LoadedComponent,
+        context: Arc<RunContext>,
+        limits: &Limits,
+    ) -> Attempts {
+        // Every instance the run may run at once can fill its own budget.
+        let run_budget = limits.memory.saturating_mul(limits.max_tasks.max(1));
         Attempts {
+            budget: Budget::for_run(run_budget),
             engine: self.engine.clone(),
             fuel: self.fuel,
             deadlines: self.deadlines.clone(),
@@ -221,7 +230,7 @@ impl Runtime {
         input: &str,
     ) -> (Result<String, RunError>, Usage) {
         let mut interrupted = context.interrupted.subscribe();
-        let attempts = self.attempts(loaded, context);
+        let attempts = self.attempts(loaded, context, limits);
         let scope = match &loaded.pre {
             WorldPre::Task(_) => None,
             WorldPre::Flow(_) => {
@@ -255,7 +264,11 @@ impl Runtime {
         // Ctrl-C drops the running instance: its open transactions roll back, its unfinished
         // uploads are discarded.
         let span = tracing::info_span!("run", component = %loaded.name, flow = loaded.is_flow());
-        let (outcome, mut usage) = tokio::select! {
+        // The run's timeout bounds the flow and every task it spawned, retries included.
+        let run_deadline = attempts
+            .deadlines
+            .at(Instant::now() + limits.timeout + TIMEOUT_GRACE);
+        let (mut outcome, mut usage) = tokio::select! {
             biased; // the run first: it is what wakes this future, thousands of times a second
             done = attempts.call(Call::Run(input), limits, scope.clone()).instrument(span) => done,
             _ = interrupted.wait_for(|on| *on) => (Err(RunError::Interrupted), Usage::default()),
@@ -265,7 +278,24 @@ impl Runtime {
                 // The flow failed: nothing it started should go on committing work.
                 scope.scheduler.cancel_all();
             }
-            scope.scheduler.settle().await;
+            let stopped = tokio::select! {
+                () = scope.scheduler.settle() => None,
+                () = run_deadline => Some(RunError::Limit(LimitHit::Timeout { limit: limits.timeout })),
+                _ = interrupted.wait_for(|on| *on) => Some(RunError::Interrupted),
+            };
+            if let Some(why) = stopped {
+                // Tasks the flow left running outlived the run: stop them, and the run fails.
+                scope.scheduler.cancel_all();
+                scope.scheduler.settle().await;
+                if outcome.is_ok() {
+                    outcome = Err(why);
+                }
+            }
+            if outcome.is_ok() && scope.scheduler.timed_out() {
+                outcome = Err(RunError::Limit(LimitHit::Timeout {
+                    limit: limits.timeout,
+                }));
+            }
             usage.tasks = scope.scheduler.records();
             stop_progress.send_replace(true);
             if let Some(progress) = progress {
@@ -303,6 +333,8 @@ pub struct Attempts {
     pub digest: String,
     pre: WorldPre,
     context: Arc<RunContext>,
+    /// What the host may buffer for the run's instances between them.
+    budget: Budget,
 }
 
 impl Attempts {
@@ -361,16 +393,7 @@ impl Attempts {
             )));
         };
         let tail = StderrTail::default();
-        let mut store = new_store(
-            &self.engine,
-            self.fuel,
-            &self.component,
-            self.context.clone(),
-            limits,
-            &tail,
-            None,
-            true,
-        );
+        let mut store = self.new_store(limits, &tail, None, true);
         let call = async {
             pre.instantiate_async(&mut store)
                 .await?
@@ -410,16 +433,7 @@ impl Attempts {
         let tail = StderrTail::default();
         // Only flows have tasks to cancel and share workers with.
         let yielding = matches!(self.pre, WorldPre::Flow(_));
-        let mut store = new_store(
-            &self.engine,
-            self.fuel,
-            &self.component,
-            self.context.clone(),
-            limits,
-            &tail,
-            tasks,
-            yielding,
-        );
+        let mut store = self.new_store(limits, &tail, tasks, yielding);
         // Asking a store without fuel for it builds an error (with a backtrace when
         // RUST_BACKTRACE is set): only metered engines are asked.
         let fuel_start = if self.fuel {
@@ -492,78 +506,91 @@ impl From<&Limits> for FlowLimits {
                 .unwrap_or(usize::MAX)
                 .max(1),
             max_total_tasks: limits.max_total_tasks,
+            max_retries: limits.max_retries,
             max_depth: limits.max_depth,
             fail_fast: limits.fail_fast,
         }
     }
 }
 
-/// A fresh store: sandboxed WASI, the instance limiter, the epoch deadline, fuel. A
-/// `yielding` store hands the thread back every epoch tick (so a cancelled flow task stops
-/// even in a tight loop, and tasks share the workers) and traps at its deadline.
-#[allow(clippy::too_many_arguments)]
-fn new_store(
-    engine: &Engine,
-    fuel: bool,
-    name: &str,
-    context: Arc<RunContext>,
-    limits: &Limits,
-    tail: &StderrTail,
-    tasks: Option<TaskScope>,
-    yielding: bool,
-) -> Store<HostState> {
-    let label: Arc<str> = Arc::from(name);
-    let scrubber = context.scrubber.clone();
-    // Nothing is inherited: no env vars, no preopened dirs, no network; only the program
-    // name as argv[0], and stdout/stderr into the host log.
-    let wasi = WasiCtxBuilder::new()
-        .arg(name)
-        .stdout(GuestOutput::new(
-            Stream::Stdout,
-            label.clone(),
-            scrubber.clone(),
-            tail.clone(),
-        ))
-        .stderr(GuestOutput::new(
-            Stream::Stderr,
-            label,
-            scrubber,
-            tail.clone(),
-        ))
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .build();
-    let state = HostState {
-        wasi,
-        table: ResourceTable::new(),
-        limiter: InstanceLimiter::new(limits.memory),
-        run: context,
-        tasks,
-    };
-    let mut store = Store::new(engine, state);
-    store.limiter(|state| &mut state.limiter);
-    if yielding {
-        let deadline = Instant::now() + limits.timeout;
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
-                Err(Trap::Interrupt.into())
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
-    } else {
-        store.set_epoch_deadline(ticks_for(limits.timeout));
-        store.epoch_deadline_trap();
+impl Attempts {
+    /// A fresh store: sandboxed WASI, the instance limiter, the epoch deadline, fuel. A
+    /// `yielding` store hands the thread back every epoch tick (so a cancelled flow task stops
+    /// even in a tight loop, and tasks share the workers) and traps at its deadline.
+    fn new_store(
+        &self,
+        limits: &Limits,
+        tail: &StderrTail,
+        tasks: Option<TaskScope>,
+        yielding: bool,
+    ) -> Store<HostState> {
+        let (name, context) = (self.component.as_str(), self.context.clone());
+        let label: Arc<str> = Arc::from(name);
+        let scrubber = context.scrubber.clone();
+        // Nothing is inherited: no env vars, no preopened dirs, no network; only the program
+        // name as argv[0], and stdout/stderr into the host log.
+        let wasi = WasiCtxBuilder::new()
+            .arg(name)
+            .stdout(GuestOutput::new(
+                Stream::Stdout,
+                label.clone(),
+                scrubber.clone(),
+                tail.clone(),
+            ))
+            .stderr(GuestOutput::new(
+                Stream::Stderr,
+                label,
+                scrubber,
+                tail.clone(),
+            ))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let budget = self.budget.for_instance(limits.memory);
+        let state = HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: InstanceLimiter::new(limits.memory),
+            run: context,
+            tasks,
+            budget,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        // What one host call may copy out of the guest (strings and lists its arguments point
+        // at, aliased or not) is bounded by the guest's own memory limit, up to wasmtime's default.
+        store.set_hostcall_fuel(hostcall_bytes(limits));
+        if yielding {
+            let deadline = Instant::now() + limits.timeout;
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| {
+                if Instant::now() >= deadline {
+                    Err(Trap::Interrupt.into())
+                } else {
+                    Ok(UpdateDeadline::Yield(1))
+                }
+            });
+        } else {
+            store.set_epoch_deadline(ticks_for(limits.timeout));
+            store.epoch_deadline_trap();
+        }
+        if self.fuel {
+            // An engine that meters fuel needs fuel in every store; runs without a fuel limit
+            // get an effectively endless supply.
+            let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+        }
+        store
     }
-    if fuel {
-        // An engine that meters fuel needs fuel in every store; runs without a fuel limit
-        // get an effectively endless supply.
-        let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
-    }
-    store
 }
+
+/// Bytes one host call may copy out of a guest's memory.
+pub fn hostcall_bytes(limits: &Limits) -> usize {
+    usize::try_from(limits.memory.min(HOSTCALL_BYTES_MAX)).unwrap_or(usize::MAX)
+}
+
+/// wasmtime's own default for the bytes one host call may lift.
+const HOSTCALL_BYTES_MAX: u64 = 128 << 20;
 
 /// Turns a trap or host failure into the matching run error.
 fn classify(
@@ -576,6 +603,12 @@ fn classify(
         return RunError::Limit(LimitHit::Memory {
             limit: hit.limit,
             desired: hit.desired,
+        });
+    }
+    if format!("{error:#}").contains("fuel allocated for hostcalls has been exhausted") {
+        // wasmtime's error type for it is private; its message is what it offers.
+        return RunError::Limit(LimitHit::HostCall {
+            limit: hostcall_bytes(limits) as u64,
         });
     }
     let stderr = tail.text();

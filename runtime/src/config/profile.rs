@@ -19,6 +19,8 @@ pub struct Limits {
     pub max_tasks: u64,
     /// Tasks a flow run may spawn in all (runaway fan-out stops here).
     pub max_total_tasks: u64,
+    /// Retries a task may ask for; more are lowered to this.
+    pub max_retries: u32,
     /// How deep tasks may spawn tasks (the flow is depth 0).
     pub max_depth: u32,
     /// `failure_policy`: true (fail-fast) cancels the run's other tasks once one failed for
@@ -34,6 +36,7 @@ impl Default for Limits {
             fuel: None,
             max_tasks: 16,
             max_total_tasks: 10_000,
+            max_retries: 100,
             max_depth: 8,
             fail_fast: true,
         }
@@ -228,6 +231,9 @@ fn read_limits(node: &Node, key: &str) -> Result<Limits, ConfigError> {
             "fuel" => limits.fuel = Some(values::whole(value, &full)?),
             "max_tasks" => limits.max_tasks = values::whole(value, &full)?.max(1),
             "max_total_tasks" => limits.max_total_tasks = values::whole(value, &full)?,
+            "max_retries" => {
+                limits.max_retries = u32::try_from(values::whole(value, &full)?).unwrap_or(u32::MAX)
+            }
             "max_depth" => {
                 limits.max_depth = u32::try_from(values::whole(value, &full)?)
                     .map_err(|_| ConfigError::invalid(&full, &value.source, "is too large"))?

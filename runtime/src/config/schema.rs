@@ -104,6 +104,7 @@ pub const LIMITS: &[(&str, Kind)] = &[
     ("fuel", Kind::Whole),
     ("max_tasks", Kind::Whole),
     ("max_total_tasks", Kind::Whole),
+    ("max_retries", Kind::Whole),
     ("max_depth", Kind::Whole),
     ("failure_policy", Kind::Str),
 ];

@@ -19,7 +19,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Table elements an instance may grow to (guests with big runtimes have large tables).
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
-/// A memory limit hit by a guest.
+/// A memory limit hit by a guest (`desired`: the instance's memories and tables together).
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
 #[error("memory limit of {limit} bytes exceeded (the guest asked for {desired} bytes)")]
 pub struct MemoryLimitHit {
@@ -27,11 +27,18 @@ pub struct MemoryLimitHit {
     pub desired: u64,
 }
 
-/// Caps linear memory per instance and remembers the peak and any refusal.
+/// Bytes a table element is counted as (a function reference is one pointer).
+const TABLE_ELEMENT_BYTES: u64 = 8;
+
+/// Caps what an instance holds in all its linear memories and tables together (a component
+/// has several core instances, each with memories of its own), and remembers the peak and any
+/// refusal.
 #[derive(Debug)]
 pub struct InstanceLimiter {
     memory_limit: u64,
-    /// Largest linear memory the guest reached, in bytes.
+    /// Bytes of every linear memory and table of the instance now.
+    held: u64,
+    /// Largest total the instance reached, in bytes.
     pub peak_memory: u64,
     /// Set when a growth was refused.
     pub hit: Option<MemoryLimitHit>,
@@ -41,41 +48,55 @@ impl InstanceLimiter {
     pub fn new(memory_limit: u64) -> Self {
         InstanceLimiter {
             memory_limit,
+            held: 0,
             peak_memory: 0,
             hit: None,
         }
     }
-}
 
-impl ResourceLimiter for InstanceLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let desired = desired as u64;
-        if desired > self.memory_limit {
+    /// Accepts growing one memory or table from `current` to `desired` bytes if the total
+    /// stays within the limit.
+    fn grow(&mut self, current: u64, desired: u64) -> wasmtime::Result<bool> {
+        let total = self.held.saturating_sub(current).saturating_add(desired);
+        if total > self.memory_limit {
             let hit = MemoryLimitHit {
                 limit: self.memory_limit,
-                desired,
+                desired: total,
             };
             self.hit = Some(hit);
             // Trap instead of returning -1 to the guest: most allocators abort on failure
             // anyway, and a trap we can name beats an unexplained `unreachable`.
             return Err(wasmtime::Error::new(hit));
         }
-        self.peak_memory = self.peak_memory.max(desired);
+        self.held = total;
+        self.peak_memory = self.peak_memory.max(total);
         Ok(true)
+    }
+}
+
+impl ResourceLimiter for InstanceLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.grow(current as u64, desired as u64)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
+        if desired > MAX_TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        self.grow(
+            current as u64 * TABLE_ELEMENT_BYTES,
+            desired as u64 * TABLE_ELEMENT_BYTES,
+        )
     }
 }
 
@@ -168,6 +189,36 @@ pub fn ticks_for(timeout: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_limit_covers_every_memory_and_table_of_the_instance() {
+        let mut limiter = InstanceLimiter::new(100);
+        assert!(
+            limiter.memory_growing(0, 60, None).is_ok(),
+            "a first memory"
+        );
+        assert!(limiter.memory_growing(0, 30, None).is_ok(), "a second one");
+        assert!(
+            limiter.memory_growing(30, 50, None).is_err(),
+            "60 + 50 is past 100"
+        );
+        assert_eq!(
+            limiter.hit,
+            Some(MemoryLimitHit {
+                limit: 100,
+                desired: 110
+            })
+        );
+        assert!(
+            limiter.table_growing(0, 1, None).is_ok(),
+            "an element is 8 bytes"
+        );
+        assert!(
+            limiter.table_growing(1, 2, None).is_err(),
+            "a second is past the limit"
+        );
+        assert_eq!(limiter.peak_memory, 98);
+    }
 
     #[test]
     fn deadlines_fire_when_due_and_forget_abandoned_ones() {

@@ -3,6 +3,7 @@
 
 pub mod adls2;
 pub mod bindings;
+pub mod budget;
 mod config;
 mod log;
 pub mod pem;
@@ -45,6 +46,8 @@ pub struct HostState {
     pub run: Arc<RunContext>,
     /// The run's scheduler and this instance's spawn depth; none outside flows.
     pub tasks: Option<tasks::TaskScope>,
+    /// What the host may buffer for this instance (inside the run's budget).
+    pub budget: budget::Budget,
 }
 
 impl WasiView for HostState {

@@ -68,6 +68,15 @@ macro_rules! target {
     };
 }
 
+/// A download longer than what may be handed to the guest at once.
+fn too_big(what: &str, cap: u64) -> ConnectorError {
+    Failure::new(
+        ErrorKind::Limit,
+        format!("{what} is longer than the {cap} bytes it may return at once (the smaller of max_download and what the task's memory budget has left); read it with open-reader or in ranges"),
+    )
+    .into()
+}
+
 fn done<T>(result: Result<T, Failure>) -> WitResult<T> {
     Ok(result.map_err(ConnectorError::from))
 }
@@ -170,12 +179,20 @@ impl HostClient for HostState {
     ) -> WitResult<Resource<AdlsWriter>> {
         let (account, t) = target!(self, r, container, path, Access::Write, false);
         let what = format!("{}/{}", t.container, t.path);
+        let block = account.settings.block_size as u64;
+        let held = match self.budget.reserve(
+            block.saturating_mul(2),
+            &format!("the writer of {what} (two blocks of block_size)"),
+        ) {
+            Ok(held) => held,
+            Err(e) => return Ok(Err(e)),
+        };
         let made = account
             .store
             .begin_upload(&t.container, &t.path, options)
             .await;
         self.push(
-            made.map(|upload| AdlsWriter::new(upload, account.settings.block_size, what))
+            made.map(|upload| AdlsWriter::new(upload, account.settings.block_size, what, held))
                 .map_err(ConnectorError::from),
         )
     }
@@ -189,13 +206,36 @@ impl HostClient for HostState {
     ) -> WitResult<Vec<u8>> {
         let (account, t) = target!(self, r, container, path, Access::Read, false);
         let (offset, length) = range.map(|r| (r.offset, r.length)).unwrap_or((0, None));
-        done(
-            account
-                .store
-                .read(&t.container, &t.path, offset, length, None)
-                .await
-                .map(|c| c.data.to_vec()),
-        )
+        // The whole download is handed to the guest at once: no more than the budget has left
+        // (never more than the guest's memory) is read, and a longer file is refused.
+        let room = self.budget.limit().saturating_sub(self.budget.used());
+        let cap = account.settings.max_download.min(room);
+        let what = format!("the download of {}/{}", t.container, t.path);
+        if length.is_some_and(|l| l > cap) {
+            return Ok(Err(too_big(&what, cap)));
+        }
+        let chunk = match account
+            .store
+            .read(
+                &t.container,
+                &t.path,
+                offset,
+                Some(length.unwrap_or(cap)),
+                None,
+            )
+            .await
+        {
+            Ok(chunk) => chunk,
+            Err(f) => return done(Err(f)),
+        };
+        if length.is_none() && chunk.total > offset.saturating_add(cap) {
+            return Ok(Err(too_big(&what, cap)));
+        }
+        let _held = match self.budget.reserve(chunk.data.len() as u64, &what) {
+            Ok(held) => held,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(Ok(Vec::from(chunk.data)))
     }
 
     async fn open_reader(
@@ -217,6 +257,16 @@ impl HostClient for HostState {
         }
         let (offset, length) = range.map(|r| (r.offset, r.length)).unwrap_or((0, None));
         let chunk = chunk_size.map_or(account.settings.block_size as u64, u64::from);
+        let held = match self.budget.reserve(
+            chunk.saturating_mul(2),
+            &format!(
+                "the reader of {}/{} (two chunks of chunk-size)",
+                t.container, t.path
+            ),
+        ) {
+            Ok(held) => held,
+            Err(e) => return Ok(Err(e)),
+        };
         let reader = AdlsReader::new(
             account.store.clone(),
             t.container,
@@ -224,6 +274,7 @@ impl HostClient for HostState {
             offset,
             length.map(|l| offset.saturating_add(l)),
             chunk,
+            held,
         );
         Ok(Ok(self.table.push(reader)?))
     }

@@ -11,6 +11,7 @@ use super::errors::Failure;
 use super::Account;
 use crate::host::bindings::adls2::PathInfo;
 use crate::host::bindings::types::ErrorKind;
+use crate::host::budget::Held;
 
 /// An open client: the profile it was opened for and its account.
 pub struct AdlsClient {
@@ -26,6 +27,8 @@ pub struct AdlsWriter {
     buffer: BytesMut,
     block_size: usize,
     what: String,
+    /// Two blocks of the instance's budget (the one filling, the one in flight).
+    _held: Held,
 }
 
 /// Where the upload is: ready, sending a block in the background, or over.
@@ -37,12 +40,13 @@ enum Stage {
 
 impl AdlsWriter {
     /// A writer over `upload`; `what` (container/path) names it in errors.
-    pub fn new(upload: Box<dyn Upload>, block_size: usize, what: String) -> AdlsWriter {
+    pub fn new(upload: Box<dyn Upload>, block_size: usize, what: String, held: Held) -> AdlsWriter {
         AdlsWriter {
             stage: Stage::Idle(upload),
             buffer: BytesMut::new(),
             block_size,
             what,
+            _held: held,
         }
     }
 
@@ -198,6 +202,8 @@ pub struct AdlsReader {
     chunk: u64,
     done: bool,
     ahead: Option<tokio::task::JoinHandle<Result<Chunk, Failure>>>,
+    /// Two chunks of the instance's budget (the one read ahead, the one handed over).
+    _held: Held,
 }
 
 impl AdlsReader {
@@ -209,6 +215,7 @@ impl AdlsReader {
         offset: u64,
         end: Option<u64>,
         chunk: u64,
+        held: Held,
     ) -> AdlsReader {
         AdlsReader {
             store,
@@ -220,6 +227,7 @@ impl AdlsReader {
             chunk,
             done: false,
             ahead: None,
+            _held: held,
         }
     }
 

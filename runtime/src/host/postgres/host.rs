@@ -124,9 +124,10 @@ macro_rules! statement_methods {
             params: Vec<Value>,
             batch_rows: u32,
         ) -> WitResult<Resource<PgRowStream>> {
+            let budget = self.budget.clone();
             let made = self
                 .$session(&r)?
-                .query_stream(sql, params, batch_rows)
+                .query_stream(sql, params, batch_rows, budget)
                 .await;
             self.push(made)
         }
@@ -272,6 +273,7 @@ impl HostState {
     async fn tx_command(&mut self, r: &Resource<PgTransaction>, sql: String) -> WitResult<()> {
         let conn = self.table.get(r)?.conn.clone();
         Ok(async {
+            super::statements::no_nul(&sql, "the savepoint name")?;
             let mut guard = lock(&conn)?;
             let done = guard
                 .client()?
@@ -291,10 +293,13 @@ impl HostState {
         commit: bool,
         chain: bool,
     ) -> WitResult<()> {
-        let conn = self.table.get(r)?.conn.clone();
+        let (conn, read_only) = {
+            let tx = self.table.get(r)?;
+            (tx.conn.clone(), tx.settings.read_only)
+        };
         Ok(async {
             let mut guard = lock(&conn)?;
-            guard.end(commit, chain).await
+            guard.end(commit, chain, read_only).await
         }
         .await)
     }
@@ -308,7 +313,7 @@ impl HostRowStream for HostState {
     async fn next(&mut self, r: Resource<PgRowStream>) -> WitResult<Option<Vec<Vec<Value>>>> {
         let stream = self.table.get_mut(&r)?;
         Ok(stream.next(false).await.map(|batch| match batch {
-            Some(Batch::Values(rows)) => Some(rows),
+            Some(Batch::Values(rows, _)) => Some(rows),
             _ => None,
         }))
     }
@@ -316,7 +321,7 @@ impl HostRowStream for HostState {
     async fn next_encoded(&mut self, r: Resource<PgRowStream>) -> WitResult<Option<EncodedRows>> {
         let stream = self.table.get_mut(&r)?;
         Ok(stream.next(true).await.map(|batch| match batch {
-            Some(Batch::Encoded { count, data }) => Some(EncodedRows { count, data }),
+            Some(Batch::Encoded { count, data, .. }) => Some(EncodedRows { count, data }),
             _ => None,
         }))
     }

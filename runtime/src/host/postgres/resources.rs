@@ -97,9 +97,13 @@ impl PinnedConn {
     /// Ends the transaction: COMMIT, or ROLLBACK when `commit` is false or when the server
     /// already aborted it after an error the guest caught (then failing with that error: never
     /// success for lost writes). With `chain` the next transaction begins at once on the same
-    /// connection (`AND CHAIN`), which stays pinned; without it the connection goes back.
-    pub async fn end(&mut self, commit: bool, chain: bool) -> Result<(), ConnectorError> {
-        let refused = if commit { self.refused_commit() } else { None };
+    /// connection (`AND CHAIN`), which stays pinned; without it the connection goes back. A
+    /// `read_only` profile's transaction that wrote anyway is rolled back and refused.
+    pub async fn end(&mut self, commit: bool, chain: bool, read_only: bool) -> Result<(), ConnectorError> {
+        let mut refused = if commit { self.refused_commit() } else { None };
+        if commit && read_only && refused.is_none() {
+            refused = super::statements::wrote_nothing(self.client()?).await.err();
+        }
         let verb = if commit && refused.is_none() { "COMMIT" } else { "ROLLBACK" };
         if chain {
             let done = self.client()?.batch_execute(&format!("{verb} AND CHAIN")).await.map_err(|e| from_pg(&e));

@@ -15,11 +15,12 @@ use super::resources::{lock, CopyConn, PgCopySink, PgCopySource, PinnedConn, Sha
 use super::settings::PgSettings;
 use super::sql;
 use super::statements::{self, wrapped, Wrap};
-use super::stream::{Cursor, PgRowStream};
+use super::stream::{BatchLimits, Cursor, PgRowStream};
 use crate::host::bindings::postgres::{
     CopyFormat, CopyFrom, Row, RowSet, StatementOptions, StatementResult, Value,
 };
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::host::budget::Budget;
 
 type Result<T> = std::result::Result<T, ConnectorError>;
 
@@ -224,19 +225,28 @@ impl Session {
     }
 
     /// Opens a cursor over `sql`. A client-level stream begins a transaction of its own on a
-    /// connection it keeps until the stream ends.
+    /// connection it keeps until the stream ends. Batches are at most the profile's `max_rows`
+    /// rows (a larger `batch_rows` is lowered to it) and `max_bytes` bytes, and what they hold
+    /// counts against `budget`.
     pub async fn query_stream(
         &self,
         sql: String,
         params: Vec<Value>,
         batch_rows: u32,
+        budget: Budget,
     ) -> Result<PgRowStream> {
         static CURSORS: AtomicU64 = AtomicU64::new(0);
         let cursor = format!("aw_cursor_{}", CURSORS.fetch_add(1, Ordering::Relaxed));
-        let batch = if batch_rows == 0 {
-            DEFAULT_BATCH_ROWS
-        } else {
-            batch_rows
+        let settings = self.settings();
+        let batch = match batch_rows {
+            0 => DEFAULT_BATCH_ROWS,
+            n => n,
+        }
+        .min(u32::try_from(settings.max_rows).unwrap_or(u32::MAX).max(1));
+        let limits = BatchLimits {
+            max_bytes: settings.max_bytes,
+            profile: settings.profile.clone(),
+            budget,
         };
         match self {
             Session::Pool { pool, settings } => {
@@ -252,14 +262,14 @@ impl Session {
                 object.batch_execute(begin).await.map_err(|e| from_pg(&e))?;
                 let conn = PinnedConn::new(object);
                 let (cursor, columns) =
-                    Cursor::declare(conn.client()?, cursor, &sql, params, batch).await?;
+                    Cursor::declare(conn.client()?, cursor, &sql, params, batch, limits).await?;
                 Ok(PgRowStream::owned(conn, cursor, columns))
             }
             Session::Transaction { conn, .. } => {
                 let (cursor, columns) = {
                     let mut guard = lock(conn)?;
                     let declared =
-                        Cursor::declare(guard.client()?, cursor, &sql, params, batch).await;
+                        Cursor::declare(guard.client()?, cursor, &sql, params, batch, limits).await;
                     guard.record(&declared);
                     declared?
                 };
@@ -277,6 +287,7 @@ impl Session {
     ) -> Result<PgCopySink> {
         let statement = sql::copy_in(&table, &columns, &format)
             .map_err(|m| error(ErrorKind::InvalidInput, m))?;
+        statements::no_nul(&statement, "the COPY's table, columns or options")?;
         let mut conn = self.copy_conn().await?;
         let started = copy_client(&conn)?
             .copy_in::<_, Bytes>(&statement)
@@ -305,6 +316,7 @@ impl Session {
             CopyFrom::Query(query) => sql::copy_out_query(&query, &format),
         }
         .map_err(|m| error(ErrorKind::InvalidInput, m))?;
+        statements::no_nul(&statement, "the COPY's query, table, columns or options")?;
         let mut conn = self.copy_conn().await?;
         let started = copy_client(&conn)?
             .copy_out(&statement)

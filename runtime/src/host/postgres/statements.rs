@@ -18,8 +18,39 @@ const STATEMENT_CACHE_LIMIT: usize = 256;
 
 type Result<T> = std::result::Result<T, ConnectorError>;
 
+/// Parameters one statement may have: the protocol counts them in 16 bits.
+const MAX_PARAMS: usize = u16::MAX as usize;
+
+/// Refuses text the protocol cannot carry: PostgreSQL strings end at a NUL byte, so one
+/// inside SQL or a name would cut it short (a guest's mistake, not worth a retry).
+pub fn no_nul(text: &str, what: &str) -> Result<()> {
+    match text.find('\0') {
+        None => Ok(()),
+        Some(at) => Err(error(ErrorKind::InvalidInput, format!("{what} contains a NUL byte (at byte {at}); PostgreSQL cannot take one in SQL text or names"))),
+    }
+}
+
+/// Refuses a placeholder past `$65535`: the server would accept it, but the protocol's 16-bit
+/// count of the statement's parameters would wrap, and the connection lose its place.
+fn placeholders_in_range(sql: &str) -> Result<()> {
+    let bytes = sql.as_bytes();
+    for (at, _) in sql.match_indices('$') {
+        let digits = bytes[at + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let number = &sql[at + 1..at + 1 + digits];
+        if digits > 5 || number.parse::<usize>().is_ok_and(|n| n > MAX_PARAMS) {
+            return Err(error(ErrorKind::InvalidInput, format!("placeholder ${number} is past ${MAX_PARAMS}, the most parameters one statement can take (send more rows with execute-many or COPY)")));
+        }
+    }
+    Ok(())
+}
+
 /// Prepares `sql` through the connection's statement cache.
 pub async fn prepare(conn: &ClientWrapper, sql: &str) -> Result<Statement> {
+    no_nul(sql, "the SQL")?;
+    placeholders_in_range(sql)?;
     if conn.statement_cache.size() > STATEMENT_CACHE_LIMIT {
         conn.statement_cache.clear();
     }
@@ -29,6 +60,12 @@ pub async fn prepare(conn: &ClientWrapper, sql: &str) -> Result<Statement> {
 /// Converts `values` to the statement's parameter types.
 pub fn params(stmt: &Statement, values: Vec<Value>) -> Result<Vec<Param>> {
     let types = stmt.params();
+    if values.len() > MAX_PARAMS {
+        return Err(error(
+            ErrorKind::InvalidInput,
+            format!("{} parameter values were given; a statement takes at most {MAX_PARAMS} (send more rows with execute-many or COPY)", values.len()),
+        ));
+    }
     if types.len() != values.len() {
         return Err(error(
             ErrorKind::InvalidInput,
@@ -116,8 +153,14 @@ pub async fn execute(conn: &ClientWrapper, sql: &str, values: Vec<Value>) -> Res
         .map_err(|e| from_pg(&e))
 }
 
-/// Runs one statement per parameter list, pipelined on this connection; the caller provides
-/// the transaction.
+/// Parameter lists of an `execute-many` sent ahead of their answers: enough to keep the
+/// server busy, few enough that the encoded statements waiting on the connection stay small
+/// however many lists the guest sends.
+const PIPELINE_WINDOW: usize = 256;
+
+/// Runs one statement per parameter list, pipelined on this connection a window at a time;
+/// the caller provides the transaction. Every list is converted before any is sent, so a bad
+/// value fails the call with nothing run (inside a guest transaction too).
 pub async fn execute_many(conn: &ClientWrapper, sql: &str, lists: Vec<Vec<Value>>) -> Result<u64> {
     let stmt = prepare(conn, sql).await?;
     let converted = lists
@@ -130,14 +173,18 @@ pub async fn execute_many(conn: &ClientWrapper, sql: &str, lists: Vec<Vec<Value>
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let counts = try_join_all(converted.iter().map(|p| conn.execute_raw(&stmt, p.iter())))
-        .await
-        .map_err(|e| from_pg(&e))?;
-    Ok(counts.into_iter().sum())
+    let mut total = 0;
+    for window in converted.chunks(PIPELINE_WINDOW) {
+        let counts = try_join_all(window.iter().map(|p| conn.execute_raw(&stmt, p.iter())))
+            .await
+            .map_err(|e| from_pg(&e))?;
+        total += counts.into_iter().sum::<u64>();
+    }
+    Ok(total)
 }
 
 /// Approximate in-memory size of a value, for the buffered-result limit.
-fn value_size(v: &Value) -> u64 {
+pub fn value_size(v: &Value) -> u64 {
     use crate::host::bindings::postgres::Element;
     let text = |s: &String| s.len() as u64 + 8;
     match v {
@@ -161,6 +208,23 @@ fn value_size(v: &Value) -> u64 {
             .sum(),
         _ => 16,
     }
+}
+
+/// Checks, before a read-only profile's transaction commits, that it wrote nothing: a write
+/// gets the transaction an ID, whatever statement lifted its read-only rule (some, such as
+/// `RESET transaction_read_only`, the server lets through after the first query).
+pub async fn wrote_nothing(conn: &ClientWrapper) -> Result<()> {
+    let row = conn
+        .query_one("SELECT txid_current_if_assigned() IS NULL", &[])
+        .await
+        .map_err(|e| from_pg(&e))?;
+    if row.try_get::<_, bool>(0).unwrap_or(false) {
+        return Ok(());
+    }
+    Err(error(
+        ErrorKind::Denied,
+        "the profile is read-only, and this transaction wrote (a statement lifted its read-only rule): rolled back, nothing was committed",
+    ))
 }
 
 /// How a statement is wrapped on a connection.
@@ -240,7 +304,11 @@ async fn in_own_transaction<T>(
         None => begin.to_string(),
     };
     conn.batch_execute(&sql).await.map_err(|e| from_pg(&e))?;
-    match f(conn).await {
+    let done = match f(conn).await {
+        Ok(value) if wrap.read_only => wrote_nothing(conn).await.map(|()| value),
+        other => other,
+    };
+    match done {
         Ok(value) => {
             conn.batch_execute("COMMIT")
                 .await

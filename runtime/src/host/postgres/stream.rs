@@ -24,23 +24,41 @@ use super::resources::{lock, PinnedConn, SharedConn};
 use super::{rowcodec, statements};
 use crate::host::bindings::postgres::{Column, Value};
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::host::budget::{Budget, Held};
 
 type Result<T> = std::result::Result<T, ConnectorError>;
 
-/// One batch of rows, in the form the guest reads.
+/// One batch of rows, in the form the guest reads, with the budget bytes it holds until the
+/// guest has it.
 pub enum Batch {
-    Values(Vec<Vec<Value>>),
-    Encoded { count: u32, data: Vec<u8> },
+    Values(Vec<Vec<Value>>, Held),
+    Encoded {
+        count: u32,
+        data: Vec<u8>,
+        held: Held,
+    },
 }
 
 impl Batch {
     fn len(&self) -> usize {
         match self {
-            Batch::Values(rows) => rows.len(),
+            Batch::Values(rows, _) => rows.len(),
             Batch::Encoded { count, .. } => *count as usize,
         }
     }
 }
+
+/// Bytes a batch may take in host memory, and the instance's budget they count against.
+#[derive(Clone)]
+pub struct BatchLimits {
+    /// The profile's `max_bytes` (a batch is a buffered result too).
+    pub max_bytes: u64,
+    pub profile: String,
+    pub budget: Budget,
+}
+
+/// Budget bytes taken at a time while a batch is read (not one reservation per row).
+const BUDGET_STEP: u64 = 64 << 10;
 
 /// A declared cursor and the FETCH that reads it.
 pub struct Cursor {
@@ -48,6 +66,7 @@ pub struct Cursor {
     fetch_sql: String,
     /// Rows per FETCH; a shorter batch means the result is exhausted.
     batch: u32,
+    limits: BatchLimits,
 }
 
 impl Cursor {
@@ -59,6 +78,7 @@ impl Cursor {
         sql: &str,
         params: Vec<Value>,
         batch: u32,
+        limits: BatchLimits,
     ) -> Result<(Cursor, Vec<Column>)> {
         let plain = statements::prepare(client, sql).await?;
         let declare = statements::prepare(
@@ -77,6 +97,7 @@ impl Cursor {
                 name,
                 fetch_sql,
                 batch,
+                limits,
             },
             statements::columns(&plain),
         ))
@@ -218,7 +239,7 @@ async fn fetch_shared(conn: &SharedConn, cursor: &Cursor, encoded: bool) -> Resu
     let guard = lock(conn)?;
     let client = guard.client()?;
     let fetch = statements::prepare(client, &cursor.fetch_sql).await?;
-    let batch = read_batch(start_fetch(client, &fetch).await?, encoded, cursor.batch).await?;
+    let batch = read_batch(start_fetch(client, &fetch).await?, encoded, cursor).await?;
     if batch.len() < cursor.batch as usize {
         client
             .batch_execute(&format!("CLOSE {}", cursor.name))
@@ -236,22 +257,76 @@ async fn start_fetch(client: &ClientWrapper, fetch: &Statement) -> Result<RowStr
         .map_err(|e| from_pg(&e))
 }
 
-/// Converts the rows of one FETCH as they arrive, to values or to the compact encoding.
-async fn read_batch(rows: RowStream, encoded: bool, batch: u32) -> Result<Batch> {
+/// Converts the rows of one FETCH as they arrive, to values or to the compact encoding,
+/// within the profile's `max_bytes` per batch and the instance's budget.
+async fn read_batch(rows: RowStream, encoded: bool, cursor: &Cursor) -> Result<Batch> {
     pin_mut!(rows);
+    let mut meter = Meter {
+        limits: &cursor.limits,
+        held: Held::default(),
+        bytes: 0,
+    };
     if encoded {
         let (mut count, mut data) = (0u32, Vec::new());
         while let Some(row) = rows.try_next().await.map_err(|e| from_pg(&e))? {
+            let before = data.len();
             rowcodec::encode_row(&row, &mut data).map_err(|m| error(ErrorKind::InvalidInput, m))?;
+            meter.add((data.len() - before) as u64)?;
             count += 1;
         }
-        return Ok(Batch::Encoded { count, data });
+        let held = meter.done()?;
+        return Ok(Batch::Encoded { count, data, held });
     }
-    let mut out = Vec::with_capacity(batch as usize);
+    // The guest's batch-rows is no reason to allocate: the rows decide.
+    let mut out = Vec::with_capacity((cursor.batch as usize).min(1024));
     while let Some(row) = rows.try_next().await.map_err(|e| from_pg(&e))? {
-        out.push(statements::read_row(&row)?);
+        let values = statements::read_row(&row)?;
+        meter.add(values.iter().map(statements::value_size).sum())?;
+        out.push(values);
     }
-    Ok(Batch::Values(out))
+    Ok(Batch::Values(out, meter.done()?))
+}
+
+/// Counts a batch's bytes as it is read.
+struct Meter<'a> {
+    limits: &'a BatchLimits,
+    held: Held,
+    bytes: u64,
+}
+
+impl Meter<'_> {
+    fn add(&mut self, bytes: u64) -> Result<()> {
+        self.bytes += bytes;
+        if self.bytes > self.limits.max_bytes {
+            return Err(error(
+                ErrorKind::Limit,
+                format!(
+                    "one batch of this row stream passed max_bytes ({} bytes) of postgres profile `{}`: ask for fewer rows per batch (batch-rows) or raise max_bytes",
+                    self.limits.max_bytes, self.limits.profile
+                ),
+            ));
+        }
+        if self.bytes >= self.held.bytes() + BUDGET_STEP {
+            self.reserve()?;
+        }
+        Ok(())
+    }
+
+    fn reserve(&mut self) -> Result<()> {
+        let more = self.bytes - self.held.bytes();
+        if self.held.bytes() == 0 {
+            self.held = self.limits.budget.reserve(more, "a row stream's batch")?;
+            return Ok(());
+        }
+        self.held.grow(more, "a row stream's batch")
+    }
+
+    fn done(mut self) -> Result<Held> {
+        if self.bytes > self.held.bytes() {
+            self.reserve()?;
+        }
+        Ok(self.held)
+    }
 }
 
 /// Reads a client-level stream to its end and ends its transaction: COMMIT after the last
@@ -304,7 +379,7 @@ async fn pump(
             Poll::Ready(())
         })
         .await;
-        let batch = read_batch(current, encoded, cursor.batch).await?;
+        let batch = read_batch(current, encoded, cursor).await?;
         let next = async move {
             match early {
                 Some(answer) => answer,
@@ -313,7 +388,7 @@ async fn pump(
         };
         if batch.len() < cursor.batch as usize {
             // The queued FETCH found the cursor exhausted; read its empty answer.
-            read_batch(next.await?, encoded, cursor.batch).await?;
+            read_batch(next.await?, encoded, cursor).await?;
             return Ok(Some(batch));
         }
         if batches.send(Ok(batch)).await.is_err() {

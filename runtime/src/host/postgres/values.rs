@@ -76,7 +76,15 @@ impl ToSql for Param {
             Param::Timestamptz(v) => v.to_sql(ty, out),
             Param::Numeric(v) => v.to_sql(ty, out),
             Param::Interval(v) => v.to_sql(ty, out),
-            Param::Array(items) => items.to_sql(ty, out),
+            Param::Array(items) => {
+                // A domain over an array is sent as its base array type (the server checks
+                // the domain's constraints); anything else is refused, never a panic.
+                let array = without_domains(ty);
+                match array.kind() {
+                    Kind::Array(_) => items.to_sql(array, out),
+                    _ => Err(format!("an array cannot be sent as {}", ty.name()).into()),
+                }
+            }
             Param::ServerText(v) => {
                 out.put_slice(v.as_bytes());
                 Ok(IsNull::No)
@@ -121,6 +129,14 @@ fn case_name(value: &Value) -> &'static str {
         Value::Interval(_) => "interval",
         Value::Array(_) => "array",
     }
+}
+
+/// `ty` with any domains peeled off: the type the server expects on the wire.
+fn without_domains(mut ty: &Type) -> &Type {
+    while let Kind::Domain(base) = ty.kind() {
+        ty = base;
+    }
+    ty
 }
 
 /// Converts parameter `$index` (1-based) to the server's type `ty`.

@@ -21,7 +21,10 @@ impl Host for HostState {
                 "spawning tasks needs a flow: export `run-task` and `describe` (the `flow` world)",
             )));
         };
-        let spawned = scope.scheduler.spawn(name, input, options, scope.depth + 1);
+        let parent = scope.slot.as_ref().map(|s| s.id);
+        let spawned = scope
+            .scheduler
+            .spawn(name, input, options, scope.depth + 1, parent);
         self.push(spawned.map(TaskHandle))
     }
 
@@ -46,8 +49,8 @@ impl Host for HostState {
 }
 
 impl HostState {
-    /// A task about to wait for others lends its slot out, so its children can run.
-    fn waiting(&self) -> Option<std::sync::Arc<super::scheduler::Slot>> {
+    /// A task about to wait for others lends its slot to its children, so they can run.
+    fn waiting(&self) -> Option<std::sync::Arc<super::slots::Slot>> {
         let slot = self.tasks.as_ref()?.slot.clone()?;
         slot.lend();
         Some(slot)

@@ -7,6 +7,7 @@ mod host;
 pub mod observe;
 pub mod policy;
 pub mod scheduler;
+pub mod slots;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +32,7 @@ pub struct TaskScope {
     pub scheduler: Arc<Scheduler>,
     pub depth: u32,
     /// The attempt's concurrency slot (none for the flow itself, which holds none).
-    pub slot: Option<Arc<scheduler::Slot>>,
+    pub slot: Option<Arc<slots::Slot>>,
 }
 
 /// One task in the run report.

@@ -3,19 +3,19 @@
 //! retried per the task's policy, identical spawns share one execution (and, within a TTL,
 //! one cached result), and every task leaves a record for the run report.
 
-use std::cmp::Ordering as CmpOrdering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::disk_cache::DiskCache;
 use super::observe::{Counters, EventLog};
 use super::policy::{delay, worth_retrying, Policy};
+use super::slots::Slots;
 use super::{TaskOutcome, TaskRecord};
 use crate::config::Limits;
 use crate::engine::cache::hex;
@@ -34,6 +34,8 @@ pub struct FlowLimits {
     pub max_total_tasks: u64,
     /// How deep tasks may spawn tasks (the flow itself is depth 0).
     pub max_depth: u32,
+    /// Retries a task may have, whatever it asks for.
+    pub max_retries: u32,
     /// Cancel everything once one task has failed for good.
     pub fail_fast: bool,
 }
@@ -71,7 +73,7 @@ pub struct Scheduler {
     declared: HashMap<String, TaskOptions>,
     limits: Limits,
     flow: FlowLimits,
-    slots: Mutex<Slots>,
+    slots: Arc<Slots>,
     spawned: AtomicU64,
     sequence: AtomicU64,
     /// The whole run is being cancelled (fail-fast, Ctrl-C, the flow failed).
@@ -85,6 +87,10 @@ pub struct Scheduler {
     pub counters: Arc<Counters>,
     events: Option<Arc<EventLog>>,
     disk: Option<Arc<DiskCache>>,
+    /// When the run's timeout passes: no attempt runs or waits past it.
+    deadline: Instant,
+    /// A task was stopped by that deadline (the run then fails, joined or not).
+    timed_out: AtomicBool,
 }
 
 enum CacheEntry {
@@ -102,13 +108,11 @@ impl Scheduler {
         events: Option<Arc<EventLog>>,
         disk: Option<Arc<DiskCache>>,
     ) -> Arc<Scheduler> {
+        let limits_timeout = limits.timeout;
         Arc::new(Scheduler {
             attempts,
             declared,
-            slots: Mutex::new(Slots {
-                free: flow.max_tasks.max(1),
-                waiting: BinaryHeap::new(),
-            }),
+            slots: Slots::new(flow.max_tasks),
             limits,
             flow,
             spawned: AtomicU64::new(0),
@@ -121,6 +125,8 @@ impl Scheduler {
             counters: Arc::new(Counters::default()),
             events,
             disk,
+            deadline: Instant::now() + limits_timeout,
+            timed_out: AtomicBool::new(false),
         })
     }
 
@@ -156,13 +162,15 @@ impl Scheduler {
         records
     }
 
-    /// Queues a task spawned at `depth` (the spawner's depth + 1).
+    /// Queues a task spawned at `depth` (the spawner's depth + 1) by the attempt whose slot is
+    /// `parent` (none: by the flow).
     pub fn spawn(
         self: &Arc<Self>,
         name: String,
         input: String,
         options: Option<TaskOptions>,
         depth: u32,
+        parent: Option<u64>,
     ) -> Result<Arc<TaskCell>, ConnectorError> {
         if !self.declared.is_empty() && !self.declared.contains_key(&name) {
             let mut known: Vec<&str> = self.declared.keys().map(String::as_str).collect();
@@ -184,11 +192,12 @@ impl Scheduler {
                 format!("task `{name}` was not started: the run is being cancelled"),
             ));
         }
-        let policy = Policy::resolve(
+        let mut policy = Policy::resolve(
             options.as_ref(),
             self.declared.get(&name),
             self.limits.timeout,
         );
+        policy.retries = policy.retries.min(self.flow.max_retries);
         let key = policy
             .cache_key
             .clone()
@@ -244,6 +253,7 @@ impl Scheduler {
                 input_hash,
                 sequence,
                 depth,
+                parent,
             };
             // The attempts' spans hang under the spawner's (the flow's `run`, or a parent task's
             // attempt), so a trace shows the whole fan-out.
@@ -269,6 +279,7 @@ impl Scheduler {
             input_hash,
             sequence,
             depth,
+            parent,
         } = id;
         let started = Instant::now();
         let mut cancel = cell.cancel.subscribe();
@@ -278,15 +289,20 @@ impl Scheduler {
         let outcome: TaskOutcome = loop {
             attempt += 1;
             let slot = tokio::select! {
-                slot = self.acquire(policy.priority) => slot,
+                slot = self.slots.acquire(policy.priority, parent) => slot,
                 _ = flagged(&mut cancel) => break Err(cancelled_error(&cell.name, attempt - 1, "cancelled")),
                 _ = flagged(&mut cancel_all) => break Err(cancelled_error(&cell.name, attempt - 1, "the run was cancelled")),
             };
+            // An attempt never runs past the run's own timeout.
+            let left = self.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Err(self.run_timed_out(&cell.name, attempt - 1));
+            }
             c.queued.fetch_sub(1, Ordering::Relaxed);
             c.running.fetch_add(1, Ordering::Relaxed);
             self.emit("task-started", || serde_json::json!({ "task": cell.name, "attempt": attempt, "input_hash": input_hash }));
             let limits = Limits {
-                timeout: policy.timeout,
+                timeout: policy.timeout.min(left),
                 ..self.limits.clone()
             };
             let result = tokio::select! {
@@ -315,6 +331,9 @@ impl Scheduler {
                     c.retried.fetch_add(1, Ordering::Relaxed);
                     self.emit("task-retry", || serde_json::json!({ "task": cell.name, "attempt": attempt, "error": error.to_string(), "delay_ms": wait.as_millis() as u64 }));
                     tracing::info!(task = %cell.name, attempt, error = %error, delay_ms = wait.as_millis() as u64, "task attempt failed; retrying");
+                    if Instant::now() + wait >= self.deadline {
+                        break Err(self.run_timed_out(&cell.name, attempt));
+                    }
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = flagged(&mut cancel) => break Err(cancelled_error(&cell.name, attempt, "cancelled")),
@@ -383,6 +402,28 @@ impl Scheduler {
         cell.result.send_replace(Some(outcome));
     }
 
+    /// A task stopped by the run's timeout between attempts (or before its first).
+    fn run_timed_out(&self, name: &str, attempts: u32) -> TaskError {
+        self.timed_out.store(true, Ordering::SeqCst);
+        let hit = LimitHit::Timeout {
+            limit: self.limits.timeout,
+        };
+        TaskError {
+            error: connector_error(
+                ErrorKind::Timeout,
+                format!("task `{name}` stopped after {attempts} attempt(s): {hit}"),
+            ),
+            attempts,
+            limit: Some("timeout".into()),
+            cancelled: false,
+        }
+    }
+
+    /// Whether the run's timeout stopped one of its tasks.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out.load(Ordering::SeqCst)
+    }
+
     /// Counts, logs and records a spawn answered without running (`from`: joined, memory, disk).
     fn cache_hit(&self, sequence: u64, name: &str, input_hash: &str, from: &str) {
         self.counters.cached.fetch_add(1, Ordering::Relaxed);
@@ -396,55 +437,6 @@ impl Scheduler {
     fn record(&self, record: TaskRecord) {
         lock(&self.records).push(record);
     }
-
-    /// Waits for a concurrency slot; higher priority first, then spawn order.
-    async fn acquire(self: &Arc<Self>, priority: i32) -> Arc<Slot> {
-        self.take_slot(priority).await;
-        Arc::new(Slot {
-            scheduler: Arc::downgrade(self),
-            priority,
-            held: Mutex::new(true),
-        })
-    }
-
-    async fn take_slot(&self, priority: i32) {
-        let rx = {
-            let mut slots = lock(&self.slots);
-            if slots.free > 0 {
-                slots.free -= 1;
-                return;
-            }
-            let (tx, rx) = oneshot::channel();
-            let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
-            slots.waiting.push(Waiter {
-                priority,
-                sequence,
-                wake: tx,
-            });
-            rx
-        };
-        // A waiter dropped (cancelled) after a slot was handed to it passes the slot on.
-        let mut pending = Pending {
-            rx: Some(rx),
-            scheduler: self,
-        };
-        if let Some(rx) = pending.rx.as_mut() {
-            // A closed channel cannot happen while the scheduler lives; take the slot either way.
-            let _ = rx.await;
-        }
-        pending.rx = None;
-    }
-
-    fn release(&self) {
-        let mut slots = lock(&self.slots);
-        while let Some(waiter) = slots.waiting.pop() {
-            // A waiter that went away (cancelled) passes the slot on.
-            if waiter.wake.send(()).is_ok() {
-                return;
-            }
-        }
-        slots.free += 1;
-    }
 }
 
 /// Who a running task is, for its record and its cache entry.
@@ -453,95 +445,8 @@ struct Identity {
     input_hash: String,
     sequence: u64,
     depth: u32,
-}
-
-/// A wait for a slot; see `take_slot`.
-struct Pending<'a> {
-    rx: Option<oneshot::Receiver<()>>,
-    scheduler: &'a Scheduler,
-}
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        if let Some(mut rx) = self.rx.take() {
-            if rx.try_recv().is_ok() {
-                self.scheduler.release();
-            }
-        }
-    }
-}
-
-struct Slots {
-    free: usize,
-    waiting: BinaryHeap<Waiter>,
-}
-
-struct Waiter {
-    priority: i32,
-    sequence: u64,
-    wake: oneshot::Sender<()>,
-}
-
-impl PartialEq for Waiter {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
-    }
-}
-
-impl Eq for Waiter {}
-
-impl PartialOrd for Waiter {
-    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Waiter {
-    /// The heap's greatest is the highest priority, then the earliest.
-    fn cmp(&self, other: &Self) -> CmpOrdering {
-        self.priority
-            .cmp(&other.priority)
-            .then(other.sequence.cmp(&self.sequence))
-    }
-}
-
-/// A running attempt's concurrency slot: given back while the task waits in `join` (so
-/// tasks that join their children cannot starve them of slots), taken again after, and given
-/// back for good on drop (also when the attempt is cancelled).
-pub struct Slot {
-    scheduler: std::sync::Weak<Scheduler>,
-    priority: i32,
-    held: Mutex<bool>,
-}
-
-impl Slot {
-    /// Gives the slot back while the task waits.
-    pub fn lend(&self) {
-        let mut held = lock(&self.held);
-        if *held {
-            *held = false;
-            if let Some(s) = self.scheduler.upgrade() {
-                s.release();
-            }
-        }
-    }
-
-    /// Takes a slot again after waiting.
-    pub async fn reclaim(&self) {
-        if *lock(&self.held) {
-            return;
-        }
-        if let Some(s) = self.scheduler.upgrade() {
-            s.take_slot(self.priority).await;
-        }
-        *lock(&self.held) = true;
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.lend();
-    }
+    /// The spawning attempt's slot id: its unit is lent to this task while it joins.
+    parent: Option<u64>,
 }
 
 /// Resolves once the switch is on.
@@ -610,6 +515,7 @@ fn task_error(error: &RunError, attempts: u32) -> TaskError {
                 LimitHit::Timeout { .. } => "timeout",
                 LimitHit::Memory { .. } => "memory",
                 LimitHit::Fuel { .. } => "fuel",
+                LimitHit::HostCall { .. } => "host-call",
             };
             let kind = if name == "timeout" {
                 ErrorKind::Timeout
@@ -637,21 +543,6 @@ fn task_error(error: &RunError, attempts: u32) -> TaskError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn waiters_leave_by_priority_then_spawn_order() {
-        let mut heap = BinaryHeap::new();
-        for (priority, sequence) in [(0, 1), (5, 2), (0, 0), (5, 3), (-1, 4)] {
-            heap.push(Waiter {
-                priority,
-                sequence,
-                wake: oneshot::channel().0,
-            });
-        }
-        let order: Vec<(i32, u64)> =
-            std::iter::from_fn(|| heap.pop().map(|w| (w.priority, w.sequence))).collect();
-        assert_eq!(order, vec![(5, 2), (5, 3), (0, 0), (0, 1), (-1, 4)]);
-    }
 
     #[test]
     fn cache_keys_separate_their_parts() {

@@ -127,6 +127,25 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
             let squares: Vec<u64> = tasks::join_all(&handles)?;
             Ok(json!({ "sum": squares.iter().sum::<u64>(), "count": squares.len() }))
         }
+        "resident" => {
+            // Tasks that each hold `n` MiB and join a child, more of them than slots: while
+            // they wait, only their own children may use their slots (issue 16).
+            let hoarders = (0..input.retries)
+                .map(|_| tasks::spawn("hoard_then_join", &input.n, Options::new()))
+                .collect::<aw_guest::Result<Vec<_>>>()?;
+            let done: Vec<u64> = tasks::join_all(&hoarders)?;
+            Ok(json!({ "hoarders": done.len() }))
+        }
+        "retry-forever" => {
+            // Spawns a task that fails fast and retries without end, and returns at once: the
+            // run's timeout must still end the run (issue 16).
+            tasks::spawn(
+                "flaky",
+                &json!({ "key": input.key, "fail_times": i64::MAX, "kind": "transient" }),
+                Options::new().retries(u32::MAX).backoff(1, 1.0, 1, false),
+            )?;
+            Ok(json!({ "returned": true }))
+        }
         "unknown-task" => match tasks::spawn("nope", &0, Options::new()) {
             Ok(_) => Err(Error::permanent("spawned a task that does not exist")),
             Err(e) => Ok(error_json(&e)),
@@ -221,10 +240,18 @@ fn parent(n: u64) -> aw_guest::Result<u64> {
     Ok(squares.iter().sum())
 }
 
+/// Holds `mib` MiB of its own memory while it joins a child.
+fn hoard_then_join(mib: u64) -> aw_guest::Result<u64> {
+    let hoard = vec![1u8; (mib as usize) << 20];
+    std::hint::black_box(&hoard);
+    let child: u64 = tasks::spawn("square", &2u64, Options::new())?.join()?;
+    Ok(child + u64::from(hoard[hoard.len() / 2]))
+}
+
 /// Spawns itself and waits, without end.
 fn spawner(depth: u64) -> aw_guest::Result<u64> {
     let child = tasks::spawn("spawner", &(depth + 1), Options::new())?;
     child.join()
 }
 
-aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent]);
+aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join]);

@@ -121,8 +121,10 @@ impl Interval {
             let len =
                 rest.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))?;
             let (number, tail) = rest.split_at(len);
-            let unit = tail.chars().next()?.to_ascii_uppercase();
-            rest = &tail[1..];
+            let unit = tail.chars().next()?;
+            // Past the whole character: a guest's string may hold any UTF-8 here.
+            rest = &tail[unit.len_utf8()..];
+            let unit = unit.to_ascii_uppercase();
             match (in_time, unit) {
                 (false, 'Y') => {
                     iv.months = iv
@@ -147,11 +149,12 @@ impl Interval {
                         .checked_add(number.parse::<i64>().ok()?.checked_mul(60_000_000)?)?
                 }
                 (true, 'S') => {
-                    let seconds: f64 = number.parse().ok()?;
-                    if !seconds.is_finite() {
+                    let micros = (number.parse::<f64>().ok()? * 1e6).round();
+                    // Out of range is an error, not a value silently clamped by `as`.
+                    if !micros.is_finite() || micros.abs() >= i64::MAX as f64 {
                         return None;
                     }
-                    iv.micros = iv.micros.checked_add((seconds * 1e6).round() as i64)?;
+                    iv.micros = iv.micros.checked_add(micros as i64)?;
                 }
                 _ => return None,
             }
@@ -181,5 +184,17 @@ mod tests {
         assert_eq!(Interval::parse_iso("P2W").unwrap().days, 14);
         assert_eq!(Interval::parse_iso("1 day"), None);
         assert_eq!(Interval::parse_iso("P"), None);
+        // Multi-byte characters where a unit or number is expected are refused, not a panic.
+        for text in [
+            "P1é",
+            "PT1ß",
+            "P1Y€",
+            "P€",
+            "PT1.5S\u{10FFFF}",
+            "P1e400S",
+            "PT1e300S",
+        ] {
+            assert_eq!(Interval::parse_iso(text), None, "{text}");
+        }
     }
 }

@@ -1,0 +1,437 @@
+//! A flow run's concurrency slots: `max_tasks` units, each held by one running attempt.
+//!
+//! A task that waits in `join` lends its unit to its own children only, so they can run (a
+//! parent joining a child would otherwise deadlock at `max_tasks = 1`) while no unrelated task
+//! starts in its place: lent to anyone, every waiting parent let one more task start, and the
+//! waiting instances (each with its memory) grew without bound. A lending chain is one task
+//! per spawn depth, so at most `max_tasks x max_depth` task instances are resident. A parent
+//! whose join is over takes its unit back before any new task starts.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use tokio::sync::oneshot;
+
+/// A unit of concurrency: one of the run's free ones, or one lent by a waiting task.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Unit {
+    Free,
+    LentBy(u64),
+}
+
+/// What a waiter wants: a start (its spawner's id, whose lent unit it may use) or its own
+/// unit back after a join.
+#[derive(Debug, Clone, Copy)]
+enum Claim {
+    Start { parent: Option<u64> },
+    Reclaim { lender: u64 },
+}
+
+/// The run's units and who waits for one.
+pub struct Slots {
+    state: Mutex<State>,
+    ids: AtomicU64,
+}
+
+struct State {
+    free: usize,
+    lent: HashMap<u64, Lent>,
+    waiting: Vec<Waiter>,
+    sequence: u64,
+}
+
+/// A unit its holder lent out while it waits.
+struct Lent {
+    /// The unit the lender held (itself possibly lent by the lender's parent).
+    underlying: Unit,
+    /// A child runs on it.
+    in_use: bool,
+    /// The lender went on with another unit, or went away: give `underlying` back when the
+    /// child is done.
+    orphaned: bool,
+}
+
+struct Waiter {
+    claim: Claim,
+    priority: i32,
+    sequence: u64,
+    wake: oneshot::Sender<Unit>,
+}
+
+fn lock(m: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Slots {
+    pub fn new(max_tasks: usize) -> Arc<Slots> {
+        Arc::new(Slots {
+            state: Mutex::new(State {
+                free: max_tasks.max(1),
+                lent: HashMap::new(),
+                waiting: Vec::new(),
+                sequence: 0,
+            }),
+            ids: AtomicU64::new(1),
+        })
+    }
+
+    /// Waits for a unit to start a task spawned by `parent` (none: by the flow), higher
+    /// priority first, then in order of asking.
+    pub async fn acquire(self: &Arc<Self>, priority: i32, parent: Option<u64>) -> Arc<Slot> {
+        let unit = self.take(Claim::Start { parent }, priority).await;
+        let id = self.ids.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Slot {
+            slots: Arc::downgrade(self),
+            id,
+            unit: Mutex::new(Some(unit)),
+        })
+    }
+
+    async fn take(&self, claim: Claim, priority: i32) -> Unit {
+        let rx = {
+            let mut state = lock(&self.state);
+            if let Some(unit) = state.take_now(claim) {
+                return unit;
+            }
+            let (wake, rx) = oneshot::channel();
+            state.sequence += 1;
+            let sequence = state.sequence;
+            state.waiting.push(Waiter {
+                claim,
+                priority,
+                sequence,
+                wake,
+            });
+            rx
+        };
+        // A waiter dropped (cancelled) after a unit was handed to it passes the unit on.
+        let mut pending = Pending {
+            rx: Some(rx),
+            slots: self,
+        };
+        let unit = match pending.rx.as_mut() {
+            Some(rx) => rx.await.unwrap_or(Unit::Free),
+            None => Unit::Free,
+        };
+        pending.rx = None;
+        unit
+    }
+
+    fn release(&self, unit: Unit) {
+        lock(&self.state).release(unit);
+    }
+}
+
+impl State {
+    fn take_now(&mut self, claim: Claim) -> Option<Unit> {
+        match claim {
+            Claim::Reclaim { lender } => {
+                if let Some(lent) = self.lent.get(&lender) {
+                    if !lent.in_use {
+                        return self.lent.remove(&lender).map(|l| l.underlying);
+                    }
+                }
+                if self.free > 0 {
+                    self.free -= 1;
+                    self.orphan(lender);
+                    return Some(Unit::Free);
+                }
+                None
+            }
+            Claim::Start { parent } => {
+                if self.free > 0
+                    && !self
+                        .waiting
+                        .iter()
+                        .any(|w| matches!(w.claim, Claim::Reclaim { .. }))
+                {
+                    self.free -= 1;
+                    return Some(Unit::Free);
+                }
+                let lent = self.lent.get_mut(&parent?)?;
+                if lent.in_use || lent.orphaned {
+                    return None;
+                }
+                lent.in_use = true;
+                parent.map(Unit::LentBy)
+            }
+        }
+    }
+
+    /// The lender no longer waits for its own unit.
+    fn orphan(&mut self, lender: u64) {
+        if let Some(lent) = self.lent.get_mut(&lender) {
+            lent.orphaned = true;
+        }
+    }
+
+    /// Hands `unit` to the waiter that may have it, or keeps it.
+    fn release(&mut self, unit: Unit) {
+        match unit {
+            Unit::Free => {
+                // Parents coming back from a join first (they are resident already), then
+                // the best start.
+                while let Some(at) = self
+                    .best(|c| matches!(c, Claim::Reclaim { .. }))
+                    .or_else(|| self.best(|_| true))
+                {
+                    let waiter = self.waiting.swap_remove(at);
+                    if let Claim::Reclaim { lender } = waiter.claim {
+                        self.orphan(lender);
+                    }
+                    if waiter.wake.send(Unit::Free).is_ok() {
+                        return;
+                    }
+                }
+                self.free += 1;
+            }
+            Unit::LentBy(lender) => {
+                let Some(lent) = self.lent.get(&lender) else {
+                    return self.release(Unit::Free);
+                };
+                if lent.orphaned {
+                    let underlying = lent.underlying;
+                    self.lent.remove(&lender);
+                    return self.release(underlying);
+                }
+                if let Some(at) =
+                    self.best(|c| matches!(c, Claim::Reclaim { lender: l } if l == lender))
+                {
+                    let waiter = self.waiting.swap_remove(at);
+                    let underlying = lent.underlying;
+                    self.lent.remove(&lender);
+                    if waiter.wake.send(underlying).is_err() {
+                        self.release(underlying);
+                    }
+                    return;
+                }
+                while let Some(at) =
+                    self.best(|c| matches!(c, Claim::Start { parent: Some(p) } if p == lender))
+                {
+                    if self.waiting.swap_remove(at).wake.send(unit).is_ok() {
+                        return;
+                    }
+                }
+                if let Some(lent) = self.lent.get_mut(&lender) {
+                    lent.in_use = false;
+                }
+            }
+        }
+    }
+
+    /// The highest-priority, earliest waiter whose claim passes `eligible`.
+    fn best(&self, eligible: impl Fn(Claim) -> bool) -> Option<usize> {
+        self.waiting
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| eligible(w.claim))
+            .max_by(|(_, a), (_, b)| {
+                a.priority
+                    .cmp(&b.priority)
+                    .then(b.sequence.cmp(&a.sequence))
+            })
+            .map(|(at, _)| at)
+    }
+}
+
+/// A wait for a unit; see `Slots::take`.
+struct Pending<'a> {
+    rx: Option<oneshot::Receiver<Unit>>,
+    slots: &'a Slots,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(mut rx) = self.rx.take() {
+            if let Ok(unit) = rx.try_recv() {
+                self.slots.release(unit);
+            }
+        }
+    }
+}
+
+/// A running attempt's concurrency slot: lent to the task's children while it waits in
+/// `join`, taken back after, and given back for good on drop (also when the attempt is
+/// cancelled).
+pub struct Slot {
+    slots: Weak<Slots>,
+    /// Names this attempt as a parent (its children's `parent`) and as a lender.
+    pub id: u64,
+    unit: Mutex<Option<Unit>>,
+}
+
+impl Slot {
+    fn unit(&self) -> std::sync::MutexGuard<'_, Option<Unit>> {
+        self.unit.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Lends the unit to this task's children while it waits.
+    pub fn lend(&self) {
+        let Some(underlying) = self.unit().take() else {
+            return;
+        };
+        if let Some(slots) = self.slots.upgrade() {
+            let mut state = lock(&slots.state);
+            state.lent.insert(
+                self.id,
+                Lent {
+                    underlying,
+                    in_use: true,
+                    orphaned: false,
+                },
+            );
+            state.release(Unit::LentBy(self.id));
+        }
+    }
+
+    /// Takes a unit again after waiting: its own if no child runs on it, else the first free.
+    pub async fn reclaim(&self) {
+        if self.unit().is_some() {
+            return;
+        }
+        if let Some(slots) = self.slots.upgrade() {
+            let unit = slots
+                .take(Claim::Reclaim { lender: self.id }, i32::MAX)
+                .await;
+            *self.unit() = Some(unit);
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let Some(slots) = self.slots.upgrade() else {
+            return;
+        };
+        let mut state = lock(&slots.state);
+        if let Some(unit) = self.unit().take() {
+            state.release(unit);
+        }
+        // Dropped while lending (cancelled in a join): the lent unit goes back once free.
+        if let Some(lent) = state.lent.get_mut(&self.id) {
+            lent.orphaned = true;
+            if !lent.in_use {
+                let underlying = lent.underlying;
+                state.lent.remove(&self.id);
+                state.release(underlying);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime")
+    }
+
+    async fn soon<F: std::future::Future>(f: F) -> Option<F::Output> {
+        tokio::time::timeout(Duration::from_millis(50), f)
+            .await
+            .ok()
+    }
+
+    #[test]
+    fn waiters_start_by_priority_then_in_order_of_asking() {
+        let mut state = State {
+            free: 0,
+            lent: HashMap::new(),
+            waiting: Vec::new(),
+            sequence: 0,
+        };
+        let mut woken = Vec::new();
+        for (priority, sequence) in [(0, 1), (5, 2), (0, 0), (5, 3), (-1, 4)] {
+            let (wake, rx) = oneshot::channel();
+            state.waiting.push(Waiter {
+                claim: Claim::Start { parent: None },
+                priority,
+                sequence,
+                wake,
+            });
+            woken.push(((priority, sequence), rx));
+        }
+        let mut order = Vec::new();
+        for _ in 0..5 {
+            state.release(Unit::Free);
+            let at = woken
+                .iter_mut()
+                .position(|(_, rx)| rx.try_recv().is_ok())
+                .expect("one woken");
+            order.push(woken.remove(at).0);
+        }
+        assert_eq!(order, vec![(5, 2), (5, 3), (0, 0), (0, 1), (-1, 4)]);
+    }
+
+    #[test]
+    fn a_joining_task_lends_its_slot_to_its_children_only() {
+        runtime().block_on(async {
+            let slots = Slots::new(1);
+            let parent = slots.acquire(0, None).await;
+            parent.lend();
+            assert!(
+                soon(slots.acquire(0, None)).await.is_none(),
+                "an unrelated task does not start"
+            );
+            let child = soon(slots.acquire(0, Some(parent.id)))
+                .await
+                .expect("the parent's child runs");
+            assert!(
+                soon(slots.acquire(0, Some(parent.id))).await.is_none(),
+                "one child at a time"
+            );
+            let grandchild_parent = child.id;
+            child.lend();
+            let grandchild = soon(slots.acquire(0, Some(grandchild_parent)))
+                .await
+                .expect("a grandchild on the child's unit");
+            drop(grandchild);
+            child.reclaim().await;
+            drop(child);
+            assert!(
+                soon(parent.reclaim()).await.is_some(),
+                "the parent takes its unit back"
+            );
+            drop(parent);
+            assert!(
+                soon(slots.acquire(0, None)).await.is_some(),
+                "and the unit is free again after"
+            );
+        });
+    }
+
+    #[test]
+    fn a_parent_back_from_its_join_goes_before_new_tasks() {
+        runtime().block_on(async {
+            let slots = Slots::new(2);
+            let (a, b) = (slots.acquire(0, None).await, slots.acquire(0, None).await);
+            a.lend();
+            let child = soon(slots.acquire(0, Some(a.id))).await.expect("child");
+            let reclaim = a.reclaim();
+            tokio::pin!(reclaim);
+            assert!(
+                soon(&mut reclaim).await.is_none(),
+                "its child still runs on its unit"
+            );
+            let slots2 = slots.clone();
+            let newcomer = tokio::spawn(async move { slots2.acquire(100, None).await });
+            tokio::task::yield_now().await;
+            drop(b);
+            assert!(
+                soon(&mut reclaim).await.is_some(),
+                "b's unit goes to the parent, not the newcomer"
+            );
+            drop(child);
+            let started = soon(newcomer)
+                .await
+                .expect("the newcomer starts once the child is done");
+            assert!(started.is_ok());
+        });
+    }
+}
