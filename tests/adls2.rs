@@ -647,3 +647,35 @@ adls2 = ["default"]
     assert!(!out.stdout.contains(wrong) && !out.stderr.contains(wrong));
 }
 
+
+/// Issue 16: `make-dirs` under a narrow write grant creates no directory marker above it
+/// (with write on `curated/exports/daily` only, it used to write `curated/exports`).
+#[test]
+fn make_dirs_creates_nothing_above_the_write_grant() {
+    let c = container("mkgrant");
+    let sandbox = lake(
+        "",
+        &format!("[profiles.narrow]\n[profiles.narrow.adls2.default]\nwrite = [\"{c}/curated/exports/daily\"]\n"),
+    );
+    steps(&sandbox, json!([{"op": "create-container", "container": c}]));
+    let input = json!({ "profile": "default", "steps": [{"op": "make-dirs", "container": c, "path": "curated/exports/daily/2024"}] });
+    let narrow = run(sandbox.aw_run().arg(guest("aw_adls_probe")).args(["--profile", "narrow", "--json", "--input", &input.to_string()]))
+        .expect_code(0)
+        .json();
+    assert!(narrow["result"][0].get("error").is_none(), "{narrow}");
+    let r = steps(
+        &sandbox,
+        json!([
+            {"op": "properties", "container": c, "path": "curated/exports/daily/2024"},
+            {"op": "properties", "container": c, "path": "curated/exports/daily"},
+            {"op": "properties", "container": c, "path": "curated/exports"},
+            {"op": "properties", "container": c, "path": "curated"},
+        ]),
+    );
+    assert_eq!(r[0]["info"]["etag"], true, "the granted levels have markers: {r:?}");
+    assert_eq!(r[1]["info"]["etag"], true, "{r:?}");
+    for above in &r[2..] {
+        assert_eq!(above["info"]["dir"], true, "{above}");
+        assert_eq!(above["info"]["etag"], false, "no marker above the grant: {above}");
+    }
+}

@@ -257,3 +257,32 @@ fn live_account_round_trip() {
     assert_eq!(r[2]["fnv"], r[1]["fnv"]);
     assert_eq!(names(&r[4]), vec!["live/b", "live/b/data.bin"]);
 }
+
+/// Issue 16: the DFS service creates missing parents itself, so a write whose parents above
+/// the write grant do not exist is denied (it would create them); once they exist, it works.
+#[test]
+fn a_dfs_write_that_would_create_parents_above_the_grant_is_denied() {
+    let fake = FakeDfs::start();
+    let sandbox = dfs_lake(&fake, "");
+    let narrow = Sandbox::new(&format!(
+        "[connectors.adls2.default]\naccount_url = \"{url}\"\naccount_name = \"{ACCOUNT}\"\naccount_key = \"secret://adls_key\"\ndialect = \"dfs\"\n[profiles.default]\n[profiles.default.adls2.default]\nwrite = [\"fs9/curated/exports/daily\"]\n",
+        url = fake.url()
+    ))
+    .with_env("ADLS_KEY", KEY);
+    steps(&sandbox, json!([{"op": "create-container", "container": "fs9"}]));
+    let tries = json!([
+        {"op": "make-dirs", "container": "fs9", "path": "curated/exports/daily/2024"},
+        {"op": "upload", "container": "fs9", "path": "curated/exports/daily/a.csv", "text": "x"},
+    ]);
+    let r = steps(&narrow, tries.clone());
+    for refused in &r {
+        assert_eq!(kind(refused), "ErrorKind::Denied", "{refused}");
+        assert!(refused["error"]["message"].as_str().unwrap_or("").contains("fs9/curated/exports,"), "{refused}");
+    }
+    let r = steps(&sandbox, json!([{"op": "exists", "container": "fs9", "path": "curated"}]));
+    assert_eq!(r[0], false, "nothing was created above the grant: {r:?}");
+    steps(&sandbox, json!([{"op": "make-dirs", "container": "fs9", "path": "curated/exports"}]));
+    for done in steps(&narrow, tries) {
+        ok(&done);
+    }
+}

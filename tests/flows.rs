@@ -317,7 +317,8 @@ fn describe_lists_the_tasks_without_running_them() {
             "fail",
             "spawner",
             "parent",
-            "hoard_then_join"
+            "hoard_then_join",
+            "leak"
         ]
     );
     let out = run(sandbox.aw_run().args(["describe"]).arg(guest("aw_probe")));
@@ -568,4 +569,51 @@ fn retries_are_capped_by_the_profile() {
         report["result"]["error"]["attempts"], 3,
         "one attempt and two retries: {report}"
     );
+}
+
+/// Issue 16: a granted secret never reaches anything aw-run writes, in any form: not the
+/// events file (task-retry and task-failed lines carry the task's error), not the report,
+/// the result, stdout, stderr or `describe`, also when the value holds `"`, `\`, `'` and `@`
+/// (printed JSON-escaped, Rust-escaped, percent-encoded or SQL-quoted it used to get past).
+#[test]
+fn a_secret_reaches_no_file_or_stream_in_any_form() {
+    const SECRET: &str = "s3cr\"et\\v@lue'x";
+    let sandbox = Sandbox::new(&format!(
+        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\n[profiles.default]\npostgres = [\"default\"]\nsecrets = [\"leak_token\"]\nlimits = {{ timeout = \"60s\" }}\n",
+        pg_port()
+    ))
+    .with_env("LEAK_TOKEN", SECRET);
+    let events = sandbox.path().join("events.jsonl");
+    let out = flow(
+        &sandbox,
+        json!({"op": "leak", "key": "leak_token"}),
+        &["--events", events.to_str().unwrap(), "-v"],
+    )
+    .expect_code(0);
+    let report = out.json();
+    assert_eq!(report["result"]["secret"], "***", "{report}");
+    assert_eq!(
+        report["result"]["joined"]["error"]["attempts"], 2,
+        "the task failed and was retried: {report}"
+    );
+    let events = std::fs::read_to_string(&events).expect("events file");
+    assert!(
+        events.contains("task-retry") && events.contains("task-failed"),
+        "{events}"
+    );
+    let described = run(sandbox
+        .aw_run()
+        .args(["describe"])
+        .arg(guest("aw_flow_probe")))
+    .expect_code(0);
+    let mut written: Vec<(&str, String)> = vec![
+        ("stdout", out.stdout),
+        ("stderr", out.stderr),
+        ("events", events),
+    ];
+    written.push(("describe", described.stdout + &described.stderr));
+    for (name, text) in written {
+        // Every printed form of the value starts with its first four characters.
+        assert!(!text.contains("s3cr"), "{name} holds the secret:\n{text}");
+    }
 }

@@ -247,7 +247,12 @@ fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
             )
         }
     };
-    let events = match args.events.as_deref().map(EventLog::create).transpose() {
+    let events = match args
+        .events
+        .as_deref()
+        .map(|path| EventLog::create(path, scrubber.clone()))
+        .transpose()
+    {
         Ok(events) => events,
         Err(e) => {
             let error = RunError::Usage(format!(
@@ -538,10 +543,9 @@ fn cmd_describe(args: DescribeArgs, env: &[(String, String)], scrubber: Scrubber
     })();
     match result {
         Ok(value) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            );
+            // A flow's declared defaults (cache keys, names) may hold a granted secret.
+            let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            println!("{}", scrubber.scrub(&text));
             0
         }
         Err(e) => fail(&e, &scrubber),

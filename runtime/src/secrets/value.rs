@@ -40,10 +40,13 @@ impl fmt::Display for SecretValue {
     }
 }
 
-/// Every secret value the host has loaded, replaced by `***` in any text passed through it.
+/// Every secret value the host has loaded, replaced by `***` in any text passed through it,
+/// in each form output may print it in: as it is, JSON-escaped (the report, results, events),
+/// Rust-escaped (`{:?}` in errors), percent-encoded (URLs, DSNs) and SQL-quoted (`'` doubled).
 ///
-/// One scrubber is shared by the log writer, guest stdout/stderr capture, guest results and
-/// error messages, so a value cannot escape through a path someone forgot.
+/// One scrubber is shared by the log writer, guest stdout/stderr capture, guest results, the
+/// report, the events file, `describe` and error messages, so a value cannot escape through a
+/// path someone forgot.
 #[derive(Clone, Default)]
 pub struct Scrubber(Arc<RwLock<Vec<SecretValue>>>);
 
@@ -56,17 +59,20 @@ impl std::fmt::Debug for Scrubber {
 }
 
 impl Scrubber {
-    /// Registers a value; empty values are ignored (they would match everywhere).
+    /// Registers a value in all its printed forms; empty values are ignored (they would match
+    /// everywhere).
     pub fn add(&self, value: &SecretValue) {
         if value.reveal().is_empty() {
             return;
         }
         let mut known = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !known.iter().any(|v| v == value) {
-            known.push(value.clone());
-            // Longest first, so a secret that contains another is replaced whole.
-            known.sort_by_key(|v| std::cmp::Reverse(v.reveal().len()));
+        for mut form in printed_forms(value.reveal()) {
+            if !known.iter().any(|v| v.reveal() == form.as_str()) {
+                known.push(SecretValue::new(std::mem::take(&mut *form)));
+            }
         }
+        // Longest first, so a secret that contains another is replaced whole.
+        known.sort_by_key(|v| std::cmp::Reverse(v.reveal().len()));
     }
 
     /// `text` with every known secret value replaced by `***`.
@@ -80,6 +86,22 @@ impl Scrubber {
         }
         out
     }
+}
+
+/// `value` as output may print it: itself, and its escaped and encoded forms that differ.
+fn printed_forms(value: &str) -> Vec<Zeroizing<String>> {
+    let quoted = |text: String| Zeroizing::new(text.get(1..text.len().saturating_sub(1)).unwrap_or("").to_string());
+    let json = quoted(serde_json::to_string(value).unwrap_or_default());
+    let debug = quoted(format!("{value:?}"));
+    let percent = Zeroizing::new(percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string());
+    let sql = Zeroizing::new(value.replace('\'', "''"));
+    let mut forms = vec![Zeroizing::new(value.to_string())];
+    for form in [json, debug, percent, sql] {
+        if !form.is_empty() && !forms.iter().any(|f| **f == *form) {
+            forms.push(form);
+        }
+    }
+    forms
 }
 
 #[cfg(test)]
@@ -100,5 +122,24 @@ mod tests {
         scrubber.add(&SecretValue::new(String::new()));
         assert_eq!(scrubber.scrub("x abcdef y abc z"), "x *** y *** z");
         assert!(matches!(scrubber.scrub("clean"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn escaped_and_encoded_forms_are_scrubbed_too() {
+        let scrubber = Scrubber::default();
+        let secret = "p\"a\\s's/w@rd\n";
+        scrubber.add(&SecretValue::new(secret.into()));
+        let printed = [
+            serde_json::to_string(&serde_json::json!({ "e": secret })).expect("json"),
+            format!("{:?}", secret),
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string(),
+            format!("'{}'", secret.replace('\'', "''")),
+            secret.to_string(),
+        ];
+        for text in printed {
+            let scrubbed = scrubber.scrub(&text);
+            assert!(scrubbed.contains("***"), "{scrubbed}");
+            assert!(!scrubbed.contains("w@rd") && !scrubbed.contains("w%40rd"), "{scrubbed}");
+        }
     }
 }

@@ -58,6 +58,63 @@ impl HostState {
     }
 }
 
+impl HostState {
+    /// How many of `t`'s ancestors lie outside the write grant (a leading run: grants are
+    /// prefixes), and the profile's name. Those are never created: the blob dialect skips
+    /// their directory markers, and where the service creates missing parents itself (DFS)
+    /// the deepest of them must exist already (see [`check_parents`]).
+    fn outside_parents(
+        &self,
+        r: &Resource<AdlsClient>,
+        t: &Target,
+    ) -> wasmtime::Result<(usize, String)> {
+        let profile = self.table.get(r)?.profile.clone();
+        let outside = paths::ancestors(&t.path)
+            .iter()
+            .take_while(|a| {
+                self.run
+                    .grants
+                    .adls2_path(&profile, &t.container, a, Access::Write)
+                    .is_err()
+            })
+            .count();
+        Ok((outside, profile))
+    }
+}
+
+/// Denies a write for which the service would create a directory outside the grant.
+async fn check_parents(
+    account: &super::Account,
+    t: &Target,
+    outside: usize,
+    profile: &str,
+) -> Result<(), ConnectorError> {
+    if outside == 0 || !account.store.creates_parents() {
+        return Ok(());
+    }
+    let deepest = paths::ancestors(&t.path)[outside - 1];
+    match account.store.exists(&t.container, deepest).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ConnectorError::from(crate::grants::Denied(format!(
+            "writing {c}/{p} would create directory {c}/{deepest}, outside the write grant of adls2 profile `{profile}`: create it with a profile that may, or widen the grant",
+            c = t.container,
+            p = t.path
+        )))),
+        Err(f) => Err(f.into()),
+    }
+}
+
+/// The count of `t`'s parents outside the write grant, or returns the denial to the guest.
+macro_rules! outside {
+    ($self:ident, $r:expr, $account:expr, $t:expr) => {{
+        let (outside, profile) = $self.outside_parents(&$r, &$t)?;
+        if let Err(e) = check_parents(&$account, &$t, outside, &profile).await {
+            return Ok(Err(e));
+        }
+        outside
+    }};
+}
+
 /// Unwraps a target check or returns its error to the guest.
 macro_rules! target {
     ($self:ident, $r:expr, $container:expr, $path:expr, $access:expr, $root_ok:expr) => {
@@ -145,10 +202,11 @@ impl HostClient for HostState {
         exist_ok: bool,
     ) -> WitResult<()> {
         let (account, t) = target!(self, r, container, path, Access::Write, false);
+        let outside = outside!(self, r, account, t);
         done(
             account
                 .store
-                .make_dirs(&t.container, &t.path, exist_ok)
+                .make_dirs(&t.container, &t.path, exist_ok, outside)
                 .await,
         )
     }
@@ -162,6 +220,7 @@ impl HostClient for HostState {
         options: UploadOptions,
     ) -> WitResult<PathInfo> {
         let (account, t) = target!(self, r, container, path, Access::Write, false);
+        outside!(self, r, account, t);
         done(
             account
                 .store
@@ -178,6 +237,7 @@ impl HostClient for HostState {
         options: UploadOptions,
     ) -> WitResult<Resource<AdlsWriter>> {
         let (account, t) = target!(self, r, container, path, Access::Write, false);
+        outside!(self, r, account, t);
         let what = format!("{}/{}", t.container, t.path);
         let block = account.settings.block_size as u64;
         let held = match self.budget.reserve(
@@ -353,6 +413,7 @@ impl HostClient for HostState {
     ) -> WitResult<()> {
         let (account, source) = target!(self, r, container, from, Access::Write, false);
         let (_, dest) = target!(self, r, container, to, Access::Write, false);
+        outside!(self, r, account, dest);
         if paths::is_within(&dest.path, &source.path) {
             return Ok(Err(Failure::new(
                 ErrorKind::InvalidInput,

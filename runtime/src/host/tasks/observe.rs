@@ -9,16 +9,20 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
+use crate::secrets::Scrubber;
+
 /// A JSON Lines file of task-started / task-retry / task-succeeded / task-failed /
 /// task-cached / flow-finished events.
 pub struct EventLog {
     out: Mutex<std::io::BufWriter<std::fs::File>>,
+    /// Task errors in events can hold a secret a guest was granted.
+    scrubber: Scrubber,
 }
 
 impl EventLog {
-    /// Creates (or truncates) `path`.
-    pub fn create(path: &Path) -> std::io::Result<EventLog> {
-        Ok(EventLog { out: Mutex::new(std::io::BufWriter::new(std::fs::File::create(path)?)) })
+    /// Creates (or truncates) `path`; every line passes through `scrubber`.
+    pub fn create(path: &Path, scrubber: Scrubber) -> std::io::Result<EventLog> {
+        Ok(EventLog { out: Mutex::new(std::io::BufWriter::new(std::fs::File::create(path)?)), scrubber })
     }
 
     /// Writes one event with its kind and a UTC timestamp, and flushes it.
@@ -29,7 +33,8 @@ impl EventLog {
         }
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         // A full disk must not fail the run; the log says so once per event.
-        if writeln!(out, "{fields}").and_then(|_| out.flush()).is_err() {
+        let line = fields.to_string();
+        if writeln!(out, "{}", self.scrubber.scrub(&line)).and_then(|_| out.flush()).is_err() {
             tracing::warn!(event, "could not write to the events file");
         }
     }

@@ -146,6 +146,20 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
             )?;
             Ok(json!({ "returned": true }))
         }
+        "leak" => {
+            // Puts the granted secret `key` everywhere a flow can: a task's failures (retry
+            // and failure events, the joined error), the log, stdout, stderr and the result.
+            let t = tasks::spawn(
+                "leak",
+                &input.key,
+                Options::new().retries(1).backoff(1, 1.0, 1, false),
+            )?;
+            let value = aw_guest::secrets::get(&input.key)?.reveal();
+            aw_guest::log::warn!("the secret is {value}");
+            println!("stdout says {value}");
+            eprintln!("stderr says {value}");
+            Ok(json!({ "joined": raw(&t), "secret": value }))
+        }
         "unknown-task" => match tasks::spawn("nope", &0, Options::new()) {
             Ok(_) => Err(Error::permanent("spawned a task that does not exist")),
             Err(e) => Ok(error_json(&e)),
@@ -248,10 +262,18 @@ fn hoard_then_join(mib: u64) -> aw_guest::Result<u64> {
     Ok(child + u64::from(hoard[hoard.len() / 2]))
 }
 
+/// Fails with the granted secret `name` in its message.
+fn leak(name: String) -> aw_guest::Result<u64> {
+    let value = aw_guest::secrets::get(&name)?.reveal();
+    Err(Error::transient(format!(
+        "failing with the secret {value} in the message"
+    )))
+}
+
 /// Spawns itself and waits, without end.
 fn spawner(depth: u64) -> aw_guest::Result<u64> {
     let child = tasks::spawn("spawner", &(depth + 1), Options::new())?;
     child.join()
 }
 
-aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join]);
+aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak]);

@@ -262,11 +262,12 @@ impl Store for BlobStore {
         }
     }
 
-    async fn make_dirs(&self, container: &str, path: &str, exist_ok: bool) -> Result<(), Failure> {
+    async fn make_dirs(&self, container: &str, path: &str, exist_ok: bool, outside: usize) -> Result<(), Failure> {
         let mut levels = paths::ancestors(path);
         levels.push(path);
         let last = levels.len() - 1;
-        for (i, dir) in levels.into_iter().enumerate() {
+        // Markers above the write grant are not written: the flat namespace needs none.
+        for (i, dir) in levels.into_iter().enumerate().skip(outside) {
             let call = Call::new(Method::PUT, url_of(&self.base, container, dir), format!("make directory {container}/{dir}"))
                 .header("x-ms-blob-type", "BlockBlob")
                 .header(FOLDER_META, "true")

@@ -138,8 +138,13 @@ impl Store for DfsStore {
         }
     }
 
-    async fn make_dirs(&self, container: &str, path: &str, exist_ok: bool) -> Result<(), Failure> {
-        // The service creates missing parents itself.
+    fn creates_parents(&self) -> bool {
+        true
+    }
+
+    async fn make_dirs(&self, container: &str, path: &str, exist_ok: bool, _outside: usize) -> Result<(), Failure> {
+        // The service creates missing parents itself (the host checked those outside the
+        // grant exist).
         let mut call = self.path_call(Method::PUT, container, path, format!("make directory {container}/{path}")).query("resource", "directory");
         if !exist_ok {
             call = call.header("if-none-match", "*");
@@ -251,7 +256,7 @@ impl Store for DfsStore {
     async fn rename(&self, container: &str, from: &str, to: &str, overwrite: bool) -> Result<(), Failure> {
         // The service requires the destination's parent directory to exist.
         if let Some((parent, _)) = to.rsplit_once('/') {
-            self.make_dirs(container, parent, true).await?;
+            self.make_dirs(container, parent, true, 0).await?;
         }
         rename(&self.rest, &self.base, container, from, to, overwrite).await.map(drop)
     }

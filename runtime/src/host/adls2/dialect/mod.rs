@@ -38,7 +38,13 @@ pub trait Store: Send + Sync {
     async fn create_container(&self, name: &str) -> Result<bool, Failure>;
     async fn delete_container(&self, name: &str) -> Result<(), Failure>;
     async fn list_containers(&self, prefix: Option<&str>) -> Result<Vec<ContainerInfo>, Failure>;
-    async fn make_dirs(&self, container: &str, path: &str, exist_ok: bool) -> Result<(), Failure>;
+    /// Creates `path` and its parents but the first `outside` of them (outside the write
+    /// grant: never created here; see `creates_parents`).
+    async fn make_dirs(&self, container: &str, path: &str, exist_ok: bool, outside: usize) -> Result<(), Failure>;
+    /// Whether the service itself creates the missing parents of a path written (DFS).
+    fn creates_parents(&self) -> bool {
+        false
+    }
     /// Starts an upload whose blocks are invisible until `commit`.
     async fn begin_upload(&self, container: &str, path: &str, options: UploadOptions) -> Result<Box<dyn Upload>, Failure>;
     /// A whole upload in one call (one request where the dialect allows it).
