@@ -36,7 +36,7 @@ fn admin(sql: &str) -> i64 {
         .unwrap();
     rt.block_on(async {
         let dsn = format!(
-            "host=127.0.0.1 port={} user=aw_trust dbname=aw_test",
+            "host=127.0.0.1 port={} user=aw_admin dbname=aw_test",
             pg_port()
         );
         let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls)

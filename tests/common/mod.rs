@@ -168,8 +168,9 @@ pub fn pg_port() -> String {
         .unwrap_or_else(|_| panic!("AW_PG_PORT is not set: scripts/test.sh starts PostgreSQL"))
 }
 
-/// Runs SQL (statements separated by `;`) as the test cluster's trust superuser, outside any
-/// guest; returns the rows of the last statement when it is a SELECT.
+/// Runs SQL (statements separated by `;`) as the test cluster's setup superuser, `aw_admin`
+/// (guests connect as non-superusers), outside any guest; returns the rows of the last
+/// statement when it is a SELECT.
 pub fn pg_admin(sql: &str) -> Vec<tokio_postgres::Row> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -177,7 +178,7 @@ pub fn pg_admin(sql: &str) -> Vec<tokio_postgres::Row> {
         .expect("tokio");
     rt.block_on(async {
         let dsn = format!(
-            "host=127.0.0.1 port={} user=aw_trust dbname=aw_test",
+            "host=127.0.0.1 port={} user=aw_admin dbname=aw_test",
             pg_port()
         );
         let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls)

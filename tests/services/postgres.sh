@@ -6,7 +6,11 @@
 #
 # The cluster listens on 127.0.0.1 only, with TLS (a self-signed server certificate for
 # localhost / 127.0.0.1, CA:FALSE so rustls accepts it) and one role per auth method:
-#   aw_scram (scram-sha-256), aw_md5 (password stored as md5), aw_trust (trust),
+#   aw_scram (scram-sha-256), aw_md5 (password stored as md5), aw_trust (trust): the roles
+#   guests connect as, not superusers (the database role bounds what a guest's SQL can do:
+#   README, Security), members of aw_guests, which owns nothing but may use what any of them
+#   or the setup creates in aw_test;
+#   aw_admin (superuser, trust on 127.0.0.1): the tests' own setup and checks, never a guest;
 #   postgres (superuser, trust on the cluster's private socket only).
 # Installs the server from Debian's packages when it is missing.
 set -euo pipefail
@@ -57,6 +61,7 @@ ssl_key_file = '$dir/server.key'
 CONF
     cat >"$dir/data/pg_hba.conf" <<HBA
 local all postgres trust
+host  all aw_admin 127.0.0.1/32 trust
 host  all aw_trust 127.0.0.1/32 trust
 host  all aw_md5   127.0.0.1/32 md5
 host  all all      127.0.0.1/32 scram-sha-256
@@ -66,10 +71,21 @@ HBA
     as_postgres "${psql[@]}" -d postgres <<SQL
 CREATE DATABASE aw_test;
 SET password_encryption = 'scram-sha-256';
-CREATE ROLE aw_scram LOGIN SUPERUSER PASSWORD 'scram-pass-1e5';
+CREATE ROLE aw_guests NOLOGIN;
+CREATE ROLE aw_scram LOGIN NOSUPERUSER IN ROLE aw_guests PASSWORD 'scram-pass-1e5';
 SET password_encryption = 'md5';
-CREATE ROLE aw_md5 LOGIN SUPERUSER PASSWORD 'md5-pass';
-CREATE ROLE aw_trust LOGIN SUPERUSER;
+CREATE ROLE aw_md5 LOGIN NOSUPERUSER IN ROLE aw_guests PASSWORD 'md5-pass';
+CREATE ROLE aw_trust LOGIN NOSUPERUSER IN ROLE aw_guests;
+CREATE ROLE aw_admin LOGIN SUPERUSER;
+-- Tests read other sessions' activity and end them, as an operator would.
+GRANT pg_read_all_stats, pg_signal_backend TO aw_guests;
+SQL
+    as_postgres "${psql[@]}" -d aw_test <<SQL
+GRANT CREATE, TEMPORARY ON DATABASE aw_test TO aw_guests;
+GRANT ALL ON SCHEMA public TO aw_guests;
+ALTER DEFAULT PRIVILEGES FOR ROLE aw_admin, aw_scram, aw_md5, aw_trust IN SCHEMA public GRANT ALL ON TABLES TO aw_guests;
+ALTER DEFAULT PRIVILEGES FOR ROLE aw_admin, aw_scram, aw_md5, aw_trust IN SCHEMA public GRANT ALL ON SEQUENCES TO aw_guests;
+ALTER DEFAULT PRIVILEGES FOR ROLE aw_admin, aw_scram, aw_md5, aw_trust GRANT USAGE ON TYPES TO aw_guests;
 SQL
     echo "AW_PG_DIR=$dir"
     echo "AW_PG_BIN=$bin"
