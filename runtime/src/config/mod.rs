@@ -7,6 +7,8 @@
 pub mod engine;
 mod env;
 mod profile;
+#[cfg(test)]
+mod proptests;
 pub mod schema;
 pub mod tree;
 pub mod values;

@@ -5,6 +5,8 @@ mod copy;
 mod errors;
 mod host;
 mod pool;
+#[cfg(test)]
+mod proptests;
 mod reflect;
 mod resources;
 mod rowcodec;

@@ -372,7 +372,9 @@ fn leading_words(sql: &str, n: usize) -> Vec<&str> {
     let mut i = 0;
     while i < bytes.len() && words.len() < n {
         match bytes[i] {
-            b if b.is_ascii_whitespace() => i += 1,
+            // An empty statement before the first one is dropped by the server's parser, so
+            // `;COMMIT` is a COMMIT.
+            b if b.is_ascii_whitespace() || b == b';' => i += 1,
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
                 i = sql[i..].find('\n').map_or(bytes.len(), |j| i + j + 1);
             }

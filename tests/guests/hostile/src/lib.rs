@@ -212,6 +212,8 @@ fn read_only_tricks(table: &str) -> aw_guest::Result<Json> {
     let insert = format!("INSERT INTO {table} VALUES (1)");
     let tricks = [
         "COMMIT",
+        ";COMMIT",
+        " ; /* a /* nested */ comment */ commit",
         "commit and chain",
         "/* c */ -- d\n ROLLBACK",
         "  end work",
