@@ -339,3 +339,36 @@ fn adls_writers_readers_and_downloads_share_the_instances_budget() {
     );
     assert_eq!(r["result"]["download"]["ok"], 100_000_000, "{r}");
 }
+
+/// Guest log lines are bounded in size and rate: a flood of lines is cut to the rate (and the
+/// drop reported), a 4 MB line through the log or stdout is cut to 64 KiB.
+#[test]
+fn a_log_flood_is_cut_to_size_and_rate() {
+    let out = attack(
+        &sandbox(""),
+        "64MiB",
+        json!({"op": "log-flood", "count": 200_000, "size": 4_000_000}),
+    );
+    let (r, rss) = report(
+        Run {
+            code: out.code,
+            stdout: out.stdout,
+            stderr: String::new(),
+        },
+        0,
+    );
+    assert_eq!(r["result"]["logged"], 200_000, "{r}");
+    let stderr = out.stderr;
+    assert!(stderr.len() < 8 << 20, "stderr is {} bytes", stderr.len());
+    let lines = stderr.lines().filter(|l| l.contains("flood ")).count();
+    assert!(
+        (10_000..150_000).contains(&lines),
+        "{lines} flood lines of 200000 written"
+    );
+    assert!(
+        stderr.contains("guest log lines dropped"),
+        "the drop is reported"
+    );
+    assert!(stderr.contains("more bytes cut]"), "the long line is cut");
+    assert_within(rss, 64, "a log flood");
+}

@@ -527,6 +527,7 @@ impl Attempts {
         let (name, context) = (self.component.as_str(), self.context.clone());
         let label: Arc<str> = Arc::from(name);
         let scrubber = context.scrubber.clone();
+        let log_rate = Arc::new(crate::host::log::LogRate::default());
         // Nothing is inherited: no env vars, no preopened dirs, no network; only the program
         // name as argv[0], and stdout/stderr into the host log.
         let wasi = WasiCtxBuilder::new()
@@ -536,12 +537,14 @@ impl Attempts {
                 label.clone(),
                 scrubber.clone(),
                 tail.clone(),
+                log_rate.clone(),
             ))
             .stderr(GuestOutput::new(
                 Stream::Stderr,
                 label,
                 scrubber,
                 tail.clone(),
+                log_rate.clone(),
             ))
             .allow_tcp(false)
             .allow_udp(false)
@@ -555,6 +558,7 @@ impl Attempts {
             run: context,
             tasks,
             budget,
+            log_rate,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);

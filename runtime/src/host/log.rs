@@ -1,20 +1,137 @@
-//! `log`: guest log lines into the host's `tracing` log, tagged with the component, scrubbed.
+//! `log`: guest log lines into the host's `tracing` log, tagged with the component, scrubbed,
+//! and bounded: a line is cut at [`MAX_LOG_LINE`] bytes, and an instance may log (through
+//! this interface and its stdout/stderr together) [`LOG_LINES_PER_SECOND`] lines a second
+//! after a burst of [`LOG_BURST`]; lines past that are dropped, and counted in a warning
+//! once the guest is under the rate again.
+
+use std::sync::Mutex;
+use std::time::Instant;
 
 use super::bindings::log::{Host, Level};
 use super::HostState;
 
+/// Longest guest log line written; the rest is cut.
+pub const MAX_LOG_LINE: usize = 64 * 1024;
+/// Sustained guest log lines per second per instance.
+pub const LOG_LINES_PER_SECOND: f64 = 1000.0;
+/// Lines an instance may log at once before the rate applies.
+pub const LOG_BURST: f64 = 10_000.0;
+
+/// A token bucket of guest log lines, shared by an instance's `log` calls and its stdio.
+pub struct LogRate(Mutex<Bucket>);
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+    dropped: u64,
+}
+
+impl Default for LogRate {
+    fn default() -> Self {
+        LogRate(Mutex::new(Bucket {
+            tokens: LOG_BURST,
+            at: Instant::now(),
+            dropped: 0,
+        }))
+    }
+}
+
+impl LogRate {
+    /// Whether one more line may be written now; on the first line after some were
+    /// dropped, also how many.
+    pub fn admit(&self) -> Option<u64> {
+        let mut bucket = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let refill = now.duration_since(bucket.at).as_secs_f64() * LOG_LINES_PER_SECOND;
+        bucket.tokens = (bucket.tokens + refill).min(LOG_BURST);
+        bucket.at = now;
+        if bucket.tokens < 1.0 {
+            bucket.dropped += 1;
+            return None;
+        }
+        bucket.tokens -= 1.0;
+        Some(std::mem::take(&mut bucket.dropped))
+    }
+
+    /// Runs `write` for a line the rate admits, after a warning about the lines it dropped.
+    pub fn write(&self, component: &str, write: impl FnOnce()) {
+        match self.admit() {
+            None => {}
+            Some(0) => write(),
+            Some(dropped) => {
+                tracing::warn!(target: "guest", component, dropped, "guest log lines dropped: more than {LOG_LINES_PER_SECOND} a second");
+                write();
+            }
+        }
+    }
+}
+
+/// `text` cut to at most [`MAX_LOG_LINE`] bytes on a character boundary, saying so.
+pub fn cut(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= MAX_LOG_LINE {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut end = MAX_LOG_LINE;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!(
+        "{} ... [{} more bytes cut]",
+        &text[..end],
+        text.len() - end
+    ))
+}
+
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         let run = &self.run;
-        let message = run.scrubber.scrub(&message);
         let component = run.component.as_str();
-        match level {
-            Level::Trace => tracing::trace!(target: "guest", component, "{message}"),
-            Level::Debug => tracing::debug!(target: "guest", component, "{message}"),
-            Level::Info => tracing::info!(target: "guest", component, "{message}"),
-            Level::Warn => tracing::warn!(target: "guest", component, "{message}"),
-            Level::Error => tracing::error!(target: "guest", component, "{message}"),
-        }
+        self.log_rate.write(component, || {
+            // Cut first: the scrubber then works on a bounded line (a secret cut in two is
+            // not printed whole, and its cut part is no value).
+            let message = run.scrubber.scrub(&cut(&message)).into_owned();
+            match level {
+                Level::Trace => tracing::trace!(target: "guest", component, "{message}"),
+                Level::Debug => tracing::debug!(target: "guest", component, "{message}"),
+                Level::Info => tracing::info!(target: "guest", component, "{message}"),
+                Level::Warn => tracing::warn!(target: "guest", component, "{message}"),
+                Level::Error => tracing::error!(target: "guest", component, "{message}"),
+            }
+        });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_past_the_burst_are_dropped_and_counted() {
+        let rate = LogRate::default();
+        let admitted = (0..(LOG_BURST as usize + 500))
+            .filter(|_| rate.admit().is_some())
+            .count();
+        assert!(
+            admitted >= LOG_BURST as usize && admitted < LOG_BURST as usize + 100,
+            "{admitted}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            rate.admit().is_some_and(|dropped| dropped > 300),
+            "the next admitted line reports the drops"
+        );
+    }
+
+    #[test]
+    fn long_lines_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(MAX_LOG_LINE);
+        let cut = cut(&long);
+        assert!(
+            cut.len() < MAX_LOG_LINE + 40 && cut.ends_with("more bytes cut]"),
+            "{}",
+            cut.len()
+        );
+        assert_eq!(super::cut("short"), "short");
     }
 }

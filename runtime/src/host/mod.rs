@@ -5,7 +5,7 @@ pub mod adls2;
 pub mod bindings;
 pub mod budget;
 mod config;
-mod log;
+pub mod log;
 pub mod pem;
 pub mod postgres;
 pub mod secrets;
@@ -48,6 +48,8 @@ pub struct HostState {
     pub tasks: Option<tasks::TaskScope>,
     /// What the host may buffer for this instance (inside the run's budget).
     pub budget: budget::Budget,
+    /// The instance's guest log lines (its `log` calls and its stdout/stderr).
+    pub log_rate: Arc<log::LogRate>,
 }
 
 impl WasiView for HostState {

@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
+use super::log::{cut, LogRate};
 use crate::secrets::Scrubber;
 
 /// Longest line kept before it is logged in pieces (a guest printing without newlines must not
@@ -53,11 +54,13 @@ pub struct GuestOutput {
     component: Arc<str>,
     scrubber: Scrubber,
     tail: StderrTail,
+    rate: Arc<LogRate>,
 }
 
 impl GuestOutput {
-    pub fn new(stream: Stream, component: Arc<str>, scrubber: Scrubber, tail: StderrTail) -> Self {
-        GuestOutput { stream, component, scrubber, tail }
+    /// Captures `stream` of `component`, its lines counted against `rate`.
+    pub fn new(stream: Stream, component: Arc<str>, scrubber: Scrubber, tail: StderrTail, rate: Arc<LogRate>) -> Self {
+        GuestOutput { stream, component, scrubber, tail, rate }
     }
 
     fn emit(&self, raw: &[u8]) {
@@ -66,15 +69,17 @@ impl GuestOutput {
         if trimmed.trim().is_empty() {
             return;
         }
-        let line = self.scrubber.scrub(trimmed).into_owned();
         let component = &*self.component;
-        match self.stream {
-            Stream::Stdout => tracing::info!(target: "guest", component, stream = "stdout", "{line}"),
-            Stream::Stderr => {
-                tracing::warn!(target: "guest", component, stream = "stderr", "{line}");
-                self.tail.push(line);
+        self.rate.write(component, || {
+            let line = self.scrubber.scrub(&cut(trimmed)).into_owned();
+            match self.stream {
+                Stream::Stdout => tracing::info!(target: "guest", component, stream = "stdout", "{line}"),
+                Stream::Stderr => {
+                    tracing::warn!(target: "guest", component, stream = "stderr", "{line}");
+                    self.tail.push(line);
+                }
             }
-        }
+        });
     }
 }
 
@@ -98,14 +103,15 @@ struct LineWriter {
 
 impl LineWriter {
     fn push(&mut self, mut bytes: &[u8]) {
-        while let Some(pos) = bytes.iter().position(|b| *b == b'\n') {
-            self.buffer.extend_from_slice(&bytes[..=pos]);
-            self.flush_line();
-            bytes = &bytes[pos + 1..];
-        }
-        self.buffer.extend_from_slice(bytes);
-        if self.buffer.len() >= MAX_LINE {
-            self.flush_line();
+        while !bytes.is_empty() {
+            // Up to the next newline, but never more than fills the buffer to MAX_LINE.
+            let room = MAX_LINE.saturating_sub(self.buffer.len()).max(1);
+            let take = bytes.iter().take(room).position(|b| *b == b'\n').map_or(room.min(bytes.len()), |pos| pos + 1);
+            self.buffer.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.buffer.ends_with(b"\n") || self.buffer.len() >= MAX_LINE {
+                self.flush_line();
+            }
         }
     }
 

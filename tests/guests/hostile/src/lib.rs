@@ -54,6 +54,17 @@ fn run(input: Input) -> aw_guest::Result<Json> {
                 json!({ "make-dirs": outcome(lake.make_dirs(&input.container, &input.path, true).map(|()| true)) }),
             )
         }
+        "log-flood" => {
+            // `count` log lines as fast as it can, then one line of `size` bytes through the
+            // log and through stdout without a newline.
+            for i in 0..input.count {
+                aw_guest::log::info!("flood {i}");
+            }
+            let long = "x".repeat(input.size as usize);
+            aw_guest::log::warn!("{long}");
+            print!("{long}");
+            Ok(json!({ "logged": input.count }))
+        }
         other => Err(Error::invalid_input(format!("unknown op {other}"))),
     }
 }
