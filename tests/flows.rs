@@ -6,12 +6,8 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{guest, run, Run, Sandbox};
+use common::{guest, pg_admin, pg_port, run, Run, Sandbox};
 use serde_json::{json, Value as Json};
-
-fn pg_port() -> String {
-    std::env::var("AW_PG_PORT").expect("AW_PG_PORT is not set: start PostgreSQL with tests/services/postgres.sh (scripts/test.sh does this)")
-}
 
 /// A flow config on the test cluster with `limits` (TOML inline table body).
 fn flow_config(limits: &str) -> Sandbox {
@@ -29,34 +25,9 @@ fn flow(sandbox: &Sandbox, input: Json, extra: &[&str]) -> Run {
         .args(extra))
 }
 
+/// Runs `sql` as the setup superuser; the first column of its last SELECT's first row, or 0.
 fn admin(sql: &str) -> i64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let dsn = format!(
-            "host=127.0.0.1 port={} user=aw_admin dbname=aw_test",
-            pg_port()
-        );
-        let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls)
-            .await
-            .expect("admin connect");
-        tokio::spawn(conn);
-        let mut last = 0;
-        for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            if stmt.to_uppercase().starts_with("SELECT") {
-                last = client
-                    .query_one(stmt, &[])
-                    .await
-                    .expect("admin query")
-                    .get::<_, i64>(0);
-            } else {
-                client.batch_execute(stmt).await.expect("admin sql");
-            }
-        }
-        last
-    })
+    pg_admin(sql).first().map_or(0, |row| row.get::<_, i64>(0))
 }
 
 fn tasks(report: &Json) -> Vec<Json> {
