@@ -289,7 +289,8 @@ fn describe_lists_the_tasks_without_running_them() {
             "spawner",
             "parent",
             "hoard_then_join",
-            "leak"
+            "leak",
+            "big"
         ]
     );
     let out = run(sandbox.aw_run().args(["describe"]).arg(guest("aw_probe")));
@@ -587,4 +588,47 @@ fn a_secret_reaches_no_file_or_stream_in_any_form() {
         // Every printed form of the value starts with its first four characters.
         assert!(!text.contains("s3cr"), "{name} holds the secret:\n{text}");
     }
+}
+
+/// Issue 16: a flow run keeps every task's input and result until it ends; they count against
+/// the run's budget (limits.memory x max_tasks), so ten 10 MiB results in a 64 MiB run are
+/// refused once the budget is spent, not held until the host runs out of memory.
+#[test]
+fn task_results_held_by_the_run_count_against_its_budget() {
+    let sandbox = flow_config(
+        "timeout = \"60s\", max_tasks = 1, memory = \"64MiB\", failure_policy = \"continue\"",
+    );
+    let report = flow(
+        &sandbox,
+        json!({"op": "big-results", "n": 10, "retries": 10}),
+        &[],
+    )
+    .expect_code(0)
+    .json();
+    let results = report["result"]["results"]
+        .as_array()
+        .expect("results")
+        .clone();
+    let kept = results
+        .iter()
+        .filter(|r| r["ok"].as_u64() > Some(10 << 20))
+        .count();
+    assert!(
+        (3..=6).contains(&kept),
+        "{kept} of 10 results kept: {results:?}"
+    );
+    let refused = &results[9]["error"];
+    assert_eq!(refused["kind"], "ErrorKind::Limit", "{results:?}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("the run's"),
+        "{refused}"
+    );
+    let rss_mib = report["usage"]["host_peak_rss"]
+        .as_u64()
+        .expect("host_peak_rss")
+        >> 20;
+    assert!(rss_mib < 2 * 64 + 150, "peak RSS {rss_mib} MiB");
 }

@@ -60,6 +60,8 @@ fn bare_state(context: &Arc<RunContext>) -> HostState {
         limiter: InstanceLimiter::new(u64::MAX),
         run: context.clone(),
         tasks: None,
+        budget: aw_runtime::host::budget::Budget::for_run(u64::MAX).for_instance(u64::MAX),
+        log_rate: Default::default(),
     }
 }
 

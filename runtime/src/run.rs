@@ -338,6 +338,16 @@ pub struct Attempts {
 }
 
 impl Attempts {
+    /// The run's budget of host-buffered bytes.
+    pub fn run_budget(&self) -> Budget {
+        self.budget.clone()
+    }
+
+    /// The run's scrubber.
+    pub fn scrubber(&self) -> &crate::secrets::Scrubber {
+        &self.context.scrubber
+    }
+
     /// One attempt of task `name`: `run-task(name, input)` in a fresh instance under `limits`.
     pub async fn run_task(
         &self,

@@ -142,11 +142,6 @@ impl Drop for Held {
     }
 }
 
-/// Whether `error` is a budget refusal (so callers can tell it from a server's error).
-pub fn is_over_budget(error: &ConnectorError) -> bool {
-    error.kind == ErrorKind::Limit && error.message.contains("budget of")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

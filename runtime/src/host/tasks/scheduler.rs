@@ -22,6 +22,7 @@ use crate::engine::cache::hex;
 use crate::error::{LimitHit, RunError};
 use crate::host::bindings::tasks::{TaskError, TaskOptions};
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::host::budget::{Budget, Held};
 use crate::host::connector_error;
 use crate::run::{kind_from_name, Attempts};
 
@@ -45,6 +46,8 @@ pub struct TaskCell {
     pub name: String,
     result: watch::Sender<Option<TaskOutcome>>,
     cancel: watch::Sender<bool>,
+    /// The run's budget bytes its result holds while the run keeps it.
+    held: Mutex<Held>,
 }
 
 impl TaskCell {
@@ -91,6 +94,8 @@ pub struct Scheduler {
     deadline: Instant,
     /// A task was stopped by that deadline (the run then fails, joined or not).
     timed_out: AtomicBool,
+    /// The run's budget: task inputs and results count against it while the run holds them.
+    budget: Budget,
 }
 
 enum CacheEntry {
@@ -109,6 +114,7 @@ impl Scheduler {
         disk: Option<Arc<DiskCache>>,
     ) -> Arc<Scheduler> {
         let limits_timeout = limits.timeout;
+        let attempts_budget = attempts.run_budget();
         Arc::new(Scheduler {
             attempts,
             declared,
@@ -127,6 +133,7 @@ impl Scheduler {
             disk,
             deadline: Instant::now() + limits_timeout,
             timed_out: AtomicBool::new(false),
+            budget: attempts_budget,
         })
     }
 
@@ -236,10 +243,16 @@ impl Scheduler {
             if total > self.flow.max_total_tasks {
                 return Err(connector_error(ErrorKind::Limit, format!("task `{name}` would be task number {total} of this run, over limits.max_total_tasks = {}", self.flow.max_total_tasks)));
             }
+            // The input waits in the scheduler until the task is over: it counts against the
+            // run's budget (a flow cannot queue more than the limits allow).
+            let input_held = self
+                .budget
+                .reserve(input.len() as u64, &format!("the input of task `{name}`"))?;
             let cell = Arc::new(TaskCell {
                 name: name.clone(),
                 result: watch::Sender::new(None),
                 cancel: watch::Sender::new(false),
+                held: Mutex::new(Held::default()),
             });
             if policy.cache_ttl.is_some() {
                 cache.insert(key.clone(), CacheEntry::Running(cell.clone()));
@@ -259,8 +272,12 @@ impl Scheduler {
             // attempt), so a trace shows the whole fan-out.
             let parent = tracing::Span::current();
             tokio::spawn(
-                async move { scheduler.drive(running, input, policy, identity).await }
-                    .instrument(parent),
+                async move {
+                    scheduler
+                        .drive(running, (input, input_held), policy, identity)
+                        .await
+                }
+                .instrument(parent),
             );
             Ok(cell)
         }
@@ -270,7 +287,7 @@ impl Scheduler {
     async fn drive(
         self: Arc<Self>,
         cell: Arc<TaskCell>,
-        input: String,
+        (input, _input_held): (String, Held),
         policy: Policy,
         id: Identity,
     ) {
@@ -346,6 +363,30 @@ impl Scheduler {
                 }
             }
         };
+        // A result stays with the run (in its cell, and in the memory cache when cached): it
+        // counts against the run's budget like the input did.
+        let outcome = match outcome {
+            Ok(output) => {
+                let copies = if policy.cache_ttl.is_some() { 2 } else { 1 };
+                let what = format!("the result of task `{}`", cell.name);
+                match self
+                    .budget
+                    .reserve((output.len() as u64).saturating_mul(copies), &what)
+                {
+                    Ok(held) => {
+                        *lock(&cell.held) = held;
+                        Ok(output)
+                    }
+                    Err(error) => Err(TaskError {
+                        error,
+                        attempts: attempt,
+                        limit: Some("memory".into()),
+                        cancelled: false,
+                    }),
+                }
+            }
+            failed => failed,
+        };
         // Every path out of the loop left the task counted as queued once.
         c.queued.fetch_sub(1, Ordering::Relaxed);
         match &outcome {
@@ -375,7 +416,8 @@ impl Scheduler {
             match (&outcome, policy.cache_ttl) {
                 (Ok(output), Some(ttl)) => {
                     if let Some(disk) = &self.disk {
-                        disk.put(&key, output, ttl);
+                        // A file is output too: no secret value goes into one.
+                        disk.put(&key, &self.attempts.scrubber().scrub(output), ttl);
                     }
                     cache.insert(
                         key,
@@ -466,6 +508,7 @@ fn settled(name: &str, outcome: TaskOutcome) -> Arc<TaskCell> {
         name: name.to_string(),
         result: watch::Sender::new(Some(outcome)),
         cancel: watch::Sender::new(false),
+        held: Mutex::new(Held::default()),
     })
 }
 

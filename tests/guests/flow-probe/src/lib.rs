@@ -146,6 +146,19 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
             )?;
             Ok(json!({ "returned": true }))
         }
+        "big-results" => {
+            // `retries` tasks each returning `n` MiB, joined one after the other: the run
+            // keeps every result, within its budget (issue 16).
+            let mut outcomes = Vec::new();
+            for _ in 0..input.retries {
+                let t = tasks::spawn("big", &input.n, Options::new())?;
+                outcomes.push(match t.join_raw() {
+                    Ok(text) => json!({ "ok": text.len() }),
+                    Err(e) => json!({ "error": { "kind": format!("{:?}", e.error.kind), "message": e.error.message, "limit": e.limit } }),
+                });
+            }
+            Ok(json!({ "results": outcomes }))
+        }
         "leak" => {
             // Puts the granted secret `key` everywhere a flow can: a task's failures (retry
             // and failure events, the joined error), the log, stdout, stderr and the result.
@@ -262,6 +275,11 @@ fn hoard_then_join(mib: u64) -> aw_guest::Result<u64> {
     Ok(child + u64::from(hoard[hoard.len() / 2]))
 }
 
+/// A result of `mib` MiB.
+fn big(mib: u64) -> aw_guest::Result<String> {
+    Ok("x".repeat((mib as usize) << 20))
+}
+
 /// Fails with the granted secret `name` in its message.
 fn leak(name: String) -> aw_guest::Result<u64> {
     let value = aw_guest::secrets::get(&name)?.reveal();
@@ -276,4 +294,4 @@ fn spawner(depth: u64) -> aw_guest::Result<u64> {
     child.join()
 }
 
-aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak]);
+aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak, big]);
