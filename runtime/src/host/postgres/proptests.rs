@@ -11,7 +11,7 @@ use proptest::prelude::*;
 use super::statements::{may_change_session, no_nul, transaction_control};
 use super::types::interval::Interval;
 use super::types::numeric;
-use super::values::{decode, to_param};
+use super::values::{decode, element_value, to_param};
 use crate::host::bindings::postgres::{Element, Value};
 
 /// Every built-in type the server could report for a parameter or a column, plus a domain
@@ -86,26 +86,11 @@ fn element() -> impl Strategy<Value = Element> {
     ]
 }
 
+/// Every case of `value`: the scalar ones are the cases of an array element.
 fn value() -> impl Strategy<Value = Value> {
     prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Boolean),
-        any::<i16>().prop_map(Value::Int16),
-        any::<i32>().prop_map(Value::Int32),
-        any::<i64>().prop_map(Value::Int64),
-        any::<f32>().prop_map(Value::Float32),
-        any::<f64>().prop_map(Value::Float64),
-        text().prop_map(Value::Numeric),
-        text().prop_map(Value::Text),
-        proptest::collection::vec(any::<u8>(), 0..32).prop_map(Value::Bytea),
-        text().prop_map(Value::Json),
-        text().prop_map(Value::Uuid),
-        text().prop_map(Value::Date),
-        text().prop_map(Value::Time),
-        text().prop_map(Value::Timestamp),
-        text().prop_map(Value::Timestamptz),
-        text().prop_map(Value::Interval),
-        proptest::collection::vec(element(), 0..6).prop_map(Value::Array),
+        4 => element().prop_map(element_value),
+        1 => proptest::collection::vec(element(), 0..6).prop_map(Value::Array),
     ]
 }
 
