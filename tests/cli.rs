@@ -272,3 +272,25 @@ fn the_second_run_loads_the_compiled_component_from_the_cache() {
     let disabled = run(probe(&sandbox, json!({"mode": "echo"})).args(["--json", "--no-cache"])).expect_code(0);
     assert_eq!(disabled.json()["cache"], "disabled");
 }
+
+/// Issue 17: when a cache entry cannot be written, the run still succeeds and leaves no
+/// partial temp file behind (one was left per run). The write is made to fail at its last
+/// step: a directory stands where the entry would be renamed to.
+#[test]
+fn a_cache_entry_that_cannot_be_written_leaves_no_temp_file() {
+    let sandbox = Sandbox::new(PROFILE);
+    let cache = sandbox.path().join("cache");
+    let first = run(probe(&sandbox, json!({"mode": "echo"})).arg("--json")).expect_code(0);
+    assert_eq!(first.json()["cache"], "miss");
+    let entries: Vec<std::path::PathBuf> = std::fs::read_dir(&cache).expect("cache dir").flatten().map(|e| e.path()).collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    std::fs::remove_file(&entries[0]).expect("remove the entry");
+    std::fs::create_dir(&entries[0]).expect("a directory in its place");
+    for _ in 0..2 {
+        let out = run(probe(&sandbox, json!({"mode": "echo"})).arg("--json")).expect_code(0);
+        assert_eq!(out.json()["cache"], "miss");
+        assert!(out.stderr.contains("cannot write the component cache"), "{}", out.stderr);
+    }
+    let left: Vec<_> = std::fs::read_dir(&cache).expect("cache dir").flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left.len(), 1, "only the directory is left, no temp file: {left:?}");
+}

@@ -2,8 +2,9 @@
 //!
 //! The key is the SHA-256 of the component's bytes plus the engine's compatibility hash (which
 //! covers the wasmtime version and every setting that changes generated code, such as fuel).
-//! Entries are written to a temp file and renamed, so a crash never leaves half an entry;
-//! an entry that fails to load is recompiled and replaced.
+//! Entries are written to a temp file, fsynced and renamed, so a crash never leaves half an
+//! entry; a failed write (a full disk) removes its temp file, and temp files a killed run left
+//! are swept after an hour. An entry that fails to load is recompiled and replaced.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -97,11 +98,36 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// Writes `compiled` as the entry at `path`: temp file, fsync, rename, fsync of the
+/// directory; the temp file is removed if any step fails, and old ones are swept.
 fn store(dir: &Path, path: &Path, compiled: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
     std::fs::create_dir_all(dir)?;
+    sweep_temp_files(dir);
     let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), path.file_name().and_then(|n| n.to_str()).unwrap_or("entry")));
-    std::fs::write(&tmp, compiled)?;
-    std::fs::rename(&tmp, path)
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(compiled)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Removes temp files older than an hour (a killed run's; never one a running aw-run writes).
+fn sweep_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let is_temp = entry.file_name().to_str().is_some_and(|n| n.starts_with(".tmp-"));
+        let age = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        if is_temp && age.is_some_and(|a| a > std::time::Duration::from_secs(3600)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
