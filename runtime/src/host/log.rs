@@ -87,9 +87,8 @@ impl Host for HostState {
         let run = &self.run;
         let component = run.component.as_str();
         self.log_rate.write(component, || {
-            // Cut first: the scrubber then works on a bounded line (a secret cut in two is
-            // not printed whole, and its cut part is no value).
-            let message = run.scrubber.scrub(&cut(&message)).into_owned();
+            // Scrub before cutting: a secret across the cut would otherwise be printed up to it.
+            let message = cut(&run.scrubber.scrub(&message)).into_owned();
             match level {
                 Level::Trace => tracing::trace!(target: "guest", component, "{message}"),
                 Level::Debug => tracing::debug!(target: "guest", component, "{message}"),

@@ -71,7 +71,7 @@ impl GuestOutput {
         }
         let component = &*self.component;
         self.rate.write(component, || {
-            let line = self.scrubber.scrub(&cut(trimmed)).into_owned();
+            let line = cut(&self.scrubber.scrub(trimmed)).into_owned();
             match self.stream {
                 Stream::Stdout => tracing::info!(target: "guest", component, stream = "stdout", "{line}"),
                 Stream::Stderr => {

@@ -94,9 +94,12 @@ fn printed_forms(value: &str) -> Vec<Zeroizing<String>> {
     let json = quoted(serde_json::to_string(value).unwrap_or_default());
     let debug = quoted(format!("{value:?}"));
     let percent = Zeroizing::new(percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string());
+    // URL and DSN printers leave the unreserved `-._~` as they are.
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    let url = Zeroizing::new(percent_encoding::utf8_percent_encode(value, UNRESERVED).to_string());
     let sql = Zeroizing::new(value.replace('\'', "''"));
     let mut forms = vec![Zeroizing::new(value.to_string())];
-    for form in [json, debug, percent, sql] {
+    for form in [json, debug, percent, url, sql] {
         if !form.is_empty() && !forms.iter().any(|f| **f == *form) {
             forms.push(form);
         }

@@ -31,20 +31,96 @@ pub fn no_nul(text: &str, what: &str) -> Result<()> {
 }
 
 /// Refuses a placeholder past `$65535`: the server would accept it, but the protocol's 16-bit
-/// count of the statement's parameters would wrap, and the connection lose its place.
+/// count of the statement's parameters would wrap, and the connection lose its place. Only
+/// placeholders count: `$` inside string literals, quoted identifiers, dollar-quoted bodies,
+/// comments or names (`x$1`) is left alone.
 fn placeholders_in_range(sql: &str) -> Result<()> {
     let bytes = sql.as_bytes();
-    for (at, _) in sql.match_indices('$') {
-        let digits = bytes[at + 1..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        let number = &sql[at + 1..at + 1 + digits];
-        if digits > 5 || number.parse::<usize>().is_ok_and(|n| n > MAX_PARAMS) {
-            return Err(error(ErrorKind::InvalidInput, format!("placeholder ${number} is past ${MAX_PARAMS}, the most parameters one statement can take (send more rows with execute-many or COPY)")));
-        }
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        let skip_to = |close: &[u8], from: usize| {
+            sql[from..]
+                .find(std::str::from_utf8(close).unwrap_or(""))
+                .map_or(bytes.len(), |j| from + j + close.len())
+        };
+        i = match bytes[i] {
+            b'\'' => skip_quoted(
+                bytes,
+                i + 1,
+                b'\'',
+                i > 0 && bytes[i - 1].eq_ignore_ascii_case(&b'e'),
+            ),
+            b'"' => skip_quoted(bytes, i + 1, b'"', false),
+            b'-' if rest.starts_with(b"--") => skip_to(b"\n", i),
+            b'/' if rest.starts_with(b"/*") => skip_block_comment(bytes, i),
+            b'$' => {
+                let digits = rest[1..].iter().take_while(|b| b.is_ascii_digit()).count();
+                let tag = rest[1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                    .count();
+                let in_name = i > 0
+                    && (bytes[i - 1].is_ascii_alphanumeric()
+                        || bytes[i - 1] == b'_'
+                        || bytes[i - 1] >= 0x80);
+                if in_name {
+                    i + 1
+                } else if digits > 0 {
+                    let number = &sql[i + 1..i + 1 + digits];
+                    if digits > 5 || number.parse::<usize>().is_ok_and(|n| n > MAX_PARAMS) {
+                        return Err(error(ErrorKind::InvalidInput, format!("placeholder ${number} is past ${MAX_PARAMS}, the most parameters one statement can take (send more rows with execute-many or COPY)")));
+                    }
+                    i + 1 + digits
+                } else if rest.get(1 + tag) == Some(&b'$') {
+                    // A dollar-quoted body: $tag$ ... $tag$.
+                    let delimiter = &sql[i..i + tag + 2];
+                    let from = i + tag + 2;
+                    sql[from..]
+                        .find(delimiter)
+                        .map_or(bytes.len(), |j| from + j + delimiter.len())
+                } else {
+                    i + 1
+                }
+            }
+            _ => i + 1,
+        };
     }
     Ok(())
+}
+
+/// The index past a quoted run that opened before `from` (`''` or `""` doubled inside;
+/// backslash escapes in `E'...'` strings).
+fn skip_quoted(bytes: &[u8], mut from: usize, quote: u8, backslashes: bool) -> usize {
+    while from < bytes.len() {
+        match bytes[from] {
+            b'\\' if backslashes => from += 2,
+            b if b == quote && bytes.get(from + 1) == Some(&quote) => from += 2,
+            b if b == quote => return from + 1,
+            _ => from += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// The index past a (nested) block comment starting at `from`.
+fn skip_block_comment(bytes: &[u8], mut from: usize) -> usize {
+    let mut depth = 0usize;
+    while from < bytes.len() {
+        if bytes[from..].starts_with(b"/*") {
+            depth += 1;
+            from += 2;
+        } else if bytes[from..].starts_with(b"*/") {
+            depth = depth.saturating_sub(1);
+            from += 2;
+            if depth == 0 {
+                return from;
+            }
+        } else {
+            from += 1;
+        }
+    }
+    bytes.len()
 }
 
 /// Prepares `sql` through the connection's statement cache.
@@ -374,7 +450,7 @@ fn leading_words(sql: &str, n: usize) -> Vec<&str> {
         match bytes[i] {
             // An empty statement before the first one is dropped by the server's parser, so
             // `;COMMIT` is a COMMIT.
-            b if b.is_ascii_whitespace() || b == b';' => i += 1,
+            b if b.is_ascii_whitespace() || b == b';' || b == 0x0B => i += 1,
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
                 i = sql[i..].find('\n').map_or(bytes.len(), |j| i + j + 1);
             }
@@ -438,6 +514,27 @@ fn mentions_session_word(sql: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::may_change_session;
+
+    #[test]
+    fn placeholders_past_the_protocol_limit_are_refused_and_only_placeholders_count() {
+        use super::{placeholders_in_range, ErrorKind};
+        for fine in [
+            "SELECT $1, $65535, '$', $$x$$",
+            "SELECT 'paid $1000000', E'it\\'s $999999', \"col$123456\", x$123456 FROM t -- $70000\n",
+            "SELECT /* $70000 /* nested $80000 */ */ $body$ $99999999 $body$, $1",
+        ] {
+            assert!(placeholders_in_range(fine).is_ok(), "{fine}");
+        }
+        for sql in [
+            "SELECT $65536",
+            "SELECT $0000001",
+            "SELECT $99999999999999999999999",
+            "SELECT 'a', $70000",
+        ] {
+            let refused = placeholders_in_range(sql).expect_err(sql);
+            assert_eq!(refused.kind, ErrorKind::InvalidInput, "{sql}");
+        }
+    }
 
     #[test]
     fn transaction_control_is_found_past_comments_and_case() {

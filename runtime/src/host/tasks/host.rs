@@ -36,7 +36,7 @@ impl Host for HostState {
             .iter()
             .map(|h| Ok(self.table.get(h)?.0.clone()))
             .collect::<wasmtime::Result<Vec<_>>>()?;
-        let slot = self.waiting();
+        let slot = self.waiting(&cells);
         let mut results = Vec::with_capacity(cells.len());
         for cell in cells {
             results.push(cell.join().await);
@@ -49,10 +49,21 @@ impl Host for HostState {
 }
 
 impl HostState {
-    /// A task about to wait for others lends its slot to its children, so they can run.
-    fn waiting(&self) -> Option<std::sync::Arc<super::slots::Slot>> {
+    /// A task about to wait for `cells` lends its slot, so they can run: to its own children,
+    /// or to any task if one of them is not its child (a spawn answered by a running task of
+    /// the cache). Nothing is lent when they have all settled already.
+    fn waiting(
+        &self,
+        cells: &[std::sync::Arc<super::scheduler::TaskCell>],
+    ) -> Option<std::sync::Arc<super::slots::Slot>> {
         let slot = self.tasks.as_ref()?.slot.clone()?;
-        slot.lend();
+        if cells.iter().all(|c| c.is_settled()) {
+            return None;
+        }
+        let open = cells
+            .iter()
+            .any(|c| !c.is_settled() && c.parent != Some(slot.id));
+        slot.lend(open);
         Some(slot)
     }
 }
@@ -63,7 +74,7 @@ impl HostTaskHandle for HostState {
         r: Resource<TaskHandle>,
     ) -> wasmtime::Result<Result<String, TaskError>> {
         let cell = self.table.get(&r)?.0.clone();
-        let slot = self.waiting();
+        let slot = self.waiting(std::slice::from_ref(&cell));
         let outcome = cell.join().await;
         if let Some(slot) = slot {
             slot.reclaim().await;

@@ -48,6 +48,8 @@ pub struct TaskCell {
     cancel: watch::Sender<bool>,
     /// The run's budget bytes its result holds while the run keeps it.
     held: Mutex<Held>,
+    /// The slot id of the attempt that spawned it (none: the flow, or a cache hit).
+    pub parent: Option<u64>,
 }
 
 impl TaskCell {
@@ -62,6 +64,11 @@ impl TaskCell {
                 return Err(cancelled_error(&self.name, 0, "the run ended"));
             }
         }
+    }
+
+    /// Whether the task has settled already.
+    pub fn is_settled(&self) -> bool {
+        self.result.borrow().is_some()
     }
 
     /// Asks the task to stop; a settled task is not affected.
@@ -221,7 +228,11 @@ impl Scheduler {
                 }
                 Some(CacheEntry::Done { output, until }) if *until > Instant::now() => {
                     self.cache_hit(sequence, &name, &input_hash, "memory");
-                    return Ok(settled(&name, Ok(output.clone())));
+                    let held = self.budget.reserve(
+                        output.len() as u64,
+                        &format!("the cached result of task `{name}`"),
+                    )?;
+                    return Ok(settled(&name, Ok(output.clone()), held));
                 }
                 _ => {}
             }
@@ -236,7 +247,11 @@ impl Scheduler {
                         },
                     );
                     self.cache_hit(sequence, &name, &input_hash, "disk");
-                    return Ok(settled(&name, Ok(output)));
+                    let held = self.budget.reserve(
+                        output.len() as u64,
+                        &format!("the cached result of task `{name}`"),
+                    )?;
+                    return Ok(settled(&name, Ok(output), held));
                 }
             }
             let total = self.spawned.fetch_add(1, Ordering::Relaxed) + 1;
@@ -253,6 +268,7 @@ impl Scheduler {
                 result: watch::Sender::new(None),
                 cancel: watch::Sender::new(false),
                 held: Mutex::new(Held::default()),
+                parent,
             });
             if policy.cache_ttl.is_some() {
                 cache.insert(key.clone(), CacheEntry::Running(cell.clone()));
@@ -416,8 +432,14 @@ impl Scheduler {
             match (&outcome, policy.cache_ttl) {
                 (Ok(output), Some(ttl)) => {
                     if let Some(disk) = &self.disk {
-                        // A file is output too: no secret value goes into one.
-                        disk.put(&key, &self.attempts.scrubber().scrub(output), ttl);
+                        // A file is output too: a result holding a secret value stays in
+                        // memory only (scrubbed, it would be a different result next run).
+                        if matches!(
+                            self.attempts.scrubber().scrub(output),
+                            std::borrow::Cow::Borrowed(_)
+                        ) {
+                            disk.put(&key, output, ttl);
+                        }
                     }
                     cache.insert(
                         key,
@@ -502,13 +524,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A task that is already settled (a cache hit).
-fn settled(name: &str, outcome: TaskOutcome) -> Arc<TaskCell> {
+/// A task that is already settled (a cache hit), its copy of the result counted in `held`.
+fn settled(name: &str, outcome: TaskOutcome, held: Held) -> Arc<TaskCell> {
     Arc::new(TaskCell {
         name: name.to_string(),
         result: watch::Sender::new(Some(outcome)),
         cancel: watch::Sender::new(false),
-        held: Mutex::new(Held::default()),
+        held: Mutex::new(held),
+        parent: None,
     })
 }
 

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::oneshot;
 
-/// A unit of concurrency: one of the run's free ones, or one lent by a waiting task.
+/// A unit of concurrency: one of the run's free ones, or one lent (by the lend's id).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Unit {
     Free,
@@ -36,13 +36,21 @@ pub struct Slots {
 
 struct State {
     free: usize,
+    /// Units lent, by lend id (a slot lends anew each time it joins).
     lent: HashMap<u64, Lent>,
+    /// The current lend of each slot waiting in a join, by slot id.
+    lending: HashMap<u64, u64>,
     waiting: Vec<Waiter>,
     sequence: u64,
 }
 
 /// A unit its holder lent out while it waits.
 struct Lent {
+    /// The lending slot's id: its children may run on the unit.
+    lender: u64,
+    /// Any task may run on it (the lender joins a task it did not spawn, e.g. one shared
+    /// through the result cache, which its children's rule would leave without a unit).
+    open: bool,
     /// The unit the lender held (itself possibly lent by the lender's parent).
     underlying: Unit,
     /// A child runs on it.
@@ -69,6 +77,7 @@ impl Slots {
             state: Mutex::new(State {
                 free: max_tasks.max(1),
                 lent: HashMap::new(),
+                lending: HashMap::new(),
                 waiting: Vec::new(),
                 sequence: 0,
             }),
@@ -127,9 +136,10 @@ impl State {
     fn take_now(&mut self, claim: Claim) -> Option<Unit> {
         match claim {
             Claim::Reclaim { lender } => {
-                if let Some(lent) = self.lent.get(&lender) {
-                    if !lent.in_use {
-                        return self.lent.remove(&lender).map(|l| l.underlying);
+                if let Some(&id) = self.lending.get(&lender) {
+                    if self.lent.get(&id).is_some_and(|l| !l.in_use) {
+                        self.lending.remove(&lender);
+                        return self.lent.remove(&id).map(|l| l.underlying);
                     }
                 }
                 if self.free > 0 {
@@ -149,20 +159,28 @@ impl State {
                     self.free -= 1;
                     return Some(Unit::Free);
                 }
-                let lent = self.lent.get_mut(&parent?)?;
-                if lent.in_use || lent.orphaned {
-                    return None;
-                }
+                let (&id, lent) = self.lent.iter_mut().find(|(_, l)| {
+                    !l.in_use && !l.orphaned && (l.open || parent == Some(l.lender))
+                })?;
                 lent.in_use = true;
-                parent.map(Unit::LentBy)
+                Some(Unit::LentBy(id))
             }
         }
     }
 
-    /// The lender no longer waits for its own unit.
+    /// The lender no longer waits for its own unit: its current lend is given back to the
+    /// run once no task runs on it.
     fn orphan(&mut self, lender: u64) {
-        if let Some(lent) = self.lent.get_mut(&lender) {
-            lent.orphaned = true;
+        if let Some(id) = self.lending.remove(&lender) {
+            match self.lent.get_mut(&id) {
+                Some(lent) if lent.in_use => lent.orphaned = true,
+                Some(_) => {
+                    if let Some(lent) = self.lent.remove(&id) {
+                        self.release(lent.underlying);
+                    }
+                }
+                None => {}
+            }
         }
     }
 
@@ -186,34 +204,35 @@ impl State {
                 }
                 self.free += 1;
             }
-            Unit::LentBy(lender) => {
-                let Some(lent) = self.lent.get(&lender) else {
-                    return self.release(Unit::Free);
+            Unit::LentBy(id) => {
+                let Some(lent) = self.lent.get(&id) else {
+                    // Every lend is kept until its unit is back; nothing else gets here.
+                    return;
                 };
+                let (lender, open, underlying) = (lent.lender, lent.open, lent.underlying);
                 if lent.orphaned {
-                    let underlying = lent.underlying;
-                    self.lent.remove(&lender);
+                    self.lent.remove(&id);
                     return self.release(underlying);
                 }
                 if let Some(at) =
                     self.best(|c| matches!(c, Claim::Reclaim { lender: l } if l == lender))
                 {
                     let waiter = self.waiting.swap_remove(at);
-                    let underlying = lent.underlying;
-                    self.lent.remove(&lender);
+                    self.lent.remove(&id);
+                    self.lending.remove(&lender);
                     if waiter.wake.send(underlying).is_err() {
                         self.release(underlying);
                     }
                     return;
                 }
-                while let Some(at) =
-                    self.best(|c| matches!(c, Claim::Start { parent: Some(p) } if p == lender))
-                {
+                while let Some(at) = self.best(
+                    |c| matches!(c, Claim::Start { parent } if open || parent == Some(lender)),
+                ) {
                     if self.waiting.swap_remove(at).wake.send(unit).is_ok() {
                         return;
                     }
                 }
-                if let Some(lent) = self.lent.get_mut(&lender) {
+                if let Some(lent) = self.lent.get_mut(&id) {
                     lent.in_use = false;
                 }
             }
@@ -266,22 +285,27 @@ impl Slot {
         self.unit.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Lends the unit to this task's children while it waits.
-    pub fn lend(&self) {
+    /// Lends the unit while the task waits: to its own children, or to any task when
+    /// `open` (it waits for a task it did not spawn).
+    pub fn lend(&self, open: bool) {
         let Some(underlying) = self.unit().take() else {
             return;
         };
         if let Some(slots) = self.slots.upgrade() {
+            let id = slots.ids.fetch_add(1, Ordering::Relaxed);
             let mut state = lock(&slots.state);
             state.lent.insert(
-                self.id,
+                id,
                 Lent {
+                    lender: self.id,
+                    open,
                     underlying,
                     in_use: true,
                     orphaned: false,
                 },
             );
-            state.release(Unit::LentBy(self.id));
+            state.lending.insert(self.id, id);
+            state.release(Unit::LentBy(id));
         }
     }
 
@@ -309,14 +333,7 @@ impl Drop for Slot {
             state.release(unit);
         }
         // Dropped while lending (cancelled in a join): the lent unit goes back once free.
-        if let Some(lent) = state.lent.get_mut(&self.id) {
-            lent.orphaned = true;
-            if !lent.in_use {
-                let underlying = lent.underlying;
-                state.lent.remove(&self.id);
-                state.release(underlying);
-            }
-        }
+        state.orphan(self.id);
     }
 }
 
@@ -343,6 +360,7 @@ mod tests {
         let mut state = State {
             free: 0,
             lent: HashMap::new(),
+            lending: HashMap::new(),
             waiting: Vec::new(),
             sequence: 0,
         };
@@ -374,7 +392,7 @@ mod tests {
         runtime().block_on(async {
             let slots = Slots::new(1);
             let parent = slots.acquire(0, None).await;
-            parent.lend();
+            parent.lend(false);
             assert!(
                 soon(slots.acquire(0, None)).await.is_none(),
                 "an unrelated task does not start"
@@ -387,7 +405,7 @@ mod tests {
                 "one child at a time"
             );
             let grandchild_parent = child.id;
-            child.lend();
+            child.lend(false);
             let grandchild = soon(slots.acquire(0, Some(grandchild_parent)))
                 .await
                 .expect("a grandchild on the child's unit");
@@ -411,7 +429,7 @@ mod tests {
         runtime().block_on(async {
             let slots = Slots::new(2);
             let (a, b) = (slots.acquire(0, None).await, slots.acquire(0, None).await);
-            a.lend();
+            a.lend(false);
             let child = soon(slots.acquire(0, Some(a.id))).await.expect("child");
             let reclaim = a.reclaim();
             tokio::pin!(reclaim);
@@ -432,6 +450,54 @@ mod tests {
                 .await
                 .expect("the newcomer starts once the child is done");
             assert!(started.is_ok());
+        });
+    }
+
+    #[test]
+    fn a_parent_that_joins_twice_keeps_the_run_at_max_tasks() {
+        runtime().block_on(async {
+            let slots = Slots::new(2);
+            let parent = slots.acquire(0, None).await;
+            let first = slots.acquire(0, Some(parent.id)).await;
+            let slots2 = slots.clone();
+            let pid = parent.id;
+            let second = tokio::spawn(async move { slots2.acquire(0, Some(pid)).await });
+            tokio::task::yield_now().await;
+            parent.lend(false);
+            let second = soon(second)
+                .await
+                .expect("the second child runs on the lent unit")
+                .expect("task");
+            drop(first);
+            parent.reclaim().await; // a free unit: the lend stays with the second child
+            parent.lend(false); // joins the second child: a new lend, the first kept
+            drop(second);
+            parent.reclaim().await;
+            drop(parent);
+            let (a, b) = (slots.acquire(0, None).await, slots.acquire(0, None).await);
+            assert!(
+                soon(slots.acquire(0, None)).await.is_none(),
+                "two units, no more"
+            );
+            drop((a, b));
+        });
+    }
+
+    #[test]
+    fn a_task_joining_one_it_did_not_spawn_lends_to_anyone() {
+        runtime().block_on(async {
+            let slots = Slots::new(1);
+            let joiner = slots.acquire(0, None).await;
+            let slots2 = slots.clone();
+            let shared = tokio::spawn(async move { slots2.acquire(0, None).await });
+            tokio::task::yield_now().await;
+            joiner.lend(true);
+            let shared = soon(shared)
+                .await
+                .expect("the shared task runs")
+                .expect("task");
+            drop(shared);
+            assert!(soon(joiner.reclaim()).await.is_some());
         });
     }
 }
