@@ -39,11 +39,6 @@ fn placeholders_in_range(sql: &str) -> Result<()> {
     let mut i = 0;
     while i < bytes.len() {
         let rest = &bytes[i..];
-        let skip_to = |close: &[u8], from: usize| {
-            sql[from..]
-                .find(std::str::from_utf8(close).unwrap_or(""))
-                .map_or(bytes.len(), |j| from + j + close.len())
-        };
         i = match bytes[i] {
             b'\'' => skip_quoted(
                 bytes,
@@ -52,7 +47,9 @@ fn placeholders_in_range(sql: &str) -> Result<()> {
                 i > 0 && bytes[i - 1].eq_ignore_ascii_case(&b'e'),
             ),
             b'"' => skip_quoted(bytes, i + 1, b'"', false),
-            b'-' if rest.starts_with(b"--") => skip_to(b"\n", i),
+            b'-' if rest.starts_with(b"--") => {
+                sql[i..].find('\n').map_or(bytes.len(), |j| i + j + 1)
+            }
             b'/' if rest.starts_with(b"/*") => skip_block_comment(bytes, i),
             b'$' => {
                 let digits = rest[1..].iter().take_while(|b| b.is_ascii_digit()).count();
