@@ -290,7 +290,8 @@ fn describe_lists_the_tasks_without_running_them() {
             "parent",
             "hoard_then_join",
             "leak",
-            "big"
+            "big",
+            "write_rows"
         ]
     );
     let out = run(sandbox.aw_run().args(["describe"]).arg(guest("aw_probe")));

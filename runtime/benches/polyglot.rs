@@ -145,7 +145,7 @@ fn main() {
     let context = prepare(&config, "default", &secrets, "bench").expect("prepare").context.clone();
     let runtime = Runtime::new(EngineOptions::default(), ComponentCache::new(Some(cache.path().to_path_buf()))).expect("runtime");
     let tokio = aw_runtime::run::tokio_runtime().expect("tokio");
-    let (pool, _) = context.postgres.get("default").expect("pool");
+    let (pool, _, _) = context.postgres.get("default").expect("pool");
 
     let mut rows = Vec::new();
     for lang in &langs {

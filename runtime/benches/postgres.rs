@@ -167,7 +167,7 @@ fn main() {
     let runtime = Runtime::new(EngineOptions::default(), ComponentCache::new(Some(cache.path().to_path_buf()))).expect("runtime");
     let loaded = runtime.load(&probe).expect("load probe");
     let tokio = aw_runtime::run::tokio_runtime().expect("tokio");
-    let (pool, _) = context.postgres.get("default").expect("pool");
+    let (pool, _, _) = context.postgres.get("default").expect("pool");
 
     // Guest and native both run as a task on a worker thread, as aw-run runs its guest.
     let cache_dir = cache.path().to_path_buf();

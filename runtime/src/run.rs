@@ -32,6 +32,9 @@ use crate::host::{add_to_linker, HostState, RunContext};
 /// (covers a guest blocked in a host call, where epochs are not checked).
 const TIMEOUT_GRACE: Duration = Duration::from_millis(250);
 
+/// How long a run waits, at its end, for the cancel requests of statements it left running.
+const CANCEL_GRACE: Duration = Duration::from_secs(2);
+
 /// The engine, linker and cache of one `aw-run` process.
 pub struct Runtime {
     engine: Engine,
@@ -268,11 +271,11 @@ impl Runtime {
         let run_deadline = attempts
             .deadlines
             .at(Instant::now() + limits.timeout + TIMEOUT_GRACE);
-        let (mut outcome, mut usage) = tokio::select! {
-            biased; // the run first: it is what wakes this future, thousands of times a second
-            done = attempts.call(Call::Run(input), limits, scope.clone()).instrument(span) => done,
-            _ = interrupted.wait_for(|on| *on) => (Err(RunError::Interrupted), Usage::default()),
-        };
+        // An interrupt ends the call too, which still measures its usage for the report.
+        let (mut outcome, mut usage) = attempts
+            .call(Call::Run(input), limits, scope.clone())
+            .instrument(span)
+            .await;
         if let Some(scope) = scope {
             if outcome.is_err() {
                 // The flow failed: nothing it started should go on committing work.
@@ -308,6 +311,11 @@ impl Runtime {
                     .unwrap_or_else(RunError::status);
                 events.emit("flow-finished", serde_json::json!({ "status": status, "tasks": usage.tasks.len(), "duration": usage.duration.as_secs_f64() }));
             }
+        }
+        // Statements an interrupted or failed task left running get their cancel requests
+        // out before the process exits.
+        if !crate::host::postgres::cancel::settle(CANCEL_GRACE).await {
+            tracing::warn!("some cancel requests were not sent within {CANCEL_GRACE:?}: statements may run on until the server sees the closed connection");
         }
         usage.host_peak_rss = host_peak_rss();
         (outcome, usage)
@@ -411,25 +419,30 @@ impl Attempts {
                 .await
         };
         match self.before_cut_off(limits, call).await {
-            None => Err(RunError::Limit(LimitHit::Timeout {
-                limit: limits.timeout,
-            })),
-            Some(Ok(specs)) => Ok(specs),
-            Some(Err(error)) => Err(classify(error, store.data(), limits, &tail)),
+            Err(stopped) => Err(stopped),
+            Ok(Ok(specs)) => Ok(specs),
+            Ok(Err(error)) => Err(classify(error, store.data(), limits, &tail)),
         }
     }
 
-    /// `work`'s output, or `None` when it is still running [`TIMEOUT_GRACE`] after the
-    /// timeout of `limits` (the epoch deadline stops running Wasm; this stops a guest waiting
-    /// in a host call).
-    async fn before_cut_off<F: Future>(&self, limits: &Limits, work: F) -> Option<F::Output> {
+    /// `work`'s output; or the run's timeout when it is still running [`TIMEOUT_GRACE`] after
+    /// the timeout of `limits` (the epoch deadline stops running Wasm; this stops a guest
+    /// waiting in a host call); or [`RunError::Interrupted`] on Ctrl-C / SIGTERM. Either way
+    /// `work` is dropped, and the caller can still read its store (usage for the report).
+    async fn before_cut_off<F: Future>(
+        &self,
+        limits: &Limits,
+        work: F,
+    ) -> Result<F::Output, RunError> {
         let cut_off = self
             .deadlines
             .at(Instant::now() + limits.timeout + TIMEOUT_GRACE);
+        let mut interrupted = self.context.interrupted.subscribe();
         tokio::select! {
             biased;
-            done = work => Some(done),
-            () = cut_off => None,
+            done = work => Ok(done),
+            () = cut_off => Err(RunError::Limit(LimitHit::Timeout { limit: limits.timeout })),
+            _ = interrupted.wait_for(|on| *on) => Err(RunError::Interrupted),
         }
     }
 
@@ -480,17 +493,15 @@ impl Attempts {
             }
         };
         let outcome = match self.before_cut_off(limits, invoke).await {
-            None => Err(RunError::Limit(LimitHit::Timeout {
-                limit: limits.timeout,
-            })),
-            Some(Ok(Ok(result))) => Ok(result),
-            Some(Ok(Err(error))) => Err(RunError::Guest(GuestError {
+            Err(stopped) => Err(stopped),
+            Ok(Ok(Ok(result))) => Ok(result),
+            Ok(Ok(Err(error))) => Err(RunError::Guest(GuestError {
                 kind: kind_name(error.kind).to_string(),
                 message: error.message,
                 code: error.code,
                 retryable: error.retryable,
             })),
-            Some(Err(error)) => Err(classify(error, store.data(), limits, &tail)),
+            Ok(Err(error)) => Err(classify(error, store.data(), limits, &tail)),
         };
         let usage = Usage {
             duration: started.elapsed(),

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod adls;
+pub mod fault_proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -82,8 +82,9 @@ export function resolve(value) {
   return value;
 }
 
-/** Waits for every future in one host call; results in order. Throws the first failure
- *  unless `{ settled: true }`, which returns `{ ok, value | error }` records instead. */
+/** Waits for every future in one host call; results in order. Throws the first failure that
+ *  is not a cancellation (a fail-fast's cause, not a sibling it stopped), else the first
+ *  cancellation, unless `{ settled: true }`, which returns `{ ok, value | error }` records. */
 export function gather(futures, { settled = false } = {}) {
   const pending = futures.filter((f) => f instanceof TaskFuture && f.outcome === null);
   if (pending.length) {
@@ -92,6 +93,10 @@ export function gather(futures, { settled = false } = {}) {
         ? { ok: true, value: JSON.parse(r.val) }
         : { ok: false, value: taskError(pending[i].name, r.val) });
     });
+  }
+  if (!settled) {
+    const failed = futures.filter((f) => f instanceof TaskFuture && !f.outcome.ok).map((f) => f.outcome.value);
+    if (failed.length) throw failed.find((e) => !e.cancelled) ?? failed[0];
   }
   return futures.map((f) => {
     if (!(f instanceof TaskFuture)) return settled ? { ok: true, value: f } : f;

@@ -100,7 +100,8 @@ def resolve(value):
 
 def gather(*futures, return_exceptions=False):
     """Waits for every future (one host call); results in order. Raises the first failure
-    unless `return_exceptions`, which puts the exceptions in the list instead."""
+    that is not a cancellation (a fail-fast's cause, not a sibling it stopped), else the first
+    cancellation, unless `return_exceptions`, which puts the exceptions in the list instead."""
     if len(futures) == 1 and isinstance(futures[0], (list, tuple)):
         futures = tuple(futures[0])
     pending = [f for f in futures if isinstance(f, TaskFuture) and f._outcome is None]
@@ -110,6 +111,10 @@ def gather(*futures, return_exceptions=False):
                 future._settle((False, _task_error(future.name, outcome.value)))
             else:
                 future._settle((True, json.loads(outcome.value)))
+    if not return_exceptions:
+        failed = [f._outcome[1] for f in futures if isinstance(f, TaskFuture) and not f._outcome[0]]
+        if failed:
+            raise next((e for e in failed if not getattr(e, "cancelled", False)), failed[0])
     results = []
     for f in futures:
         try:

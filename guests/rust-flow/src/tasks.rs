@@ -96,11 +96,17 @@ impl Task {
     }
 }
 
-/// Waits for every task; the first failure (in order) is returned after all have settled.
+/// Waits for every task; after all have settled, the first failure (in order) that is not a
+/// cancellation, else the first cancellation: a fail-fast's cause, not a sibling it stopped.
 pub fn join_all<T: DeserializeOwned>(tasks: &[Task]) -> Result<Vec<T>> {
     let handles: Vec<&TaskHandle> = tasks.iter().map(|t| &t.0).collect();
     let outcomes = wit::join_all(&handles);
-    tasks.iter().zip(outcomes).map(|(t, o)| decode(&t.name(), o)).collect()
+    let cause = outcomes.iter().position(|o| matches!(o, Err(e) if !e.cancelled));
+    let mut decoded: Vec<Result<T>> = tasks.iter().zip(outcomes).map(|(t, o)| decode(&t.name(), o)).collect();
+    if let Some(i) = cause {
+        return Err(decoded.swap_remove(i).err().unwrap_or_else(|| Error::permanent("a task failed")));
+    }
+    decoded.into_iter().collect()
 }
 
 /// Every task's outcome, failures included.

@@ -44,6 +44,13 @@ impl Error {
         }
     }
 
+    /// The connection broke while a commit was in flight (SQLSTATE 08007): the server may have
+    /// committed or not. Retrying is safe only for work that is idempotent (README, Retries
+    /// and idempotency).
+    pub fn is_outcome_unknown(&self) -> bool {
+        self.code.as_deref() == Some("08007")
+    }
+
     /// A failure of the task's own logic that retrying will not fix.
     pub fn permanent(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Permanent, message)

@@ -108,12 +108,15 @@ mod tests {
     #[test]
     fn lines_past_the_burst_are_dropped_and_counted() {
         let rate = LogRate::default();
+        let started = std::time::Instant::now();
         let admitted = (0..(LOG_BURST as usize + 500))
             .filter(|_| rate.admit().is_some())
             .count();
+        // What refilled while the loop ran (a loaded machine runs it slowly).
+        let refilled = (started.elapsed().as_secs_f64() * LOG_LINES_PER_SECOND) as usize + 1;
         assert!(
-            admitted >= LOG_BURST as usize && admitted < LOG_BURST as usize + 100,
-            "{admitted}"
+            admitted >= LOG_BURST as usize && admitted <= LOG_BURST as usize + refilled,
+            "{admitted} admitted, {refilled} refilled"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(

@@ -5,6 +5,10 @@
 //! 42703 are `not-found`; 23 is `conflict`; 42 and 22 are `invalid-input`; the rest `permanent`.
 //! The message carries the server's message, detail and hint, never the DSN or a password
 //! (the run's scrubber removes secret values from anything that reaches output anyway).
+//!
+//! A connection that breaks while a commit is in flight is neither: the server may have
+//! committed. That is [`OUTCOME_UNKNOWN`] (SQLSTATE 08007, "transaction resolution unknown"),
+//! kind `permanent`, not retryable, so a task's writes are never applied twice behind its back.
 
 use deadpool_postgres::PoolError;
 
@@ -65,11 +69,47 @@ pub fn from_pg(e: &tokio_postgres::Error) -> ConnectorError {
     if text.starts_with("invalid configuration") {
         return error(ErrorKind::Config, text);
     }
+    // An I/O failure on an open connection (reset, refused, or a TCP keepalive / user timeout
+    // giving up on a silent peer): the connection is gone, which a retry on a new one may fix.
+    if text.starts_with("error communicating with the server") {
+        return error(ErrorKind::Transient, format!("the connection to the server broke: {text}"));
+    }
     let kind = if text.contains("timed out") || text.contains("timeout") { ErrorKind::Timeout } else { ErrorKind::Transient };
     if e.is_closed() {
-        return error(ErrorKind::Transient, format!("the connection was closed: {text}"));
+        return error(
+            ErrorKind::Transient,
+            format!("the connection was closed (by the server, by the network, or by TCP keepalives / tcp_user_timeout giving up on a silent server): {text}"),
+        );
     }
     error(kind, text)
+}
+
+/// SQLSTATE 08007, transaction resolution unknown: the connection broke while a commit was in
+/// flight, and the server may have committed.
+pub const OUTCOME_UNKNOWN: &str = "08007";
+
+/// Reclassifies the failure of `statement`, which commits (an explicit COMMIT, the COMMIT
+/// ending a statement's own transaction, a statement or COPY outside any transaction): a
+/// broken connection (no SQLSTATE: the server never answered) is an unknown outcome, not a
+/// transient failure. A server error keeps its class: the server answered, nothing committed.
+pub fn after_commit(e: ConnectorError, statement: &str) -> ConnectorError {
+    if e.code.is_some() || !matches!(e.kind, ErrorKind::Transient | ErrorKind::Timeout) {
+        return e;
+    }
+    ConnectorError {
+        kind: ErrorKind::Permanent,
+        code: Some(OUTCOME_UNKNOWN.to_string()),
+        retryable: false,
+        message: format!(
+            "commit outcome unknown: the connection broke while {statement} was in flight, so the server may have committed it or not; not retried (make the task idempotent before retrying it: README, Retries and idempotency). The cause: {}",
+            e.message
+        ),
+    }
+}
+
+/// [`from_pg`] for the failure of `statement`, which commits (see [`after_commit`]).
+pub fn from_commit(e: &tokio_postgres::Error, statement: &str) -> ConnectorError {
+    after_commit(from_pg(e), statement)
 }
 
 /// Classifies a failure to get a connection from the pool.
@@ -86,6 +126,9 @@ pub fn from_pool(e: &PoolError, profile: &str) -> ConnectorError {
         PoolError::Backend(pg) => {
             let mut err = from_pg(pg);
             err.message = format!("cannot connect (postgres profile `{profile}`): {}", err.message);
+            if err.message.contains("client_connection_check_interval") {
+                err.message.push_str(&format!(" (servers before PostgreSQL 14 lack it: set connectors.postgres.{profile}.client_connection_check_interval = \"0s\")"));
+            }
             err
         }
         PoolError::Closed => error(ErrorKind::Transient, format!("the pool of postgres profile `{profile}` is closed")),
@@ -110,5 +153,20 @@ mod tests {
         assert_eq!(kind_for_sqlstate("42601"), ErrorKind::InvalidInput);
         assert_eq!(kind_for_sqlstate("22P02"), ErrorKind::InvalidInput);
         assert_eq!(kind_for_sqlstate("XX000"), ErrorKind::Permanent);
+    }
+
+    #[test]
+    fn a_broken_commit_is_an_unknown_outcome_and_a_refused_one_keeps_its_class() {
+        let broken = after_commit(error(ErrorKind::Transient, "the connection was closed"), "COMMIT");
+        assert_eq!(broken.code.as_deref(), Some(OUTCOME_UNKNOWN));
+        assert_eq!(broken.kind, ErrorKind::Permanent);
+        assert!(!broken.retryable);
+        assert!(broken.message.contains("COMMIT") && broken.message.contains("may have committed"), "{}", broken.message);
+        let mut refused = error(ErrorKind::Transient, "could not serialize access");
+        refused.code = Some("40001".into());
+        let kept = after_commit(refused, "COMMIT");
+        assert_eq!((kept.kind, kept.code.as_deref(), kept.retryable), (ErrorKind::Transient, Some("40001"), true));
+        let invalid = after_commit(error(ErrorKind::InvalidInput, "bad value"), "COMMIT");
+        assert_eq!((invalid.kind, invalid.code), (ErrorKind::InvalidInput, None));
     }
 }

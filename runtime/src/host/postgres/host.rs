@@ -25,6 +25,7 @@ impl HostState {
         Ok(Session::Pool {
             pool: c.pool.clone(),
             settings: c.settings.clone(),
+            cancel: c.cancel.clone(),
         })
     }
 
@@ -49,7 +50,11 @@ impl Host for HostState {
             .run
             .postgres
             .get(&name)
-            .map(|(pool, settings)| PgClient { pool, settings });
+            .map(|(pool, settings, cancel)| PgClient {
+                pool,
+                settings,
+                cancel,
+            });
         self.push(made)
     }
 }
@@ -164,9 +169,9 @@ impl HostClient for HostState {
         r: Resource<PgClient>,
         options: TransactionOptions,
     ) -> WitResult<Resource<PgTransaction>> {
-        let (pool, settings) = {
+        let (pool, settings, cancel) = {
             let c = self.table.get(&r)?;
-            (c.pool.clone(), c.settings.clone())
+            (c.pool.clone(), c.settings.clone(), c.cancel.clone())
         };
         let made = async {
             let object = pool
@@ -200,7 +205,7 @@ impl HostClient for HostState {
                 .await
                 .map_err(|e| super::errors::from_pg(&e))?;
             Ok(PgTransaction {
-                conn: Arc::new(Mutex::new(PinnedConn::new(object))),
+                conn: Arc::new(Mutex::new(PinnedConn::new(object, &cancel))),
                 settings,
             })
         }

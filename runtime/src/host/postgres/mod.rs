@@ -1,6 +1,7 @@
 //! The Postgres connector: connector-profile settings, one pool per profile, TLS per sslmode,
 //! value conversion, classified errors, and the WIT `postgres` implementation.
 
+pub mod cancel;
 mod copy;
 mod errors;
 mod host;

@@ -15,8 +15,9 @@ use deadpool_postgres::{ClientWrapper, Object, Pool};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio_postgres::{CopyInSink, CopyOutStream};
 
+use super::cancel::Canceller;
 use super::copy::RowCounter;
-use super::errors::{error, from_pg};
+use super::errors::{error, from_commit, from_pg};
 use super::settings::PgSettings;
 use crate::host::bindings::types::{ConnectorError, ErrorKind};
 
@@ -24,11 +25,14 @@ use crate::host::bindings::types::{ConnectorError, ErrorKind};
 pub struct PgClient {
     pub pool: Pool,
     pub settings: Arc<PgSettings>,
+    pub cancel: Canceller,
 }
 
 /// A checked-out connection that is closed, not returned, if dropped while dirty.
 pub struct PinnedConn {
     object: Option<Object>,
+    /// Sends the server a cancel request when the connection is closed while dirty.
+    cancel: Canceller,
     /// True while the connection may be inside a transaction, a statement or a COPY.
     dirty: bool,
     /// The session may carry state a guest set; reset it before reuse.
@@ -41,14 +45,14 @@ pub struct PinnedConn {
 impl PinnedConn {
     /// Holds `object`, dirty from the start: it becomes clean only when work on it completes.
     /// Reset on the way back unless [`PinnedConn::new_for_statement`] says it need not be.
-    pub fn new(object: Object) -> Self {
-        PinnedConn { object: Some(object), dirty: true, reset: true, aborted_by: None }
+    pub fn new(object: Object, cancel: &Canceller) -> Self {
+        PinnedConn { object: Some(object), cancel: cancel.clone(), dirty: true, reset: true, aborted_by: None }
     }
 
     /// Holds `object` for one statement that cannot change session state, so no reset is due
     /// unless [`PinnedConn::needs_reset`] is called.
-    pub fn new_for_statement(object: Object) -> Self {
-        PinnedConn { object: Some(object), dirty: true, reset: false, aborted_by: None }
+    pub fn new_for_statement(object: Object, cancel: &Canceller) -> Self {
+        PinnedConn { object: Some(object), cancel: cancel.clone(), dirty: true, reset: false, aborted_by: None }
     }
 
     /// The session may now carry guest state.
@@ -106,7 +110,8 @@ impl PinnedConn {
         }
         let verb = if commit && refused.is_none() { "COMMIT" } else { "ROLLBACK" };
         if chain {
-            let done = self.client()?.batch_execute(&format!("{verb} AND CHAIN")).await.map_err(|e| from_pg(&e));
+            let sql = format!("{verb} AND CHAIN");
+            let done = self.client()?.batch_execute(&sql).await.map_err(|e| ended_by(&e, &sql));
             self.record(&done);
             done?;
         } else {
@@ -118,21 +123,31 @@ impl PinnedConn {
     /// Ends the transaction with `sql` (COMMIT / ROLLBACK) and returns the connection to the
     /// pool; on failure the connection is closed instead.
     pub async fn finish(&mut self, sql: &str) -> Result<(), ConnectorError> {
-        let result = self.client()?.batch_execute(sql).await.map_err(|e| from_pg(&e));
+        let result = self.client()?.batch_execute(sql).await.map_err(|e| ended_by(&e, sql));
         if result.is_ok() {
             self.dirty = false;
         }
         if let Some(object) = self.object.take() {
-            give_back(object, self.dirty, self.reset);
+            give_back(object, self.dirty, self.reset, &self.cancel);
         }
         result
+    }
+}
+
+/// The failure of `sql`, which ends a transaction: a COMMIT's broken connection is an unknown
+/// outcome; a ROLLBACK's is not (the server rolls back a transaction whose client is gone).
+fn ended_by(e: &tokio_postgres::Error, sql: &str) -> ConnectorError {
+    if sql.starts_with("COMMIT") {
+        from_commit(e, sql)
+    } else {
+        from_pg(e)
     }
 }
 
 impl Drop for PinnedConn {
     fn drop(&mut self) {
         if let Some(object) = self.object.take() {
-            give_back(object, self.dirty, self.reset);
+            give_back(object, self.dirty, self.reset, &self.cancel);
         }
     }
 }
@@ -144,9 +159,12 @@ const RESET_SESSION: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET
 
 /// Returns a connection to the pool (after resetting its session when `reset`), or closes it
 /// when `dirty` or when the reset fails.
-fn give_back(object: Object, dirty: bool, reset: bool) {
+fn give_back(object: Object, dirty: bool, reset: bool, cancel: &Canceller) {
     if dirty {
-        // Detach from the pool and drop: the connection closes and the server rolls back.
+        // A statement may still be running on it: cancel it (the server would go on until it
+        // next writes to the closed connection), then detach from the pool and drop: the
+        // connection closes and the server rolls back.
+        cancel.cancel(object.cancel_token());
         drop(Object::take(object));
         tracing::debug!("closed a pooled connection that was left mid-work");
         return;

@@ -9,8 +9,9 @@ use deadpool_postgres::{ClientWrapper, Pool};
 use futures_util::SinkExt;
 use tracing::Instrument;
 
+use super::cancel::Canceller;
 use super::copy::RowCounter;
-use super::errors::{error, from_pg, from_pool};
+use super::errors::{after_commit, error, from_commit, from_pg, from_pool};
 use super::resources::{lock, CopyConn, PgCopySink, PgCopySource, PinnedConn, SharedConn};
 use super::settings::PgSettings;
 use super::sql;
@@ -32,6 +33,7 @@ pub enum Session {
     Pool {
         pool: Pool,
         settings: Arc<PgSettings>,
+        cancel: Canceller,
     },
     Transaction {
         conn: SharedConn,
@@ -95,12 +97,16 @@ impl Session {
             ));
         }
         match self {
-            Session::Pool { pool, settings } => {
+            Session::Pool {
+                pool,
+                settings,
+                cancel,
+            } => {
                 let object = pool
                     .get()
                     .await
                     .map_err(|e| from_pool(&e, &settings.profile))?;
-                let mut pinned = PinnedConn::new_for_statement(object);
+                let mut pinned = PinnedConn::new_for_statement(object, cancel);
                 if statements::may_change_session(sql) {
                     pinned.needs_reset();
                 }
@@ -110,7 +116,13 @@ impl Session {
                     read_only: settings.read_only,
                     atomic,
                 };
-                let result = wrapped(pinned.client()?, wrap, f).await;
+                // Without a transaction of its own, the statement commits as it completes.
+                let commits_itself = !wrap.owns_transaction() && statements::may_write(sql);
+                let mut result = wrapped(pinned.client()?, wrap, f).await;
+                if commits_itself {
+                    result =
+                        result.map_err(|e| after_commit(e, "a statement that commits on its own"));
+                }
                 // Reached only when the call ran to its end (a cancelled call drops `pinned`
                 // dirty, and the connection is closed rather than reused).
                 pinned.mark_clean();
@@ -249,7 +261,11 @@ impl Session {
             budget,
         };
         match self {
-            Session::Pool { pool, settings } => {
+            Session::Pool {
+                pool,
+                settings,
+                cancel,
+            } => {
                 let object = pool
                     .get()
                     .await
@@ -260,7 +276,7 @@ impl Session {
                     "BEGIN"
                 };
                 object.batch_execute(begin).await.map_err(|e| from_pg(&e))?;
-                let conn = PinnedConn::new(object);
+                let conn = PinnedConn::new(object, cancel);
                 let (cursor, columns) =
                     Cursor::declare(conn.client()?, cursor, &sql, params, batch, limits).await?;
                 Ok(PgRowStream::owned(conn, cursor, columns))
@@ -333,7 +349,11 @@ impl Session {
 
     async fn copy_conn(&self) -> Result<CopyConn> {
         match self {
-            Session::Pool { pool, settings } => {
+            Session::Pool {
+                pool,
+                settings,
+                cancel,
+            } => {
                 if settings.read_only {
                     return Err(error(ErrorKind::Denied, format!("postgres profile `{}` is read-only: COPY needs a transaction (begin one)", settings.profile)));
                 }
@@ -341,6 +361,7 @@ impl Session {
                     pool.get()
                         .await
                         .map_err(|e| from_pool(&e, &settings.profile))?,
+                    cancel,
                 )))
             }
             Session::Transaction { conn, .. } => Ok(CopyConn::Transaction(lock(conn)?)),
@@ -376,7 +397,12 @@ pub async fn copy_finish(sink: &mut PgCopySink) -> Result<u64> {
         .sink
         .take()
         .ok_or_else(|| error(ErrorKind::InvalidInput, "the copy has already finished"))?;
-    let finished = s.as_mut().finish().await.map_err(|e| from_pg(&e));
+    let finished = s.as_mut().finish().await.map_err(|e| match sink.conn {
+        CopyConn::Pooled(_) => {
+            from_commit(&e, "a COPY outside a transaction (it commits on its own)")
+        }
+        _ => from_pg(&e),
+    });
     sink.conn.record(&finished);
     let rows = finished?;
     sink.conn.completed();

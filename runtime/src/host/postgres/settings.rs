@@ -68,6 +68,7 @@ impl PgSettings {
         let mut config = tokio_postgres::Config::new();
         // What the DSN itself set; a field key fills in only what it left out.
         let mut dsn_sslmode = None;
+        let mut dsn_user_timeout = None;
         let mut tls_files: [(String, Option<Pem>); 3] = [
             ("sslrootcert".into(), None),
             ("sslcert".into(), None),
@@ -84,6 +85,16 @@ impl PgSettings {
                                 .ok_or_else(|| bad_sslmode(&key("dsn"), node, &value))?,
                         );
                     }
+                    "tcp_user_timeout" => {
+                        let ms = value.trim().parse::<u64>().map_err(|_| {
+                            ConfigError::invalid(
+                                &key("dsn"),
+                                &node.source,
+                                "has a tcp_user_timeout that is not a whole number of milliseconds",
+                            )
+                        })?;
+                        dsn_user_timeout = Some(Duration::from_millis(ms));
+                    }
                     other => {
                         if let Some(slot) = tls_files.iter_mut().find(|(n, _)| n == other) {
                             slot.1 = Some(Pem::Path(PathBuf::from(value)));
@@ -99,6 +110,9 @@ impl PgSettings {
                     format!("is not a valid connection string or URL ({e}); expected postgresql://, postgres://, postgresql+psycopg:// or key=value pairs"),
                 )
             })?;
+            if let Some(timeout) = dsn_user_timeout {
+                config.tcp_user_timeout(timeout);
+            }
             warn_ignored_by_dsn(profile, table, node);
         } else {
             if let Some(host) = text("host")? {
@@ -177,6 +191,7 @@ impl PgSettings {
                 .unwrap_or(Duration::from_secs(10)),
         )?;
         config.connect_timeout(connect_timeout);
+        liveness(&mut config, profile, table, &duration)?;
         let statement_timeout = table
             .get("statement_timeout")
             .map(|n| values::duration(n, &key("statement_timeout")))
@@ -189,6 +204,15 @@ impl PgSettings {
         let mut options = Vec::new();
         if let Some(t) = statement_timeout {
             options.push(format!("-c statement_timeout={}", t.as_millis()));
+        }
+        // The server checks that the client is still there while a query runs (PostgreSQL 14+),
+        // so a statement of a client that died (kill -9, a lost host) ends within this.
+        let check = duration("client_connection_check_interval", CLIENT_CHECK_INTERVAL)?;
+        if !check.is_zero() {
+            options.push(format!(
+                "-c client_connection_check_interval={}",
+                check.as_millis()
+            ));
         }
         if read_only {
             options.push("-c default_transaction_read_only=on".to_string());
@@ -237,6 +261,54 @@ impl PgSettings {
     }
 }
 
+/// Client-side liveness defaults: a peer that goes silent (a half-open connection after a
+/// failover, a dropped NAT entry) is noticed in about two minutes, not at the task's timeout.
+const KEEPALIVES_IDLE: Duration = Duration::from_secs(60);
+const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVES_RETRIES: u32 = 6;
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(120);
+const CLIENT_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Sets TCP keepalives and the user timeout from the profile keys; without a key, what the DSN
+/// set, else the defaults above (tokio-postgres' own idle default is two hours).
+fn liveness(
+    config: &mut tokio_postgres::Config,
+    profile: &str,
+    table: &Table,
+    duration: &dyn Fn(&str, Duration) -> Result<Duration, ConfigError>,
+) -> Result<(), ConfigError> {
+    let full = |k: &str| format!("connectors.postgres.{profile}.{k}");
+    if let Some(node) = table.get("keepalives") {
+        config.keepalives(values::boolean(node, &full("keepalives"))?);
+    }
+    let idle = match config.get_keepalives_idle() {
+        d if d == Duration::from_secs(2 * 60 * 60) => KEEPALIVES_IDLE,
+        d => d,
+    };
+    config.keepalives_idle(duration("keepalives_idle", idle)?);
+    let interval = config
+        .get_keepalives_interval()
+        .unwrap_or(KEEPALIVES_INTERVAL);
+    config.keepalives_interval(duration("keepalives_interval", interval)?);
+    let retries = match table.get("keepalives_retries") {
+        Some(node) => {
+            let k = full("keepalives_retries");
+            u32::try_from(values::whole(node, &k)?)
+                .map_err(|_| ConfigError::invalid(&k, &node.source, "is too large"))?
+        }
+        None => config
+            .get_keepalives_retries()
+            .unwrap_or(KEEPALIVES_RETRIES),
+    };
+    config.keepalives_retries(retries);
+    let user_timeout = config
+        .get_tcp_user_timeout()
+        .copied()
+        .unwrap_or(TCP_USER_TIMEOUT);
+    config.tcp_user_timeout(duration("tcp_user_timeout", user_timeout)?);
+    Ok(())
+}
+
 /// The keys a DSN replaces (the document: "If set, individual fields are ignored").
 const REPLACED_BY_DSN: [&str; 5] = ["host", "port", "database", "dbname", "user"];
 
@@ -283,10 +355,17 @@ fn bad_sslmode(key: &str, node: &Node, value: &str) -> ConfigError {
     )
 }
 
-/// Takes the libpq parameters tokio-postgres does not parse (sslmode's verify modes and the TLS
-/// file paths) out of a DSN, in URL or key=value form.
+/// Takes the libpq parameters tokio-postgres does not parse as libpq does (sslmode's verify
+/// modes, the TLS file paths, and `tcp_user_timeout`, milliseconds in libpq but seconds in
+/// tokio-postgres) out of a DSN, in URL or key=value form.
 fn split_libpq_only(dsn: &str) -> (String, Vec<(String, String)>) {
-    const OURS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
+    const OURS: [&str; 5] = [
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "tcp_user_timeout",
+    ];
     let mut taken = Vec::new();
     let trimmed = dsn.trim();
     if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
@@ -376,6 +455,49 @@ mod tests {
             })
             .collect();
         PgSettings::from_table("p", &table)
+    }
+
+    #[test]
+    fn liveness_defaults_apply_and_keys_and_the_dsn_override_them() {
+        let s = settings(&[("host", "h"), ("user", "u")]).unwrap();
+        assert!(s.config.get_keepalives());
+        assert_eq!(s.config.get_keepalives_idle(), Duration::from_secs(60));
+        assert_eq!(
+            s.config.get_keepalives_interval(),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            s.config.get_tcp_user_timeout(),
+            Some(&Duration::from_secs(120))
+        );
+        let s = settings(&[
+            ("host", "h"),
+            ("user", "u"),
+            ("keepalives_idle", "5s"),
+            ("tcp_user_timeout", "3s"),
+            ("keepalives", "false"),
+        ])
+        .unwrap();
+        assert!(!s.config.get_keepalives());
+        assert_eq!(s.config.get_keepalives_idle(), Duration::from_secs(5));
+        assert_eq!(
+            s.config.get_tcp_user_timeout(),
+            Some(&Duration::from_secs(3))
+        );
+        let s = settings(&[(
+            "dsn",
+            "postgres://u@h/d?keepalives_idle=7&tcp_user_timeout=9000",
+        )])
+        .unwrap();
+        assert_eq!(s.config.get_keepalives_idle(), Duration::from_secs(7));
+        assert_eq!(
+            s.config.get_tcp_user_timeout(),
+            Some(&Duration::from_secs(9))
+        );
+        let bad = settings(&[("host", "h"), ("user", "u"), ("tcp_user_timeout", "soon")])
+            .err()
+            .unwrap();
+        assert!(bad.to_string().contains("tcp_user_timeout"), "{bad}");
     }
 
     #[test]

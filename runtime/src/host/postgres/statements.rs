@@ -6,7 +6,7 @@ use deadpool_postgres::ClientWrapper;
 use futures_util::{future::try_join_all, pin_mut, TryStreamExt};
 use tokio_postgres::Statement;
 
-use super::errors::{error, from_pg};
+use super::errors::{error, from_commit, from_pg};
 use super::settings::PgSettings;
 use super::values::{read_column, to_param, Param};
 use crate::host::bindings::postgres::{Column, Value};
@@ -311,6 +311,13 @@ pub struct Wrap {
     pub atomic: bool,
 }
 
+impl Wrap {
+    /// Outside a guest transaction, whether the statement runs in a transaction of its own.
+    pub fn owns_transaction(&self) -> bool {
+        self.timeout_ms.is_some() || self.read_only || self.atomic
+    }
+}
+
 /// Runs `f` on `conn` with the statement's timeout applied to it alone.
 ///
 /// Outside a guest transaction, a statement with a timeout (or any statement of a read-only
@@ -329,7 +336,7 @@ pub async fn wrapped<T>(
             Some(ms) => Box::pin(with_local_timeout(conn, ms, f)).await,
         };
     }
-    if wrap.timeout_ms.is_none() && !wrap.read_only && !wrap.atomic {
+    if !wrap.owns_transaction() {
         return f(conn).await;
     }
     Box::pin(in_own_transaction(conn, wrap, f)).await
@@ -385,7 +392,7 @@ async fn in_own_transaction<T>(
         Ok(value) => {
             conn.batch_execute("COMMIT")
                 .await
-                .map_err(|e| from_pg(&e))?;
+                .map_err(|e| from_commit(&e, "the COMMIT of the statement's own transaction"))?;
             Ok(value)
         }
         Err(e) => {
@@ -393,6 +400,17 @@ async fn in_own_transaction<T>(
             Err(e)
         }
     }
+}
+
+/// Whether `sql`, run outside any transaction, may commit a write of its own: anything but a
+/// statement that starts with SELECT, VALUES, TABLE or SHOW (a SELECT calling a function that
+/// writes is the one miss; WITH can hold an INSERT, so it counts as a write).
+pub fn may_write(sql: &str) -> bool {
+    let words = leading_words(sql, 1);
+    let first = words.first().copied().unwrap_or_default();
+    !["select", "values", "table", "show"]
+        .iter()
+        .any(|w| first.eq_ignore_ascii_case(w))
 }
 
 /// Whether `sql` may leave session state behind (settings, temp tables, cursors, prepared

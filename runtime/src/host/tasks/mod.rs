@@ -51,6 +51,12 @@ pub struct TaskRecord {
     pub cached: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<String>,
+    /// The last attempt's error message (the report is scrubbed of secrets as it is printed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The error's code (SQLSTATE, Azure error code), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
     /// `timeout`, `memory` or `fuel` when a limit ended the last attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
@@ -68,6 +74,8 @@ impl TaskRecord {
             duration: Duration::ZERO,
             cached: true,
             error_kind: None,
+            error: None,
+            error_code: None,
             limit: None,
         }
     }
@@ -81,12 +89,12 @@ impl TaskRecord {
         duration: Duration,
         outcome: &TaskOutcome,
     ) -> TaskRecord {
-        let (status, attempts, error_kind, limit) = match outcome {
+        let (status, attempts, error, limit) = match outcome {
             Ok(_) => ("succeeded", attempts, None, None),
             Err(e) => (
                 if e.cancelled { "cancelled" } else { "failed" },
                 e.attempts,
-                Some(crate::run::kind_name(e.error.kind).to_string()),
+                Some(&e.error),
                 e.limit.clone(),
             ),
         };
@@ -98,7 +106,9 @@ impl TaskRecord {
             status,
             duration,
             cached: false,
-            error_kind,
+            error_kind: error.map(|e| crate::run::kind_name(e.kind).to_string()),
+            error: error.map(|e| e.message.clone()),
+            error_code: error.and_then(|e| e.code.clone()),
             limit,
         }
     }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
@@ -88,7 +88,9 @@ pub struct Scheduler {
     sequence: AtomicU64,
     /// The whole run is being cancelled (fail-fast, Ctrl-C, the flow failed).
     cancel_all: watch::Sender<bool>,
-    failed: AtomicBool,
+    /// Under fail-fast, the first failure for good: "task `x` failed: <kind>: <message>". Every
+    /// cancellation it causes says so.
+    cause: OnceLock<String>,
     /// Results and in-flight executions by cache key.
     cache: Mutex<HashMap<String, CacheEntry>>,
     records: Mutex<Vec<TaskRecord>>,
@@ -131,7 +133,7 @@ impl Scheduler {
             spawned: AtomicU64::new(0),
             sequence: AtomicU64::new(0),
             cancel_all: watch::Sender::new(false),
-            failed: AtomicBool::new(false),
+            cause: OnceLock::new(),
             cache: Mutex::new(HashMap::new()),
             records: Mutex::new(Vec::new()),
             cells: Mutex::new(Vec::new()),
@@ -203,7 +205,7 @@ impl Scheduler {
         if *self.cancel_all.borrow() {
             return Err(connector_error(
                 ErrorKind::Permanent,
-                format!("task `{name}` was not started: the run is being cancelled"),
+                format!("task `{name}` was not started: {}", self.why_cancelled()),
             ));
         }
         let mut policy = Policy::resolve(
@@ -324,7 +326,7 @@ impl Scheduler {
             let slot = tokio::select! {
                 slot = self.slots.acquire(policy.priority, parent) => slot,
                 _ = flagged(&mut cancel) => break Err(cancelled_error(&cell.name, attempt - 1, "cancelled")),
-                _ = flagged(&mut cancel_all) => break Err(cancelled_error(&cell.name, attempt - 1, "the run was cancelled")),
+                _ = flagged(&mut cancel_all) => break Err(cancelled_error(&cell.name, attempt - 1, &format!("was cancelled before it started: {}", self.why_cancelled()))),
             };
             // An attempt never runs past the run's own timeout.
             let left = self.deadline.saturating_duration_since(Instant::now());
@@ -347,11 +349,12 @@ impl Scheduler {
             c.running.fetch_sub(1, Ordering::Relaxed);
             let Some(result) = result else {
                 c.queued.fetch_add(1, Ordering::Relaxed);
-                break Err(cancelled_error(
-                    &cell.name,
-                    attempt,
-                    "was cancelled while it ran",
-                ));
+                let why = if *cancel_all.borrow() {
+                    format!("was cancelled while it ran: {}", self.why_cancelled())
+                } else {
+                    "was cancelled while it ran".to_string()
+                };
+                break Err(cancelled_error(&cell.name, attempt, &why));
             };
             match result {
                 Ok(output) => {
@@ -370,7 +373,7 @@ impl Scheduler {
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = flagged(&mut cancel) => break Err(cancelled_error(&cell.name, attempt, "cancelled")),
-                        _ = flagged(&mut cancel_all) => break Err(cancelled_error(&cell.name, attempt, "the run was cancelled")),
+                        _ = flagged(&mut cancel_all) => break Err(cancelled_error(&cell.name, attempt, &format!("was cancelled between attempts: {}", self.why_cancelled()))),
                     }
                 }
                 Err(error) => {
@@ -458,12 +461,28 @@ impl Scheduler {
             }
         }
         if let Err(e) = &outcome {
-            if !e.cancelled && self.flow.fail_fast && !self.failed.swap(true, Ordering::SeqCst) {
-                tracing::warn!(task = %cell.name, "a task failed for good; cancelling the run's other tasks (fail-fast)");
+            let cause = || {
+                format!(
+                    "task `{}` failed: {}: {}",
+                    cell.name,
+                    crate::run::kind_name(e.error.kind),
+                    e.error.message
+                )
+            };
+            if !e.cancelled && self.flow.fail_fast && self.cause.set(cause()).is_ok() {
+                tracing::warn!(task = %cell.name, error = %cause(), "a task failed for good; cancelling the run's other tasks (fail-fast)");
                 self.cancel_all();
             }
         }
         cell.result.send_replace(Some(outcome));
+    }
+
+    /// Why the whole run is being cancelled, for the cancellations it causes.
+    fn why_cancelled(&self) -> String {
+        match self.cause.get() {
+            Some(cause) => format!("cancelled because {cause}"),
+            None => "the run was cancelled".to_string(),
+        }
     }
 
     /// A task stopped by the run's timeout between attempts (or before its first).

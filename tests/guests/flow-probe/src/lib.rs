@@ -20,6 +20,7 @@ struct Input {
     retries: u32,
     timeout_ms: u64,
     table: String,
+    mode: String,
 }
 
 fn error_json(e: &Error) -> Json {
@@ -30,7 +31,8 @@ fn raw(task: &Task) -> Json {
     match task.join_raw() {
         Ok(text) => json!({ "ok": serde_json::from_str::<Json>(&text).unwrap_or(Json::Null) }),
         Err(e) => {
-            json!({ "error": { "kind": format!("{:?}", e.error.kind), "message": e.error.message,
+            json!({ "error": { "kind": format!("{:?}", e.error.kind), "message": e.error.message, "code": e.error.code,
+                                     "outcome_unknown": Error::from(e.error.clone()).is_outcome_unknown(),
                                      "attempts": e.attempts, "limit": e.limit, "cancelled": e.cancelled } })
         }
     }
@@ -173,6 +175,25 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
             eprintln!("stderr says {value}");
             Ok(json!({ "joined": raw(&t), "secret": value }))
         }
+        "fail-fast-pool" => {
+            // One sleeper gets the only connection, the other times out waiting: join_all
+            // returns that timeout, not the cancellation of the sleeper it caused.
+            let handles = (0..2)
+                .map(|_| tasks::spawn("sleep", &5.0, Options::new()))
+                .collect::<aw_guest::Result<Vec<_>>>()?;
+            let slept: Vec<f64> = tasks::join_all(&handles)?;
+            Ok(json!({ "slept": slept }))
+        }
+        "write-once" => {
+            let t = tasks::spawn(
+                "write_rows",
+                &json!({ "table": input.table, "mode": input.mode, "n": input.n }),
+                Options::new()
+                    .retries(input.retries)
+                    .backoff(10, 1.0, 10, false),
+            )?;
+            Ok(raw(&t))
+        }
         "unknown-task" => match tasks::spawn("nope", &0, Options::new()) {
             Ok(_) => Err(Error::permanent("spawned a task that does not exist")),
             Err(e) => Ok(error_json(&e)),
@@ -251,6 +272,54 @@ fn long_tx(l: LongTx) -> aw_guest::Result<bool> {
     Ok(true)
 }
 
+#[derive(Deserialize)]
+struct WriteRows {
+    table: String,
+    mode: String,
+    n: i64,
+}
+
+/// Writes rows 1..=n into `table` (one int8 column) and commits, the way `mode` says: `tx`
+/// (begin, inserts, commit), `many` (execute-many outside a transaction), `copy` (COPY outside
+/// a transaction), `autocommit` (one INSERT outside a transaction).
+fn write_rows(w: WriteRows) -> aw_guest::Result<i64> {
+    let db = postgres::open(None)?;
+    let insert = format!(
+        "INSERT INTO {} VALUES ($1) /* aw-autocommit-insert */",
+        w.table
+    );
+    match w.mode.as_str() {
+        "tx" => {
+            let tx = db.begin(TransactionOptions::default())?;
+            for i in 1..=w.n {
+                tx.execute(&insert, &[Value::Int64(i)])?;
+            }
+            tx.commit()?;
+        }
+        "many" => {
+            let lists: Vec<Vec<Value>> = (1..=w.n).map(|i| vec![Value::Int64(i)]).collect();
+            db.execute_many(&insert, &lists)?;
+        }
+        "copy" => {
+            let sink = db.copy_in(&w.table, &[], &postgres::CopyFormat::text())?;
+            let text: String = (1..=w.n).map(|i| format!("{i}\n")).collect();
+            sink.write(text.as_bytes())?;
+            sink.finish()?;
+        }
+        "autocommit" => {
+            db.execute(
+                &format!(
+                    "INSERT INTO {} SELECT generate_series(1, $1::int8) /* aw-autocommit-insert */",
+                    w.table
+                ),
+                &[Value::Int64(w.n)],
+            )?;
+        }
+        other => return Err(Error::invalid_input(format!("unknown mode {other}"))),
+    }
+    Ok(w.n)
+}
+
 /// Fails for good after `secs`.
 fn fail(secs: f64) -> aw_guest::Result<u64> {
     let db = postgres::open(None)?;
@@ -294,4 +363,4 @@ fn spawner(depth: u64) -> aw_guest::Result<u64> {
     child.join()
 }
 
-aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak, big]);
+aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak, big, write_rows]);

@@ -13,6 +13,12 @@ const double = task('double', (n) => n * 2, { description: 'Doubles a number.' }
 
 const total = task('total', (values) => values.reduce((a, b) => a + b, 0));
 
+// Holds a pooled connection for `secs` (a pool of one makes a sibling time out).
+const hold = task('hold', (secs) => {
+  postgres.client().queryValue('SELECT pg_sleep($1)', [secs]);
+  return secs;
+});
+
 const spin = task('spin', () => {
   for (;;) { /* until cancelled */ }
 });
@@ -152,6 +158,10 @@ flow(({ mode, bytes = 0, rows = 0, table, container }) => {
       return benchSelect(rows);
     case 'bench-stream':
       return benchStream(rows);
+    case 'fail-fast-pool':
+      // One holder gets the only connection, the other times out waiting: gather throws that
+      // timeout, not the cancellation of the holder it caused.
+      return gather([hold(5), hold(5)]);
     case 'tasks': {
       const doubled = gather([1, 2, 3, 4, 5].map((n) => double(n)));
       const summed = total([double(10), double(11)]).result(); // futures inside arguments are joined

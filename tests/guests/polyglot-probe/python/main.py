@@ -21,6 +21,14 @@ def total(values):
 
 
 @task
+def hold(secs):
+    """Holds a pooled connection for `secs` (a pool of one makes a sibling time out)."""
+    with postgres.client() as db:
+        db.query_value("SELECT pg_sleep(%s)", (secs,))
+    return secs
+
+
+@task
 def spin():
     while True:
         pass
@@ -93,6 +101,10 @@ def probe(mode, bytes=0, rows=0, table=None, container=None):
         return bench_select(rows)
     if mode == "bench-stream":
         return bench_stream(rows)
+    if mode == "fail-fast-pool":
+        # One holder gets the only connection, the other times out waiting: gather raises
+        # that timeout, not the cancellation of the holder it caused.
+        return gather([hold(5), hold(5)])
     if mode == "tasks":
         doubled = gather([double(n) for n in range(1, 6)])
         summed = total([double(10), double(11)]).result()  # futures inside arguments are joined
