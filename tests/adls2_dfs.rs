@@ -286,3 +286,23 @@ fn a_dfs_write_that_would_create_parents_above_the_grant_is_denied() {
         ok(&done);
     }
 }
+
+/// A streamed upload killed mid-way (kill -9, a lost machine) leaves its hidden sibling on the
+/// account. The next upload to the same path removes those older than `stale_upload_after`
+/// (default 24 hours), and no one else's.
+#[test]
+fn the_next_upload_to_a_path_removes_its_stale_upload_siblings() {
+    let fake = FakeDfs::start();
+    let leftover = "out/.x.bin.aw-upload-0123456789abcdef";
+    let someone_elses = "out/.other.bin.aw-upload-0123456789abcdef";
+    fake.put_file("lake", leftover, b"half an upload");
+    fake.put_file("lake", someone_elses, b"half another upload");
+    let write = json!([{"op": "write", "container": "lake", "path": "out/x.bin", "size": 1000, "write_size": 500}]);
+    // Just written (the fake dates every path now): younger than the default 24 hours, kept.
+    ok(&steps(&dfs_lake(&fake, ""), write.clone())[0]);
+    assert_eq!(fake.paths("lake"), vec!["out", someone_elses, leftover, "out/x.bin"]);
+    // Any age is stale at 0s: the leftover of out/x.bin goes, the other path's stays.
+    ok(&steps(&dfs_lake(&fake, "stale_upload_after = \"0s\""), write)[0]);
+    assert_eq!(fake.paths("lake"), vec!["out", someone_elses, "out/x.bin"]);
+    assert_eq!(fake.file("lake", "out/x.bin").map(|d| d.len()), Some(1000));
+}

@@ -282,15 +282,84 @@ fn a_cache_entry_that_cannot_be_written_leaves_no_temp_file() {
     let cache = sandbox.path().join("cache");
     let first = run(probe(&sandbox, json!({"mode": "echo"})).arg("--json")).expect_code(0);
     assert_eq!(first.json()["cache"], "miss");
-    let entries: Vec<std::path::PathBuf> = std::fs::read_dir(&cache).expect("cache dir").flatten().map(|e| e.path()).collect();
-    assert_eq!(entries.len(), 1, "{entries:?}");
-    std::fs::remove_file(&entries[0]).expect("remove the entry");
-    std::fs::create_dir(&entries[0]).expect("a directory in its place");
+    let entry = cache_entry(&cache);
+    std::fs::remove_file(&entry).expect("remove the entry");
+    std::fs::create_dir(&entry).expect("a directory in its place");
     for _ in 0..2 {
         let out = run(probe(&sandbox, json!({"mode": "echo"})).arg("--json")).expect_code(0);
         assert_eq!(out.json()["cache"], "miss");
         assert!(out.stderr.contains("cannot write the component cache"), "{}", out.stderr);
     }
-    let left: Vec<_> = std::fs::read_dir(&cache).expect("cache dir").flatten().map(|e| e.file_name()).collect();
-    assert_eq!(left.len(), 1, "only the directory is left, no temp file: {left:?}");
+    assert_no_temp_files(&cache);
+}
+
+/// The one compiled entry (`.cwasm`) in `cache`.
+fn cache_entry(cache: &std::path::Path) -> std::path::PathBuf {
+    let entries: Vec<std::path::PathBuf> = std::fs::read_dir(cache)
+        .expect("cache dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0].clone()
+}
+
+fn assert_no_temp_files(cache: &std::path::Path) {
+    let left: Vec<_> = std::fs::read_dir(cache)
+        .expect("cache dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!left.iter().any(|n| n.starts_with(".tmp-")), "a temp file was left: {left:?}");
+}
+
+/// A compiled entry with one zeroed 4 KiB page (a bad block, a power loss before the data
+/// reached the disk) crashed every later run with SIGSEGV. Its digest no longer matches: the
+/// run says so, recompiles, replaces the entry, and the next run is a hit again.
+#[test]
+fn a_damaged_cache_entry_is_detected_recompiled_and_replaced() {
+    let sandbox = Sandbox::new(PROFILE);
+    let cache = sandbox.path().join("cache");
+    run(probe(&sandbox, json!({"mode": "echo"})).arg("--json")).expect_code(0);
+    let entry = cache_entry(&cache);
+    let mut bytes = std::fs::read(&entry).expect("read the entry");
+    let page = (bytes.len() / 2) & !4095;
+    bytes[page..page + 4096].fill(0);
+    std::fs::write(&entry, &bytes).expect("damage the entry");
+    let out = run(probe(&sandbox, json!({"mode": "echo"})).arg("--json")).expect_code(0);
+    let report = out.json();
+    assert_eq!(report["cache"], "miss", "{report}");
+    assert_eq!(report["result"]["mode"], "echo", "{report}");
+    assert!(out.stderr.contains("cache entry is damaged"), "the damage is logged: {}", out.stderr);
+    let again = run(probe(&sandbox, json!({"mode": "echo"})).arg("--json")).expect_code(0);
+    assert_eq!(again.json()["cache"], "hit", "the entry was replaced");
+    assert_ne!(std::fs::read(&entry).expect("entry"), bytes);
+}
+
+/// A cache directory on a full file system (a 256 KiB tmpfs, smaller than the entry; mounting
+/// needs root, as the suite runs): every run still works, and no partial entry is left.
+#[test]
+fn a_full_cache_directory_leaves_no_temp_file() {
+    let sandbox = Sandbox::new(PROFILE);
+    let cache = sandbox.path().join("cache");
+    std::fs::create_dir(&cache).expect("mkdir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&cache)
+        .status();
+    assert!(matches!(mounted, Ok(s) if s.success()), "mounting a small tmpfs needs root: {mounted:?}");
+    struct Unmount<'a>(&'a std::path::Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&cache);
+    for _ in 0..2 {
+        let out = run(probe(&sandbox, json!({"mode": "echo"})).arg("--json")).expect_code(0);
+        assert_eq!(out.json()["cache"], "miss");
+        assert!(out.stderr.contains("cannot write the component cache"), "{}", out.stderr);
+        assert_no_temp_files(&cache);
+    }
 }

@@ -120,8 +120,8 @@ fn a_silent_peer_fails_as_transient_within_the_tcp_user_timeout() {
         "the message names the connection's end and what may have ended it: {report}"
     );
     assert!(
-        took < Duration::from_secs(4) + Duration::from_millis(1500),
-        "a 2 s tcp_user_timeout ended the stalled statement after {took:?}"
+        took < Duration::from_secs(2) + Duration::from_secs(2),
+        "a 2 s tcp_user_timeout ended the stalled statement (the whole run) after {took:?}"
     );
 }
 

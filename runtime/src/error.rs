@@ -76,8 +76,9 @@ pub enum RunError {
     Guest(GuestError),
     #[error("internal error: {0}")]
     Internal(String),
-    /// Ctrl-C or SIGTERM: the run was cancelled and nothing it had open was committed.
-    #[error("interrupted: the run was cancelled (open transactions rolled back, unfinished uploads discarded)")]
+    /// Ctrl-C or SIGTERM: the run was cancelled; what it had open was rolled back, except a
+    /// commit already on its way to the server, whose outcome is unknown.
+    #[error("interrupted: the run was cancelled (running statements were sent cancel requests, open transactions rolled back, unfinished uploads discarded; a commit already sent may have completed)")]
     Interrupted,
 }
 

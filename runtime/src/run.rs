@@ -51,7 +51,7 @@ pub struct Runtime {
 /// A component compiled and linked, ready to instantiate many times.
 pub struct LoadedComponent {
     pub name: String,
-    /// SHA-256 of the component's bytes (result-cache keys).
+    /// BLAKE3 digest of the component's bytes (result-cache keys).
     pub digest: String,
     pub component: Component,
     pub cache: CacheOutcome,
@@ -201,7 +201,7 @@ impl Runtime {
             .map(|(component, outcome, _)| (component, outcome))
     }
 
-    /// `compile`, also returning the component's SHA-256.
+    /// `compile`, also returning the component's BLAKE3 digest.
     fn compile_with_digest(
         &self,
         path: &Path,
@@ -337,7 +337,7 @@ pub struct Attempts {
     deadlines: Deadlines,
     /// The component's name (logs).
     pub component: String,
-    /// The component's SHA-256 (result-cache keys).
+    /// The component's BLAKE3 digest (result-cache keys).
     pub digest: String,
     pre: WorldPre,
     context: Arc<RunContext>,

@@ -121,6 +121,24 @@ impl FakeDfs {
         self.state.lock().unwrap().failing_appends.extend_from_slice(faults);
     }
 
+    /// Puts a committed file at `path` as a client that went away would have left it (no
+    /// request is recorded), creating the file system and parents as needed.
+    pub fn put_file(&self, fs: &str, path: &str, data: &[u8]) {
+        let mut state = self.state.lock().unwrap();
+        state.next_etag += 1;
+        let etag = state.next_etag;
+        let nodes = state.filesystems.entry(fs.to_string()).or_default();
+        let mut parent = String::new();
+        for part in path.split('/').collect::<Vec<_>>().split_last().map(|(_, dirs)| dirs.to_vec()).unwrap_or_default() {
+            parent = if parent.is_empty() { part.to_string() } else { format!("{parent}/{part}") };
+            nodes.entry(parent.clone()).or_insert(Node::Dir { props: String::new(), etag });
+        }
+        nodes.insert(
+            path.to_string(),
+            Node::File { data: data.to_vec(), pending: Vec::new(), props: String::new(), content_type: "application/octet-stream".into(), etag },
+        );
+    }
+
     /// Every path of a file system.
     pub fn paths(&self, fs: &str) -> Vec<String> {
         self.state.lock().unwrap().filesystems.get(fs).map(|m| m.keys().cloned().collect()).unwrap_or_default()
@@ -287,8 +305,10 @@ fn handle(state: &Mutex<State>, method: &str, target: &str, headers: &BTreeMap<S
     }
 }
 
+/// Now, as an HTTP date. The fake keeps no modification times: every path reports the time of
+/// the response as its `Last-Modified` (so a path is always fresh, never stale by age).
 fn http_date() -> String {
-    "Mon, 01 Jan 2024 10:00:00 GMT".to_string()
+    chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
 fn parent(path: &str) -> Option<&str> {

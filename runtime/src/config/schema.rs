@@ -79,6 +79,7 @@ pub const ADLS2: &[(&str, Kind)] = &[
     ("block_size", Kind::Size),
     ("page_size", Kind::Whole),
     ("max_download", Kind::Size),
+    ("stale_upload_after", Kind::Duration),
     ("ca_cert", Kind::Secret),
     ("retries", Kind::Table(ADLS2_RETRIES)),
     ("timeouts", Kind::Table(ADLS2_TIMEOUTS)),

@@ -73,7 +73,7 @@ async fn build(settings: Arc<Adls2Settings>) -> Result<Arc<Account>, ConnectorEr
         chosen => chosen,
     };
     let store: Arc<dyn Store> = match dialect {
-        Dialect::Dfs => Arc::new(DfsStore::new(rest, settings.dfs_url.clone())),
+        Dialect::Dfs => Arc::new(DfsStore::new(rest, settings.dfs_url.clone(), settings.stale_upload_after)),
         _ => Arc::new(BlobStore::new(rest, settings.blob_url.clone(), settings.credential.clone(), settings.block_size)),
     };
     tracing::debug!(profile = %settings.profile, ?dialect, "adls2 account ready");

@@ -60,6 +60,9 @@ pub struct Adls2Settings {
     pub page_size: u32,
     /// The most bytes one response may bring into host memory (a whole `download`, a chunk).
     pub max_download: u64,
+    /// `dfs`: a hidden upload sibling this old is a killed upload's leftover, removed by the next
+    /// upload to the same path.
+    pub stale_upload_after: Duration,
 }
 
 /// The emulator's published development account and key (not a secret).
@@ -68,6 +71,7 @@ const DEV_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const DEFAULT_BLOCK_SIZE: u64 = 4 << 20;
 const DEFAULT_MAX_DOWNLOAD: u64 = 256 << 20;
+const DEFAULT_STALE_UPLOAD_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 /// Put Block's limit (service version 2019-12-12 and later).
 const MAX_BLOCK_SIZE: u64 = 4000 << 20;
 
@@ -262,9 +266,15 @@ impl Adls2Settings {
             None => DEFAULT_MAX_DOWNLOAD,
             Some(node) => values::size(node, &key("max_download"))?,
         };
+        let stale_upload_after = table
+            .get("stale_upload_after")
+            .map(|node| values::duration(node, &key("stale_upload_after")))
+            .transpose()?
+            .unwrap_or(DEFAULT_STALE_UPLOAD_AFTER);
         Ok(Adls2Settings {
             page_size,
             max_download,
+            stale_upload_after,
             profile: profile.to_string(),
             account,
             blob_url,

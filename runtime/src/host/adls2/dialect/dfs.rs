@@ -4,7 +4,9 @@
 //!
 //! Streamed uploads go to a hidden sibling (`.<name>.aw-upload-<token>`) by Create + Append +
 //! Flush and are renamed onto the path at `finish`, so the path shows nothing until then and
-//! the replacement is atomic; `overwrite=false` is the rename's `If-None-Match: *`.
+//! the replacement is atomic; `overwrite=false` is the rename's `If-None-Match: *`. A killed
+//! run leaves its sibling behind; the next upload to the same path removes the siblings older
+//! than the profile's `stale_upload_after`, in the background.
 
 use std::sync::Arc;
 
@@ -23,15 +25,50 @@ use crate::host::bindings::adls2::{ContainerInfo, PathInfo, PathProperties, Uplo
 use crate::host::bindings::types::ErrorKind;
 
 /// An account's DFS endpoint.
+#[derive(Clone)]
 pub struct DfsStore {
     rest: Arc<Rest>,
     base: Url,
+    stale_upload_after: std::time::Duration,
 }
 
 impl DfsStore {
     /// The store at DFS endpoint `base`.
-    pub fn new(rest: Arc<Rest>, base: Url) -> DfsStore {
-        DfsStore { rest, base }
+    pub fn new(rest: Arc<Rest>, base: Url, stale_upload_after: std::time::Duration) -> DfsStore {
+        DfsStore { rest, base, stale_upload_after }
+    }
+
+    /// Removes the hidden siblings of `path` that killed uploads left (older than
+    /// `stale_upload_after`; `own` is the running upload's), beside the upload: it is awaited
+    /// when the upload ends, and a failure only logs.
+    fn sweep_stale_uploads(&self, container: &str, path: &str, own: &str) -> Option<tokio::task::JoinHandle<()>> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let (store, container, own) = (self.clone(), container.to_string(), own.to_string());
+        let (dir, name) = match path.rsplit_once('/') {
+            Some((dir, name)) => (dir.to_string(), name),
+            None => (String::new(), path),
+        };
+        // Listing names are full paths from the file system's root.
+        let prefix = if dir.is_empty() { format!(".{name}.aw-upload-") } else { format!("{dir}/.{name}.aw-upload-") };
+        Some(runtime.spawn(async move {
+            let Ok(page) = store.list_page(&container, &dir, false, 5000, None).await else { return };
+            let now = chrono::Utc::now();
+            for entry in page.entries {
+                let age = entry
+                    .last_modified
+                    .as_deref()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .and_then(|t| (now - t.with_timezone(&chrono::Utc)).to_std().ok());
+                let stale = age.is_some_and(|a| a >= store.stale_upload_after);
+                if entry.is_directory || entry.name == own || !entry.name.starts_with(&prefix) || !stale {
+                    continue;
+                }
+                match store.delete(&container, &entry.name, false).await {
+                    Ok(()) => tracing::info!(path = %format!("{container}/{}", entry.name), "removed a killed upload's leftover sibling"),
+                    Err(f) => tracing::debug!("cannot remove a stale upload sibling: {}", f.error.message),
+                }
+            }
+        }))
     }
 
     fn path_call(&self, method: Method, container: &str, path: &str, what: String) -> Call {
@@ -174,7 +211,9 @@ impl Store for DfsStore {
             call = call.header("x-ms-properties", encode_properties(&options.metadata));
         }
         self.rest.send(call).await?;
+        let sweep = self.sweep_stale_uploads(container, path, &temp);
         Ok(Box::new(DfsUpload {
+            sweep,
             rest: self.rest.clone(),
             base: self.base.clone(),
             container: container.to_string(),
@@ -283,9 +322,17 @@ struct DfsUpload {
     temp: String,
     options: UploadOptions,
     position: u64,
+    /// The removal of stale siblings, running beside the upload.
+    sweep: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl DfsUpload {
+    async fn sweep_done(&mut self) {
+        if let Some(sweep) = self.sweep.take() {
+            let _ = sweep.await;
+        }
+    }
+
     async fn discard(&self) -> Result<(), Failure> {
         let call = Call::new(Method::DELETE, url_of(&self.base, &self.container, &self.temp), format!("discard upload of {}/{}", self.container, self.path));
         match self.rest.send(call).await {
@@ -308,7 +355,8 @@ impl Upload for DfsUpload {
         Ok(())
     }
 
-    async fn commit(self: Box<Self>) -> Result<PathInfo, Failure> {
+    async fn commit(mut self: Box<Self>) -> Result<PathInfo, Failure> {
+        self.sweep_done().await;
         let content_type = self.options.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
         let flush = Call::new(Method::PATCH, url_of(&self.base, &self.container, &self.temp), format!("flush {}/{}", self.container, self.path))
             .query("action", "flush")
@@ -334,7 +382,8 @@ impl Upload for DfsUpload {
         }
     }
 
-    async fn abort(self: Box<Self>) -> Result<(), Failure> {
+    async fn abort(mut self: Box<Self>) -> Result<(), Failure> {
+        self.sweep_done().await;
         self.discard().await
     }
 }
