@@ -153,6 +153,21 @@ fn read_body(stream: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((len, body))
 }
 
+/// One typed message: its type byte, length bytes and body.
+fn read_typed(stream: &mut TcpStream) -> Option<(u8, Vec<u8>, Vec<u8>)> {
+    let kind = read_exact(stream, 1)?[0];
+    let (len, body) = read_body(stream)?;
+    Some((kind, len, body))
+}
+
+/// Writes a typed message; false when the peer is gone.
+fn send(to: &mut TcpStream, kind: u8, len: &[u8], body: &[u8]) -> bool {
+    to.write_all(&[kind])
+        .and_then(|()| to.write_all(len))
+        .and_then(|()| to.write_all(body))
+        .is_ok()
+}
+
 fn contains(hay: &[u8], needle: &str) -> bool {
     !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
@@ -182,10 +197,7 @@ fn client_to_server(mut from: TcpStream, mut to: TcpStream, conn: &Conn, shared:
     }
     let mut parsed_marker: Vec<String> = Vec::new();
     loop {
-        let Some(kind) = read_exact(&mut from, 1) else {
-            break;
-        };
-        let Some((len, body)) = read_body(&mut from) else {
+        let Some((kind, len, body)) = read_typed(&mut from) else {
             break;
         };
         if conn.silent.load(Ordering::SeqCst) {
@@ -193,7 +205,7 @@ fn client_to_server(mut from: TcpStream, mut to: TcpStream, conn: &Conn, shared:
         }
         let fired = {
             let mut armed = shared.armed.lock().expect("armed");
-            let hit = armed.iter().position(|fault| match (fault, kind[0]) {
+            let hit = armed.iter().position(|fault| match (fault, kind) {
                 (Fault::CutAfterCommit, b'Q') => {
                     body.len() >= 6 && body[..6].eq_ignore_ascii_case(b"COMMIT")
                 }
@@ -202,7 +214,7 @@ fn client_to_server(mut from: TcpStream, mut to: TcpStream, conn: &Conn, shared:
                 (Fault::Blackhole(m), b'Q' | b'P') => contains(&body, m),
                 _ => false,
             });
-            if kind[0] == b'P' {
+            if kind == b'P' {
                 parsed_marker.extend(
                     armed
                         .iter()
@@ -223,12 +235,7 @@ fn client_to_server(mut from: TcpStream, mut to: TcpStream, conn: &Conn, shared:
             Some(_) => conn.cut.store(true, Ordering::SeqCst),
             None => {}
         }
-        if to
-            .write_all(&kind)
-            .and_then(|()| to.write_all(&len))
-            .and_then(|()| to.write_all(&body))
-            .is_err()
-        {
+        if !send(&mut to, kind, &len, &body) {
             break;
         }
     }
@@ -249,17 +256,14 @@ fn server_to_client(mut from: TcpStream, mut to: TcpStream, conn: &Conn, shared:
             }
             continue;
         }
-        let Some(kind) = read_exact(&mut from, 1) else {
-            break;
-        };
-        let Some((len, body)) = read_body(&mut from) else {
+        let Some((kind, len, body)) = read_typed(&mut from) else {
             break;
         };
         if conn.silent.load(Ordering::SeqCst) {
             continue;
         }
         if conn.cut.load(Ordering::SeqCst) {
-            if kind[0] == b'Z' {
+            if kind == b'Z' {
                 // The server finished with the message; the client hears nothing of it.
                 shared.fired.fetch_add(1, Ordering::SeqCst);
                 let _ = to.shutdown(Shutdown::Both);
@@ -268,12 +272,7 @@ fn server_to_client(mut from: TcpStream, mut to: TcpStream, conn: &Conn, shared:
             }
             continue;
         }
-        if to
-            .write_all(&kind)
-            .and_then(|()| to.write_all(&len))
-            .and_then(|()| to.write_all(&body))
-            .is_err()
-        {
+        if !send(&mut to, kind, &len, &body) {
             break;
         }
     }
