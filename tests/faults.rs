@@ -255,3 +255,256 @@ fn a_fail_fast_flow_reports_the_failure_that_caused_it_in_rust_python_and_javasc
         );
     }
 }
+
+/// A throwaway cluster of this test's own (tests/services/postgres.sh), for faults that would
+/// disturb the other tests: restarts. Stopped and deleted when dropped.
+struct PrivateCluster {
+    dir: tempfile::TempDir,
+    bin: String,
+    port: u16,
+}
+
+impl PrivateCluster {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/services/postgres.sh");
+        let out = std::process::Command::new(script)
+            .arg("start")
+            .arg(dir.path().join("pg"))
+            .output()
+            .expect("postgres.sh");
+        assert!(
+            out.status.success(),
+            "postgres.sh start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let var = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("postgres.sh printed no {name}: {text}"))
+                .to_string()
+        };
+        let cluster = PrivateCluster {
+            bin: var("AW_PG_BIN"),
+            port: var("AW_PG_PORT").parse().expect("port"),
+            dir,
+        };
+        // The shared test cluster trades durability for speed; a restart test needs commits to
+        // be durable once acknowledged.
+        cluster.sql("ALTER SYSTEM SET synchronous_commit = on");
+        cluster.sql("SELECT pg_reload_conf()");
+        cluster
+    }
+
+    fn sql(&self, sql: &str) -> Vec<tokio_postgres::Row> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio");
+        rt.block_on(async {
+            let dsn = format!(
+                "host=127.0.0.1 port={} user=aw_admin dbname=aw_test",
+                self.port
+            );
+            let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls)
+                .await
+                .expect("admin connect");
+            tokio::spawn(conn);
+            client.simple_query(sql).await.expect("admin sql");
+            match sql.rsplit(';').next().map(str::trim) {
+                Some(last) if last.to_uppercase().starts_with("SELECT") => {
+                    client.query(last, &[]).await.expect("query")
+                }
+                _ => Vec::new(),
+            }
+        })
+    }
+
+    /// `pg_ctl restart -m mode`: `fast` rolls back open transactions and closes every
+    /// connection; `immediate` is a crash, recovered at the next start.
+    fn restart(&self, mode: &str) {
+        let status = std::process::Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(format!("{}/pg_ctl", self.bin))
+            .arg("-D")
+            .arg(self.dir.path().join("pg/data"))
+            .args(["-m", mode, "-w", "-t", "30", "restart"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("pg_ctl");
+        assert!(status.success(), "pg_ctl restart -m {mode}");
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/services/postgres.sh");
+        let _ = std::process::Command::new(script)
+            .arg("stop")
+            .arg(self.dir.path().join("pg"))
+            .status();
+    }
+}
+
+/// A server restarted (fast or immediate) while a task writes 5000 rows in one transaction:
+/// the table holds all of them or none, never some and never twice, and a run that reports
+/// success holds all of them.
+#[test]
+fn server_restarts_never_leave_a_partial_or_doubled_transaction() {
+    let cluster = PrivateCluster::start();
+    let sandbox = config(cluster.port, "", "timeout = \"60s\"");
+    let n = 5000;
+    for (round, mode) in ["fast", "immediate", "fast", "immediate"]
+        .into_iter()
+        .enumerate()
+    {
+        let table = format!("aw_restart_{round}");
+        cluster.sql(&format!("CREATE TABLE {table} (x int8)"));
+        let child = sandbox
+            .aw_run()
+            .arg(guest("aw_flow_probe"))
+            .args([
+                "--json",
+                "--input",
+                &json!({"op": "write-once", "table": table, "mode": "tx", "n": n, "retries": 3})
+                    .to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("aw-run");
+        // Restart once the transaction has started writing.
+        let started = Instant::now();
+        while cluster.sql(&format!("SELECT count(*) FROM pg_stat_activity WHERE usename = 'aw_trust' AND query LIKE 'INSERT INTO {table}%'"))[0].get::<_, i64>(0) == 0 {
+            assert!(started.elapsed() < Duration::from_secs(30), "round {round}: the task never started writing");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        cluster.restart(mode);
+        let out = child.wait_with_output().expect("aw-run ends");
+        let report: Json = serde_json::from_slice(&out.stdout).expect("a report");
+        let rows = cluster.sql(&format!("SELECT count(*), count(DISTINCT x) FROM {table}"));
+        let (count, distinct) = (rows[0].get::<_, i64>(0), rows[0].get::<_, i64>(1));
+        assert!(
+            count == 0 || count == n,
+            "round {round} ({mode}): {count} rows, a partial or doubled transaction: {report}"
+        );
+        assert_eq!(
+            count, distinct,
+            "round {round} ({mode}): rows written twice: {report}"
+        );
+        if report["result"]["ok"].is_number() {
+            assert_eq!(
+                count, n,
+                "round {round} ({mode}): the task succeeded but its rows are not there: {report}"
+            );
+        }
+    }
+}
+
+/// kill -9 of `aw-run` inside a transaction: nothing of it is visible, and the server ends the
+/// orphaned statement within `client_connection_check_interval` (1 s here).
+#[test]
+fn kill_9_in_a_transaction_leaves_nothing_and_the_server_ends_the_statement() {
+    let table = format!("aw_kill9_{}", std::process::id());
+    pg_admin(&format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (x int)"
+    ));
+    let sandbox = config(
+        cluster_port(),
+        "client_connection_check_interval = \"1s\"\napplication_name = \"aw-kill-9\"",
+        "timeout = \"60s\"",
+    );
+    let mut child = sandbox
+        .aw_run()
+        .arg(guest("aw_flow_probe"))
+        .args([
+            "--failure-policy",
+            "continue",
+            "--input",
+            &json!({"op": "fail-fast", "table": table, "secs": 30}).to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("aw-run");
+    // The long transaction, once it has written (its backend has a transaction id).
+    let in_tx = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'aw-kill-9' AND query LIKE 'SELECT pg_sleep%' AND backend_xid IS NOT NULL";
+    let started = Instant::now();
+    while count(in_tx) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the transaction never reached its sleep"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let killed = Instant::now();
+    assert_eq!(
+        count(&format!("SELECT count(*) FROM {table}")),
+        0,
+        "the inserted row is not visible"
+    );
+    while count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'aw-kill-9'") > 0 {
+        assert!(
+            killed.elapsed() < Duration::from_secs(4),
+            "the orphaned backend still runs 4 s after kill -9"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        count(&format!("SELECT count(*) FROM {table}")),
+        0,
+        "rolled back, not committed"
+    );
+    pg_admin(&format!("DROP TABLE {table}"));
+}
+
+/// 50 runs one after another and 20 at once, each using the pool: once they have exited, no
+/// connection of theirs is left on the server.
+#[test]
+fn fifty_serial_and_twenty_concurrent_runs_leave_no_connection_behind() {
+    let sandbox = config(
+        cluster_port(),
+        "application_name = \"aw-leak-check\"",
+        "timeout = \"60s\"",
+    );
+    let input = json!({"op": "parallel", "n": 2, "secs": 0.01}).to_string();
+    let aw_run = || {
+        let mut cmd = sandbox.aw_run();
+        cmd.arg(guest("aw_flow_probe"))
+            .args(["--input", &input])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    for i in 0..50 {
+        let out = aw_run().output().expect("aw-run");
+        assert!(
+            out.status.success(),
+            "serial run {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let children: Vec<_> = (0..20).map(|_| aw_run().spawn().expect("aw-run")).collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().expect("aw-run");
+        assert!(
+            out.status.success(),
+            "concurrent run {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A closed connection's backend exits a moment after the client's.
+    let ended = Instant::now();
+    while count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'aw-leak-check'")
+        > 0
+    {
+        assert!(
+            ended.elapsed() < Duration::from_secs(3),
+            "connections were left behind"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -184,7 +184,7 @@ fn tasks_spawn_join_gather_and_retry_from_python_and_javascript() {
         let out = probe(lang, json!({"mode": "sdk-flows"}), &[]).expect_code(0);
         assert_eq!(
             out.json(),
-            json!({"with_options": 10, "cancelled": {"cancelled": true, "task": "spin"}, "gathered": [2, "transient"],
+            json!({"with_options": 10, "cancelled": {"cancelled": true, "task": "spin"}, "gathered": [2, "transient"], "outcome_unknown": [true, false],
                    "config_default": "fallback", "config_all": {}}),
             "{lang}"
         );

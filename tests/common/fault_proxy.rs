@@ -5,10 +5,9 @@
 //! - [`Fault::CutAfterCommit`] and its kin let the server act on a message, swallow the
 //!   server's whole answer (up to its ReadyForQuery) and close the connection: the server has
 //!   committed, the client never hears it;
-//! - [`Fault::Blackhole`] turns the connection into a silent peer: packets to and from the
-//!   proxy's port are dropped in the kernel (a `tc` filter on `lo`, which needs root), so the
-//!   client's TCP keepalives and retransmissions go unanswered, as after a failover or a lost
-//!   NAT entry.
+//! - [`Fault::Blackhole`] turns the connection into a silent peer: packets from the proxy's
+//!   port are dropped in the kernel (a `tc` filter on `lo`, which needs root), so the client's
+//!   TCP keepalives and retransmissions go unanswered, as after a failover or a lost NAT entry.
 //!
 //! Each fault fires once, on the first connection that reaches its trigger.
 
@@ -281,8 +280,11 @@ fn server_to_client(mut from: TcpStream, mut to: TcpStream, conn: &Conn, shared:
     }
 }
 
-/// Drops every packet to or from the proxy's port on `lo` (an HTB root qdisc with a class
-/// whose queue holds nothing, and two u32 filters); removed when the proxy is dropped.
+/// Drops every packet the proxy's side sends (source port = the proxy's) on `lo`: an HTB root
+/// qdisc with a class whose queue holds nothing, and a u32 filter; removed when the proxy is
+/// dropped. Only that direction: a packet dropped by the sender's own qdisc counts to the
+/// sender's TCP as local congestion, not as a lost probe, so dropping the client's keepalives
+/// would keep it waiting forever; dropping the replies is what a dead peer looks like.
 fn blackhole(shared: &Shared) {
     let port = shared.port.to_string();
     let tc = |args: &[&str]| {
@@ -310,10 +312,8 @@ fn blackhole(shared: &Shared) {
     tc(&[
         "qdisc", "add", "dev", "lo", "parent", "1:2", "handle", "20:", "pfifo", "limit", "0",
     ]);
-    for direction in ["sport", "dport"] {
-        tc(&[
-            "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
-            "match", "ip", direction, &port, "0xffff", "flowid", "1:2",
-        ]);
-    }
+    tc(&[
+        "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+        "match", "ip", "sport", &port, "0xffff", "flowid", "1:2",
+    ]);
 }

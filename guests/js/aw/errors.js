@@ -10,6 +10,10 @@ export class ConnectorError extends Error {
     this.code = code;
     this.retryable = retryable ?? (this.kind === 'transient' || this.kind === 'timeout');
   }
+
+  /** The connection broke while a commit was in flight (SQLSTATE 08007): the server may have
+   *  committed or not. Retry only work that is idempotent (README, Retries and idempotency). */
+  get outcomeUnknown() { return this.code === '08007'; }
 }
 ConnectorError.kind = 'permanent';
 

@@ -20,6 +20,13 @@ class ConnectorError(Exception):
             self.kind = kind
         self.retryable = (self.kind in ("transient", "timeout")) if retryable is None else retryable
 
+    @property
+    def outcome_unknown(self):
+        """The connection broke while a commit was in flight (SQLSTATE 08007): the server may
+        have committed or not. Retry only work that is idempotent (README, Retries and
+        idempotency)."""
+        return self.code == "08007"
+
     def __str__(self):
         code = f" [{self.code}]" if self.code else ""
         return f"{self.kind}{code}: {self.message}"

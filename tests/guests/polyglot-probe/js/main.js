@@ -38,6 +38,7 @@ function sdkFlows() {
   // Last: under the default fail-fast policy, flaky's failure cancels the rest of the run.
   const gathered = gather([double(1), flaky(2)], { settled: true });
   return {
+    outcome_unknown: [new ConnectorError('lost', { code: '08007' }).outcomeUnknown, new TransientError('x').outcomeUnknown],
     gathered: gathered.map((g) => (g.ok ? g.value : g.error.kind)),
     with_options: withOptions,
     cancelled,

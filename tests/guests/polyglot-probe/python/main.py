@@ -47,6 +47,7 @@ def sdk_flows():
     # Last: under the default fail-fast policy, flaky's failure cancels the rest of the run.
     gathered = gather([double(1), flaky(2)], return_exceptions=True)
     return {
+        "outcome_unknown": [ConnectorError("lost", code="08007").outcome_unknown, TransientError("x").outcome_unknown],
         "gathered": [g.kind if isinstance(g, ConnectorError) else g for g in gathered],
         "with_options": with_options,
         "cancelled": cancelled,
