@@ -289,6 +289,34 @@ fn unfinished_uploads_never_become_visible() {
     assert_eq!(r[1]["count"], 0);
 }
 
+/// A run frozen (SIGSTOP) and then killed (kill -9) in the middle of a streamed upload, with
+/// blocks staged and none committed: nothing appears at the path, partial or whole.
+#[test]
+fn a_frozen_then_killed_upload_leaves_no_blob() {
+    let sandbox = lake("block_size = \"256KiB\"", "");
+    let c = container("killed");
+    ok(&steps(&sandbox, json!([{"op": "create-container", "container": c}]))[0]);
+    let upload = json!({"steps": [{"op": "write", "container": c, "path": "killed.bin", "size": 4_000_000, "write_size": 100_000, "stop_after": 1_000_000, "stop": "hang"}]});
+    let mut child = sandbox
+        .aw_run()
+        .arg(guest("aw_adls_probe"))
+        .args(["--input", &upload.to_string(), "--timeout", "60s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("aw-run");
+    // Long enough to stage the first blocks (1 MB in 256 KiB blocks) and reach the hang.
+    std::thread::sleep(Duration::from_secs(3));
+    let stopped = Command::new("kill").args(["-STOP", &child.id().to_string()]).status().expect("kill");
+    assert!(stopped.success());
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let r = steps(&sandbox, json!([{"op": "exists", "container": c, "path": "killed.bin"}, {"op": "list", "container": c, "recursive": true}]));
+    assert_eq!(r[0], json!(false), "no blob at the path");
+    assert_eq!(r[1]["count"], 0, "nothing in the container: {}", r[1]);
+}
+
 #[test]
 fn scoped_grants_deny_paths_outside_their_prefixes() {
     let c = container("scoped");

@@ -30,7 +30,7 @@ struct Step {
     offset: Option<u64>,
     length: Option<u64>,
     chunk: Option<u32>,
-    /// Stop a streamed upload after this many bytes: "abort", "drop" or "panic".
+    /// Stop a streamed upload after this many bytes: "abort", "drop", "panic" or "hang".
     stop_after: Option<u64>,
     stop: String,
     count: u64,
@@ -182,6 +182,10 @@ fn write(lake: &Client, s: &Step) -> aw_guest::Result<Json> {
                     return Ok(json!({ "stopped": sent }));
                 }
                 "panic" => panic!("guest panics after writing {sent} bytes"),
+                // Holds the writer open until the process is killed (tests kill -9 it).
+                "hang" => loop {
+                    std::hint::black_box(&w);
+                },
                 _ => {
                     drop(w);
                     return Ok(json!({ "stopped": sent }));
