@@ -9,7 +9,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::fault_proxy::{Fault, FaultProxy};
-use common::{guest, pg_admin, pg_port, polyglot_guest, run, shared_cache_dir, Run, Sandbox};
+use common::{
+    guest, pg_admin, pg_admin_at, pg_port, polyglot_guest, run, shared_cache_dir, Run, Sandbox,
+};
 use serde_json::{json, Value as Json};
 
 /// A flow config whose default Postgres profile reaches the cluster at `port` (the proxy's or
@@ -298,27 +300,7 @@ impl PrivateCluster {
     }
 
     fn sql(&self, sql: &str) -> Vec<tokio_postgres::Row> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("tokio");
-        rt.block_on(async {
-            let dsn = format!(
-                "host=127.0.0.1 port={} user=aw_admin dbname=aw_test",
-                self.port
-            );
-            let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls)
-                .await
-                .expect("admin connect");
-            tokio::spawn(conn);
-            client.simple_query(sql).await.expect("admin sql");
-            match sql.rsplit(';').next().map(str::trim) {
-                Some(last) if last.to_uppercase().starts_with("SELECT") => {
-                    client.query(last, &[]).await.expect("query")
-                }
-                _ => Vec::new(),
-            }
-        })
+        pg_admin_at(&self.port.to_string(), sql)
     }
 
     /// `pg_ctl restart -m mode`: `fast` rolls back open transactions and closes every

@@ -173,15 +173,17 @@ pub fn pg_port() -> String {
 /// (guests connect as non-superusers), outside any guest; returns the rows of the last
 /// statement when it is a SELECT.
 pub fn pg_admin(sql: &str) -> Vec<tokio_postgres::Row> {
+    pg_admin_at(&pg_port(), sql)
+}
+
+/// [`pg_admin`] on the cluster listening on `port` (a test's own cluster).
+pub fn pg_admin_at(port: &str, sql: &str) -> Vec<tokio_postgres::Row> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio");
     rt.block_on(async {
-        let dsn = format!(
-            "host=127.0.0.1 port={} user=aw_admin dbname=aw_test",
-            pg_port()
-        );
+        let dsn = format!("host=127.0.0.1 port={port} user=aw_admin dbname=aw_test");
         let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls)
             .await
             .expect("admin connect");

@@ -461,16 +461,19 @@ impl Scheduler {
             }
         }
         if let Err(e) = &outcome {
-            let cause = || {
-                format!(
-                    "task `{}` failed: {}: {}",
-                    cell.name,
-                    crate::run::kind_name(e.error.kind),
-                    e.error.message
-                )
-            };
-            if !e.cancelled && self.flow.fail_fast && self.cause.set(cause()).is_ok() {
-                tracing::warn!(task = %cell.name, error = %cause(), "a task failed for good; cancelling the run's other tasks (fail-fast)");
+            let kind = crate::run::kind_name(e.error.kind);
+            let first = !e.cancelled
+                && self.flow.fail_fast
+                && self
+                    .cause
+                    .set(format!(
+                        "task `{}` failed: {kind}: {}",
+                        cell.name, e.error.message
+                    ))
+                    .is_ok();
+            if first {
+                let cause = self.cause.get().map(String::as_str).unwrap_or_default();
+                tracing::warn!(task = %cell.name, error = %cause, "a task failed for good; cancelling the run's other tasks (fail-fast)");
                 self.cancel_all();
             }
         }
