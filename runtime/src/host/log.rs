@@ -68,10 +68,16 @@ impl LogRate {
 
 /// `text` cut to at most [`MAX_LOG_LINE`] bytes on a character boundary, saying so.
 pub fn cut(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.len() <= MAX_LOG_LINE {
+    cut_to(text, MAX_LOG_LINE)
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, saying so. Scrub secrets
+/// before cutting: a cut secret no longer matches the scrubber.
+pub fn cut_to(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
         return std::borrow::Cow::Borrowed(text);
     }
-    let mut end = MAX_LOG_LINE;
+    let mut end = max;
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -104,6 +110,13 @@ impl Host for HostState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_to_keeps_whole_characters_and_says_how_much_it_cut() {
+        assert_eq!(cut_to("short", 10), "short");
+        // 'é' is two bytes: a cut at 3 bytes keeps one of them whole.
+        assert_eq!(cut_to("ééé", 3), "é ... [4 more bytes cut]");
+    }
 
     #[test]
     fn lines_past_the_burst_are_dropped_and_counted() {

@@ -51,7 +51,7 @@ pub struct TaskRecord {
     pub cached: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<String>,
-    /// The last attempt's error message (the report is scrubbed of secrets as it is printed).
+    /// The last attempt's error message, scrubbed and cut to [`scheduler::MAX_CAUSE`] bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The error's code (SQLSTATE, Azure error code), when it has one.
@@ -88,6 +88,7 @@ impl TaskRecord {
         attempts: u32,
         duration: Duration,
         outcome: &TaskOutcome,
+        scrubber: &crate::secrets::Scrubber,
     ) -> TaskRecord {
         let (status, attempts, error, limit) = match outcome {
             Ok(_) => ("succeeded", attempts, None, None),
@@ -107,7 +108,11 @@ impl TaskRecord {
             duration,
             cached: false,
             error_kind: error.map(|e| crate::run::kind_name(e.kind).to_string()),
-            error: error.map(|e| e.message.clone()),
+            // Scrubbed before it is cut, and bounded: the run keeps one record per task.
+            error: error.map(|e| {
+                let clean = scrubber.scrub(&e.message);
+                crate::host::log::cut_to(&clean, scheduler::MAX_CAUSE).into_owned()
+            }),
             error_code: error.and_then(|e| e.code.clone()),
             limit,
         }

@@ -77,6 +77,10 @@ impl TaskCell {
     }
 }
 
+/// The most bytes of a failure's message that a fail-fast cause keeps (each cancellation
+/// repeats it) and that a task record keeps.
+pub const MAX_CAUSE: usize = 4096;
+
 /// A run's scheduler. Shared by the flow's instance and every task instance it spawns.
 pub struct Scheduler {
     attempts: Attempts,
@@ -427,6 +431,7 @@ impl Scheduler {
             attempt,
             started.elapsed(),
             &outcome,
+            self.attempts.scrubber(),
         );
         tracing::debug!(task = %cell.name, attempts = record.attempts, status = record.status, "task finished");
         self.record(record);
@@ -462,13 +467,19 @@ impl Scheduler {
         }
         if let Err(e) = &outcome {
             let kind = crate::run::kind_name(e.error.kind);
+            // Every cancellation repeats the cause: bounded, so a guest's huge error message
+            // is not copied once per task; scrubbed first, as a cut secret would not match.
             let first = !e.cancelled
                 && self.flow.fail_fast
                 && self
                     .cause
                     .set(format!(
                         "task `{}` failed: {kind}: {}",
-                        cell.name, e.error.message
+                        cell.name,
+                        crate::host::log::cut_to(
+                            &self.attempts.scrubber().scrub(&e.error.message),
+                            MAX_CAUSE
+                        )
                     ))
                     .is_ok();
             if first {
