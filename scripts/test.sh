@@ -22,12 +22,20 @@ scripts/build-guest.sh js-types "$types" > /dev/null
 diff -r "$types" guests/js/types || { echo "guests/js/types is stale: run scripts/build-guest.sh js-types" >&2; exit 1; }
 rm -rf "$types"
 "${AW_TOOLS_DIR:-.tools}/jco/node_modules/.bin/tsc" -p guests/js/tsconfig.json
+# Every Rust file formatted, no clippy warning in the host, the SDK or a guest (guests are
+# linted for the host target: clippy only reads them).
+echo "== checking formatting and lints" >&2
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --features aw-runtime/otel,aw-runtime/test-hooks -- -D warnings
+# `test-hooks` adds the test-only triggers of host failures (tests/host_bugs.rs); release
+# builds never have them.
+features=aw-runtime/otel,aw-runtime/test-hooks
 echo "== building the host" >&2
-cargo build -p aw-runtime -p aw-guest --all-targets --features aw-runtime/otel
+cargo build -p aw-runtime -p aw-guest --all-targets --features "$features"
 echo "== running tests" >&2
 log=$(mktemp)
 set +e
-cargo test -p aw-runtime -p aw-guest --features aw-runtime/otel -- --test-threads 2 2>&1 | tee "$log"
+cargo test -p aw-runtime -p aw-guest --features "$features" -- --test-threads 2 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 if [ -n "${AW_TEST_ADLS_ACCOUNT_URL:-}" ]; then
     echo "== live ADLS Gen2 account test (AW_TEST_ADLS_ACCOUNT_URL is set)" >&2

@@ -29,13 +29,22 @@ fn az() -> Az {
         std::env::var(name)
             .unwrap_or_else(|_| panic!("{name} is not set: start Azurite with tests/services/azurite.sh (scripts/test.sh does this)"))
     };
-    Az { conn: var("AW_AZURITE_CONNECTION_STRING"), url: var("AW_AZURITE_BLOB_URL"), key: var("AW_AZURITE_KEY"), bin: var("AW_AZURITE_BIN") }
+    Az {
+        conn: var("AW_AZURITE_CONNECTION_STRING"),
+        url: var("AW_AZURITE_BLOB_URL"),
+        key: var("AW_AZURITE_KEY"),
+        bin: var("AW_AZURITE_BIN"),
+    }
 }
 
 /// A container name no other test uses (tests share one emulator).
 fn container(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A config whose `default` ADLS profile is Azurite (blob dialect) with `keys`, plus TOML `extra`.
@@ -91,31 +100,72 @@ fn every_operation_round_trips_on_the_blob_dialect() {
     assert_eq!(kind(&r[1]), "ErrorKind::Conflict");
     assert_eq!(r[2], json!(false));
     assert_eq!(r[3], json!([c]));
-    assert_eq!(kind(&r[5]), "ErrorKind::Conflict", "an existing directory without exist-ok");
+    assert_eq!(
+        kind(&r[5]),
+        "ErrorKind::Conflict",
+        "an existing directory without exist-ok"
+    );
     ok(&r[6]);
     assert_eq!(ok(&r[7])["content_type"], "text/csv");
     assert_eq!(r[7]["size"], 5);
     assert_eq!(r[8]["info"]["content_type"], "text/csv");
-    assert_eq!(r[8]["metadata"], json!([["run_id", "42"], ["source", "probe"]]));
+    assert_eq!(
+        r[8]["metadata"],
+        json!([["run_id", "42"], ["source", "probe"]])
+    );
     assert_eq!(r[8]["info"]["dir"], false);
     assert_eq!(r[9]["info"]["dir"], true);
-    assert_eq!((&r[10], &r[11], &r[12]), (&json!(true), &json!(false), &json!(true)));
+    assert_eq!(
+        (&r[10], &r[11], &r[12]),
+        (&json!(true), &json!(false), &json!(true))
+    );
     assert_eq!(r[13]["text"], "id\n1\n");
     assert_eq!(r[14]["text"], "1\n", "bytes 3..5");
     assert_eq!(r[15]["len"], 0, "a range starting at the end is empty");
-    assert_eq!((r[16]["len"].as_u64(), r[16]["chunks"].as_u64()), (Some(5), Some(3)));
-    assert_eq!(kind(&r[17]), "ErrorKind::Conflict", "a file in the way of a directory");
-    let dirs: Vec<(&str, bool)> = r[18]["entries"].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap(), e["dir"] == true)).collect();
-    assert_eq!(dirs, vec![("a/b", true)], "non-recursive: the marker blob and its prefix are one directory");
+    assert_eq!(
+        (r[16]["len"].as_u64(), r[16]["chunks"].as_u64()),
+        (Some(5), Some(3))
+    );
+    assert_eq!(
+        kind(&r[17]),
+        "ErrorKind::Conflict",
+        "a file in the way of a directory"
+    );
+    let dirs: Vec<(&str, bool)> = r[18]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap(), e["dir"] == true))
+        .collect();
+    assert_eq!(
+        dirs,
+        vec![("a/b", true)],
+        "non-recursive: the marker blob and its prefix are one directory"
+    );
     assert_eq!(names(&r[19]), vec!["a", "a/b", "a/b/c", "a/b/x.csv"]);
-    assert_eq!(kind(&r[20]), "ErrorKind::NotFound", "listing a directory that does not exist");
+    assert_eq!(
+        kind(&r[20]),
+        "ErrorKind::NotFound",
+        "listing a directory that does not exist"
+    );
     ok(&r[21]);
     assert_eq!(r[22], json!(false), "rename removes the source");
     assert_eq!(r[23]["text"], "id\n1\n");
-    assert_eq!(r[24]["info"]["content_type"], "text/csv", "rename keeps the content type");
-    assert_eq!(r[24]["metadata"], json!([["run_id", "42"], ["source", "probe"]]), "and the metadata");
+    assert_eq!(
+        r[24]["info"]["content_type"], "text/csv",
+        "rename keeps the content type"
+    );
+    assert_eq!(
+        r[24]["metadata"],
+        json!([["run_id", "42"], ["source", "probe"]]),
+        "and the metadata"
+    );
     ok(&r[25]);
-    assert_eq!(names(&r[26]), vec!["z", "z/b", "z/b/c", "z/y.csv"], "a directory renamed with its contents");
+    assert_eq!(
+        names(&r[26]),
+        vec!["z", "z/b", "z/b/c", "z/y.csv"],
+        "a directory renamed with its contents"
+    );
     assert_eq!(kind(&r[27]), "ErrorKind::NotFound");
     ok(&r[28]);
     assert_eq!(r[29], json!([]));
@@ -140,9 +190,18 @@ fn a_64_mib_streamed_upload_in_4_mib_blocks_is_byte_identical_with_bounded_host_
     let expected = pattern(SIZE);
     assert_eq!(written["fnv"], fnv(&expected));
     // The whole 64 MiB never sits in the host: blocks of 4 MiB go out as they fill.
-    let rss = report["usage"]["host_peak_rss"].as_u64().expect("host_peak_rss in the report");
-    eprintln!("host peak RSS for a 64 MiB streamed upload: {} MiB", rss >> 20);
-    assert!(rss < 56 << 20, "host peak RSS {} MiB for a 64 MiB upload", rss >> 20);
+    let rss = report["usage"]["host_peak_rss"]
+        .as_u64()
+        .expect("host_peak_rss in the report");
+    eprintln!(
+        "host peak RSS for a 64 MiB streamed upload: {} MiB",
+        rss >> 20
+    );
+    assert!(
+        rss < 56 << 20,
+        "host peak RSS {} MiB for a 64 MiB upload",
+        rss >> 20
+    );
 
     let r = steps(
         &sandbox,
@@ -153,22 +212,47 @@ fn a_64_mib_streamed_upload_in_4_mib_blocks_is_byte_identical_with_bounded_host_
             {"op": "properties", "container": c, "path": "big/64mib.bin"},
         ]),
     );
-    assert_eq!((r[0]["len"].as_u64(), r[0]["chunks"].as_u64()), (Some(SIZE), Some(16)));
-    assert_eq!(r[0]["fnv"], fnv(&expected), "streamed download is byte-identical");
+    assert_eq!(
+        (r[0]["len"].as_u64(), r[0]["chunks"].as_u64()),
+        (Some(SIZE), Some(16))
+    );
+    assert_eq!(
+        r[0]["fnv"],
+        fnv(&expected),
+        "streamed download is byte-identical"
+    );
     assert_eq!(r[1]["len"], 9_000_000);
-    assert_eq!(r[1]["fnv"], fnv(&expected[10_000_003..19_000_003]), "ranged streamed download");
-    assert_eq!(r[2]["fnv"], fnv(&expected[33_554_000..33_555_000]), "ranged download");
+    assert_eq!(
+        r[1]["fnv"],
+        fnv(&expected[10_000_003..19_000_003]),
+        "ranged streamed download"
+    );
+    assert_eq!(
+        r[2]["fnv"],
+        fnv(&expected[33_554_000..33_555_000]),
+        "ranged download"
+    );
     assert_eq!(r[3]["info"]["content_type"], "application/octet-stream");
 
     // One response may not bring more than max_download into the host.
     let capped = lake("max_download = \"16MiB\"", "");
-    let r = steps(&capped, json!([
-        {"op": "download", "container": c, "path": "big/64mib.bin"},
-        {"op": "download", "container": c, "path": "big/64mib.bin", "offset": 0, "length": 1000},
-        {"op": "read", "container": c, "path": "big/64mib.bin", "chunk": 64 << 20},
-    ]));
+    let r = steps(
+        &capped,
+        json!([
+            {"op": "download", "container": c, "path": "big/64mib.bin"},
+            {"op": "download", "container": c, "path": "big/64mib.bin", "offset": 0, "length": 1000},
+            {"op": "read", "container": c, "path": "big/64mib.bin", "chunk": 64 << 20},
+        ]),
+    );
     assert_eq!(kind(&r[0]), "ErrorKind::Limit");
-    assert!(r[0]["error"]["message"].as_str().unwrap().contains("open-reader"), "{}", r[0]);
+    assert!(
+        r[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("open-reader"),
+        "{}",
+        r[0]
+    );
     assert_eq!(r[1]["len"], 1000);
     assert_eq!(kind(&r[2]), "ErrorKind::InvalidInput");
 }
@@ -188,10 +272,17 @@ fn listing_2500_paths_follows_pages() {
         ]),
     );
     assert_eq!(r[1], json!(2500));
-    assert_eq!((r[2]["count"].as_u64(), r[2]["pages"].as_u64()), (Some(2500), Some(3)), "1,000 per page");
+    assert_eq!(
+        (r[2]["count"].as_u64(), r[2]["pages"].as_u64()),
+        (Some(2500), Some(3)),
+        "1,000 per page"
+    );
     assert_eq!(r[2]["names_sorted"], true);
     assert_eq!(r[3]["count"], 2500);
-    assert_eq!(r[4]["entries"], json!([{"name": "d/files", "dir": true, "size": 0, "etag": false, "modified": null, "content_type": null}]));
+    assert_eq!(
+        r[4]["entries"],
+        json!([{"name": "d/files", "dir": true, "size": 0, "etag": false, "modified": null, "content_type": null}])
+    );
 }
 
 #[test]
@@ -219,7 +310,14 @@ fn overwrite_false_is_a_conflict_checked_by_the_store() {
     ok(&r[1]);
     for i in [2, 3, 5] {
         assert_eq!(kind(&r[i]), "ErrorKind::Conflict", "step {i}: {}", r[i]);
-        assert!(r[i]["error"]["message"].as_str().unwrap().contains("already exists"), "{}", r[i]);
+        assert!(
+            r[i]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("already exists"),
+            "{}",
+            r[i]
+        );
     }
     assert_eq!(r[2]["error"]["code"], "BlobAlreadyExists");
     ok(&r[4]);
@@ -284,7 +382,10 @@ fn unfinished_uploads_never_become_visible() {
     );
     let report = out.expect_code(5).json();
     assert_eq!(report["status"], "trapped", "{report}");
-    let r = steps(&sandbox, json!([{"op": "exists", "container": c, "path": "trapped.bin"}, {"op": "list", "container": c, "recursive": true}]));
+    let r = steps(
+        &sandbox,
+        json!([{"op": "exists", "container": c, "path": "trapped.bin"}, {"op": "list", "container": c, "recursive": true}]),
+    );
     assert_eq!(r[0], json!(false));
     assert_eq!(r[1]["count"], 0);
 }
@@ -295,7 +396,10 @@ fn unfinished_uploads_never_become_visible() {
 fn a_frozen_then_killed_upload_leaves_no_blob() {
     let sandbox = lake("block_size = \"256KiB\"", "");
     let c = container("killed");
-    ok(&steps(&sandbox, json!([{"op": "create-container", "container": c}]))[0]);
+    ok(&steps(
+        &sandbox,
+        json!([{"op": "create-container", "container": c}]),
+    )[0]);
     let upload = json!({"steps": [{"op": "write", "container": c, "path": "killed.bin", "size": 4_000_000, "write_size": 100_000, "stop_after": 1_000_000, "stop": "hang"}]});
     let mut child = sandbox
         .aw_run()
@@ -307,12 +411,18 @@ fn a_frozen_then_killed_upload_leaves_no_blob() {
         .expect("aw-run");
     // Long enough to stage the first blocks (1 MB in 256 KiB blocks) and reach the hang.
     std::thread::sleep(Duration::from_secs(3));
-    let stopped = Command::new("kill").args(["-STOP", &child.id().to_string()]).status().expect("kill");
+    let stopped = Command::new("kill")
+        .args(["-STOP", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(stopped.success());
     std::thread::sleep(Duration::from_millis(500));
     child.kill().expect("kill -9");
     let _ = child.wait();
-    let r = steps(&sandbox, json!([{"op": "exists", "container": c, "path": "killed.bin"}, {"op": "list", "container": c, "recursive": true}]));
+    let r = steps(
+        &sandbox,
+        json!([{"op": "exists", "container": c, "path": "killed.bin"}, {"op": "list", "container": c, "recursive": true}]),
+    );
     assert_eq!(r[0], json!(false), "no blob at the path");
     assert_eq!(r[1]["count"], 0, "nothing in the container: {}", r[1]);
 }
@@ -322,7 +432,10 @@ fn scoped_grants_deny_paths_outside_their_prefixes() {
     let c = container("scoped");
     let other = container("other");
     let admin = lake("", "");
-    steps(&admin, json!([{"op": "create-container", "container": c}, {"op": "create-container", "container": other}, {"op": "upload", "container": c, "path": "raw/in.csv", "text": "x"}]));
+    steps(
+        &admin,
+        json!([{"op": "create-container", "container": c}, {"op": "create-container", "container": other}, {"op": "upload", "container": c, "path": "raw/in.csv", "text": "x"}]),
+    );
     let az = az();
     let sandbox = Sandbox::new(&format!(
         r#"
@@ -342,9 +455,15 @@ write = ["{c}/curated/out"]
     .with_env("ADLS_CONN", &az.conn);
     let go = |steps: Json, profile: Option<&str>| {
         let input = json!({ "profile": profile.unwrap_or("lake"), "steps": steps });
-        run(sandbox.aw_run().arg(guest("aw_adls_probe")).args(["--profile", "etl", "--json", "--input", &input.to_string()]))
-            .expect_code(0)
-            .json()["result"]
+        run(sandbox.aw_run().arg(guest("aw_adls_probe")).args([
+            "--profile",
+            "etl",
+            "--json",
+            "--input",
+            &input.to_string(),
+        ]))
+        .expect_code(0)
+        .json()["result"]
             .as_array()
             .cloned()
             .unwrap()
@@ -368,13 +487,37 @@ write = ["{c}/curated/out"]
     for i in [1, 3, 4, 6, 7, 9] {
         assert_eq!(kind(&r[i]), "ErrorKind::Denied", "step {i}: {}", r[i]);
     }
-    assert!(r[1]["error"]["message"].as_str().unwrap().contains("[profiles.etl.adls2.lake]"), "{}", r[1]);
+    assert!(
+        r[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("[profiles.etl.adls2.lake]"),
+        "{}",
+        r[1]
+    );
     ok(&r[2]);
-    assert_eq!(kind(&r[5]), "ErrorKind::InvalidInput", "`..` above the root");
-    let visible: Vec<&str> = r[8].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert_eq!(visible, vec![c.as_str()], "only granted containers are listed");
+    assert_eq!(
+        kind(&r[5]),
+        "ErrorKind::InvalidInput",
+        "`..` above the root"
+    );
+    let visible: Vec<&str> = r[8]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        visible,
+        vec![c.as_str()],
+        "only granted containers are listed"
+    );
     let r = go(json!([]), Some("unused"));
-    assert_eq!(kind(&r[0]), "ErrorKind::Denied", "a profile the run profile does not grant");
+    assert_eq!(
+        kind(&r[0]),
+        "ErrorKind::Denied",
+        "a profile the run profile does not grant"
+    );
 }
 
 #[test]
@@ -382,8 +525,17 @@ fn microsofts_python_sdk_reads_what_a_guest_wrote_and_the_other_way_round() {
     let python = std::env::var("AW_PYTHON").expect("AW_PYTHON is not set: scripts/test.sh prepares the SDK venv (tests/services/python-sdk.sh)");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/interop/blob_sdk.py");
     let sdk = |args: &[&str]| -> Json {
-        let out = Command::new(&python).arg(script).args(args).env("AW_AZURITE_CONNECTION_STRING", az().conn).output().expect("python");
-        assert!(out.status.success(), "SDK {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(&python)
+            .arg(script)
+            .args(args)
+            .env("AW_AZURITE_CONNECTION_STRING", az().conn)
+            .output()
+            .expect("python");
+        assert!(
+            out.status.success(),
+            "SDK {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("SDK prints JSON")
     };
     let sandbox = lake("block_size = \"256KiB\"", "");
@@ -403,7 +555,14 @@ fn microsofts_python_sdk_reads_what_a_guest_wrote_and_the_other_way_round() {
     assert_eq!(seen["content_type"], "application/x-guest");
     assert_eq!(seen["metadata"], json!({"origin": "guest", "rows": "3"}));
 
-    sdk(&["upload", &c, "from-sdk/data.bin", "300000", "text/x-sdk", r#"{"origin": "sdk", "Kind": "Mixed"}"#]);
+    sdk(&[
+        "upload",
+        &c,
+        "from-sdk/data.bin",
+        "300000",
+        "text/x-sdk",
+        r#"{"origin": "sdk", "Kind": "Mixed"}"#,
+    ]);
     let r = steps(
         &sandbox,
         json!([
@@ -416,7 +575,11 @@ fn microsofts_python_sdk_reads_what_a_guest_wrote_and_the_other_way_round() {
     assert_eq!(r[0]["fnv"], fnv(&pattern(300_000)));
     assert_eq!(r[1]["fnv"], fnv(&pattern(300_000)));
     assert_eq!(r[2]["info"]["content_type"], "text/x-sdk");
-    assert_eq!(r[2]["metadata"], json!([["kind", "Mixed"], ["origin", "sdk"]]), "metadata names come back lower-cased");
+    assert_eq!(
+        r[2]["metadata"],
+        json!([["kind", "Mixed"], ["origin", "sdk"]]),
+        "metadata names come back lower-cased"
+    );
     assert_eq!(r[3]["entries"][0]["content_type"], "text/x-sdk");
 }
 
@@ -426,12 +589,26 @@ fn hex(bytes: &[u8]) -> String {
 
 #[test]
 fn a_sas_token_authorizes_and_never_shows() {
-    let python = std::env::var("AW_PYTHON").expect("AW_PYTHON is not set (tests/services/python-sdk.sh)");
+    let python =
+        std::env::var("AW_PYTHON").expect("AW_PYTHON is not set (tests/services/python-sdk.sh)");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/interop/blob_sdk.py");
-    let out = Command::new(&python).arg(script).arg("account-sas").env("AW_AZURITE_CONNECTION_STRING", az().conn).output().expect("python");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(&python)
+        .arg(script)
+        .arg("account-sas")
+        .env("AW_AZURITE_CONNECTION_STRING", az().conn)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sas = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let sig = sas.split('&').find_map(|p| p.strip_prefix("sig=")).expect("a signature").to_string();
+    let sig = sas
+        .split('&')
+        .find_map(|p| p.strip_prefix("sig="))
+        .expect("a signature")
+        .to_string();
     let az = az();
     let sandbox = Sandbox::new(&format!(
         "[connectors.adls2.default]\naccount_url = \"{}\"\nsas_token = \"secret://adls_sas\"\ndialect = \"blob\"\n[profiles.default]\nadls2 = [\"default\"]\n",
@@ -457,7 +634,10 @@ fn a_sas_token_authorizes_and_never_shows() {
     assert_eq!(r[4]["count"], 1);
     assert_eq!(kind(&r[5]), "ErrorKind::NotFound");
     for text in [&out.stdout, &out.stderr] {
-        assert!(!text.contains(&sas) && !text.contains(&sig), "the SAS leaked: {text}");
+        assert!(
+            !text.contains(&sas) && !text.contains(&sig),
+            "the SAS leaked: {text}"
+        );
     }
 }
 
@@ -471,10 +651,18 @@ fn a_wrong_key_is_an_auth_error_that_does_not_show_the_key() {
     let out = probe_run(&sandbox, &json!({ "steps": [{"op": "list-containers"}] })).expect_code(0);
     let r = out.json()["result"][0].clone();
     assert_eq!(kind(&r), "ErrorKind::Auth", "{r}");
-    assert!(r["error"]["code"].as_str().is_some_and(|c| c.contains("Authorization") || c.contains("Authentication")), "{r}");
+    assert!(
+        r["error"]["code"]
+            .as_str()
+            .is_some_and(|c| c.contains("Authorization") || c.contains("Authentication")),
+        "{r}"
+    );
     assert_eq!(r["error"]["retryable"], false);
     for text in [&out.stdout, &out.stderr] {
-        assert!(!text.contains(wrong_key) && !text.contains(&az.key), "the key leaked: {text}");
+        assert!(
+            !text.contains(wrong_key) && !text.contains(&az.key),
+            "the key leaked: {text}"
+        );
     }
 }
 
@@ -490,16 +678,32 @@ impl PrivateAzurite {
     fn start(port: u16, dir: tempfile::TempDir) -> PrivateAzurite {
         let az = az();
         let child = Command::new(&az.bin)
-            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--loose", "--skipApiVersionCheck", "--disableTelemetry", "--location"])
+            .args([
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                &port.to_string(),
+                "--loose",
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--location",
+            ])
             .arg(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start a private Azurite");
-        let emulator = PrivateAzurite { child: Some(child), port, dir: Some(dir) };
+        let emulator = PrivateAzurite {
+            child: Some(child),
+            port,
+            dir: Some(dir),
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the private Azurite did not start");
+            assert!(
+                Instant::now() < deadline,
+                "the private Azurite did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         emulator
@@ -508,12 +712,19 @@ impl PrivateAzurite {
     /// SIGTERM, as a service manager stops it: Azurite saves its state and exits.
     fn stop(mut self) -> (u16, tempfile::TempDir) {
         self.terminate();
-        (self.port, self.dir.take().expect("the emulator's directory"))
+        (
+            self.port,
+            self.dir.take().expect("the emulator's directory"),
+        )
     }
 
     fn terminate(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while child.try_wait().ok().flatten().is_none() {
             if Instant::now() > deadline {
@@ -535,14 +746,24 @@ impl Drop for PrivateAzurite {
 #[test]
 fn a_stopped_emulator_mid_upload_is_transient_after_retries_and_leaves_no_blob() {
     let az = az();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let emulator = PrivateAzurite::start(port, tempfile::tempdir().unwrap());
-    let conn = az.conn.replace(&az.url, &format!("http://127.0.0.1:{port}/devstoreaccount1"));
+    let conn = az.conn.replace(
+        &az.url,
+        &format!("http://127.0.0.1:{port}/devstoreaccount1"),
+    );
     let sandbox = Sandbox::new(
         "[connectors.adls2.default]\nconnection_string = \"secret://adls_conn\"\ndialect = \"blob\"\nblock_size = \"1MiB\"\nretries = { attempts = 3, backoff = \"100ms\" }\ntimeouts = { connect_s = 2 }\n[profiles.default]\nadls2 = [\"default\"]\n",
     )
     .with_env("ADLS_CONN", &conn);
-    steps(&sandbox, json!([{"op": "create-container", "container": "faults"}]));
+    steps(
+        &sandbox,
+        json!([{"op": "create-container", "container": "faults"}]),
+    );
     let input = json!({ "steps": [{"op": "write", "container": "faults", "path": "cut.bin", "size": 4u64 << 30, "write_size": 1 << 20}] });
     let child = sandbox
         .aw_run()
@@ -555,16 +776,30 @@ fn a_stopped_emulator_mid_upload_is_transient_after_retries_and_leaves_no_blob()
     std::thread::sleep(Duration::from_millis(1500));
     let (port, dir) = emulator.stop();
     let out = child.wait_with_output().unwrap();
-    let report: Json = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    let report: Json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     let r = &report["result"][0];
     assert_eq!(kind(r), "ErrorKind::Transient", "{r}");
     assert_eq!(r["error"]["retryable"], true);
-    assert!(r["error"]["message"].as_str().unwrap().contains("after 3 tries"), "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("after 3 tries"),
+        "{r}"
+    );
 
     let emulator = PrivateAzurite::start(port, dir);
-    let r = steps(&sandbox, json!([{"op": "exists", "container": "faults", "path": "cut.bin"}, {"op": "list", "container": "faults", "recursive": true}]));
+    let r = steps(
+        &sandbox,
+        json!([{"op": "exists", "container": "faults", "path": "cut.bin"}, {"op": "list", "container": "faults", "recursive": true}]),
+    );
     assert_eq!(r[0], json!(false), "no partial blob after the restart");
-    assert_eq!(r[1]["count"], 0, "the container survived the restart, empty: {}", r[1]);
+    assert_eq!(
+        r[1]["count"], 0,
+        "the container survived the restart, empty: {}",
+        r[1]
+    );
     emulator.stop();
 }
 
@@ -578,7 +813,10 @@ fn the_examples_run_against_azurite_with_the_env_overlay_alone() {
         .current_dir(dir)
         .arg(guest("aw_adls_csv"))
         .args(["--profile", "default", "--json"])
-        .env("AUTO_WORKFLOW_CONNECTORS_ADLS2_DEFAULT__CONNECTION_STRING", &az.conn))
+        .env(
+            "AUTO_WORKFLOW_CONNECTORS_ADLS2_DEFAULT__CONNECTION_STRING",
+            &az.conn,
+        ))
     .expect_code(0);
     let result = out.json()["result"].clone();
     assert_eq!(result["row_count"], 4, "{result}");
@@ -591,7 +829,8 @@ fn the_examples_run_against_azurite_with_the_env_overlay_alone() {
 #[test]
 fn pg_to_adls_exports_a_table_through_copy_out_and_streamed_uploads() {
     let az = az();
-    let pg_port = std::env::var("AW_PG_PORT").expect("AW_PG_PORT is not set: scripts/test.sh starts PostgreSQL");
+    let pg_port = std::env::var("AW_PG_PORT")
+        .expect("AW_PG_PORT is not set: scripts/test.sh starts PostgreSQL");
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/pg-to-adls");
     let sandbox = Sandbox::new("");
     let out = run(sandbox
@@ -600,10 +839,19 @@ fn pg_to_adls_exports_a_table_through_copy_out_and_streamed_uploads() {
         .arg(guest("aw_pg_to_adls"))
         .args(["--profile", "default", "--json"])
         .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT", &pg_port)
-        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER", "aw_scram")
-        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE", "aw_test")
+        .env(
+            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER",
+            "aw_scram",
+        )
+        .env(
+            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE",
+            "aw_test",
+        )
         .env("PG_PASSWORD", "scram-pass-1e5")
-        .env("AUTO_WORKFLOW_CONNECTORS_ADLS2_DEFAULT__CONNECTION_STRING", &az.conn))
+        .env(
+            "AUTO_WORKFLOW_CONNECTORS_ADLS2_DEFAULT__CONNECTION_STRING",
+            &az.conn,
+        ))
     .expect_code(0);
     let result = out.json()["result"].clone();
     assert_eq!(result["rows"], 30_000, "{result}");
@@ -618,7 +866,8 @@ fn pg_to_adls_exports_a_table_through_copy_out_and_streamed_uploads() {
 
 #[test]
 fn entra_id_client_secret_tokens_authorize_against_azurite_oauth() {
-    let https_url = std::env::var("AW_AZURITE_HTTPS_URL").expect("AW_AZURITE_HTTPS_URL (tests/services/azurite.sh)");
+    let https_url = std::env::var("AW_AZURITE_HTTPS_URL")
+        .expect("AW_AZURITE_HTTPS_URL (tests/services/azurite.sh)");
     let dir = std::env::var("AW_AZURITE_DIR").expect("AW_AZURITE_DIR (tests/services/azurite.sh)");
     let ca = format!("{dir}/server.crt");
     let secret = "entra-client-secret-9f8e7d";
@@ -661,20 +910,34 @@ adls2 = ["default"]
     assert_eq!(r[2]["text"], "bearer ok");
     assert_eq!(r[3]["count"], 1);
     let forms = entra.requests.lock().unwrap().clone();
-    assert_eq!(forms.len(), 1, "one token for the whole run (cached): {forms:?}");
-    assert!(forms[0].contains("grant_type=client_credentials") && forms[0].contains("scope=https%3A%2F%2Fstorage.azure.com%2F.default"), "{forms:?}");
+    assert_eq!(
+        forms.len(),
+        1,
+        "one token for the whole run (cached): {forms:?}"
+    );
+    assert!(
+        forms[0].contains("grant_type=client_credentials")
+            && forms[0].contains("scope=https%3A%2F%2Fstorage.azure.com%2F.default"),
+        "{forms:?}"
+    );
     for text in [&out.stdout, &out.stderr] {
         assert!(!text.contains(secret), "the client secret leaked");
     }
 
     let wrong = "not-the-secret-1234";
-    let out = probe_run(&config(wrong), &json!({ "steps": [{"op": "exists", "container": c, "path": "t/token.txt"}] })).expect_code(0);
+    let out = probe_run(
+        &config(wrong),
+        &json!({ "steps": [{"op": "exists", "container": c, "path": "t/token.txt"}] }),
+    )
+    .expect_code(0);
     let r = out.json()["result"][0].clone();
     assert_eq!(kind(&r), "ErrorKind::Auth", "{r}");
-    assert!(r["error"]["message"].as_str().unwrap().contains("Entra ID"), "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("Entra ID"),
+        "{r}"
+    );
     assert!(!out.stdout.contains(wrong) && !out.stderr.contains(wrong));
 }
-
 
 /// Issue 16: `make-dirs` under a narrow write grant creates no directory marker above it
 /// (with write on `curated/exports/daily` only, it used to write `curated/exports`).
@@ -685,11 +948,20 @@ fn make_dirs_creates_nothing_above_the_write_grant() {
         "",
         &format!("[profiles.narrow]\n[profiles.narrow.adls2.default]\nwrite = [\"{c}/curated/exports/daily\"]\n"),
     );
-    steps(&sandbox, json!([{"op": "create-container", "container": c}]));
+    steps(
+        &sandbox,
+        json!([{"op": "create-container", "container": c}]),
+    );
     let input = json!({ "profile": "default", "steps": [{"op": "make-dirs", "container": c, "path": "curated/exports/daily/2024"}] });
-    let narrow = run(sandbox.aw_run().arg(guest("aw_adls_probe")).args(["--profile", "narrow", "--json", "--input", &input.to_string()]))
-        .expect_code(0)
-        .json();
+    let narrow = run(sandbox.aw_run().arg(guest("aw_adls_probe")).args([
+        "--profile",
+        "narrow",
+        "--json",
+        "--input",
+        &input.to_string(),
+    ]))
+    .expect_code(0)
+    .json();
     assert!(narrow["result"][0].get("error").is_none(), "{narrow}");
     let r = steps(
         &sandbox,
@@ -700,10 +972,16 @@ fn make_dirs_creates_nothing_above_the_write_grant() {
             {"op": "properties", "container": c, "path": "curated"},
         ]),
     );
-    assert_eq!(r[0]["info"]["etag"], true, "the granted levels have markers: {r:?}");
+    assert_eq!(
+        r[0]["info"]["etag"], true,
+        "the granted levels have markers: {r:?}"
+    );
     assert_eq!(r[1]["info"]["etag"], true, "{r:?}");
     for above in &r[2..] {
         assert_eq!(above["info"]["dir"], true, "{above}");
-        assert_eq!(above["info"]["etag"], false, "no marker above the grant: {above}");
+        assert_eq!(
+            above["info"]["etag"], false,
+            "no marker above the grant: {above}"
+        );
     }
 }

@@ -70,21 +70,46 @@ fn every_operation_on_the_dfs_dialect() {
     assert_eq!((&r[10], &r[11]), (&json!(true), &json!(false)));
     assert_eq!(r[12]["text"], "1\n");
     assert_eq!(r[13]["info"]["size"], 300_000);
-    assert_eq!((r[14]["len"].as_u64(), r[14]["chunks"].as_u64()), (Some(300_000), Some(3)));
+    assert_eq!(
+        (r[14]["len"].as_u64(), r[14]["chunks"].as_u64()),
+        (Some(300_000), Some(3))
+    );
     assert_eq!(r[14]["fnv"], r[13]["fnv"]);
     assert_eq!(r[15]["fnv"], common::adls::fnv(&pattern(151_000)[1000..]));
     assert_eq!(kind(&r[16]), "ErrorKind::Conflict");
     assert_eq!(r[16]["error"]["code"], "PathAlreadyExists");
     assert_eq!(names(&r[17]), vec!["a/b", "a/big.bin"]);
     assert_eq!(r[18]["count"], 5);
-    assert!(r[18]["pages"].as_u64().unwrap() >= 2, "page_size 3 means continuation tokens: {}", r[18]);
-    assert_eq!(kind(&r[19]), "ErrorKind::Conflict", "non-recursive delete of a non-empty directory");
+    assert!(
+        r[18]["pages"].as_u64().unwrap() >= 2,
+        "page_size 3 means continuation tokens: {}",
+        r[18]
+    );
+    assert_eq!(
+        kind(&r[19]),
+        "ErrorKind::Conflict",
+        "non-recursive delete of a non-empty directory"
+    );
     assert_eq!(r[19]["error"]["code"], "DirectoryNotEmpty");
     ok(&r[20]);
     ok(&r[21]);
-    assert_eq!(names(&r[22]), vec!["moved", "moved/deeper", "moved/deeper/big.bin", "z", "z/b", "z/b/c", "z/b/x.csv"]);
+    assert_eq!(
+        names(&r[22]),
+        vec![
+            "moved",
+            "moved/deeper",
+            "moved/deeper/big.bin",
+            "z",
+            "z/b",
+            "z/b/c",
+            "z/b/x.csv"
+        ]
+    );
     ok(&r[23]);
-    assert_eq!(names(&r[24]), vec!["moved", "moved/deeper", "moved/deeper/big.bin"]);
+    assert_eq!(
+        names(&r[24]),
+        vec!["moved", "moved/deeper", "moved/deeper/big.bin"]
+    );
     assert_eq!(kind(&r[25]), "ErrorKind::NotFound");
     assert_eq!(r[25]["error"]["code"], "PathNotFound");
     ok(&r[26]);
@@ -107,12 +132,23 @@ fn uploads_go_to_a_hidden_sibling_and_are_renamed_into_place() {
     );
     ok(&r[1]);
     assert_eq!(r[2]["stopped"], 120_000);
-    assert_eq!(names(&r[3]), vec!["out", "out/data file.bin"], "no temporary or aborted file is left");
+    assert_eq!(
+        names(&r[3]),
+        vec!["out", "out/data file.bin"],
+        "no temporary or aborted file is left"
+    );
     assert_eq!(fake.paths("shapes"), vec!["out", "out/data file.bin"]);
-    assert_eq!(fake.file("shapes", "out/data file.bin").unwrap(), pattern(250_000), "the server holds exactly the bytes written");
+    assert_eq!(
+        fake.file("shapes", "out/data file.bin").unwrap(),
+        pattern(250_000),
+        "the server holds exactly the bytes written"
+    );
 
     let requests = fake.requests();
-    let upload: Vec<&fake_dfs::Recorded> = requests.iter().filter(|r| r.path.contains("data file.bin")).collect();
+    let upload: Vec<&fake_dfs::Recorded> = requests
+        .iter()
+        .filter(|r| r.path.contains("data file.bin"))
+        .collect();
     let shape: Vec<String> = upload
         .iter()
         .map(|r| {
@@ -127,37 +163,78 @@ fn uploads_go_to_a_hidden_sibling_and_are_renamed_into_place() {
         .collect();
     assert_eq!(
         shape,
-        vec!["create file", "append 0 102400", "append 102400 102400", "append 204800 45200", "flush 250000 0", "rename"],
+        vec![
+            "create file",
+            "append 0 102400",
+            "append 102400 102400",
+            "append 204800 45200",
+            "flush 250000 0",
+            "rename"
+        ],
         "create, one append per block, flush at the total, rename"
     );
     let create = upload[0];
-    assert!(create.path.starts_with("/shapes/out/.data file.bin.aw-upload-"), "{}", create.path);
+    assert!(
+        create
+            .path
+            .starts_with("/shapes/out/.data file.bin.aw-upload-"),
+        "{}",
+        create.path
+    );
     assert_eq!(create.headers["x-ms-properties"], "k=dg==");
     let flush = upload[4];
     assert_eq!(flush.headers["x-ms-content-type"], "application/x-test");
-    assert_eq!(flush.headers.get("content-length").map(String::as_str), Some("0"));
+    assert_eq!(
+        flush.headers.get("content-length").map(String::as_str),
+        Some("0")
+    );
     let rename = upload[5];
     assert_eq!(rename.path, "/shapes/out/data file.bin");
     assert_eq!(rename.query.get("mode").map(String::as_str), Some("legacy"));
-    assert!(rename.headers["x-ms-rename-source"].starts_with("/shapes/out/.data%20file.bin.aw-upload-"), "{:?}", rename.headers);
-    assert_eq!(rename.headers["if-none-match"], "*", "overwrite=false is the rename's precondition");
+    assert!(
+        rename.headers["x-ms-rename-source"].starts_with("/shapes/out/.data%20file.bin.aw-upload-"),
+        "{:?}",
+        rename.headers
+    );
+    assert_eq!(
+        rename.headers["if-none-match"], "*",
+        "overwrite=false is the rename's precondition"
+    );
     for r in &requests {
-        assert!(r.headers.contains_key("x-ms-version") && r.headers.contains_key("x-ms-date"), "{r:?}");
-        assert!(r.headers["authorization"].starts_with(&format!("SharedKey {ACCOUNT}:")), "{r:?}");
+        assert!(
+            r.headers.contains_key("x-ms-version") && r.headers.contains_key("x-ms-date"),
+            "{r:?}"
+        );
+        assert!(
+            r.headers["authorization"].starts_with(&format!("SharedKey {ACCOUNT}:")),
+            "{r:?}"
+        );
     }
 }
 
 #[test]
 fn failed_blocks_are_retried_on_their_own_honouring_retry_after() {
     let fake = FakeDfs::start();
-    let sandbox = dfs_lake(&fake, "block_size = \"100KiB\"\nretries = { attempts = 3, backoff = \"50ms\" }");
-    steps(&sandbox, json!([{"op": "create-container", "container": "flaky"}]));
+    let sandbox = dfs_lake(
+        &fake,
+        "block_size = \"100KiB\"\nretries = { attempts = 3, backoff = \"50ms\" }",
+    );
+    steps(
+        &sandbox,
+        json!([{"op": "create-container", "container": "flaky"}]),
+    );
     // The first block fails twice (503, then 500 asking for 1 s), then goes through.
     fake.fail_appends(&[(503, None), (500, Some(1))]);
     let started = std::time::Instant::now();
-    let r = steps(&sandbox, json!([{"op": "write", "container": "flaky", "path": "g.bin", "size": 250_000, "write_size": 250_000}]));
+    let r = steps(
+        &sandbox,
+        json!([{"op": "write", "container": "flaky", "path": "g.bin", "size": 250_000, "write_size": 250_000}]),
+    );
     ok(&r[0]);
-    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "Retry-After: 1 was honoured");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After: 1 was honoured"
+    );
     assert_eq!(fake.file("flaky", "g.bin").unwrap(), pattern(250_000));
     let g: Vec<String> = fake
         .requests()
@@ -165,19 +242,47 @@ fn failed_blocks_are_retried_on_their_own_honouring_retry_after() {
         .filter(|r| r.path.contains("g.bin"))
         .filter_map(|r| match r.method.as_str() {
             "PATCH" => Some(format!("{} {}", r.query["action"], r.query["position"])),
-            "PUT" if r.query.get("resource").map(String::as_str) == Some("file") => Some("create".into()),
+            "PUT" if r.query.get("resource").map(String::as_str) == Some("file") => {
+                Some("create".into())
+            }
             _ => None,
         })
         .collect();
-    assert_eq!(g, vec!["create", "append 0", "append 0", "append 0", "append 102400", "append 204800", "flush 250000"], "the block was retried, the upload was not restarted");
+    assert_eq!(
+        g,
+        vec![
+            "create",
+            "append 0",
+            "append 0",
+            "append 0",
+            "append 102400",
+            "append 204800",
+            "flush 250000"
+        ],
+        "the block was retried, the upload was not restarted"
+    );
 
     // A block that keeps failing ends the upload as transient after the configured tries, and
     // nothing is left behind.
     fake.fail_appends(&[(503, None), (503, None), (503, None)]);
-    let r = steps(&sandbox, json!([{"op": "write", "container": "flaky", "path": "h.bin", "size": 250_000, "write_size": 250_000}, {"op": "list", "container": "flaky"}]));
+    let r = steps(
+        &sandbox,
+        json!([{"op": "write", "container": "flaky", "path": "h.bin", "size": 250_000, "write_size": 250_000}, {"op": "list", "container": "flaky"}]),
+    );
     assert_eq!(kind(&r[0]), "ErrorKind::Transient");
-    assert!(r[0]["error"]["message"].as_str().unwrap().contains("after 3 tries"), "{}", r[0]);
-    assert_eq!(names(&r[1]), vec!["g.bin"], "the hidden upload file was discarded");
+    assert!(
+        r[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("after 3 tries"),
+        "{}",
+        r[0]
+    );
+    assert_eq!(
+        names(&r[1]),
+        vec!["g.bin"],
+        "the hidden upload file was discarded"
+    );
 }
 
 #[test]
@@ -196,27 +301,51 @@ fn recursive_delete_follows_continuation_tokens() {
     assert_eq!(r[1], json!(130));
     ok(&r[2]);
     assert_eq!(r[3]["count"], 0);
-    let deletes: Vec<Option<String>> = fake.requests().iter().filter(|r| r.method == "DELETE").map(|r| r.query.get("continuation").cloned()).collect();
-    assert!(deletes.len() >= 3 && deletes[0].is_none() && deletes[1].is_some(), "deleted in steps: {deletes:?}");
+    let deletes: Vec<Option<String>> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.query.get("continuation").cloned())
+        .collect();
+    assert!(
+        deletes.len() >= 3 && deletes[0].is_none() && deletes[1].is_some(),
+        "deleted in steps: {deletes:?}"
+    );
 }
 
 #[test]
 fn auto_dialect_asks_the_account_and_a_bad_signature_is_auth() {
     let fake = FakeDfs::start();
-    let sandbox = Sandbox::new(&format!(
-        "[connectors.adls2.default]\nconnection_string = \"secret://adls_conn\"\n[profiles.default]\nadls2 = [\"default\"]\n"
-    ))
+    let sandbox = Sandbox::new(
+        "[connectors.adls2.default]\nconnection_string = \"secret://adls_conn\"\n[profiles.default]\nadls2 = [\"default\"]\n",
+    )
     .with_env("ADLS_CONN", &format!("AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={url};DfsEndpoint={url}", url = fake.url()));
-    let r = steps(&sandbox, json!([{"op": "create-container", "container": "auto"}, {"op": "make-dirs", "container": "auto", "path": "x/y"}]));
+    let r = steps(
+        &sandbox,
+        json!([{"op": "create-container", "container": "auto"}, {"op": "make-dirs", "container": "auto", "path": "x/y"}]),
+    );
     ok(&r[1]);
     let requests = fake.requests();
-    assert_eq!(requests[0].query.get("comp").map(String::as_str), Some("properties"), "the first call asks for the namespace kind");
-    assert!(requests.iter().any(|r| r.query.get("resource").map(String::as_str) == Some("directory")), "then speaks DFS");
+    assert_eq!(
+        requests[0].query.get("comp").map(String::as_str),
+        Some("properties"),
+        "the first call asks for the namespace kind"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.query.get("resource").map(String::as_str) == Some("directory")),
+        "then speaks DFS"
+    );
 
     let other_key = "b3RoZXIta2V5LW90aGVyLWtleS1vdGhlci1rZXktb3RoZXIta2V5";
     let sandbox = Sandbox::new("[connectors.adls2.default]\nconnection_string = \"secret://adls_conn\"\ndialect = \"dfs\"\n[profiles.default]\nadls2 = [\"default\"]\n")
         .with_env("ADLS_CONN", &format!("AccountName={ACCOUNT};AccountKey={other_key};BlobEndpoint={}", fake.url()));
-    let out = common::adls::probe_run(&sandbox, &json!({ "steps": [{"op": "exists", "container": "auto", "path": "x"}] })).expect_code(0);
+    let out = common::adls::probe_run(
+        &sandbox,
+        &json!({ "steps": [{"op": "exists", "container": "auto", "path": "x"}] }),
+    )
+    .expect_code(0);
     let r: Json = out.json()["result"][0].clone();
     assert_eq!(kind(&r), "ErrorKind::Auth");
     assert_eq!(r["error"]["code"], "AuthenticationFailed");
@@ -269,7 +398,10 @@ fn a_dfs_write_that_would_create_parents_above_the_grant_is_denied() {
         url = fake.url()
     ))
     .with_env("ADLS_KEY", KEY);
-    steps(&sandbox, json!([{"op": "create-container", "container": "fs9"}]));
+    steps(
+        &sandbox,
+        json!([{"op": "create-container", "container": "fs9"}]),
+    );
     let tries = json!([
         {"op": "make-dirs", "container": "fs9", "path": "curated/exports/daily/2024"},
         {"op": "upload", "container": "fs9", "path": "curated/exports/daily/a.csv", "text": "x"},
@@ -277,11 +409,23 @@ fn a_dfs_write_that_would_create_parents_above_the_grant_is_denied() {
     let r = steps(&narrow, tries.clone());
     for refused in &r {
         assert_eq!(kind(refused), "ErrorKind::Denied", "{refused}");
-        assert!(refused["error"]["message"].as_str().unwrap_or("").contains("fs9/curated/exports,"), "{refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("fs9/curated/exports,"),
+            "{refused}"
+        );
     }
-    let r = steps(&sandbox, json!([{"op": "exists", "container": "fs9", "path": "curated"}]));
+    let r = steps(
+        &sandbox,
+        json!([{"op": "exists", "container": "fs9", "path": "curated"}]),
+    );
     assert_eq!(r[0], false, "nothing was created above the grant: {r:?}");
-    steps(&sandbox, json!([{"op": "make-dirs", "container": "fs9", "path": "curated/exports"}]));
+    steps(
+        &sandbox,
+        json!([{"op": "make-dirs", "container": "fs9", "path": "curated/exports"}]),
+    );
     for done in steps(&narrow, tries) {
         ok(&done);
     }
@@ -300,7 +444,10 @@ fn the_next_upload_to_a_path_removes_its_stale_upload_siblings() {
     let write = json!([{"op": "write", "container": "lake", "path": "out/x.bin", "size": 1000, "write_size": 500}]);
     // Just written (the fake dates every path now): younger than the default 24 hours, kept.
     ok(&steps(&dfs_lake(&fake, ""), write.clone())[0]);
-    assert_eq!(fake.paths("lake"), vec!["out", someone_elses, leftover, "out/x.bin"]);
+    assert_eq!(
+        fake.paths("lake"),
+        vec!["out", someone_elses, leftover, "out/x.bin"]
+    );
     // Any age is stale at 0s: the leftover of out/x.bin goes, the other path's stays.
     ok(&steps(&dfs_lake(&fake, "stale_upload_after = \"0s\""), write)[0]);
     assert_eq!(fake.paths("lake"), vec!["out", someone_elses, "out/x.bin"]);

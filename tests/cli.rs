@@ -16,45 +16,92 @@ const TOKEN: &str = "tok-5f1e2d3c4b";
 
 fn probe(sandbox: &Sandbox, input: serde_json::Value) -> std::process::Command {
     let mut cmd = sandbox.aw_run();
-    cmd.arg(guest("aw_probe")).args(["--profile", "default", "--input", &input.to_string()]).env("API_TOKEN", TOKEN);
+    cmd.arg(guest("aw_probe"))
+        .args(["--profile", "default", "--input", &input.to_string()])
+        .env("API_TOKEN", TOKEN);
     cmd
 }
 
 #[test]
 fn hello_example_prints_its_json_result() {
-    let toml = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello/aw.toml")).unwrap();
+    let toml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/hello/aw.toml"
+    ))
+    .unwrap();
     let sandbox = Sandbox::new(&toml);
-    let out = run(sandbox.aw_run().arg(guest("aw_hello")).args(["--profile", "default"]).env("API_TOKEN", TOKEN))
-        .expect_code(0);
-    assert_eq!(out.json(), json!({"greeting": "hello, world", "table": "aw_demo", "secret_length": TOKEN.len()}));
+    let out = run(sandbox
+        .aw_run()
+        .arg(guest("aw_hello"))
+        .args(["--profile", "default"])
+        .env("API_TOKEN", TOKEN))
+    .expect_code(0);
+    assert_eq!(
+        out.json(),
+        json!({"greeting": "hello, world", "table": "aw_demo", "secret_length": TOKEN.len()})
+    );
 
     let out = run(sandbox
         .aw_run()
         .arg(guest("aw_hello"))
-        .args(["--profile", "default", "--json", "--input", r#"{"name":"ada"}"#])
+        .args([
+            "--profile",
+            "default",
+            "--json",
+            "--input",
+            r#"{"name":"ada"}"#,
+        ])
         .env("API_TOKEN", TOKEN))
     .expect_code(0);
     let report = out.json();
     assert_eq!(report["status"], "ok");
     assert_eq!(report["result"]["greeting"], "hello, ada");
-    assert_eq!(report["limits"]["memory"], 64 << 20, "limits come from examples/hello/aw.toml");
+    assert_eq!(
+        report["limits"]["memory"],
+        64 << 20,
+        "limits come from examples/hello/aw.toml"
+    );
     assert!(report["usage"]["peak_memory"].as_u64().unwrap() > 0);
 }
 
 #[test]
 fn granted_config_is_readable_and_ungranted_is_denied() {
     let sandbox = Sandbox::new(PROFILE);
-    let out = run(&mut probe(&sandbox, json!({"mode": "config", "name": "TABLE"}))).expect_code(0);
+    let out = run(&mut probe(
+        &sandbox,
+        json!({"mode": "config", "name": "TABLE"}),
+    ))
+    .expect_code(0);
     assert_eq!(out.json(), json!({"value": "aw_demo"}));
     let out = run(&mut probe(&sandbox, json!({"mode": "config-all"}))).expect_code(0);
     assert_eq!(out.json(), json!([["batch", "500"], ["table", "aw_demo"]]));
 
-    let out = run(&mut probe(&sandbox, json!({"mode": "config", "name": "password"}))).expect_code(3);
-    assert!(out.stderr.contains("config key `password` is not granted"), "{}", out.stderr);
-    assert!(out.stderr.contains("[profiles.default.config]"), "{}", out.stderr);
+    let out = run(&mut probe(
+        &sandbox,
+        json!({"mode": "config", "name": "password"}),
+    ))
+    .expect_code(3);
+    assert!(
+        out.stderr.contains("config key `password` is not granted"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("[profiles.default.config]"),
+        "{}",
+        out.stderr
+    );
 
-    let out = run(&mut probe(&sandbox, json!({"mode": "secret-return", "name": "db-password"}))).expect_code(3);
-    assert!(out.stderr.contains("secret `db-password` is not granted"), "{}", out.stderr);
+    let out = run(&mut probe(
+        &sandbox,
+        json!({"mode": "secret-return", "name": "db-password"}),
+    ))
+    .expect_code(3);
+    assert!(
+        out.stderr.contains("secret `db-password` is not granted"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -62,24 +109,49 @@ fn env_overlay_reaches_the_guest_through_the_run_profile() {
     let sandbox = Sandbox::new(PROFILE);
     let mut cmd = probe(&sandbox, json!({"mode": "config", "name": "table"}));
     cmd.env("AUTO_WORKFLOW_PROFILES_DEFAULT__CONFIG__TABLE", "from_env");
-    assert_eq!(run(&mut cmd).expect_code(0).json(), json!({"value": "from_env"}));
-    cmd.env("AUTO_WORKFLOW_PROFILES_DEFAULT__JSON", r#"{"config": {"table": "from_json"}}"#);
-    assert_eq!(run(&mut cmd).expect_code(0).json(), json!({"value": "from_json"}));
+    assert_eq!(
+        run(&mut cmd).expect_code(0).json(),
+        json!({"value": "from_env"})
+    );
+    cmd.env(
+        "AUTO_WORKFLOW_PROFILES_DEFAULT__JSON",
+        r#"{"config": {"table": "from_json"}}"#,
+    );
+    assert_eq!(
+        run(&mut cmd).expect_code(0).json(),
+        json!({"value": "from_json"})
+    );
 }
 
 #[test]
 fn secrets_resolve_from_env_in_both_name_forms_and_from_a_directory() {
     let sandbox = Sandbox::new(PROFILE);
     // Conventional form: `api-token` -> API_TOKEN.
-    let out = run(&mut probe(&sandbox, json!({"mode": "secret-return", "name": "api-token"}))).expect_code(0);
-    assert_eq!(out.json(), json!({"secret": "***"}), "the result is scrubbed even when the guest returns the value");
+    let out = run(&mut probe(
+        &sandbox,
+        json!({"mode": "secret-return", "name": "api-token"}),
+    ))
+    .expect_code(0);
+    assert_eq!(
+        out.json(),
+        json!({"secret": "***"}),
+        "the result is scrubbed even when the guest returns the value"
+    );
 
     // The name as written wins over the conventional form.
     let sandbox = Sandbox::new(&format!("{PROFILE}\n[secrets]\nproviders = [\"env\"]\n"));
-    let mut cmd = probe(&sandbox, json!({"mode": "secret-leak", "name": "api-token"}));
-    cmd.env("api-token", "as-written-7781").env_remove("API_TOKEN");
+    let mut cmd = probe(
+        &sandbox,
+        json!({"mode": "secret-leak", "name": "api-token"}),
+    );
+    cmd.env("api-token", "as-written-7781")
+        .env_remove("API_TOKEN");
     let out = run(&mut cmd).expect_code(1);
-    assert!(out.stderr.contains("***") && !out.stderr.contains("as-written-7781"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("***") && !out.stderr.contains("as-written-7781"),
+        "{}",
+        out.stderr
+    );
 
     // Directory provider, Kubernetes layout, trailing newline trimmed.
     let toml = r#"
@@ -91,10 +163,17 @@ dir = "secrets"
 "#;
     let sandbox = Sandbox::new(toml);
     sandbox.write("secrets/dev/db_password", "from-a-file-9911\n");
-    let out = run(&mut probe(&sandbox, json!({"mode": "secret-leak", "name": "dev/db_password"}))).expect_code(1);
+    let out = run(&mut probe(
+        &sandbox,
+        json!({"mode": "secret-leak", "name": "dev/db_password"}),
+    ))
+    .expect_code(1);
     let all = format!("{}{}", out.stdout, out.stderr);
     assert!(!all.contains("from-a-file-9911"), "{all}");
-    assert!(all.contains("failing with the secret *** in the message"), "{all}");
+    assert!(
+        all.contains("failing with the secret *** in the message"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -103,8 +182,16 @@ fn a_missing_secret_fails_before_the_guest_runs_and_names_it() {
     let mut cmd = probe(&sandbox, json!({"mode": "echo"}));
     cmd.env_remove("API_TOKEN");
     let out = run(&mut cmd).expect_code(2);
-    assert!(out.stderr.contains("secret `api-token` not found"), "{}", out.stderr);
-    assert!(out.stderr.contains("API_TOKEN"), "names the providers tried: {}", out.stderr);
+    assert!(
+        out.stderr.contains("secret `api-token` not found"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("API_TOKEN"),
+        "names the providers tried: {}",
+        out.stderr
+    );
 
     // A secret:// reference in a granted connector profile is resolved up front too.
     let toml = format!(
@@ -112,7 +199,11 @@ fn a_missing_secret_fails_before_the_guest_runs_and_names_it() {
     );
     let sandbox = Sandbox::new(&toml);
     let out = run(&mut probe(&sandbox, json!({"mode": "echo"}))).expect_code(2);
-    assert!(out.stderr.contains("secret `dev/db_password` not found"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("secret `dev/db_password` not found"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("DEV_DB_PASSWORD"), "{}", out.stderr);
 }
 
@@ -120,26 +211,43 @@ fn a_missing_secret_fails_before_the_guest_runs_and_names_it() {
 fn a_secret_never_reaches_stdout_stderr_or_the_report() {
     let sandbox = Sandbox::new(PROFILE);
     for json_flag in [false, true] {
-        let mut cmd = probe(&sandbox, json!({"mode": "secret-leak", "name": "api-token"}));
+        let mut cmd = probe(
+            &sandbox,
+            json!({"mode": "secret-leak", "name": "api-token"}),
+        );
         cmd.args(["-vv"]);
         if json_flag {
             cmd.arg("--json");
         }
         let out = run(&mut cmd).expect_code(1);
-        assert!(!out.stdout.contains(TOKEN) && !out.stderr.contains(TOKEN), "leaked:\n{}\n{}", out.stdout, out.stderr);
+        assert!(
+            !out.stdout.contains(TOKEN) && !out.stderr.contains(TOKEN),
+            "leaked:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
         // The guest's log line, its stdout and stderr lines all arrived, scrubbed.
         for line in ["the secret is ***", "stdout says ***", "stderr says ***"] {
-            assert!(out.stderr.contains(line), "missing {line:?} in:\n{}", out.stderr);
+            assert!(
+                out.stderr.contains(line),
+                "missing {line:?} in:\n{}",
+                out.stderr
+            );
         }
         if json_flag {
             let report = out.json();
             assert_eq!(report["status"], "error");
             assert_eq!(report["error"]["kind"], "permanent");
-            assert_eq!(report["error"]["message"], "failing with the secret *** in the message");
+            assert_eq!(
+                report["error"]["message"],
+                "failing with the secret *** in the message"
+            );
         }
     }
     // A literal password in connector config is a secret too.
-    let toml = format!("{PROFILE}postgres = [\"main\"]\n[connectors.postgres.main]\npassword = \"{TOKEN}\"\n");
+    let toml = format!(
+        "{PROFILE}postgres = [\"main\"]\n[connectors.postgres.main]\npassword = \"{TOKEN}\"\n"
+    );
     let sandbox = Sandbox::new(&toml);
     let out = run(sandbox.aw_run().args(["config", "--profile", "default"])).expect_code(0);
     assert!(!out.stdout.contains(TOKEN), "{}", out.stdout);
@@ -148,8 +256,12 @@ fn a_secret_never_reaches_stdout_stderr_or_the_report() {
 #[test]
 fn check_lists_imports_and_fails_on_a_missing_grant() {
     let sandbox = Sandbox::new(PROFILE);
-    let out = run(sandbox.aw_run().arg("check").arg(guest("aw_probe")).args(["--profile", "default", "--json"]))
-        .expect_code(0);
+    let out = run(sandbox.aw_run().arg("check").arg(guest("aw_probe")).args([
+        "--profile",
+        "default",
+        "--json",
+    ]))
+    .expect_code(0);
     let report = out.json();
     let imports = report["imports"].as_array().unwrap();
     let status_of = |iface: &str| {
@@ -158,16 +270,37 @@ fn check_lists_imports_and_fails_on_a_missing_grant() {
             .find(|i| i["name"].as_str().unwrap().starts_with(iface))
             .map(|i| i["status"].as_str().unwrap().to_string())
     };
-    assert_eq!(status_of("auto-workflow:connectors/config").as_deref(), Some("granted"));
-    assert_eq!(status_of("auto-workflow:connectors/secrets").as_deref(), Some("granted"));
-    assert_eq!(status_of("auto-workflow:connectors/log").as_deref(), Some("always"));
-    assert_eq!(status_of("wasi:filesystem/preopens").as_deref(), Some("always"));
+    assert_eq!(
+        status_of("auto-workflow:connectors/config").as_deref(),
+        Some("granted")
+    );
+    assert_eq!(
+        status_of("auto-workflow:connectors/secrets").as_deref(),
+        Some("granted")
+    );
+    assert_eq!(
+        status_of("auto-workflow:connectors/log").as_deref(),
+        Some("always")
+    );
+    assert_eq!(
+        status_of("wasi:filesystem/preopens").as_deref(),
+        Some("always")
+    );
     assert_eq!(report["exports_run"], true);
 
     // A profile that grants no secrets: the secrets import is not granted.
     let sandbox = Sandbox::new("[profiles.default]\nconfig = { table = \"t\" }\n");
-    let out = run(sandbox.aw_run().arg("check").arg(guest("aw_probe")).args(["--profile", "default"])).expect_code(3);
-    assert!(out.stdout.contains("auto-workflow:connectors/secrets"), "{}", out.stdout);
+    let out = run(sandbox
+        .aw_run()
+        .arg("check")
+        .arg(guest("aw_probe"))
+        .args(["--profile", "default"]))
+    .expect_code(3);
+    assert!(
+        out.stdout.contains("auto-workflow:connectors/secrets"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("not-granted"), "{}", out.stdout);
 }
 
@@ -182,10 +315,16 @@ fn the_sandbox_has_no_files_env_or_sockets() {
     let out = run(&mut cmd).expect_code(0);
     let report = out.json();
     for field in ["file", "dir", "env_var", "tcp"] {
-        assert!(report[field]["error"].is_string(), "{field} should have failed: {report}");
+        assert!(
+            report[field]["error"].is_string(),
+            "{field} should have failed: {report}"
+        );
     }
     assert_eq!(report["env_count"], 0);
-    assert!(listener.accept().is_err(), "the guest must not have connected");
+    assert!(
+        listener.accept().is_err(),
+        "the guest must not have connected"
+    );
 }
 
 #[test]
@@ -195,7 +334,10 @@ fn an_infinite_loop_stops_at_the_timeout() {
     let mut cmd = probe(&sandbox, json!({"mode": "loop"}));
     cmd.args(["--timeout", "1s", "--json"]);
     let out = run(&mut cmd).expect_code(4);
-    assert!(started.elapsed() < std::time::Duration::from_secs(60), "a 1 s timeout must not take a minute");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "a 1 s timeout must not take a minute"
+    );
     assert!(out.stderr.contains("timeout exceeded"), "{}", out.stderr);
     let report = out.json();
     assert_eq!(report["status"], "limit-exceeded");
@@ -208,13 +350,24 @@ fn a_memory_bomb_stops_at_the_memory_limit() {
     let mut cmd = probe(&sandbox, json!({"mode": "alloc", "bytes": 1u64 << 30}));
     cmd.args(["--memory", "64MiB"]);
     let out = run(&mut cmd).expect_code(4);
-    assert!(out.stderr.contains("memory limit exceeded"), "{}", out.stderr);
-    assert!(out.stderr.contains("64 MiB"), "names the limit: {}", out.stderr);
+    assert!(
+        out.stderr.contains("memory limit exceeded"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("64 MiB"),
+        "names the limit: {}",
+        out.stderr
+    );
 
     // The same allocation fits under a larger limit.
     let mut cmd = probe(&sandbox, json!({"mode": "alloc", "bytes": 8u64 << 20}));
     cmd.args(["--memory", "64MiB"]);
-    assert_eq!(run(&mut cmd).expect_code(0).json(), json!({"allocated": 8u64 << 20}));
+    assert_eq!(
+        run(&mut cmd).expect_code(0).json(),
+        json!({"allocated": 8u64 << 20})
+    );
 }
 
 #[test]
@@ -239,7 +392,11 @@ fn a_panicking_guest_exits_5_with_its_message() {
     let sandbox = Sandbox::new(PROFILE);
     let out = run(&mut probe(&sandbox, json!({"mode": "panic"}))).expect_code(5);
     assert!(out.stderr.contains("guest trapped"), "{}", out.stderr);
-    assert!(out.stderr.contains("probe panicked on purpose"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("probe panicked on purpose"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -247,18 +404,36 @@ fn bad_component_files_exit_6_and_a_missing_file_exits_2() {
     let sandbox = Sandbox::new("");
     let text = sandbox.write("notes.wasm", "this is not wasm");
     let out = run(sandbox.aw_run().arg(&text)).expect_code(6);
-    assert!(out.stderr.contains("not a WebAssembly file"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not a WebAssembly file"),
+        "{}",
+        out.stderr
+    );
 
     let core = sandbox.path().join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
     let out = run(sandbox.aw_run().arg(&core)).expect_code(6);
-    assert!(out.stderr.contains("core WebAssembly module, not a component"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("core WebAssembly module, not a component"),
+        "{}",
+        out.stderr
+    );
 
     let out = run(sandbox.aw_run().arg(guest("aw_other_world"))).expect_code(6);
-    assert!(out.stderr.contains("exports neither the `task` nor the `flow` world"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("exports neither the `task` nor the `flow` world"),
+        "{}",
+        out.stderr
+    );
 
     let out = run(sandbox.aw_run().arg(sandbox.path().join("nope.wasm"))).expect_code(2);
-    assert!(out.stderr.contains("cannot read component"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot read component"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -266,10 +441,16 @@ fn the_second_run_loads_the_compiled_component_from_the_cache() {
     let sandbox = Sandbox::new(PROFILE);
     let first = run(probe(&sandbox, json!({"mode": "echo"})).args(["--json", "-v"])).expect_code(0);
     assert_eq!(first.json()["cache"], "miss");
-    let second = run(probe(&sandbox, json!({"mode": "echo"})).args(["--json", "-v"])).expect_code(0);
+    let second =
+        run(probe(&sandbox, json!({"mode": "echo"})).args(["--json", "-v"])).expect_code(0);
     assert_eq!(second.json()["cache"], "hit");
-    assert!(second.stderr.contains("component cache hit"), "{}", second.stderr);
-    let disabled = run(probe(&sandbox, json!({"mode": "echo"})).args(["--json", "--no-cache"])).expect_code(0);
+    assert!(
+        second.stderr.contains("component cache hit"),
+        "{}",
+        second.stderr
+    );
+    let disabled =
+        run(probe(&sandbox, json!({"mode": "echo"})).args(["--json", "--no-cache"])).expect_code(0);
     assert_eq!(disabled.json()["cache"], "disabled");
 }
 
@@ -288,7 +469,11 @@ fn a_cache_entry_that_cannot_be_written_leaves_no_temp_file() {
     for _ in 0..2 {
         let out = run(probe(&sandbox, json!({"mode": "echo"})).arg("--json")).expect_code(0);
         assert_eq!(out.json()["cache"], "miss");
-        assert!(out.stderr.contains("cannot write the component cache"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("cannot write the component cache"),
+            "{}",
+            out.stderr
+        );
     }
     assert_no_temp_files(&cache);
 }
@@ -311,7 +496,10 @@ fn assert_no_temp_files(cache: &std::path::Path) {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(!left.iter().any(|n| n.starts_with(".tmp-")), "a temp file was left: {left:?}");
+    assert!(
+        !left.iter().any(|n| n.starts_with(".tmp-")),
+        "a temp file was left: {left:?}"
+    );
 }
 
 /// A compiled entry with one zeroed 4 KiB page (a bad block, a power loss before the data
@@ -331,7 +519,11 @@ fn a_damaged_cache_entry_is_detected_recompiled_and_replaced() {
     let report = out.json();
     assert_eq!(report["cache"], "miss", "{report}");
     assert_eq!(report["result"]["mode"], "echo", "{report}");
-    assert!(out.stderr.contains("cache entry is damaged"), "the damage is logged: {}", out.stderr);
+    assert!(
+        out.stderr.contains("cache entry is damaged"),
+        "the damage is logged: {}",
+        out.stderr
+    );
     let again = run(probe(&sandbox, json!({"mode": "echo"})).arg("--json")).expect_code(0);
     assert_eq!(again.json()["cache"], "hit", "the entry was replaced");
     assert_ne!(std::fs::read(&entry).expect("entry"), bytes);
@@ -348,7 +540,10 @@ fn a_full_cache_directory_leaves_no_temp_file() {
         .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
         .arg(&cache)
         .status();
-    assert!(matches!(mounted, Ok(s) if s.success()), "mounting a small tmpfs needs root: {mounted:?}");
+    assert!(
+        matches!(mounted, Ok(s) if s.success()),
+        "mounting a small tmpfs needs root: {mounted:?}"
+    );
     struct Unmount<'a>(&'a std::path::Path);
     impl Drop for Unmount<'_> {
         fn drop(&mut self) {
@@ -359,7 +554,11 @@ fn a_full_cache_directory_leaves_no_temp_file() {
     for _ in 0..2 {
         let out = run(probe(&sandbox, json!({"mode": "echo"})).arg("--json")).expect_code(0);
         assert_eq!(out.json()["cache"], "miss");
-        assert!(out.stderr.contains("cannot write the component cache"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("cannot write the component cache"),
+            "{}",
+            out.stderr
+        );
         assert_no_temp_files(&cache);
     }
 }

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::fault_proxy::{Fault, FaultProxy};
 use common::{
-    guest, pg_admin, pg_admin_at, pg_port, polyglot_guest, run, shared_cache_dir, Run, Sandbox,
+    guest, pg_admin, pg_admin_at, pg_admin_value, pg_port, polyglot_guest, run, run_flow,
+    shared_cache_dir, Run, Sandbox,
 };
 use serde_json::{json, Value as Json};
 
@@ -32,15 +33,7 @@ fn cluster_port() -> u16 {
 }
 
 fn flow(sandbox: &Sandbox, input: Json) -> Run {
-    run(sandbox.aw_run().arg(guest("aw_flow_probe")).args([
-        "--json",
-        "--input",
-        &input.to_string(),
-    ]))
-}
-
-fn count(sql: &str) -> i64 {
-    pg_admin(sql).first().map_or(-1, |row| row.get::<_, i64>(0))
+    run_flow(sandbox, &input, &[])
 }
 
 #[test]
@@ -82,12 +75,12 @@ fn a_connection_cut_after_the_servers_commit_is_an_unknown_outcome_and_not_retri
         let message = error["message"].as_str().unwrap_or_default();
         assert!(message.contains("may have committed"), "{mode}: {message}");
         assert_eq!(
-            count(&format!("SELECT count(*) FROM {table}")),
+            pg_admin_value(&format!("SELECT count(*) FROM {table}")),
             3,
             "{mode}: the server committed the rows once, and no retry wrote them again"
         );
         assert_eq!(
-            count(&format!("SELECT count(DISTINCT x) FROM {table}")),
+            pg_admin_value(&format!("SELECT count(DISTINCT x) FROM {table}")),
             3,
             "{mode}"
         );
@@ -129,7 +122,7 @@ fn a_silent_peer_fails_as_transient_within_the_tcp_user_timeout() {
 
 /// The backends of `aw_trust` running `pg_sleep`.
 fn sleeping_backends() -> i64 {
-    count("SELECT count(*) FROM pg_stat_activity WHERE usename = 'aw_trust' AND query LIKE 'SELECT pg_sleep%' AND state = 'active'")
+    pg_admin_value("SELECT count(*) FROM pg_stat_activity WHERE usename = 'aw_trust' AND query LIKE 'SELECT pg_sleep%' AND state = 'active'")
 }
 
 #[test]
@@ -413,7 +406,7 @@ fn kill_9_in_a_transaction_leaves_nothing_and_the_server_ends_the_statement() {
     // The long transaction, once it has written (its backend has a transaction id).
     let in_tx = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'aw-kill-9' AND query LIKE 'SELECT pg_sleep%' AND backend_xid IS NOT NULL";
     let started = Instant::now();
-    while count(in_tx) == 0 {
+    while pg_admin_value(in_tx) == 0 {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "the transaction never reached its sleep"
@@ -424,11 +417,14 @@ fn kill_9_in_a_transaction_leaves_nothing_and_the_server_ends_the_statement() {
     let _ = child.wait();
     let killed = Instant::now();
     assert_eq!(
-        count(&format!("SELECT count(*) FROM {table}")),
+        pg_admin_value(&format!("SELECT count(*) FROM {table}")),
         0,
         "the inserted row is not visible"
     );
-    while count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'aw-kill-9'") > 0 {
+    while pg_admin_value(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'aw-kill-9'",
+    ) > 0
+    {
         assert!(
             killed.elapsed() < Duration::from_secs(4),
             "the orphaned backend still runs 4 s after kill -9"
@@ -436,7 +432,7 @@ fn kill_9_in_a_transaction_leaves_nothing_and_the_server_ends_the_statement() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
-        count(&format!("SELECT count(*) FROM {table}")),
+        pg_admin_value(&format!("SELECT count(*) FROM {table}")),
         0,
         "rolled back, not committed"
     );
@@ -480,8 +476,9 @@ fn fifty_serial_and_twenty_concurrent_runs_leave_no_connection_behind() {
     }
     // A closed connection's backend exits a moment after the client's.
     let ended = Instant::now();
-    while count("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'aw-leak-check'")
-        > 0
+    while pg_admin_value(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'aw-leak-check'",
+    ) > 0
     {
         assert!(
             ended.elapsed() < Duration::from_secs(3),

@@ -6,28 +6,11 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{guest, pg_admin, pg_port, run, Run, Sandbox};
+use common::{flow_sandbox, guest, pg_admin_value, pg_port, run, run_flow, Run, Sandbox};
 use serde_json::{json, Value as Json};
 
-/// A flow config on the test cluster with `limits` (TOML inline table body).
-fn flow_config(limits: &str) -> Sandbox {
-    Sandbox::new(&format!(
-        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\nsslmode = \"disable\"\nmax_size = 16\n[profiles.default]\npostgres = [\"default\"]\nlimits = {{ {limits} }}\n",
-        pg_port()
-    ))
-}
-
 fn flow(sandbox: &Sandbox, input: Json, extra: &[&str]) -> Run {
-    run(sandbox
-        .aw_run()
-        .arg(guest("aw_flow_probe"))
-        .args(["--json", "--input", &input.to_string()])
-        .args(extra))
-}
-
-/// Runs `sql` as the setup superuser; the first column of its last SELECT's first row, or 0.
-fn admin(sql: &str) -> i64 {
-    pg_admin(sql).first().map_or(0, |row| row.get::<_, i64>(0))
+    run_flow(sandbox, &input, extra)
 }
 
 fn tasks(report: &Json) -> Vec<Json> {
@@ -37,7 +20,7 @@ fn tasks(report: &Json) -> Vec<Json> {
 #[test]
 fn tasks_run_in_parallel_up_to_max_tasks() {
     let timed = |max: u32| {
-        let sandbox = flow_config(&format!("max_tasks = {max}, timeout = \"60s\""));
+        let sandbox = flow_sandbox(&format!("max_tasks = {max}, timeout = \"60s\""));
         let started = Instant::now();
         let report = flow(
             &sandbox,
@@ -61,7 +44,7 @@ fn tasks_run_in_parallel_up_to_max_tasks() {
         "with max_tasks = 1 they run one at a time: {narrow:?}"
     );
     // The CLI flag overrides the profile.
-    let sandbox = flow_config("max_tasks = 1, timeout = \"60s\"");
+    let sandbox = flow_sandbox("max_tasks = 1, timeout = \"60s\"");
     let started = Instant::now();
     flow(
         &sandbox,
@@ -75,7 +58,7 @@ fn tasks_run_in_parallel_up_to_max_tasks() {
 #[test]
 fn transient_failures_are_retried_and_invalid_input_is_not() {
     let key = format!("flaky-{}", std::process::id());
-    let sandbox = flow_config("timeout = \"60s\"");
+    let sandbox = flow_sandbox("timeout = \"60s\"");
     let report = flow(
         &sandbox,
         json!({"op": "flaky", "key": key, "fail_times": 2, "retries": 3}),
@@ -114,7 +97,7 @@ fn transient_failures_are_retried_and_invalid_input_is_not() {
 
 #[test]
 fn a_looping_task_is_stopped_by_its_timeout_and_retried() {
-    let sandbox = flow_config("timeout = \"60s\"");
+    let sandbox = flow_sandbox("timeout = \"60s\"");
     let started = Instant::now();
     let report = flow(
         &sandbox,
@@ -135,7 +118,7 @@ fn a_looping_task_is_stopped_by_its_timeout_and_retried() {
 
 #[test]
 fn a_memory_bomb_does_not_affect_its_siblings() {
-    let sandbox = flow_config("memory = \"64MiB\", timeout = \"60s\"");
+    let sandbox = flow_sandbox("memory = \"64MiB\", timeout = \"60s\"");
     let report = flow(
         &sandbox,
         json!({"op": "bomb"}),
@@ -156,10 +139,10 @@ fn a_memory_bomb_does_not_affect_its_siblings() {
 #[test]
 fn fail_fast_interrupts_a_sibling_in_a_transaction_and_continue_lets_it_commit() {
     let table = format!("aw_ff_{}", std::process::id());
-    admin(&format!(
+    pg_admin_value(&format!(
         "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (x int)"
     ));
-    let sandbox = flow_config("timeout = \"60s\"");
+    let sandbox = flow_sandbox("timeout = \"60s\"");
     let started = Instant::now();
     let report = flow(
         &sandbox,
@@ -177,7 +160,7 @@ fn fail_fast_interrupts_a_sibling_in_a_transaction_and_continue_lets_it_commit()
         "the sibling was interrupted, not waited for"
     );
     assert_eq!(
-        admin(&format!("SELECT count(*) FROM {table}")),
+        pg_admin_value(&format!("SELECT count(*) FROM {table}")),
         0,
         "the interrupted transaction committed nothing"
     );
@@ -191,13 +174,13 @@ fn fail_fast_interrupts_a_sibling_in_a_transaction_and_continue_lets_it_commit()
     .json();
     assert_eq!(report["result"]["long"]["ok"], true, "{report}");
     assert_eq!(report["result"]["fail"]["error"]["cancelled"], false);
-    assert_eq!(admin(&format!("SELECT count(*) FROM {table}")), 1);
-    admin(&format!("DROP TABLE {table}"));
+    assert_eq!(pg_admin_value(&format!("SELECT count(*) FROM {table}")), 1);
+    pg_admin_value(&format!("DROP TABLE {table}"));
 }
 
 #[test]
 fn identical_spawns_within_the_ttl_are_cache_hits() {
-    let sandbox = flow_config("timeout = \"60s\"");
+    let sandbox = flow_sandbox("timeout = \"60s\"");
     let report = flow(&sandbox, json!({"op": "cache", "n": 7}), &[])
         .expect_code(0)
         .json();
@@ -217,7 +200,7 @@ fn identical_spawns_within_the_ttl_are_cache_hits() {
 
 #[test]
 fn runaway_spawning_is_bounded() {
-    let sandbox = flow_config("timeout = \"60s\", max_total_tasks = 50");
+    let sandbox = flow_sandbox("timeout = \"60s\", max_total_tasks = 50");
     let report = flow(&sandbox, json!({"op": "loop-spawn"}), &[])
         .expect_code(0)
         .json();
@@ -228,7 +211,7 @@ fn runaway_spawning_is_bounded() {
         .unwrap()
         .contains("max_total_tasks"));
 
-    let sandbox = flow_config("timeout = \"60s\", max_depth = 3");
+    let sandbox = flow_sandbox("timeout = \"60s\", max_depth = 3");
     let report = flow(
         &sandbox,
         json!({"op": "runaway"}),
@@ -247,7 +230,7 @@ fn runaway_spawning_is_bounded() {
 
 #[test]
 fn spawning_an_unknown_task_names_the_known_ones() {
-    let sandbox = flow_config("timeout = \"60s\"");
+    let sandbox = flow_sandbox("timeout = \"60s\"");
     let report = flow(&sandbox, json!({"op": "unknown-task"}), &[])
         .expect_code(0)
         .json();
@@ -263,7 +246,7 @@ fn spawning_an_unknown_task_names_the_known_ones() {
 
 #[test]
 fn describe_lists_the_tasks_without_running_them() {
-    let sandbox = flow_config("timeout = \"60s\"");
+    let sandbox = flow_sandbox("timeout = \"60s\"");
     let out = run(sandbox
         .aw_run()
         .args(["describe"])
@@ -304,7 +287,7 @@ fn describe_lists_the_tasks_without_running_them() {
 
 #[test]
 fn a_thousand_task_fan_out_completes() {
-    let sandbox = flow_config("timeout = \"120s\"");
+    let sandbox = flow_sandbox("timeout = \"120s\"");
     let report = flow(&sandbox, json!({"op": "fanout", "n": 1000}), &[])
         .expect_code(0)
         .json();
@@ -315,10 +298,10 @@ fn a_thousand_task_fan_out_completes() {
 #[test]
 fn sigint_exits_130_with_nothing_half_committed() {
     let table = format!("aw_int_{}", std::process::id());
-    admin(&format!(
+    pg_admin_value(&format!(
         "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (x int)"
     ));
-    let sandbox = flow_config("timeout = \"60s\"");
+    let sandbox = flow_sandbox("timeout = \"60s\"");
     let input = json!({"op": "fail-fast", "table": table, "secs": 5});
     let child = sandbox
         .aw_run()
@@ -350,17 +333,17 @@ fn sigint_exits_130_with_nothing_half_committed() {
     let report: Json = serde_json::from_slice(&out.stdout).expect("a report even when interrupted");
     assert_eq!(report["status"], "interrupted");
     assert_eq!(
-        admin(&format!("SELECT count(*) FROM {table}")),
+        pg_admin_value(&format!("SELECT count(*) FROM {table}")),
         0,
         "the open transaction was rolled back"
     );
-    admin(&format!("DROP TABLE {table}"));
+    pg_admin_value(&format!("DROP TABLE {table}"));
 }
 
 #[test]
 fn events_are_written_as_json_lines() {
     let key = format!("events-{}", std::process::id());
-    let sandbox = flow_config("timeout = \"60s\"");
+    let sandbox = flow_sandbox("timeout = \"60s\"");
     let events = sandbox.path().join("events.jsonl");
     flow(
         &sandbox,
@@ -418,11 +401,11 @@ fn pg_fanout_prints_the_python_originals_summary() {
     assert_eq!(tasks(&report).len(), 3, "one task per category");
     // The printed rows are the ones written to the summary table and read back.
     assert_eq!(
-        admin("SELECT count(*)::int8 FROM aw_fanout_orders_summary"),
+        pg_admin_value("SELECT count(*)::int8 FROM aw_fanout_orders_summary"),
         3
     );
     assert_eq!(
-        admin("SELECT sum(count)::int8 FROM aw_fanout_orders_summary WHERE total = 10"),
+        pg_admin_value("SELECT sum(count)::int8 FROM aw_fanout_orders_summary WHERE total = 10"),
         2,
         "beta: 7 + 3 over 2 rows"
     );
@@ -468,7 +451,7 @@ fn the_disk_cache_survives_across_runs() {
 fn a_task_waiting_for_its_children_lends_them_its_slot() {
     // One slot, three parents each joining four children: without lending, the first parent
     // would hold the only slot while its children wait for it, until the timeout.
-    let sandbox = flow_config("timeout = \"20s\", max_tasks = 1");
+    let sandbox = flow_sandbox("timeout = \"20s\", max_tasks = 1");
     let started = Instant::now();
     let report = flow(&sandbox, json!({"op": "nested", "n": 4}), &[])
         .expect_code(0)
@@ -483,7 +466,7 @@ fn a_task_waiting_for_its_children_lends_them_its_slot() {
 /// resident at once (they were: 20 x 40 MiB).
 #[test]
 fn tasks_waiting_in_join_do_not_pile_up_resident() {
-    let sandbox = flow_config("timeout = \"60s\", max_tasks = 1");
+    let sandbox = flow_sandbox("timeout = \"60s\", max_tasks = 1");
     let report = flow(
         &sandbox,
         json!({"op": "resident", "n": 40, "retries": 20}),
@@ -505,7 +488,7 @@ fn tasks_waiting_in_join_do_not_pile_up_resident() {
 /// that spawns a task retrying without end and returns at once ends at `--timeout`, exit 4.
 #[test]
 fn a_flow_whose_task_retries_forever_ends_at_the_timeout() {
-    let sandbox = flow_config("timeout = \"60s\", max_retries = 4294967295");
+    let sandbox = flow_sandbox("timeout = \"60s\", max_retries = 4294967295");
     let key = format!("forever-{}", std::process::id());
     let started = Instant::now();
     let out = flow(
@@ -529,7 +512,7 @@ fn a_flow_whose_task_retries_forever_ends_at_the_timeout() {
 /// Issue 16: a guest's retry count is lowered to the profile's `max_retries`.
 #[test]
 fn retries_are_capped_by_the_profile() {
-    let sandbox = flow_config("timeout = \"60s\", max_retries = 2");
+    let sandbox = flow_sandbox("timeout = \"60s\", max_retries = 2");
     let key = format!("capped-{}", std::process::id());
     let report = flow(
         &sandbox,
@@ -596,7 +579,7 @@ fn a_secret_reaches_no_file_or_stream_in_any_form() {
 /// refused once the budget is spent, not held until the host runs out of memory.
 #[test]
 fn task_results_held_by_the_run_count_against_its_budget() {
-    let sandbox = flow_config(
+    let sandbox = flow_sandbox(
         "timeout = \"60s\", max_tasks = 1, memory = \"64MiB\", failure_policy = \"continue\"",
     );
     let report = flow(

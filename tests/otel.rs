@@ -78,7 +78,10 @@ fn spans(bodies: &[Json]) -> Vec<(String, Json)> {
         for resource in body["resourceSpans"].as_array().into_iter().flatten() {
             for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
                 for span in scope["spans"].as_array().into_iter().flatten() {
-                    out.push((span["name"].as_str().unwrap_or_default().to_string(), span.clone()));
+                    out.push((
+                        span["name"].as_str().unwrap_or_default().to_string(),
+                        span.clone(),
+                    ));
                 }
             }
         }
@@ -89,14 +92,23 @@ fn spans(bodies: &[Json]) -> Vec<(String, Json)> {
 #[test]
 fn spans_reach_an_otlp_collector_without_secrets() {
     let (endpoint, bodies) = collector();
-    let sandbox = Sandbox::new("[profiles.default]\nsecrets = [\"api-token\"]\nlimits = { memory = \"256MiB\" }\n");
+    let sandbox = Sandbox::new(
+        "[profiles.default]\nsecrets = [\"api-token\"]\nlimits = { memory = \"256MiB\" }\n",
+    );
     let otel = |cmd: &mut std::process::Command| {
-        cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint).env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json").env("API_TOKEN", TOKEN);
+        cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")
+            .env("API_TOKEN", TOKEN);
     };
 
     // A guest that logs its secret and fails with it in the message.
     let mut cmd = sandbox.aw_run();
-    cmd.arg(guest("aw_probe")).args(["--profile", "default", "--input", &json!({"mode": "secret-leak", "name": "api-token"}).to_string()]);
+    cmd.arg(guest("aw_probe")).args([
+        "--profile",
+        "default",
+        "--input",
+        &json!({"mode": "secret-leak", "name": "api-token"}).to_string(),
+    ]);
     otel(&mut cmd);
     let out = run(&mut cmd).expect_code(1);
     assert!(!out.stderr.contains(TOKEN), "{}", out.stderr);
@@ -112,19 +124,38 @@ fn spans_reach_an_otlp_collector_without_secrets() {
     let bodies = bodies.lock().expect("lock").clone();
     let text = serde_json::to_string(&bodies).expect("json");
     assert!(!text.contains(TOKEN), "a secret reached the collector");
-    assert!(text.contains("the secret is ***"), "the guest's log line arrives scrubbed, as a span event: {text}");
+    assert!(
+        text.contains("the secret is ***"),
+        "the guest's log line arrives scrubbed, as a span event: {text}"
+    );
     let spans = spans(&bodies);
     let count = |name: &str| spans.iter().filter(|(n, _)| n == name).count();
-    assert_eq!(count("run"), 2, "one run span per aw-run: {:?}", spans.iter().map(|(n, _)| n).collect::<Vec<_>>());
+    assert_eq!(
+        count("run"),
+        2,
+        "one run span per aw-run: {:?}",
+        spans.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
     // 5 + 2 doubles, 1 total, 3 attempts of flaky.
-    assert_eq!(count("task_attempt"), 11, "{:?}", spans.iter().map(|(n, _)| n).collect::<Vec<_>>());
+    assert_eq!(
+        count("task_attempt"),
+        11,
+        "{:?}",
+        spans.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
     let flaky: Vec<&Json> = spans
         .iter()
         .filter(|(n, s)| n == "task_attempt" && s["attributes"].to_string().contains("\"flaky\""))
         .map(|(_, s)| s)
         .collect();
     assert_eq!(flaky.len(), 3);
-    let run_span = spans.iter().find(|(n, s)| n == "run" && s["attributes"].to_string().contains("\"probe\"")).expect("the flow's run span");
+    let run_span = spans
+        .iter()
+        .find(|(n, s)| n == "run" && s["attributes"].to_string().contains("\"probe\""))
+        .expect("the flow's run span");
     let trace_id = run_span.1["traceId"].as_str().expect("trace id");
-    assert!(flaky.iter().all(|s| s["traceId"] == trace_id), "task attempts belong to the flow's trace");
+    assert!(
+        flaky.iter().all(|s| s["traceId"] == trace_id),
+        "task attempts belong to the flow's trace"
+    );
 }

@@ -16,13 +16,19 @@ const LANGS: [&str; 2] = ["py", "js"];
 const TOKEN: &str = "tok-9a8b7c6d5e";
 
 fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: scripts/test.sh starts PostgreSQL and Azurite"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: scripts/test.sh starts PostgreSQL and Azurite")
+    })
 }
 
 /// A name no other run uses (tests share one server and one emulator).
 fn unique(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// `aw-run` from `dir` (an example's or a guest's directory, for its aw.toml), pointed at the
@@ -32,16 +38,31 @@ fn aw_run_in(dir: &str) -> Command {
     cmd.current_dir(format!("{}/../{dir}", env!("CARGO_MANIFEST_DIR")))
         .env("AW_CACHE_DIR", shared_cache_dir())
         .env("PG_PASSWORD", "scram-pass-1e5")
-        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT", var("AW_PG_PORT"))
-        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER", "aw_scram")
-        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE", "aw_test")
-        .env("AUTO_WORKFLOW_CONNECTORS_ADLS2_DEFAULT__CONNECTION_STRING", var("AW_AZURITE_CONNECTION_STRING"));
+        .env(
+            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT",
+            var("AW_PG_PORT"),
+        )
+        .env(
+            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER",
+            "aw_scram",
+        )
+        .env(
+            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE",
+            "aw_test",
+        )
+        .env(
+            "AUTO_WORKFLOW_CONNECTORS_ADLS2_DEFAULT__CONNECTION_STRING",
+            var("AW_AZURITE_CONNECTION_STRING"),
+        );
     cmd
 }
 
 /// Runs `wasm` as `aw-run WASM --profile default` from `dir`, plus `args`.
 fn run_in(dir: &str, wasm: &std::path::Path, args: &[&str]) -> Run {
-    run(aw_run_in(dir).arg(wasm).args(["--profile", "default"]).args(args))
+    run(aw_run_in(dir)
+        .arg(wasm)
+        .args(["--profile", "default"])
+        .args(args))
 }
 
 #[test]
@@ -49,9 +70,16 @@ fn the_examples_print_exactly_what_the_rust_examples_print() {
     // pg-demo: each language's aw.toml names its own table.
     let rust = run_in("examples/pg-demo", &guest("aw_pg_demo"), &[]).expect_code(0);
     assert_eq!(rust.stdout.trim(), r#"{"inserted":5,"sum":10}"#);
-    for (lang, dir) in [("py", "examples/python/pg-demo"), ("js", "examples/js/pg-demo")] {
+    for (lang, dir) in [
+        ("py", "examples/python/pg-demo"),
+        ("js", "examples/js/pg-demo"),
+    ] {
         let out = run_in(dir, &polyglot_guest(lang, "pg-demo"), &[]).expect_code(0);
-        assert_eq!(out.stdout, rust.stdout, "{lang} pg-demo\nstderr:\n{}", out.stderr);
+        assert_eq!(
+            out.stdout, rust.stdout,
+            "{lang} pg-demo\nstderr:\n{}",
+            out.stderr
+        );
     }
 
     // adls-csv: a fresh container per run, so that each creates it (`container_created`).
@@ -59,18 +87,31 @@ fn the_examples_print_exactly_what_the_rust_examples_print() {
     let rust = run(aw_run_in("examples/adls-csv")
         .arg(guest("aw_adls_csv"))
         .args(["--profile", "default"])
-        .env("AUTO_WORKFLOW_PROFILES_DEFAULT__CONFIG__CONTAINER", container("rs")))
+        .env(
+            "AUTO_WORKFLOW_PROFILES_DEFAULT__CONFIG__CONTAINER",
+            container("rs"),
+        ))
     .expect_code(0);
     let parsed: Json = serde_json::from_str(&rust.stdout).unwrap();
     assert_eq!(parsed["row_count"], 4, "{parsed}");
     assert_eq!(parsed["container_created"], true, "{parsed}");
-    for (lang, dir) in [("py", "examples/python/adls-csv"), ("js", "examples/js/adls-csv")] {
+    for (lang, dir) in [
+        ("py", "examples/python/adls-csv"),
+        ("js", "examples/js/adls-csv"),
+    ] {
         let out = run(aw_run_in(dir)
             .arg(polyglot_guest(lang, "adls-csv"))
             .args(["--profile", "default"])
-            .env("AUTO_WORKFLOW_PROFILES_DEFAULT__CONFIG__CONTAINER", container(lang)))
+            .env(
+                "AUTO_WORKFLOW_PROFILES_DEFAULT__CONFIG__CONTAINER",
+                container(lang),
+            ))
         .expect_code(0);
-        assert_eq!(out.stdout, rust.stdout, "{lang} adls-csv\nstderr:\n{}", out.stderr);
+        assert_eq!(
+            out.stdout, rust.stdout,
+            "{lang} adls-csv\nstderr:\n{}",
+            out.stderr
+        );
     }
 }
 
@@ -78,7 +119,12 @@ fn the_examples_print_exactly_what_the_rust_examples_print() {
 fn the_conformance_suite_gives_identical_results_in_rust_python_and_javascript() {
     let dir = "tests/guests/conformance";
     let input = |lang: &str| json!({"prefix": format!("conf_{lang}_{}", std::process::id()), "container": format!("conf-{lang}")});
-    let rust = run_in(dir, &guest("aw_conformance"), &["--input", &input("rust").to_string()]).expect_code(0);
+    let rust = run_in(
+        dir,
+        &guest("aw_conformance"),
+        &["--input", &input("rust").to_string()],
+    )
+    .expect_code(0);
     let expected = rust.json();
 
     // What the scenarios must show, whichever language ran them.
@@ -91,8 +137,18 @@ fn the_conformance_suite_gives_identical_results_in_rust_python_and_javascript()
     assert_eq!(v["null"], Json::Null);
     assert_eq!(v["text"], "héllo ☃");
     let c = &expected["crud"];
-    assert_eq!((c["inserted"].as_u64(), c["inserted_many"].as_u64(), c["count"].as_u64()), (Some(1), Some(3), Some(4)));
-    assert_eq!((c["updated"].as_u64(), c["deleted"].as_u64()), (Some(4), Some(2)));
+    assert_eq!(
+        (
+            c["inserted"].as_u64(),
+            c["inserted_many"].as_u64(),
+            c["count"].as_u64()
+        ),
+        (Some(1), Some(3), Some(4))
+    );
+    assert_eq!(
+        (c["updated"].as_u64(), c["deleted"].as_u64()),
+        (Some(4), Some(2))
+    );
     assert_eq!(c["one"], json!({"id": 2, "name": "b", "qty": 20}));
     assert_eq!(c["reflect"][0]["primary_key"], json!(["id"]));
     let t = &expected["transactions"];
@@ -100,13 +156,22 @@ fn the_conformance_suite_gives_identical_results_in_rust_python_and_javascript()
     assert_eq!(t["after_commit"], json!([1, 3]));
     assert_eq!(t["isolation"], "serializable");
     assert_eq!(t["read_only_write"]["code"], "25006");
-    assert_eq!(expected["stream"], json!({"rows": 100_000, "sum": 5_000_050_000u64}));
+    assert_eq!(
+        expected["stream"],
+        json!({"rows": 100_000, "sum": 5_000_050_000u64})
+    );
     assert_eq!(expected["copy"]["copied_in"], 1000);
     assert_eq!(expected["copy"]["table_lines"], 1000);
     let e = &expected["errors"];
-    assert_eq!(e["syntax"], json!({"kind": "invalid-input", "code": "42601"}));
+    assert_eq!(
+        e["syntax"],
+        json!({"kind": "invalid-input", "code": "42601"})
+    );
     assert_eq!(e["unique"], json!({"kind": "conflict", "code": "23505"}));
-    assert_eq!(e["missing_table"], json!({"kind": "not-found", "code": "42P01"}));
+    assert_eq!(
+        e["missing_table"],
+        json!({"kind": "not-found", "code": "42P01"})
+    );
     assert_eq!(e["denied_profile"]["kind"], "denied");
     assert_eq!(e["denied_container"]["kind"], "denied");
     let a = &expected["adls"];
@@ -119,11 +184,19 @@ fn the_conformance_suite_gives_identical_results_in_rust_python_and_javascript()
     assert_eq!(a["deleted"], true);
 
     for lang in LANGS {
-        let out = run_in(dir, &polyglot_guest(lang, "conformance"), &["--input", &input(lang).to_string()]).expect_code(0);
+        let out = run_in(
+            dir,
+            &polyglot_guest(lang, "conformance"),
+            &["--input", &input(lang).to_string()],
+        )
+        .expect_code(0);
         let got = out.json();
         // The table prefix shows in `reflect`; everything else must be the same bytes.
         let normalized = out.stdout.replace(&format!("conf_{lang}_"), "conf_rust_");
-        assert_eq!(normalized, rust.stdout, "{lang} differs from Rust:\n{got:#}\nvs\n{expected:#}");
+        assert_eq!(
+            normalized, rust.stdout,
+            "{lang} differs from Rust:\n{got:#}\nvs\n{expected:#}"
+        );
     }
 }
 
@@ -136,7 +209,12 @@ fn probe(lang: &str, input: Json, args: &[&str]) -> Run {
         .arg(polyglot_guest(lang, "probe"))
         .args(["--profile", "default", "--input", &input.to_string()])
         .args(args));
-    assert!(!out.stdout.contains(TOKEN) && !out.stderr.contains(TOKEN), "{lang} leaked the secret:\n{}\n{}", out.stdout, out.stderr);
+    assert!(
+        !out.stdout.contains(TOKEN) && !out.stderr.contains(TOKEN),
+        "{lang} leaked the secret:\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
     out
 }
 
@@ -147,16 +225,39 @@ fn an_exception_is_exit_1_with_its_traceback_in_the_host_log_and_no_secret() {
         let report = out.json();
         assert_eq!(report["status"], "error");
         assert_eq!(report["error"]["kind"], "permanent");
-        let class = if lang == "py" { "ValueError" } else { "TypeError" };
-        assert_eq!(report["error"]["message"], format!("{class}: failing with the secret *** in the message"));
-        assert!(out.stderr.contains("the secret is ***"), "{lang}: {}", out.stderr);
-        let trace = if lang == "py" { "Traceback (most recent call last)" } else { "guarded@" };
-        assert!(out.stderr.contains(trace), "{lang}: no traceback in the host log:\n{}", out.stderr);
+        let class = if lang == "py" {
+            "ValueError"
+        } else {
+            "TypeError"
+        };
+        assert_eq!(
+            report["error"]["message"],
+            format!("{class}: failing with the secret *** in the message")
+        );
+        assert!(
+            out.stderr.contains("the secret is ***"),
+            "{lang}: {}",
+            out.stderr
+        );
+        let trace = if lang == "py" {
+            "Traceback (most recent call last)"
+        } else {
+            "guarded@"
+        };
+        assert!(
+            out.stderr.contains(trace),
+            "{lang}: no traceback in the host log:\n{}",
+            out.stderr
+        );
 
         // A connector exception keeps its kind and code.
         let out = probe(lang, json!({"mode": "not-found"}), &["--json"]).expect_code(1);
         let error = &out.json()["error"];
-        assert_eq!((error["kind"].as_str(), error["code"].as_str()), (Some("not-found"), Some("P-404")), "{lang}: {error}");
+        assert_eq!(
+            (error["kind"].as_str(), error["code"].as_str()),
+            (Some("not-found"), Some("P-404")),
+            "{lang}: {error}"
+        );
         assert_eq!(error["message"], "no such partition");
 
         // A secret the profile does not grant raises (DeniedError), never returns null.
@@ -177,7 +278,11 @@ fn tasks_spawn_join_gather_and_retry_from_python_and_javascript() {
             "{lang}"
         );
         let records = report["tasks"].as_array().expect("task records");
-        assert_eq!(records.iter().filter(|t| t["name"] == "double").count(), 7, "{lang}: {records:?}");
+        assert_eq!(
+            records.iter().filter(|t| t["name"] == "double").count(),
+            7,
+            "{lang}: {records:?}"
+        );
 
         // Per-spawn options, cancelling a running task, gather that collects a failure, and
         // config defaults.
@@ -190,12 +295,31 @@ fn tasks_spawn_join_gather_and_retry_from_python_and_javascript() {
         );
 
         let sandbox = Sandbox::new("");
-        let out = run(sandbox.aw_run().env("AW_CACHE_DIR", shared_cache_dir()).arg("describe").arg(polyglot_guest(lang, "probe")))
-            .expect_code(0);
+        let out = run(sandbox
+            .aw_run()
+            .env("AW_CACHE_DIR", shared_cache_dir())
+            .arg("describe")
+            .arg(polyglot_guest(lang, "probe")))
+        .expect_code(0);
         let described: Json = serde_json::from_str(&out.stdout).expect("describe prints JSON");
-        let task = |name: &str| described["tasks"].as_array().unwrap().iter().find(|t| t["name"] == name).cloned();
-        assert_eq!(task("flaky").expect("flaky")["options"]["retries"], 2, "{lang}: {described}");
-        assert_eq!(task("double").expect("double")["description"], "Doubles a number.", "{lang}");
+        let task = |name: &str| {
+            described["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"] == name)
+                .cloned()
+        };
+        assert_eq!(
+            task("flaky").expect("flaky")["options"]["retries"],
+            2,
+            "{lang}: {described}"
+        );
+        assert_eq!(
+            task("double").expect("double")["description"],
+            "Doubles a number.",
+            "{lang}"
+        );
         assert!(task("total").is_some() && task("spin").is_some(), "{lang}");
     }
 }
@@ -204,18 +328,55 @@ fn tasks_spawn_join_gather_and_retry_from_python_and_javascript() {
 fn limits_stop_python_and_javascript_guests_like_rust_ones() {
     for lang in LANGS {
         let started = std::time::Instant::now();
-        let out = probe(lang, json!({"mode": "loop"}), &["--timeout", "1s", "--json"]).expect_code(4);
-        assert!(started.elapsed() < std::time::Duration::from_secs(60), "{lang}");
+        let out = probe(
+            lang,
+            json!({"mode": "loop"}),
+            &["--timeout", "1s", "--json"],
+        )
+        .expect_code(4);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{lang}"
+        );
         assert_eq!(out.json()["error"]["limit"]["name"], "timeout", "{lang}");
 
-        let out = probe(lang, json!({"mode": "alloc", "bytes": 1u64 << 30}), &["--memory", "128MiB"]).expect_code(4);
-        assert!(out.stderr.contains("memory limit exceeded") && out.stderr.contains("128 MiB"), "{lang}: {}", out.stderr);
-        let out = probe(lang, json!({"mode": "alloc", "bytes": 8u64 << 20}), &["--memory", "128MiB"]).expect_code(0);
+        let out = probe(
+            lang,
+            json!({"mode": "alloc", "bytes": 1u64 << 30}),
+            &["--memory", "128MiB"],
+        )
+        .expect_code(4);
+        assert!(
+            out.stderr.contains("memory limit exceeded") && out.stderr.contains("128 MiB"),
+            "{lang}: {}",
+            out.stderr
+        );
+        let out = probe(
+            lang,
+            json!({"mode": "alloc", "bytes": 8u64 << 20}),
+            &["--memory", "128MiB"],
+        )
+        .expect_code(0);
         assert_eq!(out.json(), json!({"allocated": 8u64 << 20}), "{lang}");
 
-        let out = probe(lang, json!({"mode": "loop"}), &["--fuel", "50000000", "--timeout", "5m"]).expect_code(4);
-        assert!(out.stderr.contains("fuel exhausted"), "{lang}: {}", out.stderr);
-        let report = probe(lang, json!({"mode": "echo"}), &["--fuel", "50000000", "--json"]).expect_code(0).json();
+        let out = probe(
+            lang,
+            json!({"mode": "loop"}),
+            &["--fuel", "50000000", "--timeout", "5m"],
+        )
+        .expect_code(4);
+        assert!(
+            out.stderr.contains("fuel exhausted"),
+            "{lang}: {}",
+            out.stderr
+        );
+        let report = probe(
+            lang,
+            json!({"mode": "echo"}),
+            &["--fuel", "50000000", "--json"],
+        )
+        .expect_code(0)
+        .json();
         let used = report["usage"]["fuel_consumed"].as_u64().unwrap();
         assert!(used > 0 && used < 50_000_000, "{lang}: {report}");
     }
@@ -226,12 +387,22 @@ fn the_compiled_cache_serves_the_second_run_of_a_python_guest() {
     let sandbox = Sandbox::new("[profiles.default]\n");
     let runs: Vec<Json> = (0..2)
         .map(|_| {
-            run(sandbox.aw_run().arg(polyglot_guest("py", "probe")).args(["--profile", "default", "--json", "--input", r#"{"mode":"echo"}"#]))
-                .expect_code(0)
-                .json()
+            run(sandbox.aw_run().arg(polyglot_guest("py", "probe")).args([
+                "--profile",
+                "default",
+                "--json",
+                "--input",
+                r#"{"mode":"echo"}"#,
+            ]))
+            .expect_code(0)
+            .json()
         })
         .collect();
-    assert_eq!((runs[0]["cache"].as_str(), runs[1]["cache"].as_str()), (Some("miss"), Some("hit")), "{runs:?}");
+    assert_eq!(
+        (runs[0]["cache"].as_str(), runs[1]["cache"].as_str()),
+        (Some("miss"), Some("hit")),
+        "{runs:?}"
+    );
     assert_eq!(runs[1]["result"], json!({"mode": "echo"}));
 }
 
@@ -239,9 +410,17 @@ fn the_compiled_cache_serves_the_second_run_of_a_python_guest() {
 fn sdk_paths_beyond_the_conformance_suite_behave_alike_in_python_and_javascript() {
     let mut outputs = Vec::new();
     for lang in LANGS {
-        let (table, container) = (format!("extras_{lang}_{}", std::process::id()), unique(&format!("extras-{lang}")));
+        let (table, container) = (
+            format!("extras_{lang}_{}", std::process::id()),
+            unique(&format!("extras-{lang}")),
+        );
         let input = json!({"mode": "sdk-extras", "table": table, "container": container});
-        let out = run_in("tests/guests/polyglot-probe", &polyglot_guest(lang, "probe"), &["--input", &input.to_string()]).expect_code(0);
+        let out = run_in(
+            "tests/guests/polyglot-probe",
+            &polyglot_guest(lang, "probe"),
+            &["--input", &input.to_string()],
+        )
+        .expect_code(0);
         outputs.push(out.stdout.replace(&table, "T").replace(&container, "C"));
     }
     let got: Json = serde_json::from_str(&outputs[0]).expect("JSON");

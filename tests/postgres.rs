@@ -772,7 +772,9 @@ fn a_stream_read_in_the_compact_encoding_carries_every_cell_kind() {
 fn transaction_control_in_guest_sql_cannot_lift_read_only() {
     let pg = pg();
     let table = format!("txctl_{}", std::process::id());
-    admin(&format!("DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (v int)"));
+    admin(&format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (v int)"
+    ));
     let sandbox = trust_config(pg.port, "read_only = true");
     let r = ok(probe(&sandbox, json!({"op": "tx-control", "table": table})));
     for key in ["commit", "hidden", "begin", "start", "end"] {
@@ -792,12 +794,29 @@ fn transaction_control_in_guest_sql_cannot_lift_read_only() {
 fn a_commit_after_a_server_side_rollback_fails_and_nothing_is_lost_silently() {
     let pg = pg();
     let table = format!("txabort_{}", std::process::id());
-    admin(&format!("DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (v int)"));
-    let r = ok(probe(&trust_config(pg.port, ""), json!({"op": "commit-after-error", "table": table})));
-    assert_eq!(r["caught"], json!({"kind": "ErrorKind::InvalidInput", "code": "22012", "refused": true}), "{r}");
+    admin(&format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (v int)"
+    ));
+    let r = ok(probe(
+        &trust_config(pg.port, ""),
+        json!({"op": "commit-after-error", "table": table}),
+    ));
+    assert_eq!(
+        r["caught"],
+        json!({"kind": "ErrorKind::InvalidInput", "code": "22012", "refused": true}),
+        "{r}"
+    );
     assert_eq!(r["recovered"], Json::Null, "{r}");
-    assert_eq!(r["abandoned"], json!({"kind": "ErrorKind::Permanent", "code": "57014", "refused": true}), "{r}");
+    assert_eq!(
+        r["abandoned"],
+        json!({"kind": "ErrorKind::Permanent", "code": "57014", "refused": true}),
+        "{r}"
+    );
     let rows = admin(&format!("SELECT v FROM {table} ORDER BY v"));
     let values: Vec<i32> = rows.iter().map(|row| row.get(0)).collect();
-    assert_eq!(values, vec![2, 3], "only the recovered transaction committed");
+    assert_eq!(
+        values,
+        vec![2, 3],
+        "only the recovered transaction committed"
+    );
 }

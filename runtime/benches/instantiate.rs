@@ -13,15 +13,15 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aw_runtime::bindings::TaskPre;
 use aw_runtime::config::Limits;
 use aw_runtime::engine::cache::ComponentCache;
 use aw_runtime::engine::limits::InstanceLimiter;
 use aw_runtime::engine::EngineOptions;
 use aw_runtime::grants::Grants;
-use aw_runtime::host::bindings::TaskPre;
 use aw_runtime::host::{add_to_linker, HostState, RunContext};
+use aw_runtime::redact::Scrubber;
 use aw_runtime::run::Runtime;
-use aw_runtime::secrets::Scrubber;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 
@@ -32,16 +32,26 @@ const INPUT: &str = r#"{"mode":"echo"}"#;
 fn probe() -> PathBuf {
     let dir = std::env::var_os("AW_GUEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm32-wasip2/release")));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/wasm32-wasip2/release"
+            ))
+        });
     let path = dir.join("aw_probe.wasm");
-    assert!(path.is_file(), "{} missing: run scripts/build-guests.sh first", path.display());
+    assert!(
+        path.is_file(),
+        "{} missing: run scripts/build-guests.sh first",
+        path.display()
+    );
     path
 }
 
 fn context() -> Arc<RunContext> {
-    let profile = aw_runtime::config::Config::from_toml_str("", std::path::Path::new("bench.toml"), &[])
-        .and_then(|c| c.run_profile("default"))
-        .expect("empty config");
+    let profile =
+        aw_runtime::config::Config::from_toml_str("", std::path::Path::new("bench.toml"), &[])
+            .and_then(|c| c.run_profile("default"))
+            .expect("empty config");
     Arc::new(RunContext {
         grants: Grants::new(&profile),
         secrets: Default::default(),
@@ -60,7 +70,7 @@ fn bare_state(context: &Arc<RunContext>) -> HostState {
         limiter: InstanceLimiter::new(u64::MAX),
         run: context.clone(),
         tasks: None,
-        budget: aw_runtime::host::budget::Budget::for_run(u64::MAX).for_instance(u64::MAX),
+        budget: aw_runtime::budget::Budget::for_run(u64::MAX).for_instance(u64::MAX),
         log_rate: Default::default(),
     }
 }
@@ -78,9 +88,14 @@ fn main() -> wasmtime::Result<()> {
     let limits = Limits::default();
 
     // 1a. Through the runtime.
-    let runtime = Runtime::new(EngineOptions::default(), ComponentCache::new(Some(cache_dir.path().to_path_buf())))
+    let runtime = Runtime::new(
+        EngineOptions::default(),
+        ComponentCache::new(Some(cache_dir.path().to_path_buf())),
+    )
+    .map_err(|e| wasmtime::format_err!("{e}"))?;
+    let loaded = runtime
+        .load(&path)
         .map_err(|e| wasmtime::format_err!("{e}"))?;
-    let loaded = runtime.load(&path).map_err(|e| wasmtime::format_err!("{e}"))?;
     let runtime_time = tokio.block_on(async {
         let start = Instant::now();
         for _ in 0..TASKS {
@@ -104,16 +119,27 @@ fn main() -> wasmtime::Result<()> {
         for _ in 0..TASKS {
             let mut store = Store::new(&engine, bare_state(&context));
             let task = pre.instantiate_async(&mut store).await?;
-            task.call_run(&mut store, INPUT).await?.expect("echo task succeeds");
+            task.call_run(&mut store, INPUT)
+                .await?
+                .expect("echo task succeeds");
         }
         wasmtime::Result::<Duration>::Ok(start.elapsed())
     })?;
 
     let per = |d: Duration| d.as_secs_f64() * 1e6 / TASKS as f64;
     println!("instantiate + run a no-op task, {TASKS} times");
-    println!("  aw-runtime Runtime::run      {:8.1} us/task", per(runtime_time));
-    println!("  bare wasmtime InstancePre    {:8.1} us/task", per(bare_time));
-    println!("  ratio runtime/bare           {:8.2} (expected <= 1.5)", per(runtime_time) / per(bare_time));
+    println!(
+        "  aw-runtime Runtime::run      {:8.1} us/task",
+        per(runtime_time)
+    );
+    println!(
+        "  bare wasmtime InstancePre    {:8.1} us/task",
+        per(bare_time)
+    );
+    println!(
+        "  ratio runtime/bare           {:8.2} (expected <= 1.5)",
+        per(runtime_time) / per(bare_time)
+    );
 
     // 2a. Cold aw-run process with a warm cache.
     let aw_run = PathBuf::from(env!("CARGO_BIN_EXE_aw-run"));
@@ -126,7 +152,11 @@ fn main() -> wasmtime::Result<()> {
             .current_dir(config_dir.path())
             .output()
             .expect("spawn aw-run");
-        assert!(status.status.success(), "aw-run failed: {}", String::from_utf8_lossy(&status.stderr));
+        assert!(
+            status.status.success(),
+            "aw-run failed: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
     };
     run_once(); // warms the cache for this engine configuration
     let cli = median(
@@ -159,7 +189,9 @@ fn main() -> wasmtime::Result<()> {
                         let mut store = Store::new(&engine, bare_state(&context));
                         store.set_epoch_deadline(u64::MAX);
                         let task = pre.instantiate_async(&mut store).await?;
-                        task.call_run(&mut store, INPUT).await?.expect("echo task succeeds");
+                        task.call_run(&mut store, INPUT)
+                            .await?
+                            .expect("echo task succeeds");
                         wasmtime::Result::<()>::Ok(())
                     })
                     .expect("minimal embedding runs");
@@ -168,8 +200,17 @@ fn main() -> wasmtime::Result<()> {
             .collect(),
     );
     println!("cold start with a warm cache (median of {COLD_RUNS})");
-    println!("  aw-run process               {:8.2} ms", cli.as_secs_f64() * 1e3);
-    println!("  minimal embedding in-process {:8.2} ms", embed.as_secs_f64() * 1e3);
-    println!("  ratio aw-run/embedding       {:8.2} (includes process spawn and config load)", cli.as_secs_f64() / embed.as_secs_f64());
+    println!(
+        "  aw-run process               {:8.2} ms",
+        cli.as_secs_f64() * 1e3
+    );
+    println!(
+        "  minimal embedding in-process {:8.2} ms",
+        embed.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ratio aw-run/embedding       {:8.2} (includes process spawn and config load)",
+        cli.as_secs_f64() / embed.as_secs_f64()
+    );
     Ok(())
 }

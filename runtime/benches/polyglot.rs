@@ -18,8 +18,9 @@ use aw_runtime::engine::cache::ComponentCache;
 use aw_runtime::engine::EngineOptions;
 use aw_runtime::host::RunContext;
 use aw_runtime::prepare::prepare;
+use aw_runtime::redact::Scrubber;
 use aw_runtime::run::{LoadedComponent, Runtime};
-use aw_runtime::secrets::{Scrubber, Secrets};
+use aw_runtime::secrets::Secrets;
 use futures_util::{pin_mut, TryStreamExt};
 use serde_json::{json, Value as Json};
 
@@ -30,7 +31,9 @@ const COLD_RUNS: usize = 20;
 const INSTANTIATIONS: u32 = 200;
 
 fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/bench.sh, which starts PostgreSQL"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run scripts/bench.sh, which starts PostgreSQL")
+    })
 }
 
 /// One language's guests: a no-op task and a Postgres bench, with their inputs.
@@ -46,8 +49,17 @@ struct Lang {
 fn langs() -> Vec<Lang> {
     let rust_dir = std::env::var_os("AW_GUEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm32-wasip2/release")));
-    let target = rust_dir.parent().and_then(Path::parent).expect("<target>/wasm32-wasip2/release").to_path_buf();
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/wasm32-wasip2/release"
+            ))
+        });
+    let target = rust_dir
+        .parent()
+        .and_then(Path::parent)
+        .expect("<target>/wasm32-wasip2/release")
+        .to_path_buf();
     // The Python and JS probes (tests/guests/polyglot-probe) do both jobs, chosen by `mode`.
     let polyglot = |name: &'static str, lang: &str| {
         let probe = target.join("guests").join(lang).join("probe.wasm");
@@ -71,12 +83,20 @@ fn langs() -> Vec<Lang> {
         },
         polyglot("Python", "py"),
         // The same probe with SQLAlchemy bundled into its snapshot (scripts/bench.sh builds it).
-        Lang { name: "Python + SQLAlchemy", echo: target.join("guests/py/probe-sqlalchemy.wasm"), ..polyglot("Python", "py") },
+        Lang {
+            name: "Python + SQLAlchemy",
+            echo: target.join("guests/py/probe-sqlalchemy.wasm"),
+            ..polyglot("Python", "py")
+        },
         polyglot("JavaScript", "js"),
     ];
     for lang in &langs {
         for path in [&lang.echo, &lang.pg] {
-            assert!(path.is_file(), "{} missing: run scripts/build-guests.sh", path.display());
+            assert!(
+                path.is_file(),
+                "{} missing: run scripts/build-guests.sh",
+                path.display()
+            );
         }
     }
     langs
@@ -104,21 +124,40 @@ fn rate(n: u64, d: Duration) -> f64 {
 /// One `aw-run` process run of `wasm` from `dir`; its wall time.
 fn aw_run(dir: &Path, cache: &Path, wasm: &Path, input: &Json, no_cache: bool) -> Duration {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aw-run"));
-    cmd.arg(wasm).args(["-q", "--input", &input.to_string()]).env("AW_CACHE_DIR", cache).current_dir(dir);
+    cmd.arg(wasm)
+        .args(["-q", "--input", &input.to_string()])
+        .env("AW_CACHE_DIR", cache)
+        .current_dir(dir);
     if no_cache {
         cmd.arg("--no-cache");
     }
     let start = Instant::now();
     let out = cmd.output().expect("spawn aw-run");
     let elapsed = start.elapsed();
-    assert!(out.status.success(), "aw-run {} failed: {}", wasm.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "aw-run {} failed: {}",
+        wasm.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     elapsed
 }
 
-async fn guest(runtime: &Runtime, loaded: &LoadedComponent, context: &Arc<RunContext>, input: &Json) -> (Json, Duration) {
-    let limits = Limits { memory: 512 << 20, timeout: Duration::from_secs(600), ..Limits::default() };
+async fn guest(
+    runtime: &Runtime,
+    loaded: &LoadedComponent,
+    context: &Arc<RunContext>,
+    input: &Json,
+) -> (Json, Duration) {
+    let limits = Limits {
+        memory: 512 << 20,
+        timeout: Duration::from_secs(600),
+        ..Limits::default()
+    };
     let start = Instant::now();
-    let (outcome, _) = runtime.run(loaded, context.clone(), &limits, &input.to_string()).await;
+    let (outcome, _) = runtime
+        .run(loaded, context.clone(), &limits, &input.to_string())
+        .await;
     let elapsed = start.elapsed();
     let text = outcome.unwrap_or_else(|e| panic!("guest failed: {e}"));
     (serde_json::from_str(&text).expect("guest JSON"), elapsed)
@@ -134,15 +173,23 @@ fn verification_cost(component: &Path, cache: &Path, cold_cached: Duration) {
         .expect("cache dir")
         .flatten()
         .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "cwasm") && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&digest)))
+        .find(|p| {
+            p.extension().is_some_and(|x| x == "cwasm")
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&digest))
+        })
         .expect("the Python component's cache entry");
     let size = std::fs::metadata(&entry).expect("entry").len();
     let timed = |f: &dyn Fn()| {
-        median((0..21).map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        }).collect())
+        median(
+            (0..21)
+                .map(|_| {
+                    let start = Instant::now();
+                    f();
+                    start.elapsed()
+                })
+                .collect(),
+        )
     };
     let verify = timed(&|| aw_runtime::engine::cache::verify(&entry).expect("the entry verifies"));
     let blake3 = timed(&|| {
@@ -181,10 +228,18 @@ fn main() {
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dir.path().join("aw.toml"), config_text(&port)).expect("aw.toml");
     let cache = tempfile::tempdir().expect("tmp");
-    let config = Config::from_toml_str(&config_text(&port), Path::new("bench.toml"), &[]).expect("config");
+    let config =
+        Config::from_toml_str(&config_text(&port), Path::new("bench.toml"), &[]).expect("config");
     let secrets = Secrets::new(vec![], Scrubber::default());
-    let context = prepare(&config, "default", &secrets, "bench").expect("prepare").context.clone();
-    let runtime = Runtime::new(EngineOptions::default(), ComponentCache::new(Some(cache.path().to_path_buf()))).expect("runtime");
+    let context = prepare(&config, "default", &secrets, "bench")
+        .expect("prepare")
+        .context
+        .clone();
+    let runtime = Runtime::new(
+        EngineOptions::default(),
+        ComponentCache::new(Some(cache.path().to_path_buf())),
+    )
+    .expect("runtime");
     let tokio = aw_runtime::run::tokio_runtime().expect("tokio");
     let (pool, _, _) = context.postgres.get("default").expect("pool");
 
@@ -192,9 +247,31 @@ fn main() {
     for lang in &langs {
         eprintln!("== {}", lang.name);
         let size = std::fs::metadata(&lang.echo).expect("size").len();
-        let cold_compile = median((0..ROUNDS).map(|_| aw_run(dir.path(), cache.path(), &lang.echo, &lang.echo_input, true)).collect());
-        aw_run(dir.path(), cache.path(), &lang.echo, &lang.echo_input, false); // fills the cache
-        let cold_cached = median((0..COLD_RUNS).map(|_| aw_run(dir.path(), cache.path(), &lang.echo, &lang.echo_input, false)).collect());
+        let cold_compile = median(
+            (0..ROUNDS)
+                .map(|_| aw_run(dir.path(), cache.path(), &lang.echo, &lang.echo_input, true))
+                .collect(),
+        );
+        aw_run(
+            dir.path(),
+            cache.path(),
+            &lang.echo,
+            &lang.echo_input,
+            false,
+        ); // fills the cache
+        let cold_cached = median(
+            (0..COLD_RUNS)
+                .map(|_| {
+                    aw_run(
+                        dir.path(),
+                        cache.path(),
+                        &lang.echo,
+                        &lang.echo_input,
+                        false,
+                    )
+                })
+                .collect(),
+        );
 
         let echo = runtime.load(&lang.echo).expect("load");
         let pg = runtime.load(&lang.pg).expect("load");
@@ -206,16 +283,31 @@ fn main() {
             guest(&runtime, &pg, &context, &(lang.select)(100)).await; // warms the pool
             let (mut selects, mut stream) = (Duration::MAX, Duration::MAX);
             for _ in 0..ROUNDS {
-                let (result, elapsed) = guest(&runtime, &pg, &context, &(lang.select)(SELECTS)).await;
-                assert_eq!(result["sum"], (SELECTS * (SELECTS - 1) / 2), "{}", lang.name);
+                let (result, elapsed) =
+                    guest(&runtime, &pg, &context, &(lang.select)(SELECTS)).await;
+                assert_eq!(
+                    result["sum"],
+                    (SELECTS * (SELECTS - 1) / 2),
+                    "{}",
+                    lang.name
+                );
                 selects = selects.min(elapsed);
-                let (result, elapsed) = guest(&runtime, &pg, &context, &(lang.stream)(STREAM_ROWS)).await;
+                let (result, elapsed) =
+                    guest(&runtime, &pg, &context, &(lang.stream)(STREAM_ROWS)).await;
                 assert_eq!(result["count"], STREAM_ROWS, "{}", lang.name);
                 stream = stream.min(elapsed);
             }
             (median(samples), selects, stream)
         });
-        rows.push(Row { name: lang.name, size, cold_compile, cold_cached, instantiate, selects, stream });
+        rows.push(Row {
+            name: lang.name,
+            size,
+            cold_compile,
+            cold_cached,
+            instantiate,
+            selects,
+            stream,
+        });
     }
 
     // The native baselines, on the same pool, best of ROUNDS.
@@ -254,7 +346,15 @@ fn main() {
     println!("Guests by language (cold runs: median of {COLD_RUNS} aw-run processes; Postgres: best of {ROUNDS})");
     println!(
         "{:<21} {:>9} {:>16} {:>14} {:>16} {:>12} {:>7} {:>13} {:>7}",
-        "language", "size", "cold, compiling", "cold, cached", "instantiate+run", "selects/s", "/native", "stream rows/s", "/native"
+        "language",
+        "size",
+        "cold, compiling",
+        "cold, cached",
+        "instantiate+run",
+        "selects/s",
+        "/native",
+        "stream rows/s",
+        "/native"
     );
     for r in &rows {
         println!(
@@ -272,9 +372,20 @@ fn main() {
     }
     println!(
         "{:<21} {:>9} {:>16} {:>14} {:>16} {:>12.0} {:>7} {:>13.0}",
-        "native", "", "", "", "", rate(SELECTS, native_selects), "1.00", rate(STREAM_ROWS, native_stream)
+        "native",
+        "",
+        "",
+        "",
+        "",
+        rate(SELECTS, native_selects),
+        "1.00",
+        rate(STREAM_ROWS, native_stream)
     );
-    let python_cached = rows.iter().find(|r| r.name == "Python").map(|r| r.cold_cached).unwrap_or(Duration::ZERO);
+    let python_cached = rows
+        .iter()
+        .find(|r| r.name == "Python")
+        .map(|r| r.cold_cached)
+        .unwrap_or(Duration::ZERO);
     let python = ms(python_cached);
     println!("Python cold start with the compiled cache: {python:.1} ms (goal < 100 ms)");
     if let Some(python) = langs.iter().find(|l| l.name == "Python") {

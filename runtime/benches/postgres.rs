@@ -27,8 +27,9 @@ use aw_runtime::engine::cache::ComponentCache;
 use aw_runtime::engine::EngineOptions;
 use aw_runtime::host::RunContext;
 use aw_runtime::prepare::prepare;
+use aw_runtime::redact::Scrubber;
 use aw_runtime::run::{LoadedComponent, Runtime};
-use aw_runtime::secrets::{Scrubber, Secrets};
+use aw_runtime::secrets::Secrets;
 use bytes::Bytes;
 use futures_util::{pin_mut, SinkExt, TryStreamExt};
 
@@ -41,13 +42,20 @@ const ROUNDS: usize = 20;
 const BIG_ROUNDS: usize = 5;
 
 fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run scripts/bench.sh, which starts PostgreSQL"))
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run scripts/bench.sh, which starts PostgreSQL")
+    })
 }
 
 fn guest_dir() -> PathBuf {
     std::env::var_os("AW_GUEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm32-wasip2/release")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/wasm32-wasip2/release"
+            ))
+        })
 }
 
 fn config_text(port: &str) -> String {
@@ -59,13 +67,30 @@ fn config_text(port: &str) -> String {
 /// One row of the COPY data, the same in the guest (tests/guests/pg-probe), native and psql.
 fn copy_row(i: u64, out: &mut String) {
     use std::fmt::Write;
-    let _ = writeln!(out, "{i}\tname {i}\t{}.{:02}\t2024-01-01 00:00:{:02}+00", i % 1000, i % 100, i % 60);
+    let _ = writeln!(
+        out,
+        "{i}\tname {i}\t{}.{:02}\t2024-01-01 00:00:{:02}+00",
+        i % 1000,
+        i % 100,
+        i % 60
+    );
 }
 
-async fn guest(runtime: &Runtime, loaded: &LoadedComponent, context: &Arc<RunContext>, input: serde_json::Value) -> (serde_json::Value, Duration) {
-    let limits = Limits { memory: 256 << 20, timeout: Duration::from_secs(600), ..Limits::default() };
+async fn guest(
+    runtime: &Runtime,
+    loaded: &LoadedComponent,
+    context: &Arc<RunContext>,
+    input: serde_json::Value,
+) -> (serde_json::Value, Duration) {
+    let limits = Limits {
+        memory: 256 << 20,
+        timeout: Duration::from_secs(600),
+        ..Limits::default()
+    };
     let start = Instant::now();
-    let (outcome, _) = runtime.run(loaded, context.clone(), &limits, &input.to_string()).await;
+    let (outcome, _) = runtime
+        .run(loaded, context.clone(), &limits, &input.to_string())
+        .await;
     let elapsed = start.elapsed();
     let text = outcome.unwrap_or_else(|e| panic!("guest failed: {e}"));
     (serde_json::from_str(&text).expect("guest JSON"), elapsed)
@@ -76,8 +101,16 @@ async fn guest(runtime: &Runtime, loaded: &LoadedComponent, context: &Arc<RunCon
 /// after the `(comm) `, at the kernel's 100 ticks per second).
 fn cpu_seconds(stat: &str) -> Option<(&str, [f64; 4])> {
     let (name, rest) = stat.rsplit_once(") ")?;
-    let mut fields = rest.split_whitespace().skip(11).map(|f| f.parse::<u64>().unwrap_or(0) as f64 / 100.0);
-    let times = [fields.next()?, fields.next()?, fields.next()?, fields.next()?];
+    let mut fields = rest
+        .split_whitespace()
+        .skip(11)
+        .map(|f| f.parse::<u64>().unwrap_or(0) as f64 / 100.0);
+    let times = [
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+    ];
     Some((name.split_once('(').map_or(name, |(_, comm)| comm), times))
 }
 
@@ -87,7 +120,9 @@ fn cpu_seconds(stat: &str) -> Option<(&str, [f64; 4])> {
 fn server_cpu() -> f64 {
     let mut seconds = 0.0;
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
         if let Some(("postgres", times)) = cpu_seconds(&stat) {
             seconds += times.iter().sum::<f64>();
         }
@@ -117,19 +152,30 @@ struct Rounds<const N: usize>(Vec<[Duration; N]>);
 impl<const N: usize> Rounds<N> {
     /// Side `side`'s throughput over all rounds, doing `n` things per round.
     fn rate(&self, side: usize, n: u64) -> f64 {
-        rate(n * self.0.len() as u64, self.0.iter().map(|r| r[side]).sum())
+        rate(
+            n * self.0.len() as u64,
+            self.0.iter().map(|r| r[side]).sum(),
+        )
     }
 
     /// Throughput of side `a` over side `b`: the median of the rounds' ratios, with min and max.
     fn ratio(&self, a: usize, b: usize) -> String {
-        let mut ratios: Vec<f64> = self.0.iter().map(|r| r[b].as_secs_f64() / r[a].as_secs_f64()).collect();
+        let mut ratios: Vec<f64> = self
+            .0
+            .iter()
+            .map(|r| r[b].as_secs_f64() / r[a].as_secs_f64())
+            .collect();
         ratios.sort_by(f64::total_cmp);
         let median = match ratios.len() {
             0 => f64::NAN,
             n if n % 2 == 1 => ratios[n / 2],
             n => (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0,
         };
-        format!("{median:.2} (rounds {:.2}-{:.2})", ratios.first().unwrap_or(&f64::NAN), ratios.last().unwrap_or(&f64::NAN))
+        format!(
+            "{median:.2} (rounds {:.2}-{:.2})",
+            ratios.first().unwrap_or(&f64::NAN),
+            ratios.last().unwrap_or(&f64::NAN)
+        )
     }
 }
 
@@ -145,7 +191,10 @@ impl<const N: usize> ServerBusy<N> {
     /// Adds a round of `side` that began when the server's CPU time was `cpu_before`.
     fn add(&mut self, side: usize, cpu_before: f64, elapsed: Duration) {
         let (cpu, wall) = self.0[side];
-        self.0[side] = (cpu + server_cpu() - cpu_before, wall + elapsed.as_secs_f64());
+        self.0[side] = (
+            cpu + server_cpu() - cpu_before,
+            wall + elapsed.as_secs_f64(),
+        );
     }
 
     /// The server's CPU time over the wall time of `side`, in per cent.
@@ -158,13 +207,23 @@ fn main() {
     let port = env("AW_PG_PORT");
     let pg_bin = env("AW_PG_BIN");
     let probe = guest_dir().join("aw_pg_probe.wasm");
-    assert!(probe.is_file(), "{} missing: run scripts/build-guests.sh", probe.display());
-    let config = Config::from_toml_str(&config_text(&port), std::path::Path::new("bench.toml"), &[]).expect("config");
+    assert!(
+        probe.is_file(),
+        "{} missing: run scripts/build-guests.sh",
+        probe.display()
+    );
+    let config =
+        Config::from_toml_str(&config_text(&port), std::path::Path::new("bench.toml"), &[])
+            .expect("config");
     let secrets = Secrets::new(vec![], Scrubber::default());
     let prepared = prepare(&config, "default", &secrets, "aw_pg_probe").expect("prepare");
     let context = prepared.context.clone();
     let cache = tempfile::tempdir().expect("tmp");
-    let runtime = Runtime::new(EngineOptions::default(), ComponentCache::new(Some(cache.path().to_path_buf()))).expect("runtime");
+    let runtime = Runtime::new(
+        EngineOptions::default(),
+        ComponentCache::new(Some(cache.path().to_path_buf())),
+    )
+    .expect("runtime");
     let loaded = runtime.load(&probe).expect("load probe");
     let tokio = aw_runtime::run::tokio_runtime().expect("tokio");
     let (pool, _, _) = context.postgres.get("default").expect("pool");
@@ -175,7 +234,13 @@ fn main() {
     let body = async move {
         let (cache, port) = (cache_dir, bench_port);
         // Warm the pool and the guest's statement cache on every connection.
-        guest(&runtime, &loaded, &context, serde_json::json!({"op": "bench-select", "rows": 100})).await;
+        guest(
+            &runtime,
+            &loaded,
+            &context,
+            serde_json::json!({"op": "bench-select", "rows": 100}),
+        )
+        .await;
 
         // 1. Round trips.
         const GUEST: usize = 0;
@@ -191,7 +256,13 @@ fn main() {
             for side in rotated::<2>(round) {
                 let before = own_cpu();
                 if side == GUEST {
-                    let (result, elapsed) = guest(&runtime, &loaded, &context, serde_json::json!({"op": "bench-select", "rows": per_round})).await;
+                    let (result, elapsed) = guest(
+                        &runtime,
+                        &loaded,
+                        &context,
+                        serde_json::json!({"op": "bench-select", "rows": per_round}),
+                    )
+                    .await;
                     assert_eq!(result["sum"], expected_sum);
                     times[GUEST] = elapsed;
                 } else {
@@ -199,21 +270,40 @@ fn main() {
                     let mut sum = 0i64;
                     for i in 0..per_round as i64 {
                         let conn = pool.get().await.expect("checkout");
-                        let stmt = conn.prepare_cached("SELECT $1::int8").await.expect("prepare");
-                        sum += conn.query_one(&stmt, &[&i]).await.expect("query").get::<_, i64>(0);
+                        let stmt = conn
+                            .prepare_cached("SELECT $1::int8")
+                            .await
+                            .expect("prepare");
+                        sum += conn
+                            .query_one(&stmt, &[&i])
+                            .await
+                            .expect("query")
+                            .get::<_, i64>(0);
                     }
                     times[NATIVE] = start.elapsed();
                     assert_eq!(sum, expected_sum);
                 }
                 let after = own_cpu();
-                cpu[side] = (cpu[side].0 + after.0 - before.0, cpu[side].1 + after.1 - before.1);
+                cpu[side] = (
+                    cpu[side].0 + after.0 - before.0,
+                    cpu[side].1 + after.1 - before.1,
+                );
             }
             selects.0.push(times);
         }
         println!("1. {SELECTS} x SELECT $1::int8 (pool checkout per statement; {ROUNDS} rounds of {per_round} per side)");
-        println!("   guest   {:>10.0} queries/s", selects.rate(GUEST, per_round));
-        println!("   native  {:>10.0} queries/s", selects.rate(NATIVE, per_round));
-        println!("   ratio guest/native {} (goal >= 0.9)", selects.ratio(GUEST, NATIVE));
+        println!(
+            "   guest   {:>10.0} queries/s",
+            selects.rate(GUEST, per_round)
+        );
+        println!(
+            "   native  {:>10.0} queries/s",
+            selects.rate(NATIVE, per_round)
+        );
+        println!(
+            "   ratio guest/native {} (goal >= 0.9)",
+            selects.ratio(GUEST, NATIVE)
+        );
         let per_trip = |seconds: f64| seconds * 1e6 / SELECTS as f64;
         println!(
             "   client CPU per round trip: guest {:.1} us user + {:.1} us system, native {:.1} + {:.1}",
@@ -225,10 +315,22 @@ fn main() {
         // A guest round's time includes starting and ending its instance; this is that fixed cost.
         let mut starts: Vec<Duration> = Vec::new();
         for _ in 0..ROUNDS {
-            starts.push(guest(&runtime, &loaded, &context, serde_json::json!({"op": "bench-select", "rows": 0})).await.1);
+            starts.push(
+                guest(
+                    &runtime,
+                    &loaded,
+                    &context,
+                    serde_json::json!({"op": "bench-select", "rows": 0}),
+                )
+                .await
+                .1,
+            );
         }
         starts.sort();
-        println!("   guest run with no round trips (instance start and end): median {:.2} ms", starts[ROUNDS / 2].as_secs_f64() * 1e3);
+        println!(
+            "   guest run with no round trips (instance start and end): median {:.2} ms",
+            starts[ROUNDS / 2].as_secs_f64() * 1e3
+        );
 
         // 2. COPY IN. Autovacuum is off for the scratch tables, so it does not run during a
         // later measurement.
@@ -250,7 +352,9 @@ fn main() {
         let mut copies = Rounds::<3>(Vec::new());
         let mut copy_busy = ServerBusy::<3>::new();
         for round in 0..BIG_ROUNDS {
-            conn.batch_execute("TRUNCATE bench_copy_guest, bench_copy_native, bench_copy_psql").await.expect("truncate");
+            conn.batch_execute("TRUNCATE bench_copy_guest, bench_copy_native, bench_copy_psql")
+                .await
+                .expect("truncate");
             let mut times = [Duration::ZERO; 3];
             for side in rotated::<3>(round) {
                 let (cpu, start) = (server_cpu(), Instant::now());
@@ -261,13 +365,18 @@ fn main() {
                         assert_eq!(result["rows"], COPY_ROWS);
                     }
                     NATIVE => {
-                        let sink = conn.copy_in::<_, Bytes>("COPY bench_copy_native FROM STDIN").await.expect("copy");
+                        let sink = conn
+                            .copy_in::<_, Bytes>("COPY bench_copy_native FROM STDIN")
+                            .await
+                            .expect("copy");
                         pin_mut!(sink);
                         let mut chunk = String::with_capacity(300 * 1024);
                         for i in 0..COPY_ROWS {
                             copy_row(i, &mut chunk);
                             if chunk.len() >= 256 * 1024 {
-                                sink.send(Bytes::from(std::mem::take(&mut chunk))).await.expect("send");
+                                sink.send(Bytes::from(std::mem::take(&mut chunk)))
+                                    .await
+                                    .expect("send");
                             }
                         }
                         sink.send(Bytes::from(chunk)).await.expect("send");
@@ -275,7 +384,18 @@ fn main() {
                     }
                     _ => {
                         let status = Command::new(format!("{pg_bin}/psql"))
-                            .args(["-h", "127.0.0.1", "-p", &port, "-U", "aw_trust", "-d", "aw_test", "-q", "-c"])
+                            .args([
+                                "-h",
+                                "127.0.0.1",
+                                "-p",
+                                &port,
+                                "-U",
+                                "aw_trust",
+                                "-d",
+                                "aw_test",
+                                "-q",
+                                "-c",
+                            ])
                             .arg(format!("\\copy bench_copy_psql FROM '{}'", file.display()))
                             .status()
                             .expect("psql");
@@ -288,10 +408,22 @@ fn main() {
             copies.0.push(times);
         }
         println!("2. COPY IN {COPY_ROWS} rows x 4 columns (text format; {BIG_ROUNDS} rounds)");
-        println!("   guest copy-in  {:>10.0} rows/s (includes generating the rows in the guest)", copies.rate(GUEST, COPY_ROWS));
-        println!("   native copy_in {:>10.0} rows/s (includes generating the rows)", copies.rate(NATIVE, COPY_ROWS));
-        println!("   psql \\copy     {:>10.0} rows/s (from a prepared file)", copies.rate(PSQL, COPY_ROWS));
-        println!("   ratio guest/psql {} (goal >= 1.0)", copies.ratio(GUEST, PSQL));
+        println!(
+            "   guest copy-in  {:>10.0} rows/s (includes generating the rows in the guest)",
+            copies.rate(GUEST, COPY_ROWS)
+        );
+        println!(
+            "   native copy_in {:>10.0} rows/s (includes generating the rows)",
+            copies.rate(NATIVE, COPY_ROWS)
+        );
+        println!(
+            "   psql \\copy     {:>10.0} rows/s (from a prepared file)",
+            copies.rate(PSQL, COPY_ROWS)
+        );
+        println!(
+            "   ratio guest/psql {} (goal >= 1.0)",
+            copies.ratio(GUEST, PSQL)
+        );
         println!("   ratio guest/native {}", copies.ratio(GUEST, NATIVE));
         println!(
             "   server busy (its CPU time / wall time): {:.0} % of the guest's copies, {:.0} % of native's, {:.0} % of psql's",
@@ -302,7 +434,12 @@ fn main() {
 
         // 3. Streaming: the guest reading encoded batches, the guest reading values, native.
         const VALUES: usize = 2;
-        let stmt = conn.prepare("SELECT g::int8 AS n, repeat('x', 100) AS pad FROM generate_series(1, $1::int8) g").await.expect("prepare");
+        let stmt = conn
+            .prepare(
+                "SELECT g::int8 AS n, repeat('x', 100) AS pad FROM generate_series(1, $1::int8) g",
+            )
+            .await
+            .expect("prepare");
         let mut streams = Rounds::<3>(Vec::new());
         let mut stream_busy = ServerBusy::<3>::new();
         let mut sums = Vec::new();
@@ -312,13 +449,26 @@ fn main() {
                 let (cpu, start) = (server_cpu(), Instant::now());
                 match side {
                     GUEST | VALUES => {
-                        let op = if side == GUEST { "stream-encoded" } else { "stream" };
-                        let (result, _) = guest(&runtime, &loaded, &context, serde_json::json!({"op": op, "rows": STREAM_ROWS})).await;
+                        let op = if side == GUEST {
+                            "stream-encoded"
+                        } else {
+                            "stream"
+                        };
+                        let (result, _) = guest(
+                            &runtime,
+                            &loaded,
+                            &context,
+                            serde_json::json!({"op": op, "rows": STREAM_ROWS}),
+                        )
+                        .await;
                         assert_eq!(result["count"], STREAM_ROWS);
                         sums.push(result["sum"].as_i64());
                     }
                     _ => {
-                        let rows = conn.query_raw(&stmt, [STREAM_ROWS as i64]).await.expect("query_raw");
+                        let rows = conn
+                            .query_raw(&stmt, [STREAM_ROWS as i64])
+                            .await
+                            .expect("query_raw");
                         pin_mut!(rows);
                         let (mut count, mut sum) = (0u64, 0i64);
                         while let Some(row) = rows.try_next().await.expect("row") {
@@ -335,13 +485,29 @@ fn main() {
             }
             streams.0.push(times);
         }
-        assert!(sums.iter().all(|s| *s == Some((STREAM_ROWS * (STREAM_ROWS + 1) / 2) as i64)), "every stream sums the same: {sums:?}");
+        assert!(
+            sums.iter()
+                .all(|s| *s == Some((STREAM_ROWS * (STREAM_ROWS + 1) / 2) as i64)),
+            "every stream sums the same: {sums:?}"
+        );
         println!("3. stream {STREAM_ROWS} rows (int8 + 100-char text; {BIG_ROUNDS} rounds)");
         println!("   guest query-stream, next-encoded {:>10.0} rows/s (batches of 5000 through a cursor)", streams.rate(GUEST, STREAM_ROWS));
-        println!("   guest query-stream, next (values) {:>9.0} rows/s", streams.rate(VALUES, STREAM_ROWS));
-        println!("   native query_raw                 {:>10.0} rows/s", streams.rate(NATIVE, STREAM_ROWS));
-        println!("   ratio guest (encoded)/native {} (goal >= 0.8)", streams.ratio(GUEST, NATIVE));
-        println!("   ratio guest (values)/native {}", streams.ratio(VALUES, NATIVE));
+        println!(
+            "   guest query-stream, next (values) {:>9.0} rows/s",
+            streams.rate(VALUES, STREAM_ROWS)
+        );
+        println!(
+            "   native query_raw                 {:>10.0} rows/s",
+            streams.rate(NATIVE, STREAM_ROWS)
+        );
+        println!(
+            "   ratio guest (encoded)/native {} (goal >= 0.8)",
+            streams.ratio(GUEST, NATIVE)
+        );
+        println!(
+            "   ratio guest (values)/native {}",
+            streams.ratio(VALUES, NATIVE)
+        );
         println!(
             "   server busy (its CPU time / wall time): {:.0} % of the guest's encoded streams, {:.0} % of native's",
             stream_busy.percent(GUEST),
@@ -355,7 +521,11 @@ fn main() {
     std::fs::write(dir.path().join("aw.toml"), config_text(&port)).expect("aw.toml");
     let mut child = Command::new(env!("CARGO_BIN_EXE_aw-run"))
         .arg(&probe)
-        .args(["-q", "--input", &serde_json::json!({"op": "stream", "rows": STREAM_ROWS}).to_string()])
+        .args([
+            "-q",
+            "--input",
+            &serde_json::json!({"op": "stream", "rows": STREAM_ROWS}).to_string(),
+        ])
         .env("AW_CACHE_DIR", cache.path())
         .current_dir(dir.path())
         .stdout(Stdio::null())
@@ -365,11 +535,18 @@ fn main() {
     let mut peak_kib = 0u64;
     while child.try_wait().expect("wait").is_none() {
         if let Ok(status) = std::fs::read_to_string(&status_path) {
-            if let Some(kib) = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()) {
+            if let Some(kib) = status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            {
                 peak_kib = peak_kib.max(kib);
             }
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    println!("   aw-run peak RSS while streaming: {} MiB (goal < 64 MiB)", peak_kib / 1024);
+    println!(
+        "   aw-run peak RSS while streaming: {} MiB (goal < 64 MiB)",
+        peak_kib / 1024
+    );
 }

@@ -51,13 +51,29 @@ pub fn check(engine: &Engine, component: &Component, name: &str, grants: &Grants
                 ImportVerdict::Granted(d) => ("granted", d),
                 ImportVerdict::Always(d) => ("always", d),
                 ImportVerdict::NotGranted(d) => ("not-granted", d),
-                ImportVerdict::Unknown => ("unknown", "this runtime does not provide this interface".into()),
+                ImportVerdict::Unknown => (
+                    "unknown",
+                    "this runtime does not provide this interface".into(),
+                ),
             };
-            ImportLine { name: import.to_string(), status, detail }
+            ImportLine {
+                name: import.to_string(),
+                status,
+                detail,
+            }
         })
         .collect();
     imports.sort_by(|a, b| a.name.cmp(&b.name));
-    let exports: Vec<String> = ty.exports(engine).map(|(export, _)| export.to_string()).collect();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(export, _)| export.to_string())
+        .collect();
     let exports_run = exports.iter().any(|e| e == "run");
-    CheckReport { component: name.to_string(), profile: grants.profile().to_string(), imports, exports, exports_run }
+    CheckReport {
+        component: name.to_string(),
+        profile: grants.profile().to_string(),
+        imports,
+        exports,
+        exports_run,
+    }
 }

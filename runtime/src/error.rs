@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::bindings::types::{ConnectorError, ErrorKind};
 use crate::config::ConfigError;
 use crate::secrets::SecretError;
 
@@ -13,7 +14,7 @@ pub enum LimitHit {
     Memory { limit: u64, desired: u64 },
     /// The wall-clock timeout passed.
     Timeout {
-        #[serde(serialize_with = "crate::report::serialize_duration")]
+        #[serde(serialize_with = "crate::seconds::serialize")]
         limit: Duration,
     },
     /// The fuel budget ran out.
@@ -46,15 +47,6 @@ impl std::fmt::Display for LimitHit {
     }
 }
 
-/// A task error the guest returned from `run`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct GuestError {
-    pub kind: String,
-    pub message: String,
-    pub code: Option<String>,
-    pub retryable: bool,
-}
-
 /// Why a run did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -72,10 +64,15 @@ pub enum RunError {
     Trap(String),
     #[error("{0}")]
     BadComponent(String),
-    #[error("task failed ({}): {}", .0.kind, .0.message)]
-    Guest(GuestError),
+    /// The error the guest's `run` (or a task's `run-task`) returned.
+    #[error("task failed ({}): {}", .0.kind.name(), .0.message)]
+    Guest(ConnectorError),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The host itself failed while serving the guest (a panic, a broken invariant): not the
+    /// guest's fault, and not a trap. The run is stopped; what it had open is rolled back.
+    #[error("aw-run hit a bug while serving the guest (not the guest's fault): {0}. Please report it, with this message and the command that ran")]
+    HostBug(String),
     /// Ctrl-C or SIGTERM: the run was cancelled; what it had open was rolled back, except a
     /// commit already on its way to the server, whose outcome is unknown.
     #[error("interrupted: the run was cancelled (running statements were sent cancel requests, open transactions rolled back, unfinished uploads discarded; a commit already sent may have completed)")]
@@ -86,14 +83,14 @@ impl RunError {
     /// The process exit code for this failure.
     pub fn exit_code(&self) -> i32 {
         match self {
-            RunError::Guest(e) if e.kind == "denied" => 3,
+            RunError::Guest(e) if e.kind == ErrorKind::Denied => 3,
             RunError::Guest(_) => 1,
             RunError::Usage(_) | RunError::Config(_) | RunError::Secret(_) => 2,
             RunError::Denied(_) => 3,
             RunError::Limit(_) => 4,
             RunError::Trap(_) => 5,
             RunError::BadComponent(_) => 6,
-            RunError::Internal(_) => 70,
+            RunError::Internal(_) | RunError::HostBug(_) => 70,
             RunError::Interrupted => 130,
         }
     }
@@ -101,7 +98,7 @@ impl RunError {
     /// A short machine-readable name for the report's `status`.
     pub fn status(&self) -> &'static str {
         match self {
-            RunError::Guest(e) if e.kind == "denied" => "denied",
+            RunError::Guest(e) if e.kind == ErrorKind::Denied => "denied",
             RunError::Guest(_) => "error",
             RunError::Usage(_) => "usage-error",
             RunError::Config(_) | RunError::Secret(_) => "config-error",
@@ -110,8 +107,27 @@ impl RunError {
             RunError::Trap(_) => "trapped",
             RunError::BadComponent(_) => "invalid-component",
             RunError::Internal(_) => "internal-error",
+            RunError::HostBug(_) => "host-bug",
             RunError::Interrupted => "interrupted",
         }
+    }
+}
+
+/// A host function's failure that is the host's fault, returned as the function's trap so
+/// the run reports it as a host bug (exit 70) rather than a guest trap.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HostBug(pub String);
+
+impl HostBug {
+    /// The host bug a caught panic stands for, with the panic's message.
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> HostBug {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_string());
+        HostBug(format!("a host function panicked: {message}"))
     }
 }
 

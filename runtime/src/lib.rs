@@ -5,18 +5,23 @@
 //! configuration, [`prepare`] resolves a run profile, [`run::Runtime`] loads and runs a
 //! component, and [`report`] describes the outcome.
 
+pub mod bindings;
+pub mod budget;
 pub mod check;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod flow;
 pub mod grants;
 pub mod host;
 pub mod logging;
 #[cfg(feature = "otel")]
 pub mod otel;
 pub mod prepare;
+pub mod redact;
 pub mod report;
 pub mod run;
+pub mod seconds;
 pub mod secrets;
 
 pub use error::RunError;

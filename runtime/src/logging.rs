@@ -7,7 +7,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::secrets::Scrubber;
+use crate::redact::Scrubber;
 
 /// Installs the global subscriber. `verbosity`: -1 quiet (errors), 0 info, 1 debug, 2+ trace.
 /// `RUST_LOG` wins when set.
@@ -19,7 +19,10 @@ pub fn init(verbosity: i8, scrubber: Scrubber) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let stderr = tracing_subscriber::fmt::layer().with_writer(ScrubbedStderr(scrubber.clone())).with_ansi(false).with_filter(filter);
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(ScrubbedStderr(scrubber.clone()))
+        .with_ansi(false)
+        .with_filter(filter);
     let registry = tracing_subscriber::registry().with(stderr);
     #[cfg(feature = "otel")]
     if crate::otel::wanted() {
@@ -55,7 +58,10 @@ impl<'a> MakeWriter<'a> for ScrubbedStderr {
     type Writer = EventWriter;
 
     fn make_writer(&'a self) -> Self::Writer {
-        EventWriter { scrubber: self.0.clone(), buffer: Vec::new() }
+        EventWriter {
+            scrubber: self.0.clone(),
+            buffer: Vec::new(),
+        }
     }
 }
 

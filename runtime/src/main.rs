@@ -10,12 +10,13 @@ use aw_runtime::check::check;
 use aw_runtime::config::{values, Config, Limits, LoadOptions};
 use aw_runtime::engine::cache::{CacheOutcome, ComponentCache};
 use aw_runtime::engine::EngineOptions;
+use aw_runtime::flow::EventLog;
 use aw_runtime::grants::Grants;
-use aw_runtime::host::tasks::EventLog;
 use aw_runtime::prepare::prepare;
+use aw_runtime::redact::Scrubber;
 use aw_runtime::report::{ReportError, ReportLimits, RunReport};
 use aw_runtime::run::Runtime;
-use aw_runtime::secrets::{Scrubber, Secrets};
+use aw_runtime::secrets::Secrets;
 use aw_runtime::{logging, RunError};
 use clap::{Args, Parser, Subcommand};
 
@@ -538,7 +539,7 @@ fn cmd_describe(args: DescribeArgs, env: &[(String, String)], scrubber: Scrubber
         let specs = tokio.block_on(runtime.describe(&loaded, prepared.context.clone(), &limits))?;
         Ok(serde_json::json!({
             "component": component,
-            "tasks": specs.iter().map(aw_runtime::host::tasks::spec_json).collect::<Vec<_>>(),
+            "tasks": specs.iter().map(aw_runtime::flow::spec_json).collect::<Vec<_>>(),
         }))
     })();
     match result {

@@ -18,20 +18,25 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::resource::Resource;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 
-use crate::secrets::Scrubber;
+use crate::redact::Scrubber;
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
 /// Whether the environment asks for export.
 pub fn wanted() -> bool {
-    ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-        .iter()
-        .any(|name| std::env::var(name).is_ok_and(|v| !v.is_empty()))
+    [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|name| std::env::var(name).is_ok_and(|v| !v.is_empty()))
 }
 
 /// The layer that turns spans into OpenTelemetry spans, or the reason it cannot be built
 /// (a bad endpoint, say); the caller logs that and runs without export.
-pub fn layer<S>(scrubber: Scrubber) -> Result<tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::Tracer>, String>
+pub fn layer<S>(
+    scrubber: Scrubber,
+) -> Result<tracing_opentelemetry::OpenTelemetryLayer<S, opentelemetry_sdk::trace::Tracer>, String>
 where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
@@ -46,7 +51,10 @@ where
         .build()
         .map_err(|e| format!("cannot set up the OTLP exporter: {e}"))?;
     let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(Scrubbing { inner: exporter, scrubber })
+        .with_batch_exporter(Scrubbing {
+            inner: exporter,
+            scrubber,
+        })
         .with_resource(Resource::builder().with_service_name("aw-run").build())
         .build();
     let tracer = provider.tracer("aw-run");
@@ -99,7 +107,9 @@ fn scrub_span(scrubber: &Scrubber, span: &mut SpanData) {
         scrub_attributes(scrubber, &mut event.attributes);
     }
     if let Status::Error { description } = &span.status {
-        span.status = Status::Error { description: scrub_cow(scrubber, description) };
+        span.status = Status::Error {
+            description: scrub_cow(scrubber, description),
+        };
     }
 }
 
@@ -111,9 +121,9 @@ fn scrub_attributes(scrubber: &Scrubber, attributes: &mut [KeyValue]) {
     for kv in attributes.iter_mut() {
         let scrubbed = match &kv.value {
             Value::String(s) => Some(Value::String(scrub_string(scrubber, s))),
-            Value::Array(Array::String(items)) => {
-                Some(Value::Array(Array::String(items.iter().map(|s| scrub_string(scrubber, s)).collect())))
-            }
+            Value::Array(Array::String(items)) => Some(Value::Array(Array::String(
+                items.iter().map(|s| scrub_string(scrubber, s)).collect(),
+            ))),
             _ => None,
         };
         if let Some(value) = scrubbed {

@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::config::Limits;
 use crate::engine::cache::CacheOutcome;
 use crate::error::RunError;
+use crate::redact::Scrubber;
 use crate::run::Usage;
-use crate::secrets::Scrubber;
 
 /// One run, as printed by `aw-run --json`.
 #[derive(Debug, Serialize)]
@@ -27,7 +27,7 @@ pub struct RunReport {
     /// A flow's tasks, one record each (name, input hash, attempts, status, duration, cached,
     /// error kind); empty for a task.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tasks: Vec<crate::host::tasks::TaskRecord>,
+    pub tasks: Vec<crate::flow::TaskRecord>,
     pub usage: Usage,
     pub cache: CacheOutcome,
 }
@@ -48,14 +48,18 @@ pub struct ReportError {
 #[derive(Debug, Serialize)]
 pub struct ReportLimits {
     pub memory: u64,
-    #[serde(serialize_with = "serialize_duration")]
+    #[serde(serialize_with = "crate::seconds::serialize")]
     pub timeout: Duration,
     pub fuel: Option<u64>,
 }
 
 impl ReportLimits {
     pub fn new(limits: &Limits) -> Self {
-        ReportLimits { memory: limits.memory, timeout: limits.timeout, fuel: limits.fuel }
+        ReportLimits {
+            memory: limits.memory,
+            timeout: limits.timeout,
+            fuel: limits.fuel,
+        }
     }
 }
 
@@ -63,7 +67,7 @@ impl ReportError {
     /// The report form of a run error, scrubbed of secret values.
     pub fn new(error: &RunError, scrubber: &Scrubber) -> Self {
         let (kind, code, retryable, limit) = match error {
-            RunError::Guest(g) => (g.kind.clone(), g.code.clone(), g.retryable, None),
+            RunError::Guest(g) => (g.kind.name().to_string(), g.code.clone(), g.retryable, None),
             RunError::Limit(hit) => ("limit".to_string(), None, false, Some(hit.clone())),
             other => (other.status().to_string(), None, false, None),
         };
@@ -79,9 +83,4 @@ impl ReportError {
             limit,
         }
     }
-}
-
-/// Durations as fractional seconds.
-pub fn serialize_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
 }

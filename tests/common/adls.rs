@@ -7,23 +7,37 @@ use super::{guest, run, Run, Sandbox};
 
 /// Runs the probe with `input` (`{"steps": [...]}`, optionally `"profile"`) and `--json`.
 pub fn probe_run(sandbox: &Sandbox, input: &Json) -> Run {
-    run(sandbox.aw_run().arg(guest("aw_adls_probe")).args(["--json", "--input", &input.to_string()]))
+    run(sandbox.aw_run().arg(guest("aw_adls_probe")).args([
+        "--json",
+        "--input",
+        &input.to_string(),
+    ]))
 }
 
 /// Runs steps and returns each step's result (or `{"error": ...}`).
 pub fn steps(sandbox: &Sandbox, steps: Json) -> Vec<Json> {
-    let report = probe_run(sandbox, &json!({ "steps": steps })).expect_code(0).json();
-    report["result"].as_array().cloned().unwrap_or_else(|| panic!("no step results: {report}"))
+    let report = probe_run(sandbox, &json!({ "steps": steps }))
+        .expect_code(0)
+        .json();
+    report["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_else(|| panic!("no step results: {report}"))
 }
 
 /// The error kind of a failed step (`ErrorKind::Conflict`); panics if the step succeeded.
 pub fn kind(result: &Json) -> &str {
-    result["error"]["kind"].as_str().unwrap_or_else(|| panic!("expected an error, got {result}"))
+    result["error"]["kind"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error, got {result}"))
 }
 
 /// A step that must have succeeded.
 pub fn ok(result: &Json) -> &Json {
-    assert!(result.get("error").is_none() || result["error"].is_null(), "step failed: {result}");
+    assert!(
+        result.get("error").is_none() || result["error"].is_null(),
+        "step failed: {result}"
+    );
     result
 }
 
@@ -44,5 +58,10 @@ pub fn fnv(data: &[u8]) -> String {
 
 /// The names of a `list` step's entries.
 pub fn names(list: &Json) -> Vec<String> {
-    list["entries"].as_array().unwrap_or_else(|| panic!("not a listing: {list}")).iter().map(|e| e["name"].as_str().unwrap_or("").to_string()).collect()
+    list["entries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a listing: {list}"))
+        .iter()
+        .map(|e| e["name"].as_str().unwrap_or("").to_string())
+        .collect()
 }

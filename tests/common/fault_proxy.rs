@@ -195,10 +195,7 @@ fn client_to_server(mut from: TcpStream, mut to: TcpStream, conn: &Conn, shared:
         }
     }
     let mut parsed_marker: Vec<String> = Vec::new();
-    loop {
-        let Some((kind, len, body)) = read_typed(&mut from) else {
-            break;
-        };
+    while let Some((kind, len, body)) = read_typed(&mut from) {
         if conn.silent.load(Ordering::SeqCst) {
             continue;
         }

@@ -150,6 +150,23 @@ impl Run {
     }
 }
 
+/// A flow config on the test cluster with `limits` (TOML inline table body).
+pub fn flow_sandbox(limits: &str) -> Sandbox {
+    Sandbox::new(&format!(
+        "[connectors.postgres.default]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"aw_trust\"\ndatabase = \"aw_test\"\nsslmode = \"disable\"\nmax_size = 16\n[profiles.default]\npostgres = [\"default\"]\nlimits = {{ {limits} }}\n",
+        pg_port()
+    ))
+}
+
+/// `aw-run --json --input <input>` of the flow-probe guest in `sandbox`, with `extra` flags.
+pub fn run_flow(sandbox: &Sandbox, input: &serde_json::Value, extra: &[&str]) -> Run {
+    run(sandbox
+        .aw_run()
+        .arg(guest("aw_flow_probe"))
+        .args(["--json", "--input", &input.to_string()])
+        .args(extra))
+}
+
 pub fn run(cmd: &mut Command) -> Run {
     let Output {
         status,
@@ -167,6 +184,12 @@ pub fn run(cmd: &mut Command) -> Run {
 pub fn pg_port() -> String {
     std::env::var("AW_PG_PORT")
         .unwrap_or_else(|_| panic!("AW_PG_PORT is not set: scripts/test.sh starts PostgreSQL"))
+}
+
+/// Runs `sql` as the setup superuser; the first column (an int8) of its last statement's first
+/// row, or 0 when it returns none.
+pub fn pg_admin_value(sql: &str) -> i64 {
+    pg_admin(sql).first().map_or(0, |row| row.get::<_, i64>(0))
 }
 
 /// Runs SQL (statements separated by `;`) as the test cluster's setup superuser, `aw_admin`

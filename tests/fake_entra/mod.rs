@@ -29,9 +29,17 @@ pub struct FakeEntra {
 impl FakeEntra {
     /// Serves HTTPS with `cert`/`key` (PEM files); accepts `secret` as the client secret.
     pub fn start(cert: &str, key: &str, secret: &str) -> FakeEntra {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert).expect("cert").map(|c| c.expect("cert")).collect();
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .expect("cert")
+            .map(|c| c.expect("cert"))
+            .collect();
         let key = PrivateKeyDer::from_pem_file(key).expect("key");
-        let config = Arc::new(rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(certs, key).expect("tls config"));
+        let config = Arc::new(
+            rustls::ServerConfig::builder()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .expect("tls config"),
+        );
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -55,7 +63,11 @@ impl FakeEntra {
     }
 }
 
-fn serve(stream: &mut (impl Read + Write), seen: &Mutex<Vec<String>>, secret: &str) -> std::io::Result<()> {
+fn serve(
+    stream: &mut (impl Read + Write),
+    seen: &Mutex<Vec<String>>,
+    secret: &str,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
@@ -81,16 +93,39 @@ fn serve(stream: &mut (impl Read + Write), seen: &Mutex<Vec<String>>, secret: &s
         reader.read_exact(&mut body)?;
         let form = String::from_utf8_lossy(&body).into_owned();
         seen.lock().unwrap().push(form.clone());
-        let fields: Vec<(String, String)> = url::form_urlencoded::parse(form.as_bytes()).into_owned().collect();
-        let field = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).unwrap_or("");
+        let fields: Vec<(String, String)> = url::form_urlencoded::parse(form.as_bytes())
+            .into_owned()
+            .collect();
+        let field = |k: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("")
+        };
         let (status, json) = if target != format!("/{TENANT}/oauth2/v2.0/token") {
-            (404, serde_json::json!({"error": "invalid_request", "error_description": "AADSTS90002: Tenant not found.", "error_codes": [90002]}))
-        } else if field("grant_type") != "client_credentials" || field("client_id") != CLIENT_ID || field("client_secret") != secret {
-            (401, serde_json::json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.", "error_codes": [7000215]}))
+            (
+                404,
+                serde_json::json!({"error": "invalid_request", "error_description": "AADSTS90002: Tenant not found.", "error_codes": [90002]}),
+            )
+        } else if field("grant_type") != "client_credentials"
+            || field("client_id") != CLIENT_ID
+            || field("client_secret") != secret
+        {
+            (
+                401,
+                serde_json::json!({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.", "error_codes": [7000215]}),
+            )
         } else if field("scope") != "https://storage.azure.com/.default" {
-            (400, serde_json::json!({"error": "invalid_scope", "error_description": "AADSTS70011: The provided value for scope is not valid.", "error_codes": [70011]}))
+            (
+                400,
+                serde_json::json!({"error": "invalid_scope", "error_description": "AADSTS70011: The provided value for scope is not valid.", "error_codes": [70011]}),
+            )
         } else {
-            (200, serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": jwt()}))
+            (
+                200,
+                serde_json::json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": jwt()}),
+            )
         };
         let body = json.to_string();
         let reason = if status == 200 { "OK" } else { "Error" };
@@ -102,12 +137,19 @@ fn serve(stream: &mut (impl Read + Write), seen: &Mutex<Vec<String>>, secret: &s
 
 /// An unsigned access token for Azure Storage, valid for an hour.
 fn jwt() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let header = B64URL.encode(r#"{"alg":"RS256","typ":"JWT"}"#);
     let claims = serde_json::json!({
         "aud": "https://storage.azure.com", "iss": format!("https://sts.windows.net/{TENANT}/"),
         "iat": now - 60, "nbf": now - 60, "exp": now + 3600, "tid": TENANT, "appid": CLIENT_ID,
         "oid": "11111111-2222-3333-4444-555555555555", "sub": "11111111-2222-3333-4444-555555555555",
     });
-    format!("{header}.{}.{}", B64URL.encode(claims.to_string()), B64URL.encode("fake-signature"))
+    format!(
+        "{header}.{}.{}",
+        B64URL.encode(claims.to_string()),
+        B64URL.encode("fake-signature")
+    )
 }

@@ -16,13 +16,26 @@ fn run(_input: Json) -> aw_guest::Result<Json> {
 
     let created = lake.create_container(&container, true)?;
     lake.make_dirs(&container, &folder, true)?;
-    let written = lake.upload(&container, &path, CSV.as_bytes(), &UploadOptions::new().content_type("text/csv"))?;
-    log::info!("wrote {} ({} bytes, {})", path, written.size, written.content_type.as_deref().unwrap_or("?"));
+    let written = lake.upload(
+        &container,
+        &path,
+        CSV.as_bytes(),
+        &UploadOptions::new().content_type("text/csv"),
+    )?;
+    log::info!(
+        "wrote {} ({} bytes, {})",
+        path,
+        written.size,
+        written.content_type.as_deref().unwrap_or("?")
+    );
 
     let props = lake.properties(&container, &path)?;
     let bytes = lake.download(&container, &path, None)?;
     let text = String::from_utf8(bytes).map_err(|_| Error::permanent("the CSV is not UTF-8"))?;
-    let rows: Vec<Vec<String>> = text.lines().map(|l| l.split(',').map(String::from).collect()).collect();
+    let rows: Vec<Vec<String>> = text
+        .lines()
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
 
     lake.delete_path(&container, &folder, true)?;
     let cleaned = !lake.exists(&container, &path)?;

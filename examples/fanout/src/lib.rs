@@ -24,11 +24,18 @@ const PER_TASK: u64 = 1000;
 
 fn flow(input: Input) -> aw_guest::Result<Json> {
     let n = input.n.unwrap_or(100);
-    let slice = |i: u64| Slice { from: i * PER_TASK + 1, to: (i + 1) * PER_TASK };
+    let slice = |i: u64| Slice {
+        from: i * PER_TASK + 1,
+        to: (i + 1) * PER_TASK,
+    };
     let parts: Vec<u128> = if input.inline {
-        (0..n).map(|i| sum_squares(slice(i))).collect::<aw_guest::Result<_>>()?
+        (0..n)
+            .map(|i| sum_squares(slice(i)))
+            .collect::<aw_guest::Result<_>>()?
     } else {
-        let handles = (0..n).map(|i| tasks::spawn("sum_squares", &slice(i), Options::new())).collect::<aw_guest::Result<Vec<_>>>()?;
+        let handles = (0..n)
+            .map(|i| tasks::spawn("sum_squares", &slice(i), Options::new()))
+            .collect::<aw_guest::Result<Vec<_>>>()?;
         tasks::join_all(&handles)?
     };
     let total: u128 = parts.iter().sum();

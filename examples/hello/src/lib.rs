@@ -24,7 +24,11 @@ fn run(input: Input) -> aw_guest::Result<Output> {
     let secret_length = token.reveal().len();
     log::info!("hello task: table={table}, api-token has {secret_length} characters");
     let name = input.name.unwrap_or_else(|| "world".to_string());
-    Ok(Output { greeting: format!("hello, {name}"), table, secret_length })
+    Ok(Output {
+        greeting: format!("hello, {name}"),
+        table,
+        secret_length,
+    })
 }
 
 aw_guest::task!(run);

@@ -11,12 +11,17 @@ fn run(_input: Json) -> aw_guest::Result<Json> {
     let db = postgres::open(None)?;
     // setup
     db.execute(&format!("DROP TABLE IF EXISTS {table}"), &[])?;
-    db.execute(&format!("CREATE TABLE {table} (id serial PRIMARY KEY, value int4 NOT NULL)"), &[])?;
+    db.execute(
+        &format!("CREATE TABLE {table} (id serial PRIMARY KEY, value int4 NOT NULL)"),
+        &[],
+    )?;
     // insert 0..4, atomically and pipelined
     let rows: Vec<Vec<Value>> = (0..5).map(|i: i32| vec![i.into()]).collect();
     let inserted = db.execute_many(&format!("INSERT INTO {table} (value) VALUES ($1)"), &rows)?;
     // sum
-    let sum = db.query_value(&format!("SELECT sum(value)::int8 FROM {table}"), &[])?.and_then(|v| v.as_i64());
+    let sum = db
+        .query_value(&format!("SELECT sum(value)::int8 FROM {table}"), &[])?
+        .and_then(|v| v.as_i64());
     log::info!("inserted {inserted} rows into {table}; sum = {sum:?}");
     Ok(json!({ "inserted": inserted, "sum": sum }))
 }

@@ -21,18 +21,41 @@ const CATEGORIES: [&str; 5] = ["alpha", "beta", "gamma", "delta", "epsilon"];
 fn run(input: Input) -> aw_guest::Result<Json> {
     let rows = input.rows.unwrap_or(100_000);
     let prefix = config::get("table_prefix")?;
-    let (staging, clean, summary) = (format!("{prefix}_staging"), format!("{prefix}_clean"), format!("{prefix}_summary"));
+    let (staging, clean, summary) = (
+        format!("{prefix}_staging"),
+        format!("{prefix}_clean"),
+        format!("{prefix}_summary"),
+    );
     let db = postgres::open(None)?;
 
-    db.execute(&format!("DROP TABLE IF EXISTS {staging}, {clean}, {summary}"), &[])?;
-    db.execute(&format!("CREATE TABLE {staging} (id int8, category text, amount text, seen_at text)"), &[])?;
+    db.execute(
+        &format!("DROP TABLE IF EXISTS {staging}, {clean}, {summary}"),
+        &[],
+    )?;
+    db.execute(
+        &format!("CREATE TABLE {staging} (id int8, category text, amount text, seen_at text)"),
+        &[],
+    )?;
 
     // 1. COPY the generated CSV (a few malformed amounts, as real exports have).
-    let sink = db.copy_in(&staging, &["id", "category", "amount", "seen_at"], &CopyFormat::csv(true))?;
+    let sink = db.copy_in(
+        &staging,
+        &["id", "category", "amount", "seen_at"],
+        &CopyFormat::csv(true),
+    )?;
     let mut chunk = String::from("id,category,amount,seen_at\n");
     for i in 1..=rows {
-        let amount = if i % 1000 == 0 { "n/a".to_string() } else { format!("{}.{:02}", i % 500, i % 100) };
-        chunk.push_str(&format!("{i},{},{amount},2024-01-{:02}T{:02}:00:00Z\n", CATEGORIES[(i % 5) as usize], 1 + i % 28, i % 24));
+        let amount = if i % 1000 == 0 {
+            "n/a".to_string()
+        } else {
+            format!("{}.{:02}", i % 500, i % 100)
+        };
+        chunk.push_str(&format!(
+            "{i},{},{amount},2024-01-{:02}T{:02}:00:00Z\n",
+            CATEGORIES[(i % 5) as usize],
+            1 + i % 28,
+            i % 24
+        ));
         if chunk.len() > 256 * 1024 {
             sink.write(chunk.as_bytes())?;
             chunk.clear();
@@ -51,12 +74,21 @@ fn run(input: Input) -> aw_guest::Result<Json> {
         ),
         &[],
     )?;
-    let rejected = tx.query_value(&format!("SELECT count(*) FROM {staging} WHERE amount !~ '^[0-9]+(\\.[0-9]+)?$'"), &[])?.and_then(|v| v.as_i64());
+    let rejected = tx
+        .query_value(
+            &format!("SELECT count(*) FROM {staging} WHERE amount !~ '^[0-9]+(\\.[0-9]+)?$'"),
+            &[],
+        )?
+        .and_then(|v| v.as_i64());
     tx.commit()?;
     log::info!("cleaned {cleaned} rows, rejected {rejected:?}");
 
     // 3. Stream the clean rows back and aggregate in the guest, in batches.
-    let stream = db.query_stream(&format!("SELECT category, amount FROM {clean}"), &[], 10_000)?;
+    let stream = db.query_stream(
+        &format!("SELECT category, amount FROM {clean}"),
+        &[],
+        10_000,
+    )?;
     let mut totals: BTreeMap<String, (u64, f64)> = BTreeMap::new();
     let mut streamed = 0u64;
     while let Some(batch) = stream.next()? {
@@ -71,13 +103,29 @@ fn run(input: Input) -> aw_guest::Result<Json> {
     }
 
     // 4. Write the summary.
-    db.execute(&format!("CREATE TABLE {summary} (category text PRIMARY KEY, rows int8, total numeric(14,2))"), &[])?;
+    db.execute(
+        &format!(
+            "CREATE TABLE {summary} (category text PRIMARY KEY, rows int8, total numeric(14,2))"
+        ),
+        &[],
+    )?;
     let summary_rows: Vec<Vec<Value>> = totals
         .iter()
-        .map(|(c, (n, t))| vec![c.clone().into(), (*n as i64).into(), Value::Numeric(format!("{t:.2}"))])
+        .map(|(c, (n, t))| {
+            vec![
+                c.clone().into(),
+                (*n as i64).into(),
+                Value::Numeric(format!("{t:.2}")),
+            ]
+        })
         .collect();
-    let written = db.execute_many(&format!("INSERT INTO {summary} VALUES ($1, $2, $3)"), &summary_rows)?;
-    let check = db.query_value(&format!("SELECT sum(rows)::int8 FROM {summary}"), &[])?.and_then(|v| v.as_i64());
+    let written = db.execute_many(
+        &format!("INSERT INTO {summary} VALUES ($1, $2, $3)"),
+        &summary_rows,
+    )?;
+    let check = db
+        .query_value(&format!("SELECT sum(rows)::int8 FROM {summary}"), &[])?
+        .and_then(|v| v.as_i64());
 
     Ok(json!({
         "staged": staged,

@@ -17,7 +17,10 @@ fn run(_input: Json) -> aw_guest::Result<Json> {
     let lake = adls2::open(None)?;
 
     db.execute(&format!("DROP TABLE IF EXISTS {table}"), &[])?;
-    db.execute(&format!("CREATE TABLE {table} (id int8 PRIMARY KEY, category text, amount numeric(12,2))"), &[])?;
+    db.execute(
+        &format!("CREATE TABLE {table} (id int8 PRIMARY KEY, category text, amount numeric(12,2))"),
+        &[],
+    )?;
     db.execute(
         &format!("INSERT INTO {table} SELECT i, (ARRAY['alpha','beta','gamma'])[1 + i % 3], round((i * 1.37)::numeric % 500, 2) FROM generate_series(1, 30000) i"),
         &[],
@@ -27,9 +30,17 @@ fn run(_input: Json) -> aw_guest::Result<Json> {
     let mut files = Vec::new();
     for category in CATEGORIES {
         let path = format!("exports/{table}/category={category}/part-0000.csv");
-        let query = format!("SELECT id, category, amount FROM {table} WHERE category = '{category}' ORDER BY id");
+        let query = format!(
+            "SELECT id, category, amount FROM {table} WHERE category = '{category}' ORDER BY id"
+        );
         let source = db.copy_out(&CopyFrom::Query(query), &[], &CopyFormat::csv(true))?;
-        let mut writer = lake.open_writer(&container, &path, &UploadOptions::new().content_type("text/csv").meta("source_table", &table))?;
+        let mut writer = lake.open_writer(
+            &container,
+            &path,
+            &UploadOptions::new()
+                .content_type("text/csv")
+                .meta("source_table", &table),
+        )?;
         let mut bytes = 0u64;
         while let Some(chunk) = source.read()? {
             bytes += chunk.len() as u64;

@@ -25,7 +25,11 @@ pub fn open(profile: Option<&str>) -> Result<Client> {
 impl UploadOptions {
     /// No content type (application/octet-stream), no metadata, overwrite allowed.
     pub fn new() -> Self {
-        UploadOptions { content_type: None, metadata: Vec::new(), overwrite: true }
+        UploadOptions {
+            content_type: None,
+            metadata: Vec::new(),
+            overwrite: true,
+        }
     }
 
     pub fn content_type(mut self, content_type: &str) -> Self {
@@ -78,31 +82,65 @@ impl Client {
         Ok(self.0.make_dirs(container, path, exist_ok)?)
     }
 
-    pub fn upload(&self, container: &str, path: &str, data: &[u8], options: &UploadOptions) -> Result<PathInfo> {
+    pub fn upload(
+        &self,
+        container: &str,
+        path: &str,
+        data: &[u8],
+        options: &UploadOptions,
+    ) -> Result<PathInfo> {
         Ok(self.0.upload(container, path, data, options)?)
     }
 
     /// A streamed upload; nothing is visible at the path until [`Writer::finish`].
-    pub fn open_writer(&self, container: &str, path: &str, options: &UploadOptions) -> Result<Writer> {
+    pub fn open_writer(
+        &self,
+        container: &str,
+        path: &str,
+        options: &UploadOptions,
+    ) -> Result<Writer> {
         Ok(Writer(self.0.open_writer(container, path, options)?))
     }
 
-    pub fn download(&self, container: &str, path: &str, range: Option<ByteRange>) -> Result<Vec<u8>> {
+    pub fn download(
+        &self,
+        container: &str,
+        path: &str,
+        range: Option<ByteRange>,
+    ) -> Result<Vec<u8>> {
         Ok(self.0.download(container, path, range)?)
     }
 
     /// A streamed download in chunks of `chunk_size` (`None`: the profile's block size).
-    pub fn open_reader(&self, container: &str, path: &str, range: Option<ByteRange>, chunk_size: Option<u32>) -> Result<Reader> {
-        Ok(Reader(self.0.open_reader(container, path, range, chunk_size)?))
+    pub fn open_reader(
+        &self,
+        container: &str,
+        path: &str,
+        range: Option<ByteRange>,
+        chunk_size: Option<u32>,
+    ) -> Result<Reader> {
+        Ok(Reader(
+            self.0.open_reader(container, path, range, chunk_size)?,
+        ))
     }
 
     /// The entries under directory `prefix`, one page per iteration.
-    pub fn list_paths(&self, container: &str, prefix: Option<&str>, recursive: bool) -> Result<Listing> {
+    pub fn list_paths(
+        &self,
+        container: &str,
+        prefix: Option<&str>,
+        recursive: bool,
+    ) -> Result<Listing> {
         Ok(Listing(self.0.list_paths(container, prefix, recursive)?))
     }
 
     /// Every entry under `prefix`, all pages collected.
-    pub fn list_all(&self, container: &str, prefix: Option<&str>, recursive: bool) -> Result<Vec<PathInfo>> {
+    pub fn list_all(
+        &self,
+        container: &str,
+        prefix: Option<&str>,
+        recursive: bool,
+    ) -> Result<Vec<PathInfo>> {
         let mut all = Vec::new();
         for page in self.list_paths(container, prefix, recursive)? {
             all.extend(page?);

@@ -24,7 +24,12 @@ impl Error {
     /// An error of `kind`; retryable when the kind usually is (`transient`, `timeout`).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         let retryable = matches!(kind, ErrorKind::Transient | ErrorKind::Timeout);
-        Error { kind, message: message.into(), code: None, retryable }
+        Error {
+            kind,
+            message: message.into(),
+            code: None,
+            retryable,
+        }
     }
 
     /// The kind as the WIT spells it ("not-found", "invalid-input"), as the other SDKs
@@ -81,13 +86,23 @@ impl std::error::Error for Error {}
 
 impl From<wit::ConnectorError> for Error {
     fn from(e: wit::ConnectorError) -> Self {
-        Error { kind: e.kind, message: e.message, code: e.code, retryable: e.retryable }
+        Error {
+            kind: e.kind,
+            message: e.message,
+            code: e.code,
+            retryable: e.retryable,
+        }
     }
 }
 
 impl From<Error> for wit::ConnectorError {
     fn from(e: Error) -> Self {
-        wit::ConnectorError { kind: e.kind, message: e.message, code: e.code, retryable: e.retryable }
+        wit::ConnectorError {
+            kind: e.kind,
+            message: e.message,
+            code: e.code,
+            retryable: e.retryable,
+        }
     }
 }
 

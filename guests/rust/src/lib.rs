@@ -72,9 +72,18 @@ where
     I: serde::de::DeserializeOwned,
     O: serde::Serialize,
 {
-    let decoded: I = serde_json::from_str(input)
-        .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("cannot decode the task input: {e}")))?;
+    let decoded: I = serde_json::from_str(input).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("cannot decode the task input: {e}"),
+        )
+    })?;
     let output = run(decoded)?;
-    serde_json::to_string(&output)
-        .map_err(|e| Error::new(ErrorKind::Permanent, format!("cannot encode the task output: {e}")).into())
+    serde_json::to_string(&output).map_err(|e| {
+        Error::new(
+            ErrorKind::Permanent,
+            format!("cannot encode the task output: {e}"),
+        )
+        .into()
+    })
 }

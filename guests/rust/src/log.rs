@@ -34,4 +34,7 @@ macro_rules! __aw_warn { ($($arg:tt)*) => { $crate::__aw_log!(Warn, $($arg)*) };
 #[macro_export]
 macro_rules! __aw_error { ($($arg:tt)*) => { $crate::__aw_log!(Error, $($arg)*) }; }
 
-pub use crate::{__aw_debug as debug, __aw_error as error, __aw_info as info, __aw_trace as trace, __aw_warn as warn};
+pub use crate::{
+    __aw_debug as debug, __aw_error as error, __aw_info as info, __aw_trace as trace,
+    __aw_warn as warn,
+};

@@ -43,11 +43,16 @@ pub fn apply(root: &mut Table, vars: &[(String, String)]) -> Result<(), ConfigEr
             }
             None => {
                 let source = Source::EnvJson(overlay.var.clone());
-                let parsed: serde_json::Value = serde_json::from_str(&overlay.value).map_err(|e| ConfigError::Env {
-                    var: overlay.var.clone(),
-                    message: format!("is not valid JSON ({e}); expected an object of keys"),
-                })?;
-                let Some(Node { value: Value::Table(table), .. }) = Node::from_json(parsed, &source)? else {
+                let parsed: serde_json::Value =
+                    serde_json::from_str(&overlay.value).map_err(|e| ConfigError::Env {
+                        var: overlay.var.clone(),
+                        message: format!("is not valid JSON ({e}); expected an object of keys"),
+                    })?;
+                let Some(Node {
+                    value: Value::Table(table),
+                    ..
+                }) = Node::from_json(parsed, &source)?
+                else {
                     return Err(ConfigError::Env {
                         var: overlay.var,
                         message: "must hold a JSON object of keys".into(),
@@ -56,7 +61,10 @@ pub fn apply(root: &mut Table, vars: &[(String, String)]) -> Result<(), ConfigEr
                 let mut wrapped = table;
                 for segment in overlay.table.iter().rev() {
                     let mut outer = Table::new();
-                    outer.insert(segment.clone(), Node::new(Value::Table(wrapped), source.clone()));
+                    outer.insert(
+                        segment.clone(),
+                        Node::new(Value::Table(wrapped), source.clone()),
+                    );
                     wrapped = outer;
                 }
                 merge(root, wrapped);
@@ -110,5 +118,10 @@ fn parse_var(var: &str, value: &str) -> Result<Option<Overlay>, ConfigError> {
         }
         Some(segments)
     };
-    Ok(Some(Overlay { table, key, var: var.to_string(), value: value.to_string() }))
+    Ok(Some(Overlay {
+        table,
+        key,
+        var: var.to_string(),
+        value: value.to_string(),
+    }))
 }

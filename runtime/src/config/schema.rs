@@ -8,6 +8,9 @@
 use super::tree::{Node, Table, Value};
 use super::{values, ConfigError};
 
+/// The prefix that marks a string as a reference to a secret.
+pub const SECRET_SCHEME: &str = "secret://";
+
 /// The type a key's value must parse as.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
@@ -212,9 +215,7 @@ pub fn connector_key_kind(connector: &str, key: &str) -> Option<Kind> {
 /// only `secret://` references, which name a secret without revealing it.
 pub fn display_value(connector: &str, key: &str, node: &Node) -> serde_json::Value {
     match (&node.value, connector_key_kind(connector, key)) {
-        (Value::Str(s), _) if s.starts_with(crate::secrets::SECRET_SCHEME) => {
-            serde_json::Value::String(s.clone())
-        }
+        (Value::Str(s), _) if s.starts_with(SECRET_SCHEME) => serde_json::Value::String(s.clone()),
         (_, Some(Kind::Secret)) => serde_json::Value::String("***".into()),
         _ => node.to_json(),
     }

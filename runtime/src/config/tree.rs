@@ -45,7 +45,7 @@ pub enum Value {
     List(Vec<Node>),
     Table(Table),
     /// A resolved `secret://` reference, or a literal in a key the schema marks as secret.
-    Secret(crate::secrets::SecretValue),
+    Secret(crate::redact::SecretValue),
 }
 
 /// A value plus its source.
@@ -90,7 +90,10 @@ impl Node {
 
     /// Converts a JSON value; `null` becomes `None` and the key is left out (JSON overlays
     /// cannot delete keys a file set, only replace them).
-    pub fn from_json(value: serde_json::Value, source: &Source) -> Result<Option<Node>, ConfigError> {
+    pub fn from_json(
+        value: serde_json::Value,
+        source: &Source,
+    ) -> Result<Option<Node>, ConfigError> {
         let v = match value {
             serde_json::Value::Null => return Ok(None),
             serde_json::Value::String(s) => Value::Str(s),
@@ -176,8 +179,14 @@ pub fn merge(base: &mut Table, overlay: Table) {
     for (key, node) in overlay {
         match (base.get_mut(&key), node) {
             (
-                Some(Node { value: Value::Table(existing), .. }),
-                Node { value: Value::Table(incoming), .. },
+                Some(Node {
+                    value: Value::Table(existing),
+                    ..
+                }),
+                Node {
+                    value: Value::Table(incoming),
+                    ..
+                },
             ) => merge(existing, incoming),
             (_, node) => {
                 base.insert(key, node);

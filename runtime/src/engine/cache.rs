@@ -40,7 +40,11 @@ impl ComponentCache {
 
     /// `$AW_CACHE_DIR`, else `$XDG_CACHE_HOME/auto-workflow`, else `~/.cache/auto-workflow`.
     pub fn default_dir(env: &[(String, String)]) -> Option<PathBuf> {
-        let var = |name: &str| env.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| PathBuf::from(v));
+        let var = |name: &str| {
+            env.iter()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| PathBuf::from(v))
+        };
         var("AW_CACHE_DIR")
             .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("auto-workflow")))
             .or_else(|| var("HOME").map(|d| d.join(".cache").join("auto-workflow")))
@@ -48,7 +52,12 @@ impl ComponentCache {
 
     /// Loads the compiled form of `bytes` (whose SHA-256 is `digest`), compiling (and
     /// storing) it on a miss.
-    pub fn load(&self, engine: &Engine, bytes: &[u8], digest: &str) -> wasmtime::Result<(Component, CacheOutcome)> {
+    pub fn load(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        digest: &str,
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
         let Some(dir) = &self.dir else {
             return Ok((Component::new(engine, bytes)?, CacheOutcome::Disabled));
         };
@@ -64,9 +73,13 @@ impl ComponentCache {
                         tracing::debug!(path = %path.display(), "component cache hit");
                         return Ok((component, CacheOutcome::Hit));
                     }
-                    Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable cache entry: {e}"),
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), "ignoring unusable cache entry: {e}")
+                    }
                 },
-                Err(why) => tracing::warn!(path = %path.display(), "the compiled-component cache entry is damaged ({why}): recompiling and replacing it"),
+                Err(why) => {
+                    tracing::warn!(path = %path.display(), "the compiled-component cache entry is damaged ({why}): recompiling and replacing it")
+                }
             }
         }
         let component = Component::new(engine, bytes)?;
@@ -86,7 +99,9 @@ impl ComponentCache {
 /// The cache key of a component with SHA-256 `digest` for `engine`.
 fn key(engine: &Engine, digest: &str) -> String {
     let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut engine_hash);
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut engine_hash);
     format!("{digest}-{:016x}", engine_hash.finish())
 }
 
@@ -116,9 +131,12 @@ fn digest_path(path: &Path) -> PathBuf {
 
 /// Checks entry `path` against the digest beside it (public for the cold-start benchmark).
 pub fn verify(path: &Path) -> Result<(), String> {
-    let expected = std::fs::read_to_string(digest_path(path)).map_err(|e| format!("no digest beside it: {e}"))?;
+    let expected = std::fs::read_to_string(digest_path(path))
+        .map_err(|e| format!("no digest beside it: {e}"))?;
     let mut hasher = blake3::Hasher::new();
-    hasher.update_mmap_rayon(path).map_err(|e| format!("cannot read it: {e}"))?;
+    hasher
+        .update_mmap_rayon(path)
+        .map_err(|e| format!("cannot read it: {e}"))?;
     let actual = hasher.finalize().to_hex();
     if expected.trim() != actual.as_str() {
         return Err("its BLAKE3 digest does not match the one written with it".into());
@@ -169,10 +187,19 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()
 
 /// Removes temp files older than an hour (a killed run's; never one a running aw-run writes).
 fn sweep_temp_files(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
-        let is_temp = entry.file_name().to_str().is_some_and(|n| n.starts_with(".tmp-"));
-        let age = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        let is_temp = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(".tmp-"));
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
         if is_temp && age.is_some_and(|a| a > std::time::Duration::from_secs(3600)) {
             let _ = std::fs::remove_file(entry.path());
         }
@@ -188,7 +215,10 @@ mod tests {
         assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
         assert_eq!(hex(&[]), "");
         // The BLAKE3 of the empty input, as b3sum prints it.
-        assert_eq!(digest(b""), "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262");
+        assert_eq!(
+            digest(b""),
+            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
+        );
         // The one-thread and all-core paths agree.
         let big = vec![7u8; 3 << 20];
         assert_eq!(blake3_of(&big), blake3::hash(&big));

@@ -140,7 +140,10 @@ impl EpochTicker {
 /// used to be a tokio timer; a pending tokio timer makes every idle worker park with a kernel
 /// timer armed, which cost each database round trip of the guest about a microsecond.
 #[derive(Clone, Default)]
-pub struct Deadlines(Arc<Mutex<Vec<(Instant, oneshot::Sender<()>)>>>);
+pub struct Deadlines(Arc<Mutex<Vec<Waiting>>>);
+
+/// A deadline and the sender that fires it.
+type Waiting = (Instant, oneshot::Sender<()>);
 
 impl Deadlines {
     /// Completes once `at` has passed; never, if the ticker stopped first.

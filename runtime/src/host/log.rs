@@ -7,8 +7,9 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::bindings::log::{Host, Level};
 use super::HostState;
+use crate::bindings::log::{Host, Level};
+use crate::redact::cut_to;
 
 /// Longest guest log line written; the rest is cut.
 pub const MAX_LOG_LINE: usize = 64 * 1024;
@@ -75,25 +76,12 @@ pub fn cut(text: &str) -> std::borrow::Cow<'_, str> {
     cut_to(text, MAX_LOG_LINE)
 }
 
-/// `text` cut to at most `max` bytes on a character boundary, saying so. Scrub secrets
-/// before cutting: a cut secret no longer matches the scrubber.
-pub fn cut_to(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    if text.len() <= max {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    std::borrow::Cow::Owned(format!(
-        "{} ... [{} more bytes cut]",
-        &text[..end],
-        text.len() - end
-    ))
-}
-
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        #[cfg(feature = "test-hooks")]
+        if message == "aw-test-hook: panic in the host" {
+            panic!("test hook: the host's `log` call panicked on purpose");
+        }
         let run = &self.run;
         let component = run.component.as_str();
         self.log_rate.write(component, || {
@@ -114,13 +102,6 @@ impl Host for HostState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cut_to_keeps_whole_characters_and_says_how_much_it_cut() {
-        assert_eq!(cut_to("short", 10), "short");
-        // 'é' is two bytes: a cut at 3 bytes keeps one of them whole.
-        assert_eq!(cut_to("ééé", 3), "é ... [4 more bytes cut]");
-    }
 
     #[test]
     fn lines_past_the_burst_are_dropped_and_counted() {

@@ -2,8 +2,6 @@
 //! state (`HostState`) they share through the store.
 
 pub mod adls2;
-pub mod bindings;
-pub mod budget;
 mod config;
 pub mod log;
 pub mod pem;
@@ -17,10 +15,12 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::bindings;
+use crate::bindings::types::{ConnectorError, ErrorKind};
+use crate::budget;
 use crate::engine::limits::InstanceLimiter;
 use crate::grants::{Denied, Grants};
-use crate::secrets::{Scrubber, SecretValue};
-use bindings::types::{ConnectorError, ErrorKind};
+use crate::redact::{Scrubber, SecretValue};
 
 /// What every instance of one run shares: grants, granted secrets, the scrubber.
 pub struct RunContext {
@@ -81,17 +81,6 @@ impl HostState {
             Ok(object) => Ok(self.table.push(object)?),
             Err(e) => Err(e),
         })
-    }
-}
-
-/// A classified error without a remote code; transient and timeout errors are retryable.
-pub fn connector_error(kind: ErrorKind, message: impl Into<String>) -> ConnectorError {
-    let retryable = matches!(kind, ErrorKind::Transient | ErrorKind::Timeout);
-    ConnectorError {
-        kind,
-        message: message.into(),
-        code: None,
-        retryable,
     }
 }
 

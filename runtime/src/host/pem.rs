@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::config::{values, ConfigError, Node, Value};
-use crate::secrets::SecretValue;
+use crate::redact::SecretValue;
 
 /// Where a TLS file comes from.
 #[derive(Debug, Clone)]
@@ -27,7 +27,8 @@ impl Pem {
     pub fn read(&self, key: &str) -> Result<Vec<u8>, String> {
         match self {
             Pem::Inline(secret) => Ok(secret.reveal().as_bytes().to_vec()),
-            Pem::Path(path) => std::fs::read(path).map_err(|e| format!("cannot read {key} {}: {e}", path.display())),
+            Pem::Path(path) => std::fs::read(path)
+                .map_err(|e| format!("cannot read {key} {}: {e}", path.display())),
         }
     }
 }

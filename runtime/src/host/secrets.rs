@@ -3,22 +3,27 @@
 
 use wasmtime::component::Resource;
 
-use super::bindings::secrets::{Host, HostSecret};
-use super::bindings::types::ConnectorError;
 use super::HostState;
-use crate::secrets::SecretValue;
+use crate::bindings::secrets::{Host, HostSecret};
+use crate::bindings::types::ConnectorError;
+use crate::redact::SecretValue;
 
 /// The host side of a guest's `secret` handle.
 pub struct SecretHandle(SecretValue);
 
 impl Host for HostState {
-    fn get(&mut self, name: String) -> wasmtime::Result<Result<Resource<SecretHandle>, ConnectorError>> {
+    fn get(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<Resource<SecretHandle>, ConnectorError>> {
         if let Err(denied) = self.run.grants.secret(&name) {
             return Ok(Err(denied.into()));
         }
         // Granted secrets were all resolved before the guest started; a miss here is a host bug.
         let Some(value) = self.run.secrets.get(&name).cloned() else {
-            return Err(wasmtime::format_err!("granted secret `{name}` was not resolved before the run"));
+            return Err(wasmtime::format_err!(
+                "granted secret `{name}` was not resolved before the run"
+            ));
         };
         Ok(Ok(self.table.push(SecretHandle(value))?))
     }

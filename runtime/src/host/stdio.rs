@@ -12,7 +12,7 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
 use super::log::{cut, LogRate};
-use crate::secrets::Scrubber;
+use crate::redact::Scrubber;
 
 /// Longest line kept before it is logged in pieces (a guest printing without newlines must not
 /// grow host memory without bound).
@@ -43,7 +43,11 @@ impl StderrTail {
     /// The kept lines, oldest first, joined with newlines.
     pub fn text(&self) -> String {
         let lines = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        lines.iter().map(String::as_str).collect::<Vec<_>>().join("\n")
+        lines
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -59,8 +63,20 @@ pub struct GuestOutput {
 
 impl GuestOutput {
     /// Captures `stream` of `component`, its lines counted against `rate`.
-    pub fn new(stream: Stream, component: Arc<str>, scrubber: Scrubber, tail: StderrTail, rate: Arc<LogRate>) -> Self {
-        GuestOutput { stream, component, scrubber, tail, rate }
+    pub fn new(
+        stream: Stream,
+        component: Arc<str>,
+        scrubber: Scrubber,
+        tail: StderrTail,
+        rate: Arc<LogRate>,
+    ) -> Self {
+        GuestOutput {
+            stream,
+            component,
+            scrubber,
+            tail,
+            rate,
+        }
     }
 
     fn emit(&self, raw: &[u8]) {
@@ -73,7 +89,9 @@ impl GuestOutput {
         self.rate.write(component, || {
             let line = cut(&self.scrubber.scrub(trimmed)).into_owned();
             match self.stream {
-                Stream::Stdout => tracing::info!(target: "guest", component, stream = "stdout", "{line}"),
+                Stream::Stdout => {
+                    tracing::info!(target: "guest", component, stream = "stdout", "{line}")
+                }
                 Stream::Stderr => {
                     tracing::warn!(target: "guest", component, stream = "stderr", "{line}");
                     self.tail.push(line);
@@ -91,7 +109,10 @@ impl IsTerminal for GuestOutput {
 
 impl StdoutStream for GuestOutput {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
-        Box::new(LineWriter { output: self.clone(), buffer: Vec::new() })
+        Box::new(LineWriter {
+            output: self.clone(),
+            buffer: Vec::new(),
+        })
     }
 }
 
@@ -106,7 +127,11 @@ impl LineWriter {
         while !bytes.is_empty() {
             // Up to the next newline, but never more than fills the buffer to MAX_LINE.
             let room = MAX_LINE.saturating_sub(self.buffer.len()).max(1);
-            let take = bytes.iter().take(room).position(|b| *b == b'\n').map_or(room.min(bytes.len()), |pos| pos + 1);
+            let take = bytes
+                .iter()
+                .take(room)
+                .position(|b| *b == b'\n')
+                .map_or(room.min(bytes.len()), |pos| pos + 1);
             self.buffer.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
             if self.buffer.ends_with(b"\n") || self.buffer.len() >= MAX_LINE {
@@ -124,7 +149,11 @@ impl LineWriter {
 }
 
 impl AsyncWrite for LineWriter {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.get_mut().push(buf);
         Poll::Ready(Ok(buf.len()))
     }

@@ -5,19 +5,15 @@
 //! a silent `None`). Every resolved value is registered with the [`Scrubber`].
 
 mod providers;
-mod value;
 
 use std::collections::HashMap;
 
 pub use providers::{env_name, Provider};
-pub use value::{Scrubber, SecretValue};
 
-use crate::config::schema::{self, Kind};
+use crate::config::schema::{self, Kind, SECRET_SCHEME};
 use crate::config::{values, Config, ConfigError, Node, Table, Value};
+use crate::redact::{Scrubber, SecretValue};
 use providers::Lookup;
-
-/// The prefix that marks a string as a reference to a secret.
-pub const SECRET_SCHEME: &str = "secret://";
 
 /// A secret could not be resolved. Never carries the value.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +38,11 @@ pub struct Secrets {
 impl Secrets {
     /// Providers from `[secrets]`: `providers` (default `env`, plus `dir` when `dir` is set)
     /// and `dir` (relative to the config file). `env` is the process environment.
-    pub fn from_config(config: &Config, env: &[(String, String)], scrubber: Scrubber) -> Result<Self, ConfigError> {
+    pub fn from_config(
+        config: &Config,
+        env: &[(String, String)],
+        scrubber: Scrubber,
+    ) -> Result<Self, ConfigError> {
         let section = config.section("secrets")?;
         let dir = match section.get("dir") {
             Some(node) => Some(config.base_dir().join(values::string(node, "secrets.dir")?)),
@@ -55,9 +55,14 @@ impl Secrets {
         };
         let mut providers = Vec::new();
         for name in names {
-            let source = section.get("providers").map(|n| n.source.clone()).unwrap_or(crate::config::Source::Default);
+            let source = section
+                .get("providers")
+                .map(|n| n.source.clone())
+                .unwrap_or(crate::config::Source::Default);
             match name.as_str() {
-                "env" => providers.push(Provider::Env(env.iter().cloned().collect::<HashMap<_, _>>())),
+                "env" => providers.push(Provider::Env(
+                    env.iter().cloned().collect::<HashMap<_, _>>(),
+                )),
                 "dir" => match &dir {
                     Some(d) => providers.push(Provider::Dir(d.clone())),
                     None => {
@@ -77,12 +82,18 @@ impl Secrets {
                 }
             }
         }
-        Ok(Secrets { providers, scrubber })
+        Ok(Secrets {
+            providers,
+            scrubber,
+        })
     }
 
     /// Secrets with explicit providers (tests and embedders).
     pub fn new(providers: Vec<Provider>, scrubber: Scrubber) -> Self {
-        Secrets { providers, scrubber }
+        Secrets {
+            providers,
+            scrubber,
+        }
     }
 
     /// The scrubber resolved values are registered with.
@@ -93,7 +104,10 @@ impl Secrets {
     /// Resolves `name` with the first provider that has it.
     pub fn resolve(&self, name: &str) -> Result<SecretValue, SecretError> {
         if name.is_empty() {
-            return Err(SecretError::InvalidName { name: name.into(), reason: "the name is empty".into() });
+            return Err(SecretError::InvalidName {
+                name: name.into(),
+                reason: "the name is empty".into(),
+            });
         }
         let mut tried = Vec::new();
         for provider in &self.providers {
@@ -108,7 +122,10 @@ impl Secrets {
         if tried.is_empty() {
             tried.push("no providers are configured".into());
         }
-        Err(SecretError::Missing { name: name.to_string(), tried: tried.join(", ") })
+        Err(SecretError::Missing {
+            name: name.to_string(),
+            tried: tried.join(", "),
+        })
     }
 
     /// A copy of a connector profile's table with every `secret://` reference resolved and
@@ -140,9 +157,12 @@ impl Secrets {
                 }
                 Value::Table(out)
             }
-            Value::List(items) => {
-                Value::List(items.iter().map(|i| self.resolve_node(i, false)).collect::<Result<_, _>>()?)
-            }
+            Value::List(items) => Value::List(
+                items
+                    .iter()
+                    .map(|i| self.resolve_node(i, false))
+                    .collect::<Result<_, _>>()?,
+            ),
             other => other.clone(),
         };
         Ok(Node::new(value, node.source.clone()))

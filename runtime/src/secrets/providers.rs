@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
-use super::{SecretError, SecretValue};
+use super::SecretError;
+use crate::redact::SecretValue;
 
 /// One place secrets are looked up.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +38,9 @@ impl Provider {
             }
             Provider::Dir(dir) => {
                 let relative = Path::new(name);
-                let safe = relative.components().all(|c| matches!(c, Component::Normal(_)));
+                let safe = relative
+                    .components()
+                    .all(|c| matches!(c, Component::Normal(_)));
                 if !safe {
                     return Err(SecretError::InvalidName {
                         name: name.to_string(),
@@ -47,10 +50,11 @@ impl Provider {
                 let path = dir.join(relative);
                 match std::fs::read(&path) {
                     Ok(bytes) => {
-                        let mut text = String::from_utf8(bytes).map_err(|_| SecretError::Unreadable {
-                            name: name.to_string(),
-                            reason: format!("{} is not UTF-8 text", path.display()),
-                        })?;
+                        let mut text =
+                            String::from_utf8(bytes).map_err(|_| SecretError::Unreadable {
+                                name: name.to_string(),
+                                reason: format!("{} is not UTF-8 text", path.display()),
+                            })?;
                         if text.ends_with('\n') {
                             text.pop();
                             if text.ends_with('\r') {
@@ -74,7 +78,15 @@ impl Provider {
 
 /// `dev/db-password` -> `DEV_DB_PASSWORD`.
 pub fn env_name(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -90,7 +102,13 @@ mod tests {
     #[test]
     fn dir_provider_refuses_paths_out_of_its_directory() {
         let p = Provider::Dir(PathBuf::from("/tmp"));
-        assert!(matches!(p.lookup("../etc/passwd"), Err(SecretError::InvalidName { .. })));
-        assert!(matches!(p.lookup("/etc/passwd"), Err(SecretError::InvalidName { .. })));
+        assert!(matches!(
+            p.lookup("../etc/passwd"),
+            Err(SecretError::InvalidName { .. })
+        ));
+        assert!(matches!(
+            p.lookup("/etc/passwd"),
+            Err(SecretError::InvalidName { .. })
+        ));
     }
 }

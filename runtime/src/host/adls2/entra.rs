@@ -14,16 +14,20 @@ use async_trait::async_trait;
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::headers::{HeaderName, HeaderValue, Headers};
-use azure_core::http::{AsyncRawResponse, Body, ClientOptions, FixedRetryOptions, HttpClient, Request, RetryOptions, Transport};
+use azure_core::http::{
+    AsyncRawResponse, Body, ClientOptions, FixedRetryOptions, HttpClient, Request, RetryOptions,
+    Transport,
+};
 use azure_identity::{
-    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions, DeveloperToolsCredential, ManagedIdentityCredential,
-    ManagedIdentityCredentialOptions, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    DeveloperToolsCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 use futures_util::TryStreamExt;
 use tokio::sync::OnceCell;
 
 use super::settings::EntraSettings;
-use crate::secrets::SecretValue;
+use crate::redact::SecretValue;
 
 /// The scope of every Azure Storage token.
 const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
@@ -35,25 +39,21 @@ pub struct TokenSource {
 }
 
 impl TokenSource {
-    /// Checks the settings now, so a missing tenant or client id fails the run at start-up.
-    pub fn new(settings: EntraSettings) -> Result<TokenSource, String> {
-        if settings.client_secret.is_some() && (settings.tenant_id.is_none() || settings.client_id.is_none()) {
-            return Err("client_secret needs tenant_id and client_id".into());
+    /// A token source for checked settings (`CredentialSettings::entra`); nothing is fetched
+    /// until the first request.
+    pub fn new(settings: EntraSettings) -> TokenSource {
+        TokenSource {
+            settings,
+            credential: OnceCell::new(),
         }
-        if settings.client_secret.is_none() && !settings.default_chain {
-            return Err("Entra ID needs client_secret (with tenant_id and client_id) or use_default_credentials = true".into());
-        }
-        if let Some(host) = &settings.authority_host {
-            if !host.starts_with("https://") {
-                return Err("authority_host must be an https:// URL".into());
-            }
-        }
-        Ok(TokenSource { settings, credential: OnceCell::new() })
     }
 
     /// A valid token (cached and refreshed by the credential), fetched with `http`.
     pub async fn token(&self, http: &reqwest::Client) -> Result<SecretValue, String> {
-        let credential = self.credential.get_or_try_init(|| async { self.build(http) }).await?;
+        let credential = self
+            .credential
+            .get_or_try_init(|| async { self.build(http) })
+            .await?;
         let token = credential
             .get_token(&[STORAGE_SCOPE], None)
             .await
@@ -61,21 +61,18 @@ impl TokenSource {
         Ok(SecretValue::new(token.token.secret().to_string()))
     }
 
-    /// Values the scrubber must know.
-    pub fn secret_parts(&self) -> Vec<SecretValue> {
-        self.settings.client_secret.iter().cloned().collect()
-    }
-
     fn options(&self, http: &reqwest::Client) -> ClientOptions {
-        let mut options = ClientOptions::default();
-        options.transport = Some(Transport::new(Arc::new(Reqwest(http.clone()))));
-        // A few quick retries: a token endpoint that keeps failing should fail the call soon,
-        // not after the SDK's default minutes of backoff.
-        options.retry = RetryOptions::fixed(FixedRetryOptions {
-            delay: azure_core::time::Duration::milliseconds(300),
-            max_retries: 2,
-            max_total_elapsed: azure_core::time::Duration::seconds(30),
-        });
+        let mut options = ClientOptions {
+            transport: Some(Transport::new(Arc::new(Reqwest(http.clone())))),
+            // A few quick retries: a token endpoint that keeps failing should fail the call
+            // soon, not after the SDK's default minutes of backoff.
+            retry: RetryOptions::fixed(FixedRetryOptions {
+                delay: azure_core::time::Duration::milliseconds(300),
+                max_retries: 2,
+                max_total_elapsed: azure_core::time::Duration::seconds(30),
+            }),
+            ..ClientOptions::default()
+        };
         if let Some(host) = &self.settings.authority_host {
             let mut custom = CustomConfiguration::default();
             custom.authority_host = host.trim_end_matches('/').to_string();
@@ -86,30 +83,59 @@ impl TokenSource {
 
     fn build(&self, http: &reqwest::Client) -> Result<Arc<dyn TokenCredential>, String> {
         let s = &self.settings;
-        if let (Some(secret), Some(tenant), Some(client)) = (&s.client_secret, &s.tenant_id, &s.client_id) {
-            let options = ClientSecretCredentialOptions { client_options: self.options(http) };
-            return ClientSecretCredential::new(tenant, client.clone(), Secret::new(secret.reveal().to_string()), Some(options))
-                .map(|c| c as Arc<dyn TokenCredential>)
-                .map_err(|e| format!("Entra ID client-secret credential: {}", describe(&e)));
+        if let (Some(secret), Some(tenant), Some(client)) =
+            (&s.client_secret, &s.tenant_id, &s.client_id)
+        {
+            let options = ClientSecretCredentialOptions {
+                client_options: self.options(http),
+            };
+            return ClientSecretCredential::new(
+                tenant,
+                client.clone(),
+                Secret::new(secret.reveal().to_string()),
+                Some(options),
+            )
+            .map(|c| c as Arc<dyn TokenCredential>)
+            .map_err(|e| format!("Entra ID client-secret credential: {}", describe(&e)));
         }
-        Ok(Arc::new(DefaultChain { sources: self.default_chain(http), chosen: OnceCell::new() }))
+        Ok(Arc::new(DefaultChain {
+            sources: self.default_chain(http),
+            chosen: OnceCell::new(),
+        }))
     }
 
     /// The default chain's credentials that can be built in this environment.
-    fn default_chain(&self, http: &reqwest::Client) -> Vec<(&'static str, Arc<dyn TokenCredential>)> {
+    fn default_chain(
+        &self,
+        http: &reqwest::Client,
+    ) -> Vec<(&'static str, Arc<dyn TokenCredential>)> {
         let mut chain: Vec<(&'static str, Arc<dyn TokenCredential>)> = Vec::new();
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let tenant = self.settings.tenant_id.clone().or_else(|| var("AZURE_TENANT_ID"));
-        let client = self.settings.client_id.clone().or_else(|| var("AZURE_CLIENT_ID"));
+        let tenant = self
+            .settings
+            .tenant_id
+            .clone()
+            .or_else(|| var("AZURE_TENANT_ID"));
+        let client = self
+            .settings
+            .client_id
+            .clone()
+            .or_else(|| var("AZURE_CLIENT_ID"));
         if let (Some(t), Some(c), Some(secret)) = (&tenant, &client, var("AZURE_CLIENT_SECRET")) {
-            let options = ClientSecretCredentialOptions { client_options: self.options(http) };
-            if let Ok(cred) = ClientSecretCredential::new(t, c.clone(), Secret::new(secret), Some(options)) {
+            let options = ClientSecretCredentialOptions {
+                client_options: self.options(http),
+            };
+            if let Ok(cred) =
+                ClientSecretCredential::new(t, c.clone(), Secret::new(secret), Some(options))
+            {
                 chain.push(("environment (AZURE_CLIENT_SECRET)", cred));
             }
         }
         if var("AZURE_FEDERATED_TOKEN_FILE").is_some() {
             let options = WorkloadIdentityCredentialOptions {
-                credential_options: ClientAssertionCredentialOptions { client_options: self.options(http) },
+                credential_options: ClientAssertionCredentialOptions {
+                    client_options: self.options(http),
+                },
                 client_id: client.clone(),
                 tenant_id: tenant.clone(),
                 ..Default::default()
@@ -118,7 +144,10 @@ impl TokenSource {
                 chain.push(("workload identity", cred));
             }
         }
-        let options = ManagedIdentityCredentialOptions { client_options: self.options(http), ..Default::default() };
+        let options = ManagedIdentityCredentialOptions {
+            client_options: self.options(http),
+            ..Default::default()
+        };
         if let Ok(cred) = ManagedIdentityCredential::new(Some(options)) {
             chain.push(("managed identity", cred));
         }
@@ -149,7 +178,11 @@ struct DefaultChain {
 
 #[async_trait]
 impl TokenCredential for DefaultChain {
-    async fn get_token(&self, scopes: &[&str], options: Option<azure_core::credentials::TokenRequestOptions<'_>>) -> azure_core::Result<azure_core::credentials::AccessToken> {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
         if let Some(i) = self.chosen.get() {
             return self.sources[*i].1.get_token(scopes, options).await;
         }
@@ -166,7 +199,10 @@ impl TokenCredential for DefaultChain {
         }
         Err(azure_core::Error::with_message(
             azure_core::error::ErrorKind::Credential,
-            format!("no credential of the default chain produced a token ({})", failures.join("; ")),
+            format!(
+                "no credential of the default chain produced a token ({})",
+                failures.join("; ")
+            ),
         ))
     }
 }
@@ -178,8 +214,14 @@ struct Reqwest(reqwest::Client);
 #[async_trait]
 impl HttpClient for Reqwest {
     async fn execute_request(&self, request: &Request) -> azure_core::Result<AsyncRawResponse> {
-        let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes())
-            .map_err(|e| azure_core::Error::with_error(azure_core::error::ErrorKind::Other, e, "unsupported HTTP method"))?;
+        let method =
+            reqwest::Method::from_bytes(request.method().as_str().as_bytes()).map_err(|e| {
+                azure_core::Error::with_error(
+                    azure_core::error::ErrorKind::Other,
+                    e,
+                    "unsupported HTTP method",
+                )
+            })?;
         let mut builder = self.0.request(method, request.url().clone());
         for (name, value) in request.headers().iter() {
             builder = builder.header(name.as_str(), value.as_str());
@@ -187,21 +229,41 @@ impl HttpClient for Reqwest {
         builder = match request.body() {
             Body::Bytes(bytes) => builder.body(bytes.clone()),
             Body::SeekableStream(_) => {
-                return Err(azure_core::Error::with_message(azure_core::error::ErrorKind::Other, "streamed token request bodies are not supported"));
+                return Err(azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Other,
+                    "streamed token request bodies are not supported",
+                ));
             }
         };
         let response = builder.send().await.map_err(|e| {
-            let kind = if e.is_connect() { azure_core::error::ErrorKind::Connection } else { azure_core::error::ErrorKind::Io };
+            let kind = if e.is_connect() {
+                azure_core::error::ErrorKind::Connection
+            } else {
+                azure_core::error::ErrorKind::Io
+            };
             azure_core::Error::with_error(kind, e.without_url(), "token request failed")
         })?;
         let status = response.status().as_u16();
         let mut headers = Headers::new();
         for (name, value) in response.headers() {
             if let Ok(v) = value.to_str() {
-                headers.insert(HeaderName::from(name.as_str().to_owned()), HeaderValue::from(v.to_owned()));
+                headers.insert(
+                    HeaderName::from(name.as_str().to_owned()),
+                    HeaderValue::from(v.to_owned()),
+                );
             }
         }
-        let body = response.bytes_stream().map_err(|e| azure_core::Error::with_error(azure_core::error::ErrorKind::Io, e.without_url(), "token response broke off"));
-        Ok(AsyncRawResponse::new(status.into(), headers, Box::pin(body)))
+        let body = response.bytes_stream().map_err(|e| {
+            azure_core::Error::with_error(
+                azure_core::error::ErrorKind::Io,
+                e.without_url(),
+                "token response broke off",
+            )
+        });
+        Ok(AsyncRawResponse::new(
+            status.into(),
+            headers,
+            Box::pin(body),
+        ))
     }
 }

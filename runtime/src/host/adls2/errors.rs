@@ -8,8 +8,9 @@
 
 use reqwest::header::HeaderMap;
 
-use crate::host::bindings::types::{ConnectorError, ErrorKind};
-use crate::host::connector_error;
+use crate::bindings::connector_error;
+use crate::bindings::types::{ConnectorError, ErrorKind};
+use crate::grants::paths::InvalidPath;
 
 /// A failed request: the classified error plus the HTTP status, for callers that treat some
 /// statuses as answers (404 for `exists`, 409 for `exist-ok`).
@@ -22,7 +23,10 @@ pub struct Failure {
 impl Failure {
     /// A failure found by the host itself (bad path, bad metadata name, a broken invariant).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Failure {
-        Failure { status: None, error: connector_error(kind, message) }
+        Failure {
+            status: None,
+            error: connector_error(kind, message),
+        }
     }
 
     /// The Azure error code, if the service sent one.
@@ -33,6 +37,12 @@ impl Failure {
     /// Whether the service answered with `status`.
     pub fn is_status(&self, status: u16) -> bool {
         self.status == Some(status)
+    }
+}
+
+impl From<InvalidPath> for Failure {
+    fn from(e: InvalidPath) -> Failure {
+        Failure::new(ErrorKind::InvalidInput, e.0)
     }
 }
 
@@ -62,7 +72,10 @@ pub fn from_response(what: &str, status: u16, headers: &HeaderMap, body: &[u8]) 
         .and_then(|v| v.to_str().ok())
         .map(String::from)
         .or(body_code);
-    let reason = reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+    let reason = reqwest::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
     let mut message = format!("{what}: HTTP {status} {reason}");
     if let Some(code) = &code {
         message.push_str(&format!(" ({code})"));
@@ -74,7 +87,10 @@ pub fn from_response(what: &str, status: u16, headers: &HeaderMap, body: &[u8]) 
     let kind = kind_for_status(status);
     let mut error = connector_error(kind, message);
     error.code = code;
-    Failure { status: Some(status), error }
+    Failure {
+        status: Some(status),
+        error,
+    }
 }
 
 /// Classifies a transport failure (no response) of operation `what`.
@@ -93,7 +109,10 @@ pub fn from_transport(what: &str, e: &reqwest::Error) -> Failure {
         message.push_str(&format!(": {cause}"));
         source = cause.source();
     }
-    Failure { status: None, error: connector_error(kind, message) }
+    Failure {
+        status: None,
+        error: connector_error(kind, message),
+    }
 }
 
 /// What went wrong, in words that cannot contain the URL (reqwest's own Display shows it).
@@ -169,7 +188,10 @@ mod tests {
         let f = from_response("upload c/x", 409, &headers, body);
         assert_eq!(f.error.kind, ErrorKind::Conflict);
         assert_eq!(f.code(), "BlobAlreadyExists");
-        assert_eq!(f.error.message, "upload c/x: HTTP 409 Conflict (BlobAlreadyExists): The specified blob already exists.");
+        assert_eq!(
+            f.error.message,
+            "upload c/x: HTTP 409 Conflict (BlobAlreadyExists): The specified blob already exists."
+        );
         assert!(!f.error.retryable);
         let json = br#"{"error":{"code":"PathNotFound","message":"The specified path does not exist.\nRequestId:x"}}"#;
         let f = from_response("delete c/y", 404, &HeaderMap::new(), json);

@@ -9,14 +9,14 @@ use bytes::Bytes;
 use wasmtime::component::Resource;
 
 use super::errors::Failure;
-use super::paths;
 use super::resources::{AdlsClient, AdlsListStream, AdlsReader, AdlsWriter};
-use crate::grants::Access;
-use crate::host::bindings::adls2::{
+use crate::bindings::adls2::{
     ByteRange, ContainerInfo, Host, HostClient, HostListStream, HostReader, HostWriter, PathInfo,
     PathProperties, UploadOptions,
 };
-use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::bindings::types::{ConnectorError, ErrorKind};
+use crate::grants::paths;
+use crate::grants::Access;
 use crate::host::{HostState, WitResult};
 
 /// A canonical (container, path) the run may access.

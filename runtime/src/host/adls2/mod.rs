@@ -10,7 +10,6 @@ mod dialect;
 mod entra;
 mod errors;
 mod host;
-pub mod paths;
 mod resources;
 mod rest;
 pub mod settings;
@@ -21,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use reqwest::Method;
 use tokio::sync::OnceCell;
 
-use crate::host::bindings::types::{ConnectorError, ErrorKind};
-use crate::host::connector_error;
+use crate::bindings::connector_error;
+use crate::bindings::types::{ConnectorError, ErrorKind};
 use dialect::blob::BlobStore;
 use dialect::dfs::DfsStore;
 use rest::{Call, Rest};
@@ -48,7 +47,10 @@ impl Adls2Accounts {
     /// Accounts for the given (granted, resolved) profiles; nothing connects yet.
     pub fn new(settings: impl IntoIterator<Item = Adls2Settings>) -> Self {
         Adls2Accounts {
-            settings: settings.into_iter().map(|s| (s.profile.clone(), Arc::new(s))).collect(),
+            settings: settings
+                .into_iter()
+                .map(|s| (s.profile.clone(), Arc::new(s)))
+                .collect(),
             accounts: Mutex::new(HashMap::new()),
         }
     }
@@ -56,7 +58,10 @@ impl Adls2Accounts {
     /// The account of `profile`, building its client (and asking for the dialect) once.
     pub async fn get(&self, profile: &str) -> Result<Arc<Account>, ConnectorError> {
         let settings = self.settings.get(profile).cloned().ok_or_else(|| {
-            connector_error(ErrorKind::Config, format!("adls2 profile `{profile}` is granted but not configured"))
+            connector_error(
+                ErrorKind::Config,
+                format!("adls2 profile `{profile}` is granted but not configured"),
+            )
         })?;
         let cell = {
             let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
@@ -73,24 +78,52 @@ async fn build(settings: Arc<Adls2Settings>) -> Result<Arc<Account>, ConnectorEr
         chosen => chosen,
     };
     let store: Arc<dyn Store> = match dialect {
-        Dialect::Dfs => Arc::new(DfsStore::new(rest, settings.dfs_url.clone(), settings.stale_upload_after)),
-        _ => Arc::new(BlobStore::new(rest, settings.blob_url.clone(), settings.credential.clone(), settings.block_size)),
+        Dialect::Dfs => Arc::new(DfsStore::new(
+            rest,
+            settings.dfs_url.clone(),
+            settings.stale_upload_after,
+        )),
+        _ => Arc::new(BlobStore::new(
+            rest.clone(),
+            settings.blob_url.clone(),
+            rest.credential().clone(),
+            settings.block_size,
+        )),
     };
     tracing::debug!(profile = %settings.profile, ?dialect, "adls2 account ready");
-    Ok(Arc::new(Account { settings, store, dialect }))
+    Ok(Arc::new(Account {
+        settings,
+        store,
+        dialect,
+    }))
 }
 
 /// Get Account Information: `x-ms-is-hns-enabled: true` means the DFS dialect.
 async fn detect(rest: &Rest, settings: &Adls2Settings) -> Result<Dialect, ConnectorError> {
-    let call = Call::new(Method::GET, settings.blob_url.clone(), format!("adls2 profile `{}`: ask the account for its namespace kind", settings.profile))
-        .query("restype", "account")
-        .query("comp", "properties");
+    let call = Call::new(
+        Method::GET,
+        settings.blob_url.clone(),
+        format!(
+            "adls2 profile `{}`: ask the account for its namespace kind",
+            settings.profile
+        ),
+    )
+    .query("restype", "account")
+    .query("comp", "properties");
     match rest.send(call).await {
-        Ok(reply) if reply.header("x-ms-is-hns-enabled").is_some_and(|v| v.eq_ignore_ascii_case("true")) => Ok(Dialect::Dfs),
+        Ok(reply)
+            if reply
+                .header("x-ms-is-hns-enabled")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")) =>
+        {
+            Ok(Dialect::Dfs)
+        }
         Ok(_) => Ok(Dialect::Blob),
         Err(f) => {
             let mut e = f.error;
-            e.message.push_str(" (set `dialect = \"blob\"` or `\"dfs\"` in the profile to skip this question)");
+            e.message.push_str(
+                " (set `dialect = \"blob\"` or `\"dfs\"` in the profile to skip this question)",
+            );
             Err(e)
         }
     }

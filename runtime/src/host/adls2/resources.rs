@@ -9,9 +9,9 @@ use bytes::{Bytes, BytesMut};
 use super::dialect::{Chunk, Store, Upload};
 use super::errors::Failure;
 use super::Account;
-use crate::host::bindings::adls2::PathInfo;
-use crate::host::bindings::types::ErrorKind;
-use crate::host::budget::Held;
+use crate::bindings::adls2::PathInfo;
+use crate::bindings::types::ErrorKind;
+use crate::budget::Held;
 
 /// An open client: the profile it was opened for and its account.
 pub struct AdlsClient {

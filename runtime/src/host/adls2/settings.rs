@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::auth::Credential;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+
 use crate::config::{values, ConfigError, Node, Table, Value};
 use crate::host::pem::Pem;
-use crate::secrets::SecretValue;
+use crate::redact::SecretValue;
 
 /// Which REST API speaks to the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +48,7 @@ pub struct Adls2Settings {
     pub blob_url: Url,
     /// The DFS endpoint.
     pub dfs_url: Url,
-    pub credential: Credential,
+    pub credential: CredentialSettings,
     pub dialect: Dialect,
     pub retries: Retries,
     pub connect_timeout: Duration,
@@ -151,7 +153,7 @@ impl Adls2Settings {
                 && entra.tenant_id.is_none(),
         );
         let credential = if let Some(k) = parts.account_key {
-            Credential::shared_key(&account, &k).map_err(|why| {
+            CredentialSettings::shared_key(&account, &k).map_err(|why| {
                 let k = ["account_key"]
                     .into_iter()
                     .chain(conn_key)
@@ -160,10 +162,10 @@ impl Adls2Settings {
                 ConfigError::invalid(&key(k), &source_of(k), why)
             })?
         } else if let Some(sas) = parts.sas {
-            Credential::sas(&sas)
+            CredentialSettings::sas(&sas)
         } else if entra.client_secret.is_some() || entra.default_chain || entra.tenant_id.is_some()
         {
-            Credential::entra(entra).map_err(|why| {
+            CredentialSettings::entra(entra).map_err(|why| {
                 ConfigError::invalid(&key("client_id"), &source_of("client_id"), why)
             })?
         } else {
@@ -294,6 +296,95 @@ impl Adls2Settings {
     pub fn secret_parts(&self) -> Vec<SecretValue> {
         self.credential.secret_parts()
     }
+}
+
+/// How a profile's requests are authorized, as configured: plain data, checked when the
+/// profile is read. The live credential (decoded key, token source) is built with the
+/// profile's client (`auth::Credential`).
+#[derive(Clone)]
+pub enum CredentialSettings {
+    /// Account name and the account key, base64 as the portal shows it.
+    SharedKey { account: String, key: SecretValue },
+    /// A SAS token, without the leading `?`.
+    Sas(SecretValue),
+    /// Entra ID: a client secret or the default credential chain.
+    Entra(EntraSettings),
+}
+
+impl std::fmt::Debug for CredentialSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CredentialSettings::SharedKey { .. } => "SharedKey(***)",
+            CredentialSettings::Sas(_) => "Sas(***)",
+            CredentialSettings::Entra(_) => "Entra",
+        })
+    }
+}
+
+impl CredentialSettings {
+    /// A Shared Key credential; the key must be base64.
+    pub fn shared_key(account: &str, key: &SecretValue) -> Result<CredentialSettings, String> {
+        decode_account_key(key)?;
+        Ok(CredentialSettings::SharedKey {
+            account: account.to_string(),
+            key: key.clone(),
+        })
+    }
+
+    /// A SAS credential; a leading `?` is dropped.
+    pub fn sas(token: &SecretValue) -> CredentialSettings {
+        let trimmed = token.reveal().trim().trim_start_matches('?');
+        CredentialSettings::Sas(SecretValue::new(trimmed.to_string()))
+    }
+
+    /// An Entra ID credential, checked now so a missing tenant or client id fails the run at
+    /// start-up.
+    pub fn entra(settings: EntraSettings) -> Result<CredentialSettings, String> {
+        if settings.client_secret.is_some()
+            && (settings.tenant_id.is_none() || settings.client_id.is_none())
+        {
+            return Err("client_secret needs tenant_id and client_id".into());
+        }
+        if settings.client_secret.is_none() && !settings.default_chain {
+            return Err("Entra ID needs client_secret (with tenant_id and client_id) or use_default_credentials = true".into());
+        }
+        if let Some(host) = &settings.authority_host {
+            if !host.starts_with("https://") {
+                return Err("authority_host must be an https:// URL".into());
+            }
+        }
+        Ok(CredentialSettings::Entra(settings))
+    }
+
+    /// The values the scrubber must know: the key as given, the SAS and its signature, the
+    /// client secret.
+    pub fn secret_parts(&self) -> Vec<SecretValue> {
+        match self {
+            CredentialSettings::SharedKey { key, .. } => vec![key.clone()],
+            CredentialSettings::Sas(sas) => {
+                // The signature alone is the sensitive part; a log line may show it decoded.
+                let mut parts = vec![sas.clone()];
+                for (name, value) in url::form_urlencoded::parse(sas.reveal().as_bytes()) {
+                    if name == "sig" {
+                        parts.push(SecretValue::new(value.into_owned()));
+                    }
+                }
+                parts
+            }
+            CredentialSettings::Entra(entra) => entra.client_secret.iter().cloned().collect(),
+        }
+    }
+}
+
+/// The account key's bytes; the message says how to fix a key that is not base64.
+pub fn decode_account_key(key: &SecretValue) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+    BASE64
+        .decode(key.reveal().trim())
+        .map(zeroize::Zeroizing::new)
+        .map_err(|_| {
+            "the account key is not valid base64 (copy it from the portal's Access keys page)"
+                .to_string()
+        })
 }
 
 /// The Entra ID settings of a profile, handed to the token credential.
@@ -459,14 +550,14 @@ mod tests {
             "http://127.0.0.1:10000/devstoreaccount1"
         );
         assert_eq!(s.account, "devstoreaccount1");
-        assert!(matches!(s.credential, Credential::SharedKey { .. }));
+        assert!(matches!(s.credential, CredentialSettings::SharedKey { .. }));
         let s = settings("[connectors.adls2.p]\nconnection_string = \"DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=a2V5;EndpointSuffix=core.windows.net\"").unwrap();
         assert_eq!(s.blob_url.as_str(), "https://acme.blob.core.windows.net/");
         assert_eq!(s.dfs_url.as_str(), "https://acme.dfs.core.windows.net/");
         let s = settings("[connectors.adls2.p]\naccount_url = \"https://lake.dfs.core.windows.net\"\nsas_token = \"?sv=1&sig=x\"\ndialect = \"dfs\"\nretries = { attempts = 2, backoff = 0.1 }\ntimeouts = { connect_s = 3, operation_s = 60 }").unwrap();
         assert_eq!(s.account, "lake");
         assert_eq!(s.dialect, Dialect::Dfs);
-        assert!(matches!(s.credential, Credential::Sas(_)));
+        assert!(matches!(s.credential, CredentialSettings::Sas(_)));
         assert_eq!(
             (s.retries.attempts, s.retries.backoff),
             (2, Duration::from_millis(100))

@@ -4,7 +4,7 @@
 //! the bytes pass: newline-terminated rows for text (embedded newlines are escaped), rows
 //! outside quotes for csv, and tuple headers for binary.
 
-use crate::host::bindings::postgres::{CopyFormat, CopyKind};
+use crate::bindings::postgres::{CopyFormat, CopyKind};
 
 /// Incremental row counter for one COPY OUT stream.
 pub struct RowCounter {
@@ -29,14 +29,25 @@ struct BinaryState {
 
 impl RowCounter {
     pub fn new(format: &CopyFormat) -> Self {
-        let quote = format.quote.as_deref().and_then(|q| q.bytes().next()).unwrap_or(b'"');
+        let quote = format
+            .quote
+            .as_deref()
+            .and_then(|q| q.bytes().next())
+            .unwrap_or(b'"');
         RowCounter {
             kind: format.kind,
             quote,
             in_quotes: false,
             skip_header: format.header && matches!(format.kind, CopyKind::Csv),
             rows: 0,
-            binary: BinaryState { header_left: 15, extension_len: Some(Vec::new()), pending: Vec::new(), skip: 0, fields_left: 0, done: false },
+            binary: BinaryState {
+                header_left: 15,
+                extension_len: Some(Vec::new()),
+                pending: Vec::new(),
+                skip: 0,
+                fields_left: 0,
+                done: false,
+            },
         }
     }
 
@@ -81,7 +92,12 @@ impl RowCounter {
                 len_bytes.extend_from_slice(&chunk[..n]);
                 chunk = &chunk[n..];
                 if len_bytes.len() == 4 {
-                    st.skip = u32::from_be_bytes([len_bytes[0], len_bytes[1], len_bytes[2], len_bytes[3]]) as u64;
+                    st.skip = u32::from_be_bytes([
+                        len_bytes[0],
+                        len_bytes[1],
+                        len_bytes[2],
+                        len_bytes[3],
+                    ]) as u64;
                     st.extension_len = None;
                 }
                 continue;
@@ -109,7 +125,12 @@ impl RowCounter {
                     st.fields_left = count as u16;
                 }
             } else {
-                let len = i32::from_be_bytes([st.pending[0], st.pending[1], st.pending[2], st.pending[3]]);
+                let len = i32::from_be_bytes([
+                    st.pending[0],
+                    st.pending[1],
+                    st.pending[2],
+                    st.pending[3],
+                ]);
                 st.skip = len.max(0) as u64;
                 st.fields_left -= 1;
             }
@@ -123,7 +144,13 @@ mod tests {
     use super::*;
 
     fn format(kind: CopyKind, header: bool) -> CopyFormat {
-        CopyFormat { kind, header, delimiter: None, null_string: None, quote: None }
+        CopyFormat {
+            kind,
+            header,
+            delimiter: None,
+            null_string: None,
+            quote: None,
+        }
     }
 
     #[test]

@@ -12,9 +12,9 @@
 
 use deadpool_postgres::PoolError;
 
-use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::bindings::types::{ConnectorError, ErrorKind};
 
-pub use crate::host::connector_error as error;
+pub use crate::bindings::connector_error as error;
 
 /// The kind for a SQLSTATE.
 pub fn kind_for_sqlstate(code: &str) -> ErrorKind {
@@ -44,14 +44,17 @@ pub fn from_pg(e: &tokio_postgres::Error) -> ConnectorError {
         if let Some(hint) = db.hint() {
             message.push_str(&format!("; hint: {hint}"));
         }
-        if let Some(position) = db.position() {
-            if let tokio_postgres::error::ErrorPosition::Original(p) = position {
-                message.push_str(&format!(" (at character {p})"));
-            }
+        if let Some(tokio_postgres::error::ErrorPosition::Original(p)) = db.position() {
+            message.push_str(&format!(" (at character {p})"));
         }
         let kind = kind_for_sqlstate(&code);
         let retryable = matches!(kind, ErrorKind::Transient | ErrorKind::Timeout);
-        return ConnectorError { kind, message, code: Some(code), retryable };
+        return ConnectorError {
+            kind,
+            message,
+            code: Some(code),
+            retryable,
+        };
     }
     if let Some(code) = e.code() {
         let kind = kind_for_sqlstate(code.code());
@@ -72,9 +75,16 @@ pub fn from_pg(e: &tokio_postgres::Error) -> ConnectorError {
     // An I/O failure on an open connection (reset, refused, or a TCP keepalive / user timeout
     // giving up on a silent peer): the connection is gone, which a retry on a new one may fix.
     if text.starts_with("error communicating with the server") {
-        return error(ErrorKind::Transient, format!("the connection to the server broke: {text}"));
+        return error(
+            ErrorKind::Transient,
+            format!("the connection to the server broke: {text}"),
+        );
     }
-    let kind = if text.contains("timed out") || text.contains("timeout") { ErrorKind::Timeout } else { ErrorKind::Transient };
+    let kind = if text.contains("timed out") || text.contains("timeout") {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Transient
+    };
     if e.is_closed() {
         return error(
             ErrorKind::Transient,
@@ -157,16 +167,29 @@ mod tests {
 
     #[test]
     fn a_broken_commit_is_an_unknown_outcome_and_a_refused_one_keeps_its_class() {
-        let broken = after_commit(error(ErrorKind::Transient, "the connection was closed"), "COMMIT");
+        let broken = after_commit(
+            error(ErrorKind::Transient, "the connection was closed"),
+            "COMMIT",
+        );
         assert_eq!(broken.code.as_deref(), Some(OUTCOME_UNKNOWN));
         assert_eq!(broken.kind, ErrorKind::Permanent);
         assert!(!broken.retryable);
-        assert!(broken.message.contains("COMMIT") && broken.message.contains("may have committed"), "{}", broken.message);
+        assert!(
+            broken.message.contains("COMMIT") && broken.message.contains("may have committed"),
+            "{}",
+            broken.message
+        );
         let mut refused = error(ErrorKind::Transient, "could not serialize access");
         refused.code = Some("40001".into());
         let kept = after_commit(refused, "COMMIT");
-        assert_eq!((kept.kind, kept.code.as_deref(), kept.retryable), (ErrorKind::Transient, Some("40001"), true));
+        assert_eq!(
+            (kept.kind, kept.code.as_deref(), kept.retryable),
+            (ErrorKind::Transient, Some("40001"), true)
+        );
         let invalid = after_commit(error(ErrorKind::InvalidInput, "bad value"), "COMMIT");
-        assert_eq!((invalid.kind, invalid.code), (ErrorKind::InvalidInput, None));
+        assert_eq!(
+            (invalid.kind, invalid.code),
+            (ErrorKind::InvalidInput, None)
+        );
     }
 }

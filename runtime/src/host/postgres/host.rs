@@ -11,12 +11,12 @@ use super::resources::{lock, PgClient, PgCopySink, PgCopySource, PgTransaction, 
 use super::session::{self, Session};
 use super::sql::quote_ident;
 use super::stream::{Batch, PgRowStream};
-use crate::host::bindings::postgres::{
+use crate::bindings::postgres::{
     Column, CopyFormat, CopyFrom, EncodedRows, Host, HostClient, HostCopySink, HostCopySource,
     HostRowStream, HostTransaction, Isolation, Row, RowSet, StatementOptions, StatementResult,
     TableInfo, TransactionOptions, Value,
 };
-use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::bindings::types::{ConnectorError, ErrorKind};
 use crate::host::{HostState, WitResult};
 
 impl HostState {

@@ -10,7 +10,7 @@ use super::cancel::Canceller;
 use super::errors::error;
 use super::settings::PgSettings;
 use super::tls;
-use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::bindings::types::{ConnectorError, ErrorKind};
 
 /// The pools of one run, keyed by connector profile.
 pub struct PostgresPools {
@@ -22,7 +22,10 @@ impl PostgresPools {
     /// Pools for the given (granted, resolved) profiles; nothing connects yet.
     pub fn new(settings: impl IntoIterator<Item = PgSettings>) -> Self {
         PostgresPools {
-            settings: settings.into_iter().map(|s| (s.profile.clone(), Arc::new(s))).collect(),
+            settings: settings
+                .into_iter()
+                .map(|s| (s.profile.clone(), Arc::new(s)))
+                .collect(),
             pools: Mutex::new(HashMap::new()),
         }
     }
@@ -30,7 +33,10 @@ impl PostgresPools {
     /// The pool, settings and canceller of `profile`, building the pool on first use.
     pub fn get(&self, profile: &str) -> Result<(Pool, Arc<PgSettings>, Canceller), ConnectorError> {
         let settings = self.settings.get(profile).cloned().ok_or_else(|| {
-            error(ErrorKind::Config, format!("postgres profile `{profile}` is granted but not configured"))
+            error(
+                ErrorKind::Config,
+                format!("postgres profile `{profile}` is granted but not configured"),
+            )
         })?;
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((pool, cancel)) = pools.get(profile) {
@@ -45,12 +51,18 @@ impl PostgresPools {
 fn build(settings: &PgSettings) -> Result<(Pool, Canceller), ConnectorError> {
     // Session state is reset when a connection is given back (resources.rs), off the guest's
     // path; checkout only checks the connection is alive.
-    let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
     let tls = tls::connector(settings)?;
     let cancel = Canceller::new(tls.clone());
     let manager = match tls {
         Some(tls) => Manager::from_config(settings.config.clone(), tls, manager_config),
-        None => Manager::from_config(settings.config.clone(), tokio_postgres::NoTls, manager_config),
+        None => Manager::from_config(
+            settings.config.clone(),
+            tokio_postgres::NoTls,
+            manager_config,
+        ),
     };
     let pool = Pool::builder(manager)
         .max_size(settings.max_size)
@@ -59,6 +71,14 @@ fn build(settings: &PgSettings) -> Result<(Pool, Canceller), ConnectorError> {
         .recycle_timeout(Some(settings.connect_timeout))
         .runtime(Runtime::Tokio1)
         .build()
-        .map_err(|e| error(ErrorKind::Config, format!("postgres profile `{}`: cannot build the pool: {e}", settings.profile)))?;
+        .map_err(|e| {
+            error(
+                ErrorKind::Config,
+                format!(
+                    "postgres profile `{}`: cannot build the pool: {e}",
+                    settings.profile
+                ),
+            )
+        })?;
     Ok((pool, cancel))
 }

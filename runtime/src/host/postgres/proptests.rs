@@ -12,7 +12,7 @@ use super::statements::{may_change_session, no_nul, transaction_control};
 use super::types::interval::Interval;
 use super::types::numeric;
 use super::values::{decode, element_value, to_param};
-use crate::host::bindings::postgres::{Element, Value};
+use crate::bindings::postgres::{Element, Value};
 
 /// Every built-in type the server could report for a parameter or a column, plus a domain
 /// over an array, a domain over text, an enum and an array of the domain.

@@ -2,8 +2,8 @@
 
 use super::errors::error;
 use super::session::Session;
-use crate::host::bindings::postgres::{ColumnInfo, TableInfo, Value};
-use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::bindings::postgres::{ColumnInfo, TableInfo, Value};
+use crate::bindings::types::{ConnectorError, ErrorKind};
 
 const COLUMNS: &str = "\
 SELECT c.table_name::text, c.column_name::text, c.udt_name::text, c.is_nullable = 'YES', c.column_default::text
@@ -20,10 +20,28 @@ WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = $1
 ORDER BY tc.table_name, kcu.ordinal_position";
 
 /// Describes `tables` of `schema` (every table when empty).
-pub async fn reflect(session: Session, schema: String, tables: Vec<String>) -> Result<Vec<TableInfo>, ConnectorError> {
-    let names = Value::Array(tables.iter().cloned().map(crate::host::bindings::postgres::Element::Text).collect());
-    let columns = session.query(COLUMNS.into(), vec![Value::Text(schema.clone()), names], None).await?;
-    let keys = session.query(PRIMARY_KEYS.into(), vec![Value::Text(schema.clone())], None).await?;
+pub async fn reflect(
+    session: Session,
+    schema: String,
+    tables: Vec<String>,
+) -> Result<Vec<TableInfo>, ConnectorError> {
+    let names = Value::Array(
+        tables
+            .iter()
+            .cloned()
+            .map(crate::bindings::postgres::Element::Text)
+            .collect(),
+    );
+    let columns = session
+        .query(
+            COLUMNS.into(),
+            vec![Value::Text(schema.clone()), names],
+            None,
+        )
+        .await?;
+    let keys = session
+        .query(PRIMARY_KEYS.into(), vec![Value::Text(schema.clone())], None)
+        .await?;
     let text = |v: &Value| match v {
         Value::Text(s) => Some(s.clone()),
         _ => None,
@@ -35,7 +53,12 @@ pub async fn reflect(session: Session, schema: String, tables: Vec<String>) -> R
         };
         let table = text(table).unwrap_or_default();
         if out.last().map(|t| &t.name) != Some(&table) {
-            out.push(TableInfo { schema: schema.clone(), name: table.clone(), columns: Vec::new(), primary_key: Vec::new() });
+            out.push(TableInfo {
+                schema: schema.clone(),
+                name: table.clone(),
+                columns: Vec::new(),
+                primary_key: Vec::new(),
+            });
         }
         if let Some(info) = out.last_mut() {
             info.columns.push(ColumnInfo {
@@ -55,9 +78,22 @@ pub async fn reflect(session: Session, schema: String, tables: Vec<String>) -> R
             }
         }
     }
-    let missing: Vec<&String> = tables.iter().filter(|t| !out.iter().any(|i| &i.name == *t)).collect();
+    let missing: Vec<&String> = tables
+        .iter()
+        .filter(|t| !out.iter().any(|i| &i.name == *t))
+        .collect();
     if !missing.is_empty() {
-        return Err(error(ErrorKind::NotFound, format!("no such table in schema `{schema}`: {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))));
+        return Err(error(
+            ErrorKind::NotFound,
+            format!(
+                "no such table in schema `{schema}`: {}",
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
     }
     Ok(out)
 }

@@ -19,7 +19,7 @@ use super::cancel::Canceller;
 use super::copy::RowCounter;
 use super::errors::{error, from_commit, from_pg};
 use super::settings::PgSettings;
-use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::bindings::types::{ConnectorError, ErrorKind};
 
 /// A guest's `client`: a connector profile's pool.
 pub struct PgClient {
@@ -46,13 +46,25 @@ impl PinnedConn {
     /// Holds `object`, dirty from the start: it becomes clean only when work on it completes.
     /// Reset on the way back unless [`PinnedConn::new_for_statement`] says it need not be.
     pub fn new(object: Object, cancel: &Canceller) -> Self {
-        PinnedConn { object: Some(object), cancel: cancel.clone(), dirty: true, reset: true, aborted_by: None }
+        PinnedConn {
+            object: Some(object),
+            cancel: cancel.clone(),
+            dirty: true,
+            reset: true,
+            aborted_by: None,
+        }
     }
 
     /// Holds `object` for one statement that cannot change session state, so no reset is due
     /// unless [`PinnedConn::needs_reset`] is called.
     pub fn new_for_statement(object: Object, cancel: &Canceller) -> Self {
-        PinnedConn { object: Some(object), cancel: cancel.clone(), dirty: true, reset: false, aborted_by: None }
+        PinnedConn {
+            object: Some(object),
+            cancel: cancel.clone(),
+            dirty: true,
+            reset: false,
+            aborted_by: None,
+        }
     }
 
     /// The session may now carry guest state.
@@ -67,7 +79,9 @@ impl PinnedConn {
 
     /// The connection, unless the transaction already ended.
     pub fn client(&self) -> Result<&ClientWrapper, ConnectorError> {
-        self.object.as_deref().ok_or_else(|| error(ErrorKind::InvalidInput, "the transaction has already ended"))
+        self.object
+            .as_deref()
+            .ok_or_else(|| error(ErrorKind::InvalidInput, "the transaction has already ended"))
     }
 
     /// Records the outcome of a statement run inside this connection's transaction. A server
@@ -76,7 +90,9 @@ impl PinnedConn {
     pub fn record<T>(&mut self, result: &Result<T, ConnectorError>) {
         match result {
             Ok(_) => self.aborted_by = None,
-            Err(e) if e.code.is_some() && self.aborted_by.is_none() => self.aborted_by = Some(e.clone()),
+            Err(e) if e.code.is_some() && self.aborted_by.is_none() => {
+                self.aborted_by = Some(e.clone())
+            }
             Err(_) => {}
         }
     }
@@ -103,15 +119,28 @@ impl PinnedConn {
     /// success for lost writes). With `chain` the next transaction begins at once on the same
     /// connection (`AND CHAIN`), which stays pinned; without it the connection goes back. A
     /// `read_only` profile's transaction that wrote anyway is rolled back and refused.
-    pub async fn end(&mut self, commit: bool, chain: bool, read_only: bool) -> Result<(), ConnectorError> {
+    pub async fn end(
+        &mut self,
+        commit: bool,
+        chain: bool,
+        read_only: bool,
+    ) -> Result<(), ConnectorError> {
         let mut refused = if commit { self.refused_commit() } else { None };
         if commit && read_only && refused.is_none() {
             refused = super::statements::wrote_nothing(self.client()?).await.err();
         }
-        let verb = if commit && refused.is_none() { "COMMIT" } else { "ROLLBACK" };
+        let verb = if commit && refused.is_none() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        };
         if chain {
             let sql = format!("{verb} AND CHAIN");
-            let done = self.client()?.batch_execute(&sql).await.map_err(|e| ended_by(&e, &sql));
+            let done = self
+                .client()?
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| ended_by(&e, &sql));
             self.record(&done);
             done?;
         } else {
@@ -123,7 +152,11 @@ impl PinnedConn {
     /// Ends the transaction with `sql` (COMMIT / ROLLBACK) and returns the connection to the
     /// pool; on failure the connection is closed instead.
     pub async fn finish(&mut self, sql: &str) -> Result<(), ConnectorError> {
-        let result = self.client()?.batch_execute(sql).await.map_err(|e| ended_by(&e, sql));
+        let result = self
+            .client()?
+            .batch_execute(sql)
+            .await
+            .map_err(|e| ended_by(&e, sql));
         if result.is_ok() {
             self.dirty = false;
         }
@@ -193,7 +226,10 @@ pub type SharedConn = Arc<Mutex<PinnedConn>>;
 /// means an unfinished COPY on the same transaction.
 pub fn lock(conn: &SharedConn) -> Result<OwnedMutexGuard<PinnedConn>, ConnectorError> {
     conn.clone().try_lock_owned().map_err(|_| {
-        error(ErrorKind::InvalidInput, "the transaction is busy with an unfinished COPY: finish or drop it first")
+        error(
+            ErrorKind::InvalidInput,
+            "the transaction is busy with an unfinished COPY: finish or drop it first",
+        )
     })
 }
 
@@ -204,6 +240,8 @@ pub struct PgTransaction {
 }
 
 /// The connection a COPY holds for its whole duration.
+// One per open COPY, moved only when the COPY starts and ends: not worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum CopyConn {
     /// Checked out for a client-level COPY (autocommit); clean once the COPY completed.
     Pooled(PinnedConn),

@@ -11,7 +11,7 @@ use postgres_types::Type;
 use tokio_postgres::Row;
 
 use super::values::{decode, Raw};
-use crate::host::bindings::postgres::{Element, Value};
+use crate::bindings::postgres::{Element, Value};
 
 pub const NULL: u8 = 0;
 pub const BOOL: u8 = 1;
@@ -25,12 +25,21 @@ pub const ARRAY: u8 = 6;
 pub fn encode_row(row: &Row, out: &mut Vec<u8>) -> Result<(), String> {
     for idx in 0..row.len() {
         let ty = row.columns()[idx].type_();
-        let raw: Option<Raw<'_>> = row.try_get(idx).map_err(|e| format!("column {}: {e}", idx + 1))?;
+        let raw: Option<Raw<'_>> = row
+            .try_get(idx)
+            .map_err(|e| format!("column {}: {e}", idx + 1))?;
         let Some(Raw(bytes)) = raw else {
             out.push(NULL);
             continue;
         };
-        let fail = |e: String| format!("column {} ({}, type {}): {e}", idx + 1, row.columns()[idx].name(), ty.name());
+        let fail = |e: String| {
+            format!(
+                "column {} ({}, type {}): {e}",
+                idx + 1,
+                row.columns()[idx].name(),
+                ty.name()
+            )
+        };
         // Fast paths copy the wire bytes; everything else goes through the value decoder.
         match *ty {
             Type::INT2 | Type::INT4 | Type::INT8 if matches!(bytes.len(), 2 | 4 | 8) => {
@@ -52,7 +61,8 @@ pub fn encode_row(row: &Row, out: &mut Vec<u8>) -> Result<(), String> {
                 push_len(out, TEXT, bytes).map_err(fail)?;
             }
             Type::BYTEA => push_len(out, BYTES, bytes).map_err(fail)?,
-            _ => encode_value(decode(ty, bytes).map_err(|e| fail(e.to_string()))?, out).map_err(fail)?,
+            _ => encode_value(decode(ty, bytes).map_err(|e| fail(e.to_string()))?, out)
+                .map_err(fail)?,
         }
     }
     Ok(())
@@ -77,8 +87,15 @@ fn encode_value(value: Value, out: &mut Vec<u8>) -> Result<(), String> {
         Value::Float32(v) => push_float(out, v.into()),
         Value::Float64(v) => push_float(out, v),
         Value::Bytea(b) => push_len(out, BYTES, &b)?,
-        Value::Text(s) | Value::Numeric(s) | Value::Json(s) | Value::Uuid(s) | Value::Date(s) | Value::Time(s)
-        | Value::Timestamp(s) | Value::Timestamptz(s) | Value::Interval(s) => push_len(out, TEXT, s.as_bytes())?,
+        Value::Text(s)
+        | Value::Numeric(s)
+        | Value::Json(s)
+        | Value::Uuid(s)
+        | Value::Date(s)
+        | Value::Time(s)
+        | Value::Timestamp(s)
+        | Value::Timestamptz(s)
+        | Value::Interval(s) => push_len(out, TEXT, s.as_bytes())?,
         Value::Array(elements) => {
             let json: Vec<serde_json::Value> = elements.into_iter().map(element_json).collect();
             let text = serde_json::to_string(&json).map_err(|e| e.to_string())?;
@@ -109,7 +126,14 @@ fn element_json(e: Element) -> serde_json::Value {
         Element::Float32(v) => J::from(v),
         Element::Float64(v) => J::from(v),
         Element::Bytea(b) => J::from(b),
-        Element::Text(s) | Element::Numeric(s) | Element::Json(s) | Element::Uuid(s) | Element::Date(s) | Element::Time(s)
-        | Element::Timestamp(s) | Element::Timestamptz(s) | Element::Interval(s) => J::String(s),
+        Element::Text(s)
+        | Element::Numeric(s)
+        | Element::Json(s)
+        | Element::Uuid(s)
+        | Element::Date(s)
+        | Element::Time(s)
+        | Element::Timestamp(s)
+        | Element::Timestamptz(s)
+        | Element::Interval(s) => J::String(s),
     }
 }

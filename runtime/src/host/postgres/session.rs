@@ -17,11 +17,11 @@ use super::settings::PgSettings;
 use super::sql;
 use super::statements::{self, wrapped, Wrap};
 use super::stream::{BatchLimits, Cursor, PgRowStream};
-use crate::host::bindings::postgres::{
+use crate::bindings::postgres::{
     CopyFormat, CopyFrom, Row, RowSet, StatementOptions, StatementResult, Value,
 };
-use crate::host::bindings::types::{ConnectorError, ErrorKind};
-use crate::host::budget::Budget;
+use crate::bindings::types::{ConnectorError, ErrorKind};
+use crate::budget::Budget;
 
 type Result<T> = std::result::Result<T, ConnectorError>;
 

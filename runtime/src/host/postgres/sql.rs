@@ -1,12 +1,14 @@
 //! SQL text the host builds itself: quoted identifiers and literals, COPY statements.
 //! Guests never splice raw text into these; every name and option goes through a quoter.
 
-use crate::host::bindings::postgres::{CopyFormat, CopyKind};
+use crate::bindings::postgres::{CopyFormat, CopyKind};
 
 /// `name` as a quoted identifier; `schema.table` (one unquoted dot) becomes two.
 pub fn quote_table(name: &str) -> String {
     match name.split_once('.') {
-        Some((schema, table)) if !schema.is_empty() && !table.is_empty() && !table.contains('.') => {
+        Some((schema, table))
+            if !schema.is_empty() && !table.is_empty() && !table.contains('.') =>
+        {
             format!("{}.{}", quote_ident(schema), quote_ident(table))
         }
         _ => quote_ident(name),
@@ -28,7 +30,14 @@ fn column_list(columns: &[String]) -> String {
     if columns.is_empty() {
         String::new()
     } else {
-        format!(" ({})", columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", "))
+        format!(
+            " ({})",
+            columns
+                .iter()
+                .map(|c| quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 
@@ -46,10 +55,17 @@ fn options(format: &CopyFormat) -> Result<String, String> {
         }
         opts.push("HEADER true".into());
     }
-    for (name, value) in [("DELIMITER", &format.delimiter), ("NULL", &format.null_string), ("QUOTE", &format.quote)] {
+    for (name, value) in [
+        ("DELIMITER", &format.delimiter),
+        ("NULL", &format.null_string),
+        ("QUOTE", &format.quote),
+    ] {
         if let Some(v) = value {
             if !textual {
-                return Err(format!("{} does not apply to binary COPY", name.to_lowercase()));
+                return Err(format!(
+                    "{} does not apply to binary COPY",
+                    name.to_lowercase()
+                ));
             }
             if name == "QUOTE" && !matches!(format.kind, CopyKind::Csv) {
                 return Err("`quote` is only supported for csv".into());
@@ -62,12 +78,26 @@ fn options(format: &CopyFormat) -> Result<String, String> {
 
 /// `COPY "t" ("a") FROM STDIN WITH (...)`.
 pub fn copy_in(table: &str, columns: &[String], format: &CopyFormat) -> Result<String, String> {
-    Ok(format!("COPY {}{} FROM STDIN{}", quote_table(table), column_list(columns), options(format)?))
+    Ok(format!(
+        "COPY {}{} FROM STDIN{}",
+        quote_table(table),
+        column_list(columns),
+        options(format)?
+    ))
 }
 
 /// `COPY "t" ("a") TO STDOUT ...` or `COPY (query) TO STDOUT ...`.
-pub fn copy_out_table(table: &str, columns: &[String], format: &CopyFormat) -> Result<String, String> {
-    Ok(format!("COPY {}{} TO STDOUT{}", quote_table(table), column_list(columns), options(format)?))
+pub fn copy_out_table(
+    table: &str,
+    columns: &[String],
+    format: &CopyFormat,
+) -> Result<String, String> {
+    Ok(format!(
+        "COPY {}{} TO STDOUT{}",
+        quote_table(table),
+        column_list(columns),
+        options(format)?
+    ))
 }
 
 pub fn copy_out_query(query: &str, format: &CopyFormat) -> Result<String, String> {
@@ -84,7 +114,13 @@ mod tests {
         assert_eq!(quote_table("s.t"), "\"s\".\"t\"");
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(quote_literal("it's"), "'it''s'");
-        let csv = CopyFormat { kind: CopyKind::Csv, header: true, delimiter: Some(";".into()), null_string: None, quote: None };
+        let csv = CopyFormat {
+            kind: CopyKind::Csv,
+            header: true,
+            delimiter: Some(";".into()),
+            null_string: None,
+            quote: None,
+        };
         assert_eq!(
             copy_in("t", &["a".into(), "b c".into()], &csv).unwrap(),
             "COPY \"t\" (\"a\", \"b c\") FROM STDIN WITH (FORMAT csv, HEADER true, DELIMITER ';')"

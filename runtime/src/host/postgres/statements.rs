@@ -9,8 +9,8 @@ use tokio_postgres::Statement;
 use super::errors::{error, from_commit, from_pg};
 use super::settings::PgSettings;
 use super::values::{read_column, to_param, Param};
-use crate::host::bindings::postgres::{Column, Value};
-use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::bindings::postgres::{Column, Value};
+use crate::bindings::types::{ConnectorError, ErrorKind};
 
 /// Prepared statements kept per connection before the cache is cleared (a guest that builds
 /// SQL text dynamically must not grow host memory without bound).
@@ -258,7 +258,7 @@ pub async fn execute_many(conn: &ClientWrapper, sql: &str, lists: Vec<Vec<Value>
 
 /// Approximate in-memory size of a value, for the buffered-result limit.
 pub fn value_size(v: &Value) -> u64 {
-    use crate::host::bindings::postgres::Element;
+    use crate::bindings::postgres::Element;
     let text = |s: &String| s.len() as u64 + 8;
     match v {
         Value::Text(s)

@@ -22,9 +22,9 @@ use tokio_postgres::{RowStream, Statement};
 use super::errors::{error, from_pg};
 use super::resources::{lock, PinnedConn, SharedConn};
 use super::{rowcodec, statements};
-use crate::host::bindings::postgres::{Column, Value};
-use crate::host::bindings::types::{ConnectorError, ErrorKind};
-use crate::host::budget::{Budget, Held};
+use crate::bindings::postgres::{Column, Value};
+use crate::bindings::types::{ConnectorError, ErrorKind};
+use crate::budget::{Budget, Held};
 
 type Result<T> = std::result::Result<T, ConnectorError>;
 
@@ -112,6 +112,8 @@ pub struct PgRowStream {
     state: State,
 }
 
+// One per open stream, moved only when it changes state: not worth a box.
+#[allow(clippy::large_enum_variant)]
 enum State {
     /// Inside a guest transaction, on its connection: FETCH on demand.
     Shared {

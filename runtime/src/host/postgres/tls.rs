@@ -16,21 +16,32 @@ use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::errors::error;
 use super::settings::{PgSettings, SslMode};
-use crate::host::bindings::types::{ConnectorError, ErrorKind};
+use crate::bindings::types::{ConnectorError, ErrorKind};
 
 /// The TLS connector for `settings`, or `None` for `sslmode=disable`.
 pub fn connector(settings: &PgSettings) -> Result<Option<MakeRustlsConnect>, ConnectorError> {
-    let fail = |what: String| error(ErrorKind::Config, format!("postgres profile `{}`: {what}", settings.profile));
+    let fail = |what: String| {
+        error(
+            ErrorKind::Config,
+            format!("postgres profile `{}`: {what}", settings.profile),
+        )
+    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = match (settings.sslmode, &settings.sslrootcert) {
         (SslMode::Disable, _) => return Ok(None),
-        (SslMode::Allow | SslMode::Prefer, _) | (SslMode::Require, None) => Arc::new(AcceptAny(provider.clone())),
-        (SslMode::Require | SslMode::VerifyCa, _) => Arc::new(ChainOnly(webpki(settings, &provider).map_err(fail)?)),
+        (SslMode::Allow | SslMode::Prefer, _) | (SslMode::Require, None) => {
+            Arc::new(AcceptAny(provider.clone()))
+        }
+        (SslMode::Require | SslMode::VerifyCa, _) => {
+            Arc::new(ChainOnly(webpki(settings, &provider).map_err(fail)?))
+        }
         (SslMode::VerifyFull, _) => webpki(settings, &provider).map_err(fail)?,
     };
     let builder = ClientConfig::builder_with_provider(provider)
@@ -45,8 +56,11 @@ pub fn connector(settings: &PgSettings) -> Result<Option<MakeRustlsConnect>, Con
                 .collect::<Result<_, _>>()
                 .map_err(|e| fail(format!("sslcert is not a PEM certificate ({e})")))?;
             let key = key.read("sslkey").map_err(&fail)?;
-            let key = PrivateKeyDer::from_pem_slice(&key).map_err(|_| fail("sslkey is not a PEM private key".into()))?;
-            builder.with_client_auth_cert(certs, key).map_err(|e| fail(format!("client certificate: {e}")))?
+            let key = PrivateKeyDer::from_pem_slice(&key)
+                .map_err(|_| fail("sslkey is not a PEM private key".into()))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| fail(format!("client certificate: {e}")))?
         }
         (None, None) => builder.with_no_client_auth(),
         _ => return Err(fail("sslcert and sslkey must be set together".into())),
@@ -55,13 +69,17 @@ pub fn connector(settings: &PgSettings) -> Result<Option<MakeRustlsConnect>, Con
 }
 
 /// A chain-and-name verifier over `sslrootcert`, or the system roots without one.
-fn webpki(settings: &PgSettings, provider: &Arc<CryptoProvider>) -> Result<Arc<WebPkiServerVerifier>, String> {
+fn webpki(
+    settings: &PgSettings,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>, String> {
     let mut roots = RootCertStore::empty();
     match &settings.sslrootcert {
         Some(pem) => {
             let bytes = pem.read("sslrootcert")?;
             for cert in CertificateDer::pem_slice_iter(&bytes) {
-                let cert = cert.map_err(|e| format!("sslrootcert is not a PEM certificate ({e})"))?;
+                let cert =
+                    cert.map_err(|e| format!("sslrootcert is not a PEM certificate ({e})"))?;
                 roots.add(cert).map_err(|e| format!("sslrootcert: {e}"))?;
             }
         }
@@ -92,7 +110,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -146,7 +167,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -155,7 +181,12 @@ impl ServerCertVerifier for AcceptAny {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -13,7 +13,7 @@ use postgres_types::{to_sql_checked, FromSql, IsNull, Kind, ToSql, Type};
 use tokio_postgres::Row;
 
 use super::types::{interval::Interval, numeric::Numeric};
-use crate::host::bindings::postgres::{Element, Value};
+use crate::bindings::postgres::{Element, Value};
 
 type BoxError = Box<dyn StdError + Sync + Send>;
 

@@ -66,11 +66,18 @@ fn error(e: &Error) -> Json {
 }
 
 fn options(s: &Step) -> UploadOptions {
-    UploadOptions { content_type: s.content_type.clone(), metadata: s.metadata.clone(), overwrite: s.overwrite.unwrap_or(true) }
+    UploadOptions {
+        content_type: s.content_type.clone(),
+        metadata: s.metadata.clone(),
+        overwrite: s.overwrite.unwrap_or(true),
+    }
 }
 
 fn range(s: &Step) -> Option<ByteRange> {
-    s.offset.map(|offset| ByteRange { offset, length: s.length })
+    s.offset.map(|offset| ByteRange {
+        offset,
+        length: s.length,
+    })
 }
 
 fn data(s: &Step) -> Vec<u8> {
@@ -95,7 +102,11 @@ fn step(lake: &Client, s: &Step) -> aw_guest::Result<Json> {
             lake.delete_container(c)?;
             json!(null)
         }
-        "list-containers" => json!(lake.list_containers(s.prefix.as_deref())?.iter().map(|c| &c.name).collect::<Vec<_>>()),
+        "list-containers" => json!(lake
+            .list_containers(s.prefix.as_deref())?
+            .iter()
+            .map(|c| &c.name)
+            .collect::<Vec<_>>()),
         "make-dirs" => {
             lake.make_dirs(c, &s.path, s.exist_ok)?;
             json!(null)
@@ -122,7 +133,11 @@ fn step(lake: &Client, s: &Step) -> aw_guest::Result<Json> {
                 pages += 1;
                 entries.extend(page?);
             }
-            let shown: Vec<Json> = if entries.len() <= 200 { entries.iter().map(info).collect() } else { Vec::new() };
+            let shown: Vec<Json> = if entries.len() <= 200 {
+                entries.iter().map(info).collect()
+            } else {
+                Vec::new()
+            };
             json!({ "pages": pages, "count": entries.len(), "entries": shown,
                     "names_sorted": entries.windows(2).all(|w| w[0].name <= w[1].name) })
         }
@@ -159,7 +174,12 @@ fn step(lake: &Client, s: &Step) -> aw_guest::Result<Json> {
         "many" => {
             // `count` small files under `path/`, for listing tests.
             for i in 0..s.count {
-                lake.upload(c, &format!("{}/f{i:05}.txt", s.path), format!("{i}").as_bytes(), &UploadOptions::new())?;
+                lake.upload(
+                    c,
+                    &format!("{}/f{i:05}.txt", s.path),
+                    format!("{i}").as_bytes(),
+                    &UploadOptions::new(),
+                )?;
             }
             json!(s.count)
         }
@@ -208,7 +228,13 @@ fn run(input: Input) -> aw_guest::Result<Json> {
         Ok(lake) => lake,
         Err(e) => return Ok(json!([error(&e)])),
     };
-    Ok(Json::Array(input.steps.iter().map(|s| step(&lake, s).unwrap_or_else(|e| error(&e))).collect()))
+    Ok(Json::Array(
+        input
+            .steps
+            .iter()
+            .map(|s| step(&lake, s).unwrap_or_else(|e| error(&e)))
+            .collect(),
+    ))
 }
 
 aw_guest::task!(run);

@@ -194,6 +194,13 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
             )?;
             Ok(raw(&t))
         }
+        "host-panic" => {
+            // A task whose host call panics (a test-hooks build only), beside a long sleeper:
+            // the run ends at once with the host bug, the join does not wait for the timeout.
+            let _sleeper = tasks::spawn("sleep", &30.0, Options::new())?;
+            let t = tasks::spawn("host_panic", &0, Options::new())?;
+            Ok(raw(&t))
+        }
         "unknown-task" => match tasks::spawn("nope", &0, Options::new()) {
             Ok(_) => Err(Error::permanent("spawned a task that does not exist")),
             Err(e) => Ok(error_json(&e)),
@@ -250,6 +257,15 @@ fn bomb(_: u64) -> aw_guest::Result<u64> {
         hoard.push(vec![1u8; 16 << 20]);
         std::hint::black_box(&hoard);
     }
+}
+
+/// Asks the host to panic in its `log` call (the runtime's `test-hooks` feature).
+fn host_panic(_: u64) -> aw_guest::Result<u64> {
+    aw_guest::log::log(
+        aw_guest::log::Level::Info,
+        "aw-test-hook: panic in the host",
+    );
+    Ok(0)
 }
 
 fn square(n: u64) -> aw_guest::Result<u64> {
@@ -363,4 +379,4 @@ fn spawner(depth: u64) -> aw_guest::Result<u64> {
     child.join()
 }
 
-aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak, big, write_rows]);
+aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak, big, write_rows, host_panic]);

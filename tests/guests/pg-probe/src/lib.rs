@@ -57,7 +57,10 @@ fn run(input: Input) -> aw_guest::Result<Json> {
         "bench-select" => {
             let mut sum = 0i64;
             for i in 0..input.rows as i64 {
-                sum += db.query_value("SELECT $1::int8", &[Value::Int64(i)])?.and_then(|v| v.as_i64()).unwrap_or(0);
+                sum += db
+                    .query_value("SELECT $1::int8", &[Value::Int64(i)])?
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(0);
             }
             Ok(json!({ "sum": sum }))
         }
@@ -68,7 +71,13 @@ fn run(input: Input) -> aw_guest::Result<Json> {
             let sink = db.copy_in(&input.table, &[], &CopyFormat::text())?;
             let mut chunk = String::with_capacity(300 * 1024);
             for i in 0..input.rows {
-                let _ = writeln!(chunk, "{i}\tname {i}\t{}.{:02}\t2024-01-01 00:00:{:02}+00", i % 1000, i % 100, i % 60);
+                let _ = writeln!(
+                    chunk,
+                    "{i}\tname {i}\t{}.{:02}\t2024-01-01 00:00:{:02}+00",
+                    i % 1000,
+                    i % 100,
+                    i % 60
+                );
                 if chunk.len() >= 256 * 1024 {
                     sink.write(chunk.as_bytes())?;
                     chunk.clear();
@@ -83,8 +92,13 @@ fn run(input: Input) -> aw_guest::Result<Json> {
             db.execute("SET application_name = 'leaked'", &[])?;
             db.execute("CREATE TEMP TABLE leak_t (x int)", &[])?;
             let name = db.query_value("SHOW application_name", &[])?;
-            let temp = db.query_value("SELECT count(*) FROM pg_tables WHERE tablename = 'leak_t'", &[])?;
-            Ok(json!({ "application_name": name.as_ref().and_then(|v| v.as_str()), "temp_tables": temp.and_then(|v| v.as_i64()) }))
+            let temp = db.query_value(
+                "SELECT count(*) FROM pg_tables WHERE tablename = 'leak_t'",
+                &[],
+            )?;
+            Ok(
+                json!({ "application_name": name.as_ref().and_then(|v| v.as_str()), "temp_tables": temp.and_then(|v| v.as_i64()) }),
+            )
         }
         "tx-copy" => tx_copy(&db),
         "read-only" => read_only(&db),
@@ -95,7 +109,9 @@ fn run(input: Input) -> aw_guest::Result<Json> {
             let _tx = db.begin(TransactionOptions::default())?;
             Ok(json!({ "value": format!("{:?}", db.query_value("SELECT 1", &[])?) }))
         }
-        "ssl" => Ok(json!({ "ssl": format!("{:?}", db.query_value("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])?) })),
+        "ssl" => Ok(
+            json!({ "ssl": format!("{:?}", db.query_value("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])?) }),
+        ),
         "copy-in-table" => {
             let sink = db.copy_in(&input.table, &[], &CopyFormat::csv(false))?;
             sink.write(b"1\n")?;
@@ -115,11 +131,24 @@ struct Surf {
 fn surface(db: &postgres::Client) -> aw_guest::Result<Json> {
     db.execute("DROP TABLE IF EXISTS surf", &[])?;
     db.execute("CREATE TABLE surf (id int8 PRIMARY KEY, v text)", &[])?;
-    let inserted = db.execute_many("INSERT INTO surf VALUES ($1, $2)", &[vec![1i64.into(), "a".into()], vec![2i64.into(), Value::Null]])?;
-    let all: Vec<Surf> = db.query("SELECT id, v FROM surf ORDER BY id", &[])?.decode()?;
+    let inserted = db.execute_many(
+        "INSERT INTO surf VALUES ($1, $2)",
+        &[
+            vec![1i64.into(), "a".into()],
+            vec![2i64.into(), Value::Null],
+        ],
+    )?;
+    let all: Vec<Surf> = db
+        .query("SELECT id, v FROM surf ORDER BY id", &[])?
+        .decode()?;
     let missing = db.query_one("SELECT id FROM surf WHERE id = $1", &[99i64.into()])?;
-    let one = db.query_one("SELECT id, v FROM surf WHERE id = $1", &[1i64.into()])?.map(|r| r.decode::<Surf>()).transpose()?;
-    let typed = db.query_one("SELECT id, v FROM surf WHERE id = 2", &[])?.ok_or("row 2 is missing")?;
+    let one = db
+        .query_one("SELECT id, v FROM surf WHERE id = $1", &[1i64.into()])?
+        .map(|r| r.decode::<Surf>())
+        .transpose()?;
+    let typed = db
+        .query_one("SELECT id, v FROM surf WHERE id = 2", &[])?
+        .ok_or("row 2 is missing")?;
     let typed_id: i64 = typed.get_as("id")?;
     let typed_v: Option<String> = typed.get_as("v")?;
     let wrong_type = typed.get_as::<bool>("id").err().map(|e| e.message);
@@ -127,12 +156,16 @@ fn surface(db: &postgres::Client) -> aw_guest::Result<Json> {
     t.savepoint("a")?;
     t.execute("INSERT INTO surf VALUES (3, 'c')", &[])?;
     t.release("a")?;
-    let in_tx = t.query_value("SELECT count(*) FROM surf", &[])?.and_then(|v| v.as_i64());
+    let in_tx = t
+        .query_value("SELECT count(*) FROM surf", &[])?
+        .and_then(|v| v.as_i64());
     t.commit()?;
     let t = db.begin(TransactionOptions::default())?;
     t.execute("INSERT INTO surf VALUES (4, 'd')", &[])?;
     t.rollback()?;
-    let count = db.query_value("SELECT count(*) FROM surf", &[])?.and_then(|v| v.as_i64());
+    let count = db
+        .query_value("SELECT count(*) FROM surf", &[])?
+        .and_then(|v| v.as_i64());
     Ok(json!({
         "inserted": inserted,
         "all": all.iter().map(|s| json!([s.id, s.v])).collect::<Vec<_>>(),
@@ -159,7 +192,12 @@ fn tx_copy(db: &postgres::Client) -> aw_guest::Result<Json> {
     sink.write(b"3,c\n")?;
     let copied = sink.finish()?;
     let stream = t.query_stream("SELECT id FROM txc ORDER BY id", &[], 2)?;
-    let mut streamed: Vec<i64> = stream.next()?.unwrap_or_default().iter().filter_map(|r| r[0].as_i64()).collect();
+    let mut streamed: Vec<i64> = stream
+        .next()?
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r[0].as_i64())
+        .collect();
     // A COPY holds the connection: pulling the stream meanwhile fails that pull, not the stream.
     let other = t.copy_in("txc_other", &["id"], &CopyFormat::csv(false))?;
     other.write(b"4\n")?;
@@ -175,13 +213,20 @@ fn tx_copy(db: &postgres::Client) -> aw_guest::Result<Json> {
     }
     let in_tx = String::from_utf8_lossy(&out).to_string();
     t.rollback()?;
-    let after_rollback = db.query_value("SELECT count(*) FROM txc", &[])?.and_then(|v| v.as_i64());
-    Ok(json!({ "busy": busy, "copied": copied, "streamed": streamed, "stream_busy": stream_busy, "copy_out": in_tx, "after_rollback": after_rollback }))
+    let after_rollback = db
+        .query_value("SELECT count(*) FROM txc", &[])?
+        .and_then(|v| v.as_i64());
+    Ok(
+        json!({ "busy": busy, "copied": copied, "streamed": streamed, "stream_busy": stream_busy, "copy_out": in_tx, "after_rollback": after_rollback }),
+    )
 }
 
 /// A read-only profile: writes are refused however the guest tries.
 fn read_only(db: &postgres::Client) -> aw_guest::Result<Json> {
-    let attempt = |r: aw_guest::Result<u64>| r.err().map(|e| format!("{:?} {}", e.kind, e.code.unwrap_or_default()));
+    let attempt = |r: aw_guest::Result<u64>| {
+        r.err()
+            .map(|e| format!("{:?} {}", e.kind, e.code.unwrap_or_default()))
+    };
     let plain = attempt(db.execute("CREATE TABLE ro_t (x int)", &[]));
     let _ = db.execute("SET default_transaction_read_only = off", &[]);
     let after_set = attempt(db.execute("CREATE TABLE ro_t (x int)", &[]));
@@ -192,13 +237,18 @@ fn read_only(db: &postgres::Client) -> aw_guest::Result<Json> {
     let in_tx = attempt(t.execute("CREATE TABLE ro_t (x int)", &[]));
     drop(t);
     let reads = db.query_value("SELECT 1", &[])?.and_then(|v| v.as_i64());
-    Ok(json!({ "plain": plain, "after_set": after_set, "switch": switch, "in_tx": in_tx, "reads": reads }))
+    Ok(
+        json!({ "plain": plain, "after_set": after_set, "switch": switch, "in_tx": in_tx, "reads": reads }),
+    )
 }
 
 /// Transaction control in guest SQL (issue 16): refused, so a read-only profile's transaction
 /// cannot be ended and a writable one begun behind the host's back.
 fn tx_control(db: &postgres::Client, table: &str) -> aw_guest::Result<Json> {
-    let attempt = |r: aw_guest::Result<u64>| r.err().map(|e| format!("{:?} {}", e.kind, e.code.unwrap_or_default()));
+    let attempt = |r: aw_guest::Result<u64>| {
+        r.err()
+            .map(|e| format!("{:?} {}", e.kind, e.code.unwrap_or_default()))
+    };
     let t = db.begin(TransactionOptions::default())?;
     let commit = attempt(t.execute("COMMIT", &[]));
     let hidden = attempt(t.execute("/* hi */ -- there\n commit and chain", &[]));
@@ -209,13 +259,17 @@ fn tx_control(db: &postgres::Client, table: &str) -> aw_guest::Result<Json> {
     let start = attempt(db.execute("START TRANSACTION READ WRITE", &[]));
     let end = attempt(db.execute("END", &[]));
     let plain = attempt(db.execute(&format!("INSERT INTO {table} VALUES (2)"), &[]));
-    Ok(json!({ "commit": commit, "hidden": hidden, "begin": begin, "insert": insert, "start": start, "end": end, "plain": plain }))
+    Ok(
+        json!({ "commit": commit, "hidden": hidden, "begin": begin, "insert": insert, "start": start, "end": end, "plain": plain }),
+    )
 }
 
 /// A commit after the server rolled the transaction back must fail, never report success for
 /// lost writes (issue 16); a rollback to a savepoint recovers the transaction.
 fn commit_after_error(db: &postgres::Client, table: &str) -> aw_guest::Result<Json> {
-    let describe = |r: aw_guest::Result<()>| r.err().map(|e| json!({ "kind": format!("{:?}", e.kind), "code": e.code, "refused": e.message.contains("commit refused") }));
+    let describe = |r: aw_guest::Result<()>| {
+        r.err().map(|e| json!({ "kind": format!("{:?}", e.kind), "code": e.code, "refused": e.message.contains("commit refused") }))
+    };
     let t = db.begin(TransactionOptions::default())?;
     t.execute(&format!("INSERT INTO {table} VALUES (1)"), &[])?;
     let _ = t.query_value("SELECT 1 / 0", &[]); // caught by the guest
@@ -248,7 +302,10 @@ fn types(db: &postgres::Client) -> aw_guest::Result<Json> {
         ("int8", Value::Int64(-9223372036854775808)),
         ("float4", Value::Float32(1.5)),
         ("float8", Value::Float64(-2.25e300)),
-        ("numeric", Value::Numeric("12345678901234567890.123456789012345678".into())),
+        (
+            "numeric",
+            Value::Numeric("12345678901234567890.123456789012345678".into()),
+        ),
         ("numeric", Value::Numeric("-0.0001000".into())),
         ("numeric", Value::Numeric("NaN".into())),
         ("text", Value::Text("héllo ☃ 'quoted'".into())),
@@ -256,16 +313,34 @@ fn types(db: &postgres::Client) -> aw_guest::Result<Json> {
         ("bytea", Value::Bytea(vec![0, 1, 0, 255, 0])),
         ("json", Value::Json("{\"a\": [1, 2]}".into())),
         ("jsonb", Value::Json("{\"a\": [1, 2]}".into())),
-        ("uuid", Value::Uuid("0e1f2a3b-4c5d-6e7f-8091-a2b3c4d5e6f7".into())),
+        (
+            "uuid",
+            Value::Uuid("0e1f2a3b-4c5d-6e7f-8091-a2b3c4d5e6f7".into()),
+        ),
         ("date", Value::Date("2024-02-29".into())),
         ("time", Value::Time("13:45:00.123456".into())),
-        ("timestamp", Value::Timestamp("2024-02-29T13:45:00.123456".into())),
-        ("timestamptz", Value::Timestamptz("2024-02-29T13:45:00.123456Z".into())),
+        (
+            "timestamp",
+            Value::Timestamp("2024-02-29T13:45:00.123456".into()),
+        ),
+        (
+            "timestamptz",
+            Value::Timestamptz("2024-02-29T13:45:00.123456Z".into()),
+        ),
         ("interval", Value::Interval("P1Y2M3DT4H5M6.5S".into())),
-        ("int4[]", Value::Array(vec![E::Int32(1), E::Null, E::Int32(3)])),
-        ("text[]", Value::Array(vec![E::Text("a".into()), E::Null, E::Text("".into())])),
+        (
+            "int4[]",
+            Value::Array(vec![E::Int32(1), E::Null, E::Int32(3)]),
+        ),
+        (
+            "text[]",
+            Value::Array(vec![E::Text("a".into()), E::Null, E::Text("".into())]),
+        ),
         ("numeric[]", Value::Array(vec![E::Numeric("1.10".into())])),
-        ("timestamptz[]", Value::Array(vec![E::Timestamptz("2000-01-01T00:00:00Z".into())])),
+        (
+            "timestamptz[]",
+            Value::Array(vec![E::Timestamptz("2000-01-01T00:00:00Z".into())]),
+        ),
         ("int4", Value::Null),
     ];
     let mut mismatches = Vec::new();
@@ -274,7 +349,9 @@ fn types(db: &postgres::Client) -> aw_guest::Result<Json> {
         let got = got.unwrap_or(Value::Null);
         let same = match (ty, sent, &got) {
             // jsonb normalises whitespace; compare parsed.
-            (_, Value::Json(a), Value::Json(b)) => serde_json::from_str::<Json>(a).ok() == serde_json::from_str::<Json>(b).ok(),
+            (_, Value::Json(a), Value::Json(b)) => {
+                serde_json::from_str::<Json>(a).ok() == serde_json::from_str::<Json>(b).ok()
+            }
             _ => format!("{sent:?}") == format!("{got:?}"),
         };
         if !same {
@@ -283,9 +360,15 @@ fn types(db: &postgres::Client) -> aw_guest::Result<Json> {
     }
     // Widening and narrowing to the server's inferred type.
     let narrowed = db.query_value("SELECT $1::int4 + 1", &[Value::Int64(41)])?;
-    let too_big = db.query_value("SELECT $1::int4", &[Value::Int64(3_000_000_000)]).err().map(|e| e.to_string());
+    let too_big = db
+        .query_value("SELECT $1::int4", &[Value::Int64(3_000_000_000)])
+        .err()
+        .map(|e| e.to_string());
     let unknown = db.query_value("SELECT 'ok'::name", &[])?;
-    let text_bad_utf8 = db.query_value("SELECT convert_from('\\xff'::bytea, 'UTF8')", &[]).err().map(|e| e.to_string());
+    let text_bad_utf8 = db
+        .query_value("SELECT convert_from('\\xff'::bytea, 'UTF8')", &[])
+        .err()
+        .map(|e| e.to_string());
     Ok(json!({
         "mismatches": mismatches,
         "narrowed": format!("{narrowed:?}"),
@@ -321,12 +404,22 @@ fn copy(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
         sink.write(chunk)?;
     }
     let copied_in = sink.finish()?;
-    let out = db.copy_out(&CopyFrom::Query(format!("SELECT id, name, amount, at FROM {table} ORDER BY id")), &[], &format)?;
+    let out = db.copy_out(
+        &CopyFrom::Query(format!(
+            "SELECT id, name, amount, at FROM {table} ORDER BY id"
+        )),
+        &[],
+        &format,
+    )?;
     let mut back = Vec::new();
     while let Some(chunk) = out.read()? {
         back.extend_from_slice(&chunk);
     }
-    let table_out = db.copy_out(&CopyFrom::Table(table.clone()), &["id"], &CopyFormat::text())?;
+    let table_out = db.copy_out(
+        &CopyFrom::Table(table.clone()),
+        &["id"],
+        &CopyFormat::text(),
+    )?;
     while table_out.read()?.is_some() {}
     Ok(json!({
         "generated_rows": generated_rows,
@@ -350,7 +443,11 @@ fn numbers(db: &postgres::Client, rows: u64, batch: u32) -> aw_guest::Result<pos
 /// Streams `rows` rows through a cursor and sums them in the guest.
 fn stream(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
     let stream = numbers(db, input.rows, input.batch)?;
-    let columns: Vec<String> = stream.columns().iter().map(|c| format!("{}:{}", c.name, c.type_name)).collect();
+    let columns: Vec<String> = stream
+        .columns()
+        .iter()
+        .map(|c| format!("{}:{}", c.name, c.type_name))
+        .collect();
     let (mut count, mut sum, mut batches) = (0u64, 0i64, 0u64);
     while let Some(batch) = stream.next()? {
         batches += 1;
@@ -377,7 +474,11 @@ fn stream_ends(db: &postgres::Client) -> aw_guest::Result<Json> {
     drop(dropped);
     let after_drop = clean()?;
 
-    let failing = db.query_stream("SELECT 1 / (7000 - g) AS q FROM generate_series(1, 10000) g", &[], 1000)?;
+    let failing = db.query_stream(
+        "SELECT 1 / (7000 - g) AS q FROM generate_series(1, 10000) g",
+        &[],
+        1000,
+    )?;
     let mut before_error = 0;
     let error = loop {
         match failing.next() {
@@ -430,19 +531,35 @@ fn stream_encoded(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json
         }
     }
     let mixed = kinds.next().err().map(|e| e.message);
-    Ok(json!({ "count": count, "sum": sum, "pad_bytes": pad_bytes, "cells": cells, "mixed": mixed }))
+    Ok(
+        json!({ "count": count, "sum": sum, "pad_bytes": pad_bytes, "cells": cells, "mixed": mixed }),
+    )
 }
 
 /// Transaction options reach the server; savepoints keep outer writes and drop inner ones.
 fn tx(db: &postgres::Client) -> aw_guest::Result<Json> {
-    let opts = TransactionOptions { isolation: Some(Isolation::Serializable), read_only: true, deferrable: true };
+    let opts = TransactionOptions {
+        isolation: Some(Isolation::Serializable),
+        read_only: true,
+        deferrable: true,
+    };
     let t = db.begin(opts)?;
     let settings = t.query_one(
         "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only'), current_setting('transaction_deferrable')",
         &[],
     )?;
-    let settings: Vec<String> = settings.map(|r| r.values.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect()).unwrap_or_default();
-    let write_in_ro = t.execute("CREATE TEMP TABLE nope (x int)", &[]).err().map(|e| format!("{:?} {:?}", e.kind, e.code));
+    let settings: Vec<String> = settings
+        .map(|r| {
+            r.values
+                .iter()
+                .map(|v| v.as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let write_in_ro = t
+        .execute("CREATE TEMP TABLE nope (x int)", &[])
+        .err()
+        .map(|e| format!("{:?} {:?}", e.kind, e.code));
     drop(t);
 
     db.execute("DROP TABLE IF EXISTS sp", &[])?;
@@ -456,7 +573,11 @@ fn tx(db: &postgres::Client) -> aw_guest::Result<Json> {
     t.execute("INSERT INTO sp VALUES ('after')", &[])?;
     t.commit()?;
     let kept = db.query("SELECT v FROM sp ORDER BY v", &[])?;
-    let kept: Vec<String> = kept.rows.iter().map(|r| r[0].as_str().unwrap_or("").to_string()).collect();
+    let kept: Vec<String> = kept
+        .rows
+        .iter()
+        .map(|r| r[0].as_str().unwrap_or("").to_string())
+        .collect();
 
     // A dropped transaction rolls back.
     let t = db.begin(TransactionOptions::default())?;
@@ -474,11 +595,19 @@ fn tx(db: &postgres::Client) -> aw_guest::Result<Json> {
 
 /// A statement timeout hits that statement only, in and out of a transaction.
 fn timeout(db: &postgres::Client, input: &Input) -> aw_guest::Result<Json> {
-    let ms = if input.timeout_ms == 0 { 100 } else { input.timeout_ms };
-    let slow = db.execute_with("SELECT pg_sleep(2)", &[], postgres::timeout_ms(ms)).err();
+    let ms = if input.timeout_ms == 0 {
+        100
+    } else {
+        input.timeout_ms
+    };
+    let slow = db
+        .execute_with("SELECT pg_sleep(2)", &[], postgres::timeout_ms(ms))
+        .err();
     let t = db.begin(TransactionOptions::default())?;
     let before = t.query_value("SHOW statement_timeout", &[])?;
-    let ok_fast = t.query_with("SELECT 1", &[], postgres::timeout_ms(ms)).is_ok();
+    let ok_fast = t
+        .query_with("SELECT 1", &[], postgres::timeout_ms(ms))
+        .is_ok();
     let after = t.query_value("SHOW statement_timeout", &[])?;
     t.commit()?;
     let session_after = db.query_value("SHOW statement_timeout", &[])?;

@@ -27,7 +27,9 @@ fn run(input: Input) -> aw_guest::Result<Value> {
             log::warn!("the secret is {value}");
             println!("stdout says {value}");
             eprintln!("stderr says {value}");
-            Err(Error::permanent(format!("failing with the secret {value} in the message")))
+            Err(Error::permanent(format!(
+                "failing with the secret {value} in the message"
+            )))
         }
         "secret-return" => Ok(json!({ "secret": secrets::get(&input.name)?.reveal() })),
         "sandbox" => Ok(sandbox(input.port)),

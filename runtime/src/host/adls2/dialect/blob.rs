@@ -18,13 +18,16 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 
 use super::xml::{self, Element};
-use super::{check_metadata, exists_conflict, info_from_headers, ranged_read, rfc3339, token, url_of, Chunk, Page, Store, Upload};
+use super::{
+    check_metadata, exists_conflict, info_from_headers, ranged_read, rfc3339, token, url_of, Chunk,
+    Page, Store, Upload,
+};
+use crate::bindings::adls2::{ContainerInfo, PathInfo, PathProperties, UploadOptions};
+use crate::bindings::types::ErrorKind;
+use crate::grants::paths;
 use crate::host::adls2::auth::Credential;
 use crate::host::adls2::errors::Failure;
-use crate::host::adls2::paths;
 use crate::host::adls2::rest::{Call, Reply, Rest};
-use crate::host::bindings::adls2::{ContainerInfo, PathInfo, PathProperties, UploadOptions};
-use crate::host::bindings::types::ErrorKind;
 
 /// The metadata that marks a directory blob.
 const FOLDER_META: &str = "x-ms-meta-hdi_isfolder";
@@ -42,7 +45,12 @@ pub struct BlobStore {
 impl BlobStore {
     /// The store at Blob endpoint `base` (the credential adds SAS to copy sources).
     pub fn new(rest: Arc<Rest>, base: Url, credential: Credential, block_size: usize) -> BlobStore {
-        BlobStore { rest, base, credential, block_size }
+        BlobStore {
+            rest,
+            base,
+            credential,
+            block_size,
+        }
     }
 
     fn container_url(&self, container: &str) -> Url {
@@ -53,7 +61,11 @@ impl BlobStore {
 
     /// HEAD of a blob, or None if there is no such blob.
     async fn head(&self, container: &str, path: &str) -> Result<Option<Reply>, Failure> {
-        let call = Call::new(Method::HEAD, url_of(&self.base, container, path), format!("properties of {container}/{path}"));
+        let call = Call::new(
+            Method::HEAD,
+            url_of(&self.base, container, path),
+            format!("properties of {container}/{path}"),
+        );
         match self.rest.send(call).await {
             Ok(reply) => Ok(Some(reply)),
             Err(f) if f.is_status(404) => Ok(None),
@@ -63,12 +75,18 @@ impl BlobStore {
 
     /// Whether anything lies under `path/` (a directory implied by its contents).
     async fn has_children(&self, container: &str, path: &str) -> Result<bool, Failure> {
-        let page = self.list_raw(container, &format!("{path}/"), false, 1, None).await?;
+        let page = self
+            .list_raw(container, &format!("{path}/"), false, 1, None)
+            .await?;
         Ok(!page.entries.is_empty())
     }
 
     async fn delete_blob(&self, container: &str, path: &str) -> Result<(), Failure> {
-        let call = Call::new(Method::DELETE, url_of(&self.base, container, path), format!("delete {container}/{path}"));
+        let call = Call::new(
+            Method::DELETE,
+            url_of(&self.base, container, path),
+            format!("delete {container}/{path}"),
+        );
         self.rest.send(call).await.map(drop)
     }
 
@@ -87,11 +105,22 @@ impl BlobStore {
     }
 
     /// One List Blobs page under name prefix `prefix`; entries keep their full names.
-    async fn list_raw(&self, container: &str, prefix: &str, recursive: bool, page_size: u32, marker: Option<String>) -> Result<Page, Failure> {
-        let mut call = Call::new(Method::GET, self.container_url(container), format!("list {container}/{prefix}"))
-            .query("comp", "list")
-            .query("include", "metadata")
-            .query("maxresults", &page_size.to_string());
+    async fn list_raw(
+        &self,
+        container: &str,
+        prefix: &str,
+        recursive: bool,
+        page_size: u32,
+        marker: Option<String>,
+    ) -> Result<Page, Failure> {
+        let mut call = Call::new(
+            Method::GET,
+            self.container_url(container),
+            format!("list {container}/{prefix}"),
+        )
+        .query("comp", "list")
+        .query("include", "metadata")
+        .query("maxresults", &page_size.to_string());
         if !prefix.is_empty() {
             call = call.query("prefix", prefix);
         }
@@ -109,22 +138,46 @@ impl BlobStore {
                 match item.name.as_str() {
                     "Blob" => entries.push(blob_entry(item)),
                     "BlobPrefix" => {
-                        let name = item.text_of("Name").unwrap_or("").trim_end_matches('/').to_string();
-                        entries.push(PathInfo { name, is_directory: true, size: 0, last_modified: None, etag: None, content_type: None });
+                        let name = item
+                            .text_of("Name")
+                            .unwrap_or("")
+                            .trim_end_matches('/')
+                            .to_string();
+                        entries.push(PathInfo {
+                            name,
+                            is_directory: true,
+                            size: 0,
+                            last_modified: None,
+                            etag: None,
+                            content_type: None,
+                        });
                     }
                     _ => {}
                 }
             }
         }
-        Ok(Page { entries, next: root.text_of("NextMarker").map(String::from) })
+        Ok(Page {
+            entries,
+            next: root.text_of("NextMarker").map(String::from),
+        })
     }
 
     /// Copy Blob within the account, waiting for the copy to finish.
-    async fn copy(&self, container: &str, from: &str, to: &str, overwrite: bool) -> Result<(), Failure> {
+    async fn copy(
+        &self,
+        container: &str,
+        from: &str,
+        to: &str,
+        overwrite: bool,
+    ) -> Result<(), Failure> {
         let mut source = url_of(&self.base, container, from);
         self.credential.apply_to_url(&mut source);
-        let mut call = Call::new(Method::PUT, url_of(&self.base, container, to), format!("copy {container}/{from} to {to}"))
-            .header("x-ms-copy-source", source.as_str());
+        let mut call = Call::new(
+            Method::PUT,
+            url_of(&self.base, container, to),
+            format!("copy {container}/{from} to {to}"),
+        )
+        .header("x-ms-copy-source", source.as_str());
         if !overwrite {
             call = call.header("if-none-match", "*");
         }
@@ -133,12 +186,25 @@ impl BlobStore {
             match reply.header("x-ms-copy-status").unwrap_or("success") {
                 "success" => return Ok(()),
                 "pending" => {}
-                other => return Err(Failure::new(ErrorKind::Permanent, format!("copy {container}/{from} to {to} ended {other}"))),
+                other => {
+                    return Err(Failure::new(
+                        ErrorKind::Permanent,
+                        format!("copy {container}/{from} to {to} ended {other}"),
+                    ))
+                }
             }
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            reply = self.head(container, to).await?.ok_or_else(|| Failure::new(ErrorKind::Transient, format!("copy {container}/{from} to {to}: the target vanished")))?;
+            reply = self.head(container, to).await?.ok_or_else(|| {
+                Failure::new(
+                    ErrorKind::Transient,
+                    format!("copy {container}/{from} to {to}: the target vanished"),
+                )
+            })?;
         }
-        Err(Failure::new(ErrorKind::Timeout, format!("copy {container}/{from} to {to} did not finish within 2 minutes")))
+        Err(Failure::new(
+            ErrorKind::Timeout,
+            format!("copy {container}/{from} to {to} did not finish within 2 minutes"),
+        ))
     }
 
     async fn delete_all(&self, container: &str, names: Vec<String>) -> Result<(), Failure> {
@@ -155,10 +221,10 @@ impl BlobStore {
             })
             .collect();
         stream::iter(deletes)
-        .buffer_unordered(PARALLEL)
-        .try_collect::<Vec<()>>()
-        .await
-        .map(drop)
+            .buffer_unordered(PARALLEL)
+            .try_collect::<Vec<()>>()
+            .await
+            .map(drop)
     }
 }
 
@@ -171,20 +237,37 @@ fn blob_entry(item: &Element) -> PathInfo {
     let prop = |name: &str| props.and_then(|p| p.text_of(name)).map(String::from);
     let is_directory = item
         .child("Metadata")
-        .and_then(|m| m.children.iter().find(|c| c.name.eq_ignore_ascii_case("hdi_isfolder")))
+        .and_then(|m| {
+            m.children
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case("hdi_isfolder"))
+        })
         .is_some_and(|c| c.text.eq_ignore_ascii_case("true"));
     PathInfo {
         name: item.text_of("Name").unwrap_or("").to_string(),
         is_directory,
-        size: if is_directory { 0 } else { prop("Content-Length").and_then(|v| v.parse().ok()).unwrap_or(0) },
+        size: if is_directory {
+            0
+        } else {
+            prop("Content-Length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        },
         last_modified: prop("Last-Modified").map(|t| rfc3339(&t)),
         etag: prop("Etag"),
-        content_type: if is_directory { None } else { prop("Content-Type") },
+        content_type: if is_directory {
+            None
+        } else {
+            prop("Content-Type")
+        },
     }
 }
 
 fn is_folder(headers: &HeaderMap) -> bool {
-    headers.get(FOLDER_META).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    headers
+        .get(FOLDER_META)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 fn metadata_of(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -192,7 +275,8 @@ fn metadata_of(headers: &HeaderMap) -> Vec<(String, String)> {
         .iter()
         .filter_map(|(k, v)| {
             let name = k.as_str().strip_prefix("x-ms-meta-")?;
-            (name != "hdi_isfolder").then(|| (name.to_string(), v.to_str().unwrap_or("").to_string()))
+            (name != "hdi_isfolder")
+                .then(|| (name.to_string(), v.to_str().unwrap_or("").to_string()))
         })
         .collect();
     out.sort();
@@ -201,7 +285,13 @@ fn metadata_of(headers: &HeaderMap) -> Vec<(String, String)> {
 
 /// Content type and metadata headers of an upload's final request.
 fn content_headers(mut call: Call, options: &UploadOptions) -> Call {
-    call = call.header("x-ms-blob-content-type", options.content_type.as_deref().unwrap_or("application/octet-stream"));
+    call = call.header(
+        "x-ms-blob-content-type",
+        options
+            .content_type
+            .as_deref()
+            .unwrap_or("application/octet-stream"),
+    );
     for (name, value) in &options.metadata {
         call = call.header(&format!("x-ms-meta-{name}"), value);
     }
@@ -214,14 +304,23 @@ fn content_headers(mut call: Call, options: &UploadOptions) -> Call {
 fn committed(path: &str, reply: &Reply, size: u64, options: &UploadOptions) -> PathInfo {
     let mut info = info_from_headers(path, &reply.headers, false);
     info.size = size;
-    info.content_type = Some(options.content_type.clone().unwrap_or_else(|| "application/octet-stream".into()));
+    info.content_type = Some(
+        options
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".into()),
+    );
     info
 }
 
 #[async_trait]
 impl Store for BlobStore {
     async fn create_container(&self, name: &str) -> Result<bool, Failure> {
-        let call = Call::new(Method::PUT, self.container_url(name), format!("create container {name}"));
+        let call = Call::new(
+            Method::PUT,
+            self.container_url(name),
+            format!("create container {name}"),
+        );
         match self.rest.send(call).await {
             Ok(_) => Ok(true),
             Err(f) if f.code() == "ContainerAlreadyExists" => Ok(false),
@@ -230,7 +329,11 @@ impl Store for BlobStore {
     }
 
     async fn delete_container(&self, name: &str) -> Result<(), Failure> {
-        let call = Call::new(Method::DELETE, self.container_url(name), format!("delete container {name}"));
+        let call = Call::new(
+            Method::DELETE,
+            self.container_url(name),
+            format!("delete container {name}"),
+        );
         self.rest.send(call).await.map(drop)
     }
 
@@ -238,7 +341,8 @@ impl Store for BlobStore {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let mut call = Call::new(Method::GET, self.base.clone(), "list containers").query("comp", "list");
+            let mut call =
+                Call::new(Method::GET, self.base.clone(), "list containers").query("comp", "list");
             if let Some(p) = prefix.filter(|p| !p.is_empty()) {
                 call = call.query("prefix", p);
             }
@@ -247,7 +351,11 @@ impl Store for BlobStore {
             }
             let reply = self.rest.send(call).await?;
             let root = parse(&reply.body)?;
-            for c in root.child("Containers").map(|c| c.all("Container").collect::<Vec<_>>()).unwrap_or_default() {
+            for c in root
+                .child("Containers")
+                .map(|c| c.all("Container").collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
                 let props = c.child("Properties");
                 out.push(ContainerInfo {
                     name: c.text_of("Name").unwrap_or("").to_string(),
@@ -262,23 +370,36 @@ impl Store for BlobStore {
         }
     }
 
-    async fn make_dirs(&self, container: &str, path: &str, exist_ok: bool, outside: usize) -> Result<(), Failure> {
+    async fn make_dirs(
+        &self,
+        container: &str,
+        path: &str,
+        exist_ok: bool,
+        outside: usize,
+    ) -> Result<(), Failure> {
         let mut levels = paths::ancestors(path);
         levels.push(path);
         let last = levels.len() - 1;
         // Markers above the write grant are not written: the flat namespace needs none.
         for (i, dir) in levels.into_iter().enumerate().skip(outside) {
-            let call = Call::new(Method::PUT, url_of(&self.base, container, dir), format!("make directory {container}/{dir}"))
-                .header("x-ms-blob-type", "BlockBlob")
-                .header(FOLDER_META, "true")
-                .header("if-none-match", "*");
+            let call = Call::new(
+                Method::PUT,
+                url_of(&self.base, container, dir),
+                format!("make directory {container}/{dir}"),
+            )
+            .header("x-ms-blob-type", "BlockBlob")
+            .header(FOLDER_META, "true")
+            .header("if-none-match", "*");
             match self.rest.send(call).await {
                 Ok(_) => {}
                 Err(f) if f.is_status(409) || f.is_status(412) => {
                     let head = self.head(container, dir).await?;
                     match head {
                         Some(reply) if !is_folder(&reply.headers) => {
-                            return Err(Failure::new(ErrorKind::Conflict, format!("{container}/{dir} is a file, so it cannot be a directory")));
+                            return Err(Failure::new(
+                                ErrorKind::Conflict,
+                                format!("{container}/{dir} is a file, so it cannot be a directory"),
+                            ));
                         }
                         _ if i == last && !exist_ok => {
                             return Err(Failure::new(ErrorKind::Conflict, format!("directory {container}/{dir} already exists (pass exist-ok to accept that)")));
@@ -292,7 +413,12 @@ impl Store for BlobStore {
         Ok(())
     }
 
-    async fn begin_upload(&self, container: &str, path: &str, options: UploadOptions) -> Result<Box<dyn Upload>, Failure> {
+    async fn begin_upload(
+        &self,
+        container: &str,
+        path: &str,
+        options: UploadOptions,
+    ) -> Result<Box<dyn Upload>, Failure> {
         check_metadata(&options.metadata)?;
         Ok(Box::new(BlockUpload {
             rest: self.rest.clone(),
@@ -306,7 +432,13 @@ impl Store for BlobStore {
         }))
     }
 
-    async fn upload(&self, container: &str, path: &str, data: Bytes, options: UploadOptions) -> Result<PathInfo, Failure> {
+    async fn upload(
+        &self,
+        container: &str,
+        path: &str,
+        data: Bytes,
+        options: UploadOptions,
+    ) -> Result<PathInfo, Failure> {
         if data.len() > self.block_size {
             let mut upload = self.begin_upload(container, path, options).await?;
             for start in (0..data.len()).step_by(self.block_size) {
@@ -317,51 +449,122 @@ impl Store for BlobStore {
         }
         check_metadata(&options.metadata)?;
         let size = data.len() as u64;
-        let call = Call::new(Method::PUT, url_of(&self.base, container, path), format!("upload {container}/{path}"))
-            .header("x-ms-blob-type", "BlockBlob")
-            .body(data);
-        let reply = self.rest.send(content_headers(call, &options)).await.map_err(|f| exists_conflict(container, path, f))?;
+        let call = Call::new(
+            Method::PUT,
+            url_of(&self.base, container, path),
+            format!("upload {container}/{path}"),
+        )
+        .header("x-ms-blob-type", "BlockBlob")
+        .body(data);
+        let reply = self
+            .rest
+            .send(content_headers(call, &options))
+            .await
+            .map_err(|f| exists_conflict(container, path, f))?;
         Ok(committed(path, &reply, size, &options))
     }
 
-    async fn read(&self, container: &str, path: &str, offset: u64, length: Option<u64>, if_match: Option<&str>) -> Result<Chunk, Failure> {
-        let get = Call::new(Method::GET, url_of(&self.base, container, path), format!("download {container}/{path}"));
-        let head = || async { self.head(container, path).await?.ok_or_else(|| not_found(container, path)) };
-        ranged_read(&self.rest, get, offset, length, if_match, &format!("{container}/{path}"), head).await
+    async fn read(
+        &self,
+        container: &str,
+        path: &str,
+        offset: u64,
+        length: Option<u64>,
+        if_match: Option<&str>,
+    ) -> Result<Chunk, Failure> {
+        let get = Call::new(
+            Method::GET,
+            url_of(&self.base, container, path),
+            format!("download {container}/{path}"),
+        );
+        let head = || async {
+            self.head(container, path)
+                .await?
+                .ok_or_else(|| not_found(container, path))
+        };
+        ranged_read(
+            &self.rest,
+            get,
+            offset,
+            length,
+            if_match,
+            &format!("{container}/{path}"),
+            head,
+        )
+        .await
     }
 
-    async fn list_page(&self, container: &str, dir: &str, recursive: bool, page_size: u32, next: Option<String>) -> Result<Page, Failure> {
-        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+    async fn list_page(
+        &self,
+        container: &str,
+        dir: &str,
+        recursive: bool,
+        page_size: u32,
+        next: Option<String>,
+    ) -> Result<Page, Failure> {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
         if next.is_none() && !dir.is_empty() {
             // Listing a file, or nothing at all, is not listing an empty directory.
-            let page = self.list_raw(container, &prefix, recursive, page_size, None).await?;
+            let page = self
+                .list_raw(container, &prefix, recursive, page_size, None)
+                .await?;
             if page.entries.is_empty() {
                 match self.head(container, dir).await? {
                     Some(reply) if is_folder(&reply.headers) => {}
-                    Some(_) => return Err(Failure::new(ErrorKind::InvalidInput, format!("{container}/{dir} is a file, not a directory"))),
-                    None => return Err(Failure::new(ErrorKind::NotFound, format!("directory {container}/{dir} does not exist"))),
+                    Some(_) => {
+                        return Err(Failure::new(
+                            ErrorKind::InvalidInput,
+                            format!("{container}/{dir} is a file, not a directory"),
+                        ))
+                    }
+                    None => {
+                        return Err(Failure::new(
+                            ErrorKind::NotFound,
+                            format!("directory {container}/{dir} does not exist"),
+                        ))
+                    }
                 }
             }
             return Ok(page);
         }
-        self.list_raw(container, &prefix, recursive, page_size, next).await
+        self.list_raw(container, &prefix, recursive, page_size, next)
+            .await
     }
 
     async fn properties(&self, container: &str, path: &str) -> Result<PathProperties, Failure> {
         match self.head(container, path).await? {
             Some(reply) => {
                 let dir = is_folder(&reply.headers);
-                Ok(PathProperties { info: info_from_headers(path, &reply.headers, dir), metadata: metadata_of(&reply.headers) })
+                Ok(PathProperties {
+                    info: info_from_headers(path, &reply.headers, dir),
+                    metadata: metadata_of(&reply.headers),
+                })
             }
             None if self.has_children(container, path).await? => Ok(PathProperties {
-                info: PathInfo { name: path.to_string(), is_directory: true, size: 0, last_modified: None, etag: None, content_type: None },
+                info: PathInfo {
+                    name: path.to_string(),
+                    is_directory: true,
+                    size: 0,
+                    last_modified: None,
+                    etag: None,
+                    content_type: None,
+                },
                 metadata: Vec::new(),
             }),
             None => Err(not_found(container, path)),
         }
     }
 
-    async fn delete_path(&self, container: &str, path: &str, recursive: bool) -> Result<(), Failure> {
+    async fn delete_path(
+        &self,
+        container: &str,
+        path: &str,
+        recursive: bool,
+    ) -> Result<(), Failure> {
         let head = self.head(container, path).await?;
         if let Some(reply) = &head {
             if !is_folder(&reply.headers) {
@@ -388,11 +591,19 @@ impl Store for BlobStore {
         self.delete_all(container, names).await
     }
 
-    async fn rename(&self, container: &str, from: &str, to: &str, overwrite: bool) -> Result<(), Failure> {
+    async fn rename(
+        &self,
+        container: &str,
+        from: &str,
+        to: &str,
+        overwrite: bool,
+    ) -> Result<(), Failure> {
         let head = self.head(container, from).await?;
         let is_file = head.as_ref().is_some_and(|r| !is_folder(&r.headers));
         if is_file {
-            self.copy(container, from, to, overwrite).await.map_err(|f| exists_conflict(container, to, f))?;
+            self.copy(container, from, to, overwrite)
+                .await
+                .map_err(|f| exists_conflict(container, to, f))?;
             return self.delete_blob(container, from).await;
         }
         let children = self.names_under(container, &format!("{from}/")).await?;
@@ -400,24 +611,40 @@ impl Store for BlobStore {
             return Err(not_found(container, from));
         }
         if !overwrite && self.exists(container, to).await? {
-            return Err(Failure::new(ErrorKind::Conflict, format!("{container}/{to} already exists and overwrite is false")));
+            return Err(Failure::new(
+                ErrorKind::Conflict,
+                format!("{container}/{to} already exists and overwrite is false"),
+            ));
         }
-        let mut moves: Vec<(String, String)> = children.iter().map(|n| (n.clone(), format!("{to}{}", &n[from.len()..]))).collect();
+        let mut moves: Vec<(String, String)> = children
+            .iter()
+            .map(|n| (n.clone(), format!("{to}{}", &n[from.len()..])))
+            .collect();
         if head.is_some() {
             moves.push((from.to_string(), to.to_string()));
         }
-        let copies: Vec<_> = moves.iter().map(|(src, dst)| self.copy(container, src, dst, true)).collect();
+        let copies: Vec<_> = moves
+            .iter()
+            .map(|(src, dst)| self.copy(container, src, dst, true))
+            .collect();
         stream::iter(copies)
             .buffer_unordered(PARALLEL)
             .try_collect::<Vec<()>>()
             .await?;
         let sources: HashSet<String> = moves.into_iter().map(|(s, _)| s).collect();
-        self.delete_all(container, sources.into_iter().collect()).await
+        self.delete_all(container, sources.into_iter().collect())
+            .await
     }
 }
 
 fn not_found(container: &str, path: &str) -> Failure {
-    Failure { status: Some(404), error: crate::host::connector_error(ErrorKind::NotFound, format!("{container}/{path} does not exist")) }
+    Failure {
+        status: Some(404),
+        error: crate::bindings::connector_error(
+            ErrorKind::NotFound,
+            format!("{container}/{path} does not exist"),
+        ),
+    }
 }
 
 /// Put Block + Put Block List: uncommitted blocks are invisible, the list commits atomically.
@@ -439,10 +666,19 @@ impl Upload for BlockUpload {
         // Block ids must have one length within a blob: fixed-width numbering.
         let id = BASE64.encode(format!("{}-{:08}", self.session, self.blocks.len()));
         let len = data.len() as u64;
-        let call = Call::new(Method::PUT, self.url.clone(), format!("upload block {} of {}/{}", self.blocks.len(), self.container, self.path))
-            .query("comp", "block")
-            .query("blockid", &id)
-            .body(data);
+        let call = Call::new(
+            Method::PUT,
+            self.url.clone(),
+            format!(
+                "upload block {} of {}/{}",
+                self.blocks.len(),
+                self.container,
+                self.path
+            ),
+        )
+        .query("comp", "block")
+        .query("blockid", &id)
+        .body(data);
         self.rest.send(call).await?;
         self.blocks.push(id);
         self.size += len;
@@ -457,10 +693,18 @@ impl Upload for BlockUpload {
             list.push_str("</Latest>");
         }
         list.push_str("</BlockList>");
-        let call = Call::new(Method::PUT, self.url.clone(), format!("commit {}/{}", self.container, self.path))
-            .query("comp", "blocklist")
-            .body(Bytes::from(list));
-        let reply = self.rest.send(content_headers(call, &self.options)).await.map_err(|f| exists_conflict(&self.container, &self.path, f))?;
+        let call = Call::new(
+            Method::PUT,
+            self.url.clone(),
+            format!("commit {}/{}", self.container, self.path),
+        )
+        .query("comp", "blocklist")
+        .body(Bytes::from(list));
+        let reply = self
+            .rest
+            .send(content_headers(call, &self.options))
+            .await
+            .map_err(|f| exists_conflict(&self.container, &self.path, f))?;
         Ok(committed(&self.path, &reply, self.size, &self.options))
     }
 

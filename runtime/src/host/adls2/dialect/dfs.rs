@@ -18,11 +18,14 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
 use serde_json::Value as Json;
 
-use super::{check_metadata, exists_conflict, info_from_headers, ranged_read, rename_source, rfc3339, token, url_of, Chunk, Page, Store, Upload};
+use super::{
+    check_metadata, exists_conflict, info_from_headers, ranged_read, rename_source, rfc3339, token,
+    url_of, Chunk, Page, Store, Upload,
+};
+use crate::bindings::adls2::{ContainerInfo, PathInfo, PathProperties, UploadOptions};
+use crate::bindings::types::ErrorKind;
 use crate::host::adls2::errors::Failure;
 use crate::host::adls2::rest::{Call, Reply, Rest};
-use crate::host::bindings::adls2::{ContainerInfo, PathInfo, PathProperties, UploadOptions};
-use crate::host::bindings::types::ErrorKind;
 
 /// An account's DFS endpoint.
 #[derive(Clone)]
@@ -35,13 +38,22 @@ pub struct DfsStore {
 impl DfsStore {
     /// The store at DFS endpoint `base`.
     pub fn new(rest: Arc<Rest>, base: Url, stale_upload_after: std::time::Duration) -> DfsStore {
-        DfsStore { rest, base, stale_upload_after }
+        DfsStore {
+            rest,
+            base,
+            stale_upload_after,
+        }
     }
 
     /// Removes the hidden siblings of `path` that killed uploads left (older than
     /// `stale_upload_after`; `own` is the running upload's), beside the upload: it is awaited
     /// when the upload ends, and a failure only logs.
-    fn sweep_stale_uploads(&self, container: &str, path: &str, own: &str) -> Option<tokio::task::JoinHandle<()>> {
+    fn sweep_stale_uploads(
+        &self,
+        container: &str,
+        path: &str,
+        own: &str,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let (store, container, own) = (self.clone(), container.to_string(), own.to_string());
         let (dir, name) = match path.rsplit_once('/') {
@@ -49,7 +61,11 @@ impl DfsStore {
             None => (String::new(), path),
         };
         // Listing names are full paths from the file system's root.
-        let prefix = if dir.is_empty() { format!(".{name}.aw-upload-") } else { format!("{dir}/.{name}.aw-upload-") };
+        let prefix = if dir.is_empty() {
+            format!(".{name}.aw-upload-")
+        } else {
+            format!("{dir}/.{name}.aw-upload-")
+        };
         Some(runtime.spawn(async move {
             let Ok(page) = store.list_page(&container, &dir, false, 5000, None).await else { return };
             let now = chrono::Utc::now();
@@ -76,14 +92,26 @@ impl DfsStore {
     }
 
     async fn head(&self, container: &str, path: &str) -> Result<Reply, Failure> {
-        self.rest.send(self.path_call(Method::HEAD, container, path, format!("properties of {container}/{path}"))).await
+        self.rest
+            .send(self.path_call(
+                Method::HEAD,
+                container,
+                path,
+                format!("properties of {container}/{path}"),
+            ))
+            .await
     }
 
     async fn delete(&self, container: &str, path: &str, recursive: bool) -> Result<(), Failure> {
         let mut continuation: Option<String> = None;
         loop {
             let mut call = self
-                .path_call(Method::DELETE, container, path, format!("delete {container}/{path}"))
+                .path_call(
+                    Method::DELETE,
+                    container,
+                    path,
+                    format!("delete {container}/{path}"),
+                )
                 .query("recursive", if recursive { "true" } else { "false" });
             if let Some(c) = &continuation {
                 call = call.query("continuation", c);
@@ -99,12 +127,21 @@ impl DfsStore {
 }
 
 fn json(body: &[u8]) -> Result<Json, Failure> {
-    serde_json::from_slice(body).map_err(|e| Failure::new(ErrorKind::Permanent, format!("malformed JSON from the service: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        Failure::new(
+            ErrorKind::Permanent,
+            format!("malformed JSON from the service: {e}"),
+        )
+    })
 }
 
 /// `x-ms-properties`: `name=base64(value)` pairs separated by commas.
 fn encode_properties(metadata: &[(String, String)]) -> String {
-    metadata.iter().map(|(k, v)| format!("{k}={}", BASE64.encode(v))).collect::<Vec<_>>().join(",")
+    metadata
+        .iter()
+        .map(|(k, v)| format!("{k}={}", BASE64.encode(v)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn decode_properties(headers: &HeaderMap) -> Vec<(String, String)> {
@@ -116,7 +153,10 @@ fn decode_properties(headers: &HeaderMap) -> Vec<(String, String)> {
         .filter_map(|pair| {
             let (k, v) = pair.split_once('=')?;
             let value = BASE64.decode(v.trim()).ok()?;
-            Some((k.trim().to_ascii_lowercase(), String::from_utf8_lossy(&value).into_owned()))
+            Some((
+                k.trim().to_ascii_lowercase(),
+                String::from_utf8_lossy(&value).into_owned(),
+            ))
         })
         .collect();
     out.sort();
@@ -135,16 +175,33 @@ fn field<'a>(entry: &'a Json, name: &str) -> Option<std::borrow::Cow<'a, str>> {
 #[async_trait]
 impl Store for DfsStore {
     async fn create_container(&self, name: &str) -> Result<bool, Failure> {
-        let call = Call::new(Method::PUT, url_of(&self.base, name, ""), format!("create file system {name}")).query("resource", "filesystem");
+        let call = Call::new(
+            Method::PUT,
+            url_of(&self.base, name, ""),
+            format!("create file system {name}"),
+        )
+        .query("resource", "filesystem");
         match self.rest.send(call).await {
             Ok(_) => Ok(true),
-            Err(f) if matches!(f.code(), "FilesystemAlreadyExists" | "ContainerAlreadyExists") => Ok(false),
+            Err(f)
+                if matches!(
+                    f.code(),
+                    "FilesystemAlreadyExists" | "ContainerAlreadyExists"
+                ) =>
+            {
+                Ok(false)
+            }
             Err(f) => Err(f),
         }
     }
 
     async fn delete_container(&self, name: &str) -> Result<(), Failure> {
-        let call = Call::new(Method::DELETE, url_of(&self.base, name, ""), format!("delete file system {name}")).query("resource", "filesystem");
+        let call = Call::new(
+            Method::DELETE,
+            url_of(&self.base, name, ""),
+            format!("delete file system {name}"),
+        )
+        .query("resource", "filesystem");
         self.rest.send(call).await.map(drop)
     }
 
@@ -152,7 +209,8 @@ impl Store for DfsStore {
         let mut out = Vec::new();
         let mut continuation: Option<String> = None;
         loop {
-            let mut call = Call::new(Method::GET, self.base.clone(), "list file systems").query("resource", "account");
+            let mut call = Call::new(Method::GET, self.base.clone(), "list file systems")
+                .query("resource", "account");
             if let Some(p) = prefix.filter(|p| !p.is_empty()) {
                 call = call.query("prefix", p);
             }
@@ -161,7 +219,11 @@ impl Store for DfsStore {
             }
             let reply = self.rest.send(call).await?;
             let body = json(&reply.body)?;
-            for fs in body["filesystems"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            for fs in body["filesystems"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 out.push(ContainerInfo {
                     name: field(fs, "name").unwrap_or_default().into_owned(),
                     last_modified: field(fs, "lastModified").map(|t| rfc3339(&t)),
@@ -179,10 +241,23 @@ impl Store for DfsStore {
         true
     }
 
-    async fn make_dirs(&self, container: &str, path: &str, exist_ok: bool, _outside: usize) -> Result<(), Failure> {
+    async fn make_dirs(
+        &self,
+        container: &str,
+        path: &str,
+        exist_ok: bool,
+        _outside: usize,
+    ) -> Result<(), Failure> {
         // The service creates missing parents itself (the host checked those outside the
         // grant exist).
-        let mut call = self.path_call(Method::PUT, container, path, format!("make directory {container}/{path}")).query("resource", "directory");
+        let mut call = self
+            .path_call(
+                Method::PUT,
+                container,
+                path,
+                format!("make directory {container}/{path}"),
+            )
+            .query("resource", "directory");
         if !exist_ok {
             call = call.header("if-none-match", "*");
         }
@@ -191,7 +266,10 @@ impl Store for DfsStore {
             Err(f) if f.is_status(409) || f.is_status(412) => {
                 let head = self.head(container, path).await?;
                 if head.header("x-ms-resource-type") == Some("file") {
-                    Err(Failure::new(ErrorKind::Conflict, format!("{container}/{path} is a file, so it cannot be a directory")))
+                    Err(Failure::new(
+                        ErrorKind::Conflict,
+                        format!("{container}/{path} is a file, so it cannot be a directory"),
+                    ))
                 } else if exist_ok {
                     Ok(())
                 } else {
@@ -202,11 +280,26 @@ impl Store for DfsStore {
         }
     }
 
-    async fn begin_upload(&self, container: &str, path: &str, options: UploadOptions) -> Result<Box<dyn Upload>, Failure> {
+    async fn begin_upload(
+        &self,
+        container: &str,
+        path: &str,
+        options: UploadOptions,
+    ) -> Result<Box<dyn Upload>, Failure> {
         check_metadata(&options.metadata)?;
-        let (parent, name) = path.rsplit_once('/').map(|(p, n)| (format!("{p}/"), n)).unwrap_or((String::new(), path));
+        let (parent, name) = path
+            .rsplit_once('/')
+            .map(|(p, n)| (format!("{p}/"), n))
+            .unwrap_or((String::new(), path));
         let temp = format!("{parent}.{name}.aw-upload-{}", token());
-        let mut call = self.path_call(Method::PUT, container, &temp, format!("start upload of {container}/{path}")).query("resource", "file");
+        let mut call = self
+            .path_call(
+                Method::PUT,
+                container,
+                &temp,
+                format!("start upload of {container}/{path}"),
+            )
+            .query("resource", "file");
         if !options.metadata.is_empty() {
             call = call.header("x-ms-properties", encode_properties(&options.metadata));
         }
@@ -224,26 +317,62 @@ impl Store for DfsStore {
         }))
     }
 
-    async fn upload(&self, container: &str, path: &str, data: Bytes, options: UploadOptions) -> Result<PathInfo, Failure> {
+    async fn upload(
+        &self,
+        container: &str,
+        path: &str,
+        data: Bytes,
+        options: UploadOptions,
+    ) -> Result<PathInfo, Failure> {
         let mut upload = self.begin_upload(container, path, options).await?;
         if !data.is_empty() {
-            if let Err(f) = upload.put_block(data).await {
-                return Err(f);
-            }
+            upload.put_block(data).await?;
         }
         upload.commit().await
     }
 
-    async fn read(&self, container: &str, path: &str, offset: u64, length: Option<u64>, if_match: Option<&str>) -> Result<Chunk, Failure> {
-        let get = self.path_call(Method::GET, container, path, format!("download {container}/{path}"));
-        ranged_read(&self.rest, get, offset, length, if_match, &format!("{container}/{path}"), || self.head(container, path)).await
+    async fn read(
+        &self,
+        container: &str,
+        path: &str,
+        offset: u64,
+        length: Option<u64>,
+        if_match: Option<&str>,
+    ) -> Result<Chunk, Failure> {
+        let get = self.path_call(
+            Method::GET,
+            container,
+            path,
+            format!("download {container}/{path}"),
+        );
+        ranged_read(
+            &self.rest,
+            get,
+            offset,
+            length,
+            if_match,
+            &format!("{container}/{path}"),
+            || self.head(container, path),
+        )
+        .await
     }
 
-    async fn list_page(&self, container: &str, dir: &str, recursive: bool, page_size: u32, next: Option<String>) -> Result<Page, Failure> {
-        let mut call = Call::new(Method::GET, url_of(&self.base, container, ""), format!("list {container}/{dir}"))
-            .query("resource", "filesystem")
-            .query("recursive", if recursive { "true" } else { "false" })
-            .query("maxResults", &page_size.to_string());
+    async fn list_page(
+        &self,
+        container: &str,
+        dir: &str,
+        recursive: bool,
+        page_size: u32,
+        next: Option<String>,
+    ) -> Result<Page, Failure> {
+        let mut call = Call::new(
+            Method::GET,
+            url_of(&self.base, container, ""),
+            format!("list {container}/{dir}"),
+        )
+        .query("resource", "filesystem")
+        .query("recursive", if recursive { "true" } else { "false" })
+        .query("maxResults", &page_size.to_string());
         if !dir.is_empty() {
             call = call.query("directory", dir);
         }
@@ -258,32 +387,50 @@ impl Store for DfsStore {
             .unwrap_or_default()
             .iter()
             .map(|p| {
-                let is_directory = field(p, "isDirectory").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+                let is_directory =
+                    field(p, "isDirectory").is_some_and(|v| v.eq_ignore_ascii_case("true"));
                 PathInfo {
                     name: field(p, "name").unwrap_or_default().into_owned(),
                     is_directory,
-                    size: if is_directory { 0 } else { field(p, "contentLength").and_then(|v| v.parse().ok()).unwrap_or(0) },
+                    size: if is_directory {
+                        0
+                    } else {
+                        field(p, "contentLength")
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0)
+                    },
                     last_modified: field(p, "lastModified").map(|t| rfc3339(&t)),
                     etag: field(p, "etag").map(|e| e.into_owned()),
                     content_type: None,
                 }
             })
             .collect();
-        let next = reply.header("x-ms-continuation").filter(|c| !c.is_empty()).map(String::from);
+        let next = reply
+            .header("x-ms-continuation")
+            .filter(|c| !c.is_empty())
+            .map(String::from);
         Ok(Page { entries, next })
     }
 
     async fn properties(&self, container: &str, path: &str) -> Result<PathProperties, Failure> {
         let reply = self.head(container, path).await?;
         let dir = reply.header("x-ms-resource-type") == Some("directory");
-        Ok(PathProperties { info: info_from_headers(path, &reply.headers, dir), metadata: decode_properties(&reply.headers) })
+        Ok(PathProperties {
+            info: info_from_headers(path, &reply.headers, dir),
+            metadata: decode_properties(&reply.headers),
+        })
     }
 
-    async fn delete_path(&self, container: &str, path: &str, recursive: bool) -> Result<(), Failure> {
+    async fn delete_path(
+        &self,
+        container: &str,
+        path: &str,
+        recursive: bool,
+    ) -> Result<(), Failure> {
         self.delete(container, path, recursive).await.map_err(|f| match f.code() {
             "DirectoryNotEmpty" => Failure {
                 status: f.status,
-                error: crate::host::bindings::types::ConnectorError {
+                error: crate::bindings::types::ConnectorError {
                     message: format!("directory {container}/{path} is not empty (pass recursive to delete it with its contents)"),
                     ..f.error
                 },
@@ -292,25 +439,50 @@ impl Store for DfsStore {
         })
     }
 
-    async fn rename(&self, container: &str, from: &str, to: &str, overwrite: bool) -> Result<(), Failure> {
+    async fn rename(
+        &self,
+        container: &str,
+        from: &str,
+        to: &str,
+        overwrite: bool,
+    ) -> Result<(), Failure> {
         // The service requires the destination's parent directory to exist.
         if let Some((parent, _)) = to.rsplit_once('/') {
             self.make_dirs(container, parent, true, 0).await?;
         }
-        rename(&self.rest, &self.base, container, from, to, overwrite).await.map(drop)
+        rename(&self.rest, &self.base, container, from, to, overwrite)
+            .await
+            .map(drop)
     }
 }
 
 /// Path - Create with `x-ms-rename-source`: one atomic step on the service.
-async fn rename(rest: &Rest, base: &Url, container: &str, from: &str, to: &str, overwrite: bool) -> Result<Reply, Failure> {
-    let mut call = Call::new(Method::PUT, url_of(base, container, to), format!("rename {container}/{from} to {to}"))
-        .query("mode", "legacy")
-        .header("x-ms-rename-source", rename_source(container, from));
+async fn rename(
+    rest: &Rest,
+    base: &Url,
+    container: &str,
+    from: &str,
+    to: &str,
+    overwrite: bool,
+) -> Result<Reply, Failure> {
+    let mut call = Call::new(
+        Method::PUT,
+        url_of(base, container, to),
+        format!("rename {container}/{from} to {to}"),
+    )
+    .query("mode", "legacy")
+    .header("x-ms-rename-source", rename_source(container, from));
     if !overwrite {
         call = call.header("if-none-match", "*");
     }
     // Other 409s (a non-empty directory in the way) keep the service's own message.
-    rest.send(call).await.map_err(|f| if f.code() == "PathAlreadyExists" || f.is_status(412) { exists_conflict(container, to, f) } else { f })
+    rest.send(call).await.map_err(|f| {
+        if f.code() == "PathAlreadyExists" || f.is_status(412) {
+            exists_conflict(container, to, f)
+        } else {
+            f
+        }
+    })
 }
 
 /// Create (hidden) + Append + Flush, then rename onto the path.
@@ -334,7 +506,11 @@ impl DfsUpload {
     }
 
     async fn discard(&self) -> Result<(), Failure> {
-        let call = Call::new(Method::DELETE, url_of(&self.base, &self.container, &self.temp), format!("discard upload of {}/{}", self.container, self.path));
+        let call = Call::new(
+            Method::DELETE,
+            url_of(&self.base, &self.container, &self.temp),
+            format!("discard upload of {}/{}", self.container, self.path),
+        );
         match self.rest.send(call).await {
             Err(f) if !f.is_status(404) => Err(f),
             _ => Ok(()),
@@ -346,10 +522,14 @@ impl DfsUpload {
 impl Upload for DfsUpload {
     async fn put_block(&mut self, data: Bytes) -> Result<(), Failure> {
         let len = data.len() as u64;
-        let call = Call::new(Method::PATCH, url_of(&self.base, &self.container, &self.temp), format!("append to {}/{}", self.container, self.path))
-            .query("action", "append")
-            .query("position", &self.position.to_string())
-            .body(data);
+        let call = Call::new(
+            Method::PATCH,
+            url_of(&self.base, &self.container, &self.temp),
+            format!("append to {}/{}", self.container, self.path),
+        )
+        .query("action", "append")
+        .query("position", &self.position.to_string())
+        .body(data);
         self.rest.send(call).await?;
         self.position += len;
         Ok(())
@@ -357,13 +537,31 @@ impl Upload for DfsUpload {
 
     async fn commit(mut self: Box<Self>) -> Result<PathInfo, Failure> {
         self.sweep_done().await;
-        let content_type = self.options.content_type.clone().unwrap_or_else(|| "application/octet-stream".into());
-        let flush = Call::new(Method::PATCH, url_of(&self.base, &self.container, &self.temp), format!("flush {}/{}", self.container, self.path))
-            .query("action", "flush")
-            .query("position", &self.position.to_string())
-            .header("x-ms-content-type", &content_type);
+        let content_type = self
+            .options
+            .content_type
+            .clone()
+            .unwrap_or_else(|| "application/octet-stream".into());
+        let flush = Call::new(
+            Method::PATCH,
+            url_of(&self.base, &self.container, &self.temp),
+            format!("flush {}/{}", self.container, self.path),
+        )
+        .query("action", "flush")
+        .query("position", &self.position.to_string())
+        .header("x-ms-content-type", &content_type);
         let outcome = match self.rest.send(flush).await {
-            Ok(_) => rename(&self.rest, &self.base, &self.container, &self.temp, &self.path, self.options.overwrite).await,
+            Ok(_) => {
+                rename(
+                    &self.rest,
+                    &self.base,
+                    &self.container,
+                    &self.temp,
+                    &self.path,
+                    self.options.overwrite,
+                )
+                .await
+            }
             Err(f) => Err(f),
         };
         match outcome {
@@ -394,7 +592,10 @@ mod tests {
 
     #[test]
     fn properties_round_trip_through_base64_pairs() {
-        let meta = vec![("a".to_string(), "x=y, z".to_string()), ("b".to_string(), String::new())];
+        let meta = vec![
+            ("a".to_string(), "x=y, z".to_string()),
+            ("b".to_string(), String::new()),
+        ];
         let text = encode_properties(&meta);
         assert_eq!(text, "a=eD15LCB6,b=");
         let mut h = HeaderMap::new();

@@ -26,7 +26,9 @@ impl Element {
 
     /// The text of the first child named `name`, if it has any.
     pub fn text_of(&self, name: &str) -> Option<&str> {
-        self.child(name).map(|c| c.text.as_str()).filter(|t| !t.is_empty())
+        self.child(name)
+            .map(|c| c.text.as_str())
+            .filter(|t| !t.is_empty())
     }
 }
 
@@ -36,20 +38,30 @@ pub fn parse(body: &[u8]) -> Result<Element, String> {
     let mut stack: Vec<Element> = vec![Element::default()];
     let mut buf = Vec::new();
     loop {
-        let event = reader.read_event_into(&mut buf).map_err(|e| format!("malformed XML from the service: {e}"))?;
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| format!("malformed XML from the service: {e}"))?;
         match event {
             Event::Start(start) => {
                 let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
-                stack.push(Element { name, ..Element::default() });
+                stack.push(Element {
+                    name,
+                    ..Element::default()
+                });
             }
             Event::Empty(start) => {
                 let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
                 if let Some(parent) = stack.last_mut() {
-                    parent.children.push(Element { name, ..Element::default() });
+                    parent.children.push(Element {
+                        name,
+                        ..Element::default()
+                    });
                 }
             }
             Event::Text(text) => {
-                let text = text.unescape().map_err(|e| format!("malformed XML text from the service: {e}"))?;
+                let text = text
+                    .unescape()
+                    .map_err(|e| format!("malformed XML text from the service: {e}"))?;
                 if let Some(top) = stack.last_mut() {
                     top.text.push_str(&text);
                 }
@@ -75,7 +87,9 @@ pub fn parse(body: &[u8]) -> Result<Element, String> {
     if !stack.is_empty() {
         return Err("truncated XML from the service".into());
     }
-    root.children.pop().ok_or_else(|| "empty XML from the service".into())
+    root.children
+        .pop()
+        .ok_or_else(|| "empty XML from the service".into())
 }
 
 #[cfg(test)]
@@ -93,7 +107,10 @@ mod tests {
         let blobs = root.child("Blobs").unwrap();
         let blob = blobs.all("Blob").next().unwrap();
         assert_eq!(blob.text_of("Name"), Some("a/x & y.csv"));
-        assert_eq!(blob.child("Properties").unwrap().text_of("Content-Length"), Some("12"));
+        assert_eq!(
+            blob.child("Properties").unwrap().text_of("Content-Length"),
+            Some("12")
+        );
         assert_eq!(blobs.all("BlobPrefix").count(), 1);
         assert_eq!(root.text_of("NextMarker"), None);
     }

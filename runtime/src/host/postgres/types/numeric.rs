@@ -20,7 +20,9 @@ pub struct Numeric(pub String);
 
 impl<'a> FromSql<'a> for Numeric {
     fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn StdError + Sync + Send>> {
-        decode(raw).map(Numeric).ok_or_else(|| "malformed numeric value".into())
+        decode(raw)
+            .map(Numeric)
+            .ok_or_else(|| "malformed numeric value".into())
     }
 
     fn accepts(ty: &Type) -> bool {
@@ -29,8 +31,13 @@ impl<'a> FromSql<'a> for Numeric {
 }
 
 impl ToSql for Numeric {
-    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
-        let encoded = encode(&self.0).ok_or_else(|| format!("{:?} is not a decimal number", self.0))?;
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        let encoded =
+            encode(&self.0).ok_or_else(|| format!("{:?} is not a decimal number", self.0))?;
         out.put_slice(&encoded);
         Ok(IsNull::No)
     }
@@ -59,7 +66,9 @@ pub fn decode(raw: &[u8]) -> Option<String> {
         POSITIVE | NEGATIVE => {}
         _ => return None,
     }
-    let digits: Vec<u16> = (0..ndigits).map(|i| read_u16(raw, 8 + 2 * i)).collect::<Option<_>>()?;
+    let digits: Vec<u16> = (0..ndigits)
+        .map(|i| read_u16(raw, 8 + 2 * i))
+        .collect::<Option<_>>()?;
     if digits.iter().any(|d| *d > 9999) {
         return None;
     }
@@ -136,7 +145,11 @@ pub fn encode(text: &str) -> Option<Vec<u8>> {
     let int_pad = (4 - int_part.len() % 4) % 4;
     let frac_pad = (4 - frac_part.len() % 4) % 4;
     let all: String = "0".repeat(int_pad) + int_part + frac_part + &"0".repeat(frac_pad);
-    let mut groups: Vec<u16> = all.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).ok()?.parse().ok()).collect::<Option<_>>()?;
+    let mut groups: Vec<u16> = all
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).ok()?.parse().ok())
+        .collect::<Option<_>>()?;
     let mut weight = ((int_pad + int_part.len()) / 4) as i32 - 1;
     while groups.first() == Some(&0) {
         groups.remove(0);
@@ -148,7 +161,11 @@ pub fn encode(text: &str) -> Option<Vec<u8>> {
     if groups.is_empty() {
         weight = 0;
     }
-    let sign = if negative && !groups.is_empty() { NEGATIVE } else { POSITIVE };
+    let sign = if negative && !groups.is_empty() {
+        NEGATIVE
+    } else {
+        POSITIVE
+    };
     let mut out = Vec::with_capacity(8 + 2 * groups.len());
     out.extend_from_slice(&u16::try_from(groups.len()).ok()?.to_be_bytes());
     out.extend_from_slice(&i16::try_from(weight).ok()?.to_be_bytes());
@@ -166,9 +183,26 @@ mod tests {
 
     #[test]
     fn round_trips_keep_every_digit() {
-        for text in ["0", "1", "-1", "12.3400", "0.0001", "-0.5", "10000", "123456789012345678901234567890.000000000000000001", "NaN", "Infinity", "-Infinity", "0.00"] {
+        for text in [
+            "0",
+            "1",
+            "-1",
+            "12.3400",
+            "0.0001",
+            "-0.5",
+            "10000",
+            "123456789012345678901234567890.000000000000000001",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "0.00",
+        ] {
             let encoded = encode(text).unwrap_or_else(|| panic!("encode {text}"));
-            assert_eq!(decode(&encoded).as_deref(), Some(text), "round trip of {text}");
+            assert_eq!(
+                decode(&encoded).as_deref(),
+                Some(text),
+                "round trip of {text}"
+            );
         }
         assert_eq!(decode(&encode("+007.50").unwrap()).as_deref(), Some("7.50"));
         assert_eq!(encode("1e5"), None);

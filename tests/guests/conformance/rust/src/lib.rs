@@ -31,7 +31,9 @@ aw_guest::task!(run);
 /// `{kind, code}` of a failed call; a call that succeeded is a scenario failure.
 fn failure<T>(result: Result<T>) -> Result<Json> {
     match result {
-        Ok(_) => Err(Error::permanent("the call succeeded but should have failed")),
+        Ok(_) => Err(Error::permanent(
+            "the call succeeded but should have failed",
+        )),
         Err(e) => Ok(json!({ "kind": e.kind_name(), "code": e.code })),
     }
 }
@@ -54,7 +56,11 @@ fn values(db: &Client) -> Result<Json> {
         Value::Uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".into()),
         Value::Date("2024-02-29".into()),
         Value::Timestamptz("2024-02-29T12:34:56.789012Z".into()),
-        Value::Array(vec![postgres::Element::Int64(1), postgres::Element::Null, postgres::Element::Int64(3)]),
+        Value::Array(vec![
+            postgres::Element::Int64(1),
+            postgres::Element::Null,
+            postgres::Element::Int64(3),
+        ]),
         Value::Null,
     ];
     let row = db
@@ -91,8 +97,14 @@ fn values(db: &Client) -> Result<Json> {
 fn crud(db: &Client, p: &str) -> Result<Json> {
     let t = format!("{p}_items");
     db.execute(&format!("DROP TABLE IF EXISTS {t}"), &[])?;
-    db.execute(&format!("CREATE TABLE {t} (id int4 PRIMARY KEY, name text NOT NULL, qty int4)"), &[])?;
-    let inserted = db.execute(&format!("INSERT INTO {t} VALUES ($1, $2, $3)"), &[1i64.into(), "a".into(), 10i64.into()])?;
+    db.execute(
+        &format!("CREATE TABLE {t} (id int4 PRIMARY KEY, name text NOT NULL, qty int4)"),
+        &[],
+    )?;
+    let inserted = db.execute(
+        &format!("INSERT INTO {t} VALUES ($1, $2, $3)"),
+        &[1i64.into(), "a".into(), 10i64.into()],
+    )?;
     let many = db.execute_many(
         &format!("INSERT INTO {t} VALUES ($1, $2, $3)"),
         &[
@@ -103,8 +115,16 @@ fn crud(db: &Client, p: &str) -> Result<Json> {
     )?;
     let rows = db.query(&format!("SELECT id, name, qty FROM {t} ORDER BY id"), &[])?;
     let rows: Vec<Json> = rows.decode()?;
-    let one: Option<Json> = db.query_one(&format!("SELECT id, name, qty FROM {t} WHERE id = $1"), &[2i64.into()])?.map(|r| r.decode()).transpose()?;
-    let count = db.query_value(&format!("SELECT count(*) FROM {t}"), &[])?.map(|v| v.to_json());
+    let one: Option<Json> = db
+        .query_one(
+            &format!("SELECT id, name, qty FROM {t} WHERE id = $1"),
+            &[2i64.into()],
+        )?
+        .map(|r| r.decode())
+        .transpose()?;
+    let count = db
+        .query_value(&format!("SELECT count(*) FROM {t}"), &[])?
+        .map(|v| v.to_json());
     let updated = db.execute(&format!("UPDATE {t} SET qty = coalesce(qty, 0) + 1"), &[])?;
     let deleted = db.execute(&format!("DELETE FROM {t} WHERE id > $1"), &[2i64.into()])?;
     let tables = db.reflect("public", &[&t])?;
@@ -126,29 +146,47 @@ fn crud(db: &Client, p: &str) -> Result<Json> {
 
 fn ids(db: &Client, t: &str) -> Result<Json> {
     let rows = db.query(&format!("SELECT id FROM {t} ORDER BY id"), &[])?;
-    Ok(Json::Array((0..rows.rows.len()).map(|i| rows.get(i, "id").map(|v| v.to_json()).unwrap_or(Json::Null)).collect()))
+    Ok(Json::Array(
+        (0..rows.rows.len())
+            .map(|i| rows.get(i, "id").map(|v| v.to_json()).unwrap_or(Json::Null))
+            .collect(),
+    ))
 }
 
 fn transactions(db: &Client, p: &str) -> Result<Json> {
     let t = format!("{p}_tx");
     db.execute(&format!("DROP TABLE IF EXISTS {t}"), &[])?;
     db.execute(&format!("CREATE TABLE {t} (id int4)"), &[])?;
-    let tx = db.begin(TransactionOptions { isolation: None, read_only: false, deferrable: false })?;
+    let tx = db.begin(TransactionOptions {
+        isolation: None,
+        read_only: false,
+        deferrable: false,
+    })?;
     tx.execute(&format!("INSERT INTO {t} VALUES (1)"), &[])?;
     tx.rollback()?;
     let after_rollback = ids(db, &t)?;
 
-    let tx = db.begin(TransactionOptions { isolation: Some(postgres::Isolation::Serializable), read_only: false, deferrable: false })?;
+    let tx = db.begin(TransactionOptions {
+        isolation: Some(postgres::Isolation::Serializable),
+        read_only: false,
+        deferrable: false,
+    })?;
     tx.execute(&format!("INSERT INTO {t} VALUES (1)"), &[])?;
     tx.savepoint("s1")?;
     tx.execute(&format!("INSERT INTO {t} VALUES (2)"), &[])?;
     tx.rollback_to("s1")?;
     tx.execute(&format!("INSERT INTO {t} VALUES (3)"), &[])?;
-    let isolation = tx.query_value("SELECT current_setting('transaction_isolation')", &[])?.map(|v| v.to_json());
+    let isolation = tx
+        .query_value("SELECT current_setting('transaction_isolation')", &[])?
+        .map(|v| v.to_json());
     tx.commit()?;
     let after_commit = ids(db, &t)?;
 
-    let tx = db.begin(TransactionOptions { isolation: None, read_only: true, deferrable: false })?;
+    let tx = db.begin(TransactionOptions {
+        isolation: None,
+        read_only: true,
+        deferrable: false,
+    })?;
     let read_only = failure(tx.execute(&format!("INSERT INTO {t} VALUES (4)"), &[]))?;
     drop(tx);
     let after_read_only = ids(db, &t)?;
@@ -191,8 +229,16 @@ fn copy(db: &Client, p: &str) -> Result<Json> {
         sink.write(chunk)?;
     }
     let copied = sink.finish()?;
-    let table = read_all(db.copy_out(&CopyFrom::Table(t.clone()), &["id", "name"], &CopyFormat::csv(false))?)?;
-    let query = read_all(db.copy_out(&CopyFrom::Query(format!("SELECT id FROM {t} WHERE id <= 10 ORDER BY id")), &[], &CopyFormat::csv(true))?)?;
+    let table = read_all(db.copy_out(
+        &CopyFrom::Table(t.clone()),
+        &["id", "name"],
+        &CopyFormat::csv(false),
+    )?)?;
+    let query = read_all(db.copy_out(
+        &CopyFrom::Query(format!("SELECT id FROM {t} WHERE id <= 10 ORDER BY id")),
+        &[],
+        &CopyFormat::csv(true),
+    )?)?;
     let lines = |b: &[u8]| b.iter().filter(|&&c| c == b'\n').count();
     Ok(json!({
         "copied_in": copied, "table_lines": lines(&table), "table_bytes": table.len(),
@@ -218,16 +264,29 @@ fn adls(container: &str) -> Result<Json> {
     let lake = adls2::open(None)?;
     let created = lake.create_container(container, true)?;
     lake.make_dirs(container, "a/b", true)?;
-    let options = UploadOptions::new().content_type("text/plain").meta("origin", "conformance").overwrite(false);
+    let options = UploadOptions::new()
+        .content_type("text/plain")
+        .meta("origin", "conformance")
+        .overwrite(false);
     let uploaded = lake.upload(container, "a/b/one.txt", b"hello world", &options)?;
     let again = failure(lake.upload(container, "a/b/one.txt", b"again", &options))?;
     let props = lake.properties(container, "a/b/one.txt")?;
     let range = lake.download(container, "a/b/one.txt", adls2::range(6, Some(5)))?;
-    let mut listing: Vec<String> = lake.list_all(container, Some("a"), true)?.into_iter().map(|i| i.name).collect();
+    let mut listing: Vec<String> = lake
+        .list_all(container, Some("a"), true)?
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
     listing.sort();
-    let exists = [lake.exists(container, "a/b/one.txt")?, lake.exists(container, "a/b/missing.txt")?];
+    let exists = [
+        lake.exists(container, "a/b/one.txt")?,
+        lake.exists(container, "a/b/missing.txt")?,
+    ];
     lake.rename(container, "a/b/one.txt", "a/b/two.txt", false)?;
-    let renamed = [lake.exists(container, "a/b/one.txt")?, lake.exists(container, "a/b/two.txt")?];
+    let renamed = [
+        lake.exists(container, "a/b/one.txt")?,
+        lake.exists(container, "a/b/two.txt")?,
+    ];
 
     let chunk: Vec<u8> = (0..BIG_CHUNK).map(|i| (i % 251) as u8).collect();
     let mut writer = lake.open_writer(container, "big/data.bin", &UploadOptions::new())?;
@@ -245,7 +304,11 @@ fn adls(container: &str) -> Result<Json> {
     lake.delete_path(container, "big", true)?;
     let gone = !lake.exists(container, "a/b/two.txt")?;
     lake.delete_container(container)?;
-    let metadata: serde_json::Map<String, Json> = props.metadata.into_iter().map(|(k, v)| (k, Json::String(v))).collect();
+    let metadata: serde_json::Map<String, Json> = props
+        .metadata
+        .into_iter()
+        .map(|(k, v)| (k, Json::String(v)))
+        .collect();
     Ok(json!({
         "created": created, "uploaded_size": uploaded.size, "overwrite_false": again,
         "content_type": props.info.content_type, "metadata": metadata,

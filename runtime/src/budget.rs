@@ -9,8 +9,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::bindings::types::{ConnectorError, ErrorKind};
-use super::connector_error;
+use crate::bindings::connector_error;
+use crate::bindings::types::{ConnectorError, ErrorKind};
 
 /// A byte budget, shared by everything that buffers for one instance (or one run).
 #[derive(Clone, Debug)]

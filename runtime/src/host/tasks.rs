@@ -1,12 +1,28 @@
 //! The WIT `tasks` interface: spawn into the run's scheduler, join, join-all, cancel.
 //! An instance without a scheduler (a `task`-world run) is told that spawning needs a flow.
 
+use std::sync::Arc;
+
 use wasmtime::component::Resource;
 
-use super::{TaskHandle, TaskOutcome};
-use crate::host::bindings::tasks::{Host, HostTaskHandle, TaskError, TaskOptions};
-use crate::host::bindings::types::ErrorKind;
-use crate::host::{connector_error, HostState, WitResult};
+use crate::bindings::connector_error;
+use crate::bindings::tasks::{Host, HostTaskHandle, TaskError, TaskOptions};
+use crate::bindings::types::ErrorKind;
+use crate::flow::slots::Slot;
+use crate::flow::{Scheduler, TaskCell, TaskOutcome};
+use crate::host::{HostState, WitResult};
+
+/// The guest's handle on a spawned task.
+pub struct TaskHandle(pub Arc<TaskCell>);
+
+/// What an instance may do with `tasks`: the run's scheduler and the instance's spawn depth.
+#[derive(Clone)]
+pub struct TaskScope {
+    pub scheduler: Arc<Scheduler>,
+    pub depth: u32,
+    /// The attempt's concurrency slot (none for the flow itself, which holds none).
+    pub slot: Option<Arc<Slot>>,
+}
 
 impl Host for HostState {
     async fn spawn(
@@ -52,10 +68,7 @@ impl HostState {
     /// A task about to wait for `cells` lends its slot, so they can run: to its own children,
     /// or to any task if one of them is not its child (a spawn answered by a running task of
     /// the cache). Nothing is lent when they have all settled already.
-    fn waiting(
-        &self,
-        cells: &[std::sync::Arc<super::scheduler::TaskCell>],
-    ) -> Option<std::sync::Arc<super::slots::Slot>> {
+    fn waiting(&self, cells: &[Arc<TaskCell>]) -> Option<Arc<Slot>> {
         let slot = self.tasks.as_ref()?.slot.clone()?;
         if cells.iter().all(|c| c.is_settled()) {
             return None;

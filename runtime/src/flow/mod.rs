@@ -1,39 +1,32 @@
-//! Flows: the WIT `tasks` interface and the scheduler that runs spawned tasks in fresh
-//! instances of the flow's component, with concurrency slots, priorities, retries, timeouts,
-//! an in-run result cache, fail-fast cancellation and a record per task for the report.
+//! Flows: the scheduler that runs a flow's spawned tasks, with concurrency slots, priorities,
+//! retries, timeouts, a result cache (in memory and on disk), fail-fast cancellation, events
+//! and a progress line, and a record per task for the report.
+//!
+//! It knows nothing of instances or stores: it runs each attempt through [`RunAttempt`],
+//! which `run` implements with fresh in-process instances. Of `host` it uses only the WIT
+//! types (`bindings`); the WIT `tasks` interface that guests call lives in `host::tasks`.
 
 mod disk_cache;
-mod host;
 pub mod observe;
 pub mod policy;
 pub mod scheduler;
 pub mod slots;
+mod task;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
 pub use disk_cache::DiskCache;
 pub use observe::{Counters, EventLog};
-pub use scheduler::{FlowLimits, Scheduler, TaskCell};
+pub use scheduler::{Attempt, FlowLimits, FlowSetup, RunAttempt, Scheduler, MAX_CAUSE};
+pub use task::TaskCell;
 
-use crate::host::bindings::tasks::{TaskError, TaskOptions, TaskSpec};
+use crate::bindings::tasks::{TaskError, TaskOptions, TaskSpec};
+use crate::redact::Scrubber;
 
 /// What a task settles to: its output JSON, or why it failed for good.
 pub type TaskOutcome = Result<String, TaskError>;
-
-/// The guest's handle on a spawned task.
-pub struct TaskHandle(pub Arc<TaskCell>);
-
-/// What an instance may do with `tasks`: the run's scheduler and the instance's spawn depth.
-#[derive(Clone)]
-pub struct TaskScope {
-    pub scheduler: Arc<Scheduler>,
-    pub depth: u32,
-    /// The attempt's concurrency slot (none for the flow itself, which holds none).
-    pub slot: Option<Arc<slots::Slot>>,
-}
 
 /// One task in the run report.
 #[derive(Debug, Clone, Serialize)]
@@ -46,12 +39,12 @@ pub struct TaskRecord {
     pub attempts: u32,
     /// `succeeded`, `failed`, `cancelled` or `cached`.
     pub status: &'static str,
-    #[serde(serialize_with = "crate::report::serialize_duration")]
+    #[serde(serialize_with = "crate::seconds::serialize")]
     pub duration: Duration,
     pub cached: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<String>,
-    /// The last attempt's error message, scrubbed and cut to [`scheduler::MAX_CAUSE`] bytes.
+    /// The last attempt's error message, scrubbed and cut to [`MAX_CAUSE`] bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The error's code (SQLSTATE, Azure error code), when it has one.
@@ -88,7 +81,7 @@ impl TaskRecord {
         attempts: u32,
         duration: Duration,
         outcome: &TaskOutcome,
-        scrubber: &crate::secrets::Scrubber,
+        scrubber: &Scrubber,
     ) -> TaskRecord {
         let (status, attempts, error, limit) = match outcome {
             Ok(_) => ("succeeded", attempts, None, None),
@@ -107,12 +100,9 @@ impl TaskRecord {
             status,
             duration,
             cached: false,
-            error_kind: error.map(|e| crate::run::kind_name(e.kind).to_string()),
-            // Scrubbed before it is cut, and bounded: the run keeps one record per task.
-            error: error.map(|e| {
-                let clean = scrubber.scrub(&e.message);
-                crate::host::log::cut_to(&clean, scheduler::MAX_CAUSE).into_owned()
-            }),
+            error_kind: error.map(|e| e.kind.name().to_string()),
+            // Bounded: the run keeps one record per task.
+            error: error.map(|e| scrubber.scrub_and_cut(&e.message, MAX_CAUSE)),
             error_code: error.and_then(|e| e.code.clone()),
             limit,
         }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use crate::secrets::Scrubber;
+use crate::redact::Scrubber;
 
 /// A JSON Lines file of task-started / task-retry / task-succeeded / task-failed /
 /// task-cached / flow-finished events.
@@ -22,19 +22,28 @@ pub struct EventLog {
 impl EventLog {
     /// Creates (or truncates) `path`; every line passes through `scrubber`.
     pub fn create(path: &Path, scrubber: Scrubber) -> std::io::Result<EventLog> {
-        Ok(EventLog { out: Mutex::new(std::io::BufWriter::new(std::fs::File::create(path)?)), scrubber })
+        Ok(EventLog {
+            out: Mutex::new(std::io::BufWriter::new(std::fs::File::create(path)?)),
+            scrubber,
+        })
     }
 
     /// Writes one event with its kind and a UTC timestamp, and flushes it.
     pub fn emit(&self, event: &str, mut fields: Value) {
         if let Value::Object(map) = &mut fields {
             map.insert("event".into(), json!(event));
-            map.insert("at".into(), json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+            map.insert(
+                "at".into(),
+                json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            );
         }
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         // A full disk must not fail the run; the log says so once per event.
         let line = fields.to_string();
-        if writeln!(out, "{}", self.scrubber.scrub(&line)).and_then(|_| out.flush()).is_err() {
+        if writeln!(out, "{}", self.scrubber.scrub(&line))
+            .and_then(|_| out.flush())
+            .is_err()
+        {
             tracing::warn!(event, "could not write to the events file");
         }
     }
@@ -69,7 +78,10 @@ impl Counters {
 }
 
 /// Redraws the progress line on stderr every 200 ms until `stop` turns true.
-pub async fn show_progress(counters: std::sync::Arc<Counters>, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn show_progress(
+    counters: std::sync::Arc<Counters>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let started = Instant::now();
     loop {
         eprint!("\r\x1b[2K{}", counters.line(started));

@@ -21,7 +21,10 @@ struct Entry {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl DiskCache {
@@ -31,9 +34,22 @@ impl DiskCache {
 
     fn path(&self, key: &str) -> PathBuf {
         // Keys are hex digests or guest-chosen strings: keep only safe characters in file names.
-        let safe: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        let safe: String = key
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         let digest = crate::engine::cache::digest(key.as_bytes());
-        self.dir.join(format!("{}-{}.json", &safe[..safe.len().min(40)], &digest[..16]))
+        self.dir.join(format!(
+            "{}-{}.json",
+            &safe[..safe.len().min(40)],
+            &digest[..16]
+        ))
     }
 
     /// The cached output of `key` and how long it stays fresh, if any.
@@ -46,7 +62,10 @@ impl DiskCache {
 
     /// Stores `output` for `ttl`; failures are logged, never fatal.
     pub fn put(&self, key: &str, output: &str, ttl: Duration) {
-        let entry = Entry { output: output.to_string(), expires: now().saturating_add(ttl.as_secs().max(1)) };
+        let entry = Entry {
+            output: output.to_string(),
+            expires: now().saturating_add(ttl.as_secs().max(1)),
+        };
         let path = self.path(key);
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(&self.dir)?;
@@ -73,8 +92,13 @@ mod tests {
         let (output, left) = cache.get("k/../weird key").unwrap();
         assert_eq!(output, "{\"v\":1}");
         assert!(left <= Duration::from_secs(60));
-        assert!(std::fs::read_dir(dir.path().join("results")).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains('/')));
-        let stale = Entry { output: "x".into(), expires: now() - 1 };
+        assert!(std::fs::read_dir(dir.path().join("results"))
+            .unwrap()
+            .all(|e| !e.unwrap().file_name().to_string_lossy().contains('/')));
+        let stale = Entry {
+            output: "x".into(),
+            expires: now() - 1,
+        };
         std::fs::write(cache.path("old"), serde_json::to_vec(&stale).unwrap()).unwrap();
         assert!(cache.get("old").is_none());
     }

@@ -4,10 +4,11 @@
 //! questions of a component's imports. A "no" is a [`Denied`] whose message names the grant
 //! to add, so the fix is one line of config away.
 
+pub mod paths;
+
 use std::collections::BTreeMap;
 
 use crate::config::{Adls2Scope, RunProfile};
-use crate::host::adls2::paths;
 
 /// A refusal, with the grant that would allow it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -112,7 +113,13 @@ impl Grants {
     /// Whether the guest may `access` canonical `path` (`""` = the whole container) of
     /// `container` through ADLS profile `profile`. A profile granted by name alone has full
     /// access; a scoped grant allows what its `read` / `write` entries cover.
-    pub fn adls2_path(&self, profile: &str, container: &str, path: &str, access: Access) -> Result<(), Denied> {
+    pub fn adls2_path(
+        &self,
+        profile: &str,
+        container: &str,
+        path: &str,
+        access: Access,
+    ) -> Result<(), Denied> {
         let Some(scope) = self.adls2_scopes.get(profile) else {
             return Ok(());
         };
@@ -128,7 +135,11 @@ impl Grants {
             Access::Read => ("read", "read"),
             Access::Write => ("write", "write"),
         };
-        let target = if path.is_empty() { container.to_string() } else { format!("{container}/{path}") };
+        let target = if path.is_empty() {
+            container.to_string()
+        } else {
+            format!("{container}/{path}")
+        };
         Err(Denied(format!(
             "adls2 profile `{profile}` may not {verb} `{target}` under run profile `{p}`: add \"{target}\" (or a prefix of it) to `{field}` under [profiles.{p}.adls2.{profile}]",
             p = self.profile
@@ -150,7 +161,9 @@ impl Grants {
     /// (`auto-workflow:connectors/config@0.1.0`, `wasi:cli/stdout@0.2.3`).
     pub fn import(&self, import: &str) -> ImportVerdict {
         if import.starts_with("wasi:") {
-            return ImportVerdict::Always("sandboxed WASI: no files, env, sockets or name lookups".into());
+            return ImportVerdict::Always(
+                "sandboxed WASI: no files, env, sockets or name lookups".into(),
+            );
         }
         let Some(rest) = import.strip_prefix(PACKAGE) else {
             return ImportVerdict::Unknown;
@@ -159,17 +172,28 @@ impl Grants {
         let p = &self.profile;
         let listed = |what: &str, items: Vec<&str>| {
             if items.is_empty() {
-                ImportVerdict::NotGranted(format!("run profile `{p}` grants no {what}: add them under [profiles.{p}]"))
+                ImportVerdict::NotGranted(format!(
+                    "run profile `{p}` grants no {what}: add them under [profiles.{p}]"
+                ))
             } else {
                 ImportVerdict::Granted(format!("{what}: {}", items.join(", ")))
             }
         };
         match interface {
             "types" | "log" => ImportVerdict::Always("always available".into()),
-            "config" => listed("config keys", self.config.keys().map(String::as_str).collect()),
+            "config" => listed(
+                "config keys",
+                self.config.keys().map(String::as_str).collect(),
+            ),
             "secrets" => listed("secrets", self.secrets.iter().map(String::as_str).collect()),
-            "postgres" => listed("postgres profiles", self.postgres.iter().map(String::as_str).collect()),
-            "adls2" => listed("adls2 profiles", self.adls2.iter().map(String::as_str).collect()),
+            "postgres" => listed(
+                "postgres profiles",
+                self.postgres.iter().map(String::as_str).collect(),
+            ),
+            "adls2" => listed(
+                "adls2 profiles",
+                self.adls2.iter().map(String::as_str).collect(),
+            ),
             _ => ImportVerdict::Unknown,
         }
     }
@@ -202,7 +226,10 @@ mod tests {
             adls2: vec!["lake".into()],
             adls2_scopes: BTreeMap::from([(
                 "lake".into(),
-                Adls2Scope { read: vec!["raw".into()], write: vec!["curated/out/".into()] },
+                Adls2Scope {
+                    read: vec!["raw".into()],
+                    write: vec!["curated/out/".into()],
+                },
             )]),
             config: BTreeMap::from([("table".into(), "aw_demo".into())]),
             secrets: vec!["api-token".into()],
@@ -218,34 +245,65 @@ mod tests {
         let e = g.config_value("other").unwrap_err();
         assert!(e.0.contains("[profiles.default.config]"), "{e}");
         assert!(g.secret("api-token").is_ok());
-        assert!(g.secret("db").unwrap_err().0.contains("\"db\" to `secrets`"));
+        assert!(g
+            .secret("db")
+            .unwrap_err()
+            .0
+            .contains("\"db\" to `secrets`"));
         assert!(g.connector("postgres", "default").is_ok());
-        assert!(g.connector("adls2", "default").unwrap_err().0.contains("to `adls2`"));
+        assert!(g
+            .connector("adls2", "default")
+            .unwrap_err()
+            .0
+            .contains("to `adls2`"));
     }
 
     #[test]
     fn adls_scopes_cover_containers_and_whole_prefix_segments() {
         let g = Grants::new(&profile());
-        assert!(g.adls2_path("lake", "raw", "any/file.csv", Access::Read).is_ok());
+        assert!(g
+            .adls2_path("lake", "raw", "any/file.csv", Access::Read)
+            .is_ok());
         assert!(g.adls2_path("lake", "raw", "", Access::Read).is_ok());
         let e = g.adls2_path("lake", "raw", "x", Access::Write).unwrap_err();
-        assert!(e.0.contains("add \"raw/x\"") && e.0.contains("[profiles.default.adls2.lake]"), "{e}");
-        assert!(g.adls2_path("lake", "curated", "out/a.csv", Access::Write).is_ok());
+        assert!(
+            e.0.contains("add \"raw/x\"") && e.0.contains("[profiles.default.adls2.lake]"),
+            "{e}"
+        );
+        assert!(g
+            .adls2_path("lake", "curated", "out/a.csv", Access::Write)
+            .is_ok());
         assert!(g.adls2_path("lake", "curated", "out", Access::Read).is_ok());
-        assert!(g.adls2_path("lake", "curated", "outside/a.csv", Access::Read).is_err());
-        assert!(g.adls2_path("lake", "curated", "out2/a.csv", Access::Write).is_err());
+        assert!(g
+            .adls2_path("lake", "curated", "outside/a.csv", Access::Read)
+            .is_err());
+        assert!(g
+            .adls2_path("lake", "curated", "out2/a.csv", Access::Write)
+            .is_err());
         assert!(g.adls2_path("lake", "curated", "", Access::Read).is_err());
         assert!(g.adls2_container_visible("lake", "curated"));
         assert!(!g.adls2_container_visible("lake", "secret"));
-        assert!(g.adls2_path("other", "secret", "x", Access::Write).is_ok(), "unscoped profiles have full access");
+        assert!(
+            g.adls2_path("other", "secret", "x", Access::Write).is_ok(),
+            "unscoped profiles have full access"
+        );
     }
 
     #[test]
     fn imports_are_judged_by_interface() {
         let g = Grants::new(&profile());
-        assert!(matches!(g.import("auto-workflow:connectors/config@0.1.0"), ImportVerdict::Granted(_)));
-        assert!(matches!(g.import("auto-workflow:connectors/adls2@0.1.0"), ImportVerdict::Granted(_)));
-        assert!(matches!(g.import("wasi:cli/stdout@0.2.3"), ImportVerdict::Always(_)));
+        assert!(matches!(
+            g.import("auto-workflow:connectors/config@0.1.0"),
+            ImportVerdict::Granted(_)
+        ));
+        assert!(matches!(
+            g.import("auto-workflow:connectors/adls2@0.1.0"),
+            ImportVerdict::Granted(_)
+        ));
+        assert!(matches!(
+            g.import("wasi:cli/stdout@0.2.3"),
+            ImportVerdict::Always(_)
+        ));
         assert_eq!(g.import("acme:evil/net"), ImportVerdict::Unknown);
     }
 }

@@ -1,4 +1,7 @@
 //! The type that holds a secret's value, and the scrubber that keeps values out of output.
+//!
+//! A leaf: configuration (which holds literal credentials) and the secret providers (which
+//! resolve references) both use it, and it uses neither.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -65,7 +68,10 @@ impl Scrubber {
         if value.reveal().is_empty() {
             return;
         }
-        let mut known = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut known = self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for mut form in printed_forms(value.reveal()) {
             if !known.iter().any(|v| v.reveal() == form.as_str()) {
                 known.push(SecretValue::new(std::mem::take(&mut *form)));
@@ -77,7 +83,10 @@ impl Scrubber {
 
     /// `text` with every known secret value replaced by `***`.
     pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let known = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let known = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut out = Cow::Borrowed(text);
         for value in known.iter() {
             if out.contains(value.reveal()) {
@@ -86,16 +95,52 @@ impl Scrubber {
         }
         out
     }
+
+    /// `text` scrubbed, then cut to at most `max` bytes: scrubbing comes first, as a cut
+    /// secret would no longer match.
+    pub fn scrub_and_cut(&self, text: &str, max: usize) -> String {
+        cut_to(&self.scrub(text), max).into_owned()
+    }
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, saying so. Scrub secrets
+/// before cutting: a cut secret no longer matches the scrubber.
+pub fn cut_to(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    std::borrow::Cow::Owned(format!(
+        "{} ... [{} more bytes cut]",
+        &text[..end],
+        text.len() - end
+    ))
 }
 
 /// `value` as output may print it: itself, and its escaped and encoded forms that differ.
 fn printed_forms(value: &str) -> Vec<Zeroizing<String>> {
-    let quoted = |text: String| Zeroizing::new(text.get(1..text.len().saturating_sub(1)).unwrap_or("").to_string());
+    let quoted = |text: String| {
+        Zeroizing::new(
+            text.get(1..text.len().saturating_sub(1))
+                .unwrap_or("")
+                .to_string(),
+        )
+    };
     let json = quoted(serde_json::to_string(value).unwrap_or_default());
     let debug = quoted(format!("{value:?}"));
-    let percent = Zeroizing::new(percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string());
+    let percent = Zeroizing::new(
+        percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+    );
     // URL and DSN printers leave the unreserved `-._~` as they are.
-    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
     let url = Zeroizing::new(percent_encoding::utf8_percent_encode(value, UNRESERVED).to_string());
     let sql = Zeroizing::new(value.replace('\'', "''"));
     let mut forms = vec![Zeroizing::new(value.to_string())];
@@ -110,6 +155,13 @@ fn printed_forms(value: &str) -> Vec<Zeroizing<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cut_to_keeps_whole_characters_and_says_how_much_it_cut() {
+        assert_eq!(cut_to("short", 10), "short");
+        // 'é' is two bytes: a cut at 3 bytes keeps one of them whole.
+        assert_eq!(cut_to("ééé", 3), "é ... [4 more bytes cut]");
+    }
 
     #[test]
     fn secret_never_formats_its_value() {
@@ -135,14 +187,18 @@ mod tests {
         let printed = [
             serde_json::to_string(&serde_json::json!({ "e": secret })).expect("json"),
             format!("{:?}", secret),
-            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).to_string(),
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string(),
             format!("'{}'", secret.replace('\'', "''")),
             secret.to_string(),
         ];
         for text in printed {
             let scrubbed = scrubber.scrub(&text);
             assert!(scrubbed.contains("***"), "{scrubbed}");
-            assert!(!scrubbed.contains("w@rd") && !scrubbed.contains("w%40rd"), "{scrubbed}");
+            assert!(
+                !scrubbed.contains("w@rd") && !scrubbed.contains("w%40rd"),
+                "{scrubbed}"
+            );
         }
     }
 }

@@ -50,3 +50,39 @@ pub mod task_world {
 
 pub use auto_workflow::connectors::{adls2, config, log, postgres, secrets, tasks, types};
 pub use task_world::TaskPre;
+
+/// A classified error without a remote code; transient and timeout errors are retryable.
+pub fn connector_error(
+    kind: types::ErrorKind,
+    message: impl Into<String>,
+) -> types::ConnectorError {
+    let retryable = matches!(
+        kind,
+        types::ErrorKind::Transient | types::ErrorKind::Timeout
+    );
+    types::ConnectorError {
+        kind,
+        message: message.into(),
+        code: None,
+        retryable,
+    }
+}
+
+impl types::ErrorKind {
+    /// The kind's WIT name (`not-found`), as reports and events print it.
+    pub fn name(self) -> &'static str {
+        use types::ErrorKind as K;
+        match self {
+            K::Config => "config",
+            K::Denied => "denied",
+            K::Auth => "auth",
+            K::NotFound => "not-found",
+            K::Conflict => "conflict",
+            K::Timeout => "timeout",
+            K::Transient => "transient",
+            K::Permanent => "permanent",
+            K::InvalidInput => "invalid-input",
+            K::Limit => "limit",
+        }
+    }
+}

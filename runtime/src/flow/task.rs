@@ -1,0 +1,136 @@
+//! One spawned task as the run sees it: the cell its joiners wait on and its cancel switch,
+//! and the errors, hashes and cache keys that describe it.
+
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use super::TaskOutcome;
+use crate::bindings::connector_error;
+use crate::bindings::tasks::TaskError;
+use crate::bindings::types::{ConnectorError, ErrorKind};
+use crate::budget::Held;
+use crate::engine::cache::hex;
+use crate::error::{LimitHit, RunError};
+
+/// One task: its result once settled, and its cancel switch.
+pub struct TaskCell {
+    pub name: String,
+    pub(super) result: watch::Sender<Option<TaskOutcome>>,
+    pub(super) cancel: watch::Sender<bool>,
+    /// The run's budget bytes its result holds while the run keeps it.
+    pub(super) held: Mutex<Held>,
+    /// The slot id of the attempt that spawned it (none: the flow, or a cache hit).
+    pub parent: Option<u64>,
+}
+
+impl TaskCell {
+    /// Waits for the task to settle.
+    pub async fn join(&self) -> TaskOutcome {
+        let mut rx = self.result.subscribe();
+        loop {
+            if let Some(outcome) = rx.borrow_and_update().clone() {
+                return outcome;
+            }
+            if rx.changed().await.is_err() {
+                return Err(cancelled_error(&self.name, 0, "the run ended"));
+            }
+        }
+    }
+
+    /// Whether the task has settled already.
+    pub fn is_settled(&self) -> bool {
+        self.result.borrow().is_some()
+    }
+
+    /// Asks the task to stop; a settled task is not affected.
+    pub fn cancel(&self) {
+        self.cancel.send_replace(true);
+    }
+}
+
+/// A task that is already settled (a cache hit), its copy of the result counted in `held`.
+pub(super) fn settled(name: &str, outcome: TaskOutcome, held: Held) -> Arc<TaskCell> {
+    Arc::new(TaskCell {
+        name: name.to_string(),
+        result: watch::Sender::new(Some(outcome)),
+        cancel: watch::Sender::new(false),
+        held: Mutex::new(held),
+        parent: None,
+    })
+}
+
+/// The first 16 hex digits of the input's SHA-256, for reports.
+pub(super) fn short_hash(input: &str) -> String {
+    hex(&Sha256::digest(input.as_bytes())[..8])
+}
+
+/// The default cache key: a hash of the component, the task name and the input.
+pub(super) fn cache_key(component: &str, name: &str, input: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [component, name, input] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    hex(&h.finalize())
+}
+
+pub(super) fn cancelled_error(name: &str, attempts: u32, why: &str) -> TaskError {
+    TaskError {
+        error: ConnectorError {
+            kind: ErrorKind::Permanent,
+            message: format!("task `{name}` {why}"),
+            code: None,
+            retryable: false,
+        },
+        attempts,
+        limit: None,
+        cancelled: true,
+    }
+}
+
+/// The task error for an attempt's run error.
+pub(super) fn task_error(error: &RunError, attempts: u32) -> TaskError {
+    let (error, limit) = match error {
+        RunError::Guest(g) => (g.clone(), None),
+        RunError::Limit(hit) => {
+            let name = match hit {
+                LimitHit::Timeout { .. } => "timeout",
+                LimitHit::Memory { .. } => "memory",
+                LimitHit::Fuel { .. } => "fuel",
+                LimitHit::HostCall { .. } => "host-call",
+            };
+            let kind = if name == "timeout" {
+                ErrorKind::Timeout
+            } else {
+                ErrorKind::Limit
+            };
+            (
+                connector_error(kind, hit.to_string()),
+                Some(name.to_string()),
+            )
+        }
+        other => (
+            connector_error(ErrorKind::Permanent, other.to_string()),
+            None,
+        ),
+    };
+    TaskError {
+        error,
+        attempts,
+        limit,
+        cancelled: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_keys_separate_their_parts() {
+        assert_ne!(cache_key("c", "ab", "c"), cache_key("c", "a", "bc"));
+        assert_eq!(cache_key("c", "t", "{}"), cache_key("c", "t", "{}"));
+    }
+}

@@ -1,0 +1,348 @@
+//! Fresh, limited, sandboxed instances of one run's component: the store each gets (WASI
+//! without ambient authority, the memory limiter, epoch deadline, fuel, host-call bounds), the
+//! call of an export under the run's cut-off, and what a trap or host failure becomes. Every
+//! task attempt of a flow is one of these ([`RunAttempt`]).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::FutureExt;
+use tracing::Instrument;
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use super::load::WorldPre;
+use super::{Usage, TIMEOUT_GRACE};
+use crate::bindings::tasks::{TaskOptions, TaskSpec};
+use crate::bindings::types::{ConnectorError, ErrorKind};
+use crate::budget::Budget;
+use crate::config::Limits;
+use crate::engine::limits::{ticks_for, Deadlines, InstanceLimiter};
+use crate::error::{HostBug, LimitHit, RunError};
+use crate::flow::{Attempt, RunAttempt};
+use crate::host::stdio::{GuestOutput, StderrTail, Stream};
+use crate::host::tasks::TaskScope;
+use crate::host::{HostState, RunContext};
+
+/// Which export a fresh instance calls.
+pub(super) enum Call<'a> {
+    Run(&'a str),
+    RunTask(&'a str, &'a str),
+}
+
+/// What the run of one component needs to make fresh instances again and again: the flow's
+/// own instance and every attempt of every task.
+#[derive(Clone)]
+pub(super) struct Instances {
+    pub(super) engine: Engine,
+    pub(super) fuel: bool,
+    pub(super) deadlines: Deadlines,
+    /// The component's name (logs).
+    pub(super) component: String,
+    /// The component's BLAKE3 digest (result-cache keys).
+    pub(super) digest: String,
+    pub(super) pre: WorldPre,
+    pub(super) context: Arc<RunContext>,
+    /// What the host may buffer for the run's instances between them.
+    pub(super) budget: Budget,
+}
+
+/// One attempt of a flow's task: `run-task(name, input)` in a fresh instance.
+#[async_trait::async_trait]
+impl RunAttempt for Instances {
+    async fn run_attempt(&self, attempt: Attempt<'_>) -> Result<String, RunError> {
+        let Attempt {
+            scheduler,
+            task: name,
+            input,
+            limits,
+            depth,
+            slot,
+        } = attempt;
+        let scope = TaskScope {
+            scheduler: scheduler.clone(),
+            depth,
+            slot: Some(slot),
+        };
+        let span = tracing::info_span!(
+            "task_attempt",
+            task = name,
+            depth,
+            outcome = tracing::field::Empty
+        );
+        let result = self
+            .call(Call::RunTask(name, input), limits, Some(scope))
+            .instrument(span.clone())
+            .await
+            .0;
+        span.record(
+            "outcome",
+            result
+                .as_ref()
+                .map(|_| "ok")
+                .unwrap_or_else(RunError::status),
+        );
+        result
+    }
+}
+
+impl Instances {
+    /// The tasks a flow declares, by name, with their default options.
+    pub(super) async fn describe(
+        &self,
+        limits: &Limits,
+    ) -> Result<HashMap<String, TaskOptions>, RunError> {
+        Ok(self
+            .describe_specs(limits)
+            .await?
+            .into_iter()
+            .map(|s| (s.name, s.options))
+            .collect())
+    }
+
+    /// What a flow's `describe` export returns, from a fresh instance.
+    pub(super) async fn describe_specs(&self, limits: &Limits) -> Result<Vec<TaskSpec>, RunError> {
+        let WorldPre::Flow(pre) = &self.pre else {
+            return Err(RunError::BadComponent(format!(
+                "{} is a task, not a flow: it declares no tasks",
+                self.component
+            )));
+        };
+        let tail = StderrTail::default();
+        let mut store = self.new_store(limits, &tail, None, true);
+        let call = async {
+            pre.instantiate_async(&mut store)
+                .await?
+                .call_describe(&mut store)
+                .await
+        };
+        match self.before_cut_off(limits, call).await {
+            Err(stopped) => Err(stopped),
+            Ok(Ok(specs)) => Ok(specs),
+            Ok(Err(error)) => Err(classify(error, store.data(), limits, &tail)),
+        }
+    }
+
+    /// `work`'s output; or the run's timeout when it is still running [`TIMEOUT_GRACE`] after
+    /// the timeout of `limits` (the epoch deadline stops running Wasm; this stops a guest
+    /// waiting in a host call); or [`RunError::Interrupted`] on Ctrl-C / SIGTERM. Either way
+    /// `work` is dropped, and the caller can still read its store (usage for the report).
+    async fn before_cut_off<F: Future>(
+        &self,
+        limits: &Limits,
+        work: F,
+    ) -> Result<F::Output, RunError> {
+        let cut_off = self
+            .deadlines
+            .at(Instant::now() + limits.timeout + TIMEOUT_GRACE);
+        let mut interrupted = self.context.interrupted.subscribe();
+        tokio::select! {
+            biased;
+            done = work => Ok(done),
+            () = cut_off => Err(RunError::Limit(LimitHit::Timeout { limit: limits.timeout })),
+            _ = interrupted.wait_for(|on| *on) => Err(RunError::Interrupted),
+        }
+    }
+
+    pub(super) async fn call(
+        &self,
+        call: Call<'_>,
+        limits: &Limits,
+        tasks: Option<TaskScope>,
+    ) -> (Result<String, RunError>, Usage) {
+        let started = Instant::now();
+        let tail = StderrTail::default();
+        // Only flows have tasks to cancel and share workers with.
+        let yielding = matches!(self.pre, WorldPre::Flow(_));
+        let mut store = self.new_store(limits, &tail, tasks, yielding);
+        // Asking a store without fuel for it builds an error (with a backtrace when
+        // RUST_BACKTRACE is set): only metered engines are asked.
+        let fuel_start = if self.fuel {
+            store.get_fuel().ok()
+        } else {
+            None
+        };
+        let invoke = async {
+            match (&self.pre, call) {
+                (WorldPre::Task(pre), Call::Run(input)) => {
+                    pre.instantiate_async(&mut store)
+                        .await?
+                        .call_run(&mut store, input)
+                        .await
+                }
+                (WorldPre::Flow(pre), Call::Run(input)) => {
+                    pre.instantiate_async(&mut store)
+                        .await?
+                        .call_run(&mut store, input)
+                        .await
+                }
+                (WorldPre::Flow(pre), Call::RunTask(name, input)) => {
+                    pre.instantiate_async(&mut store)
+                        .await?
+                        .call_run_task(&mut store, name, input)
+                        .await
+                }
+                (WorldPre::Task(_), Call::RunTask(..)) => Ok(Err(ConnectorError {
+                    kind: ErrorKind::Config,
+                    message: "this component is a task, not a flow: it has no tasks to run".into(),
+                    code: None,
+                    retryable: false,
+                })),
+            }
+        };
+        // A panic in a host function comes out of the call: it becomes this attempt's host bug
+        // (the store is dropped with everything it had open), not a dead worker thread that
+        // leaves the task's joiners waiting.
+        let invoke = AssertUnwindSafe(invoke).catch_unwind();
+        let outcome = match self.before_cut_off(limits, invoke).await {
+            Err(stopped) => Err(stopped),
+            Ok(Err(panic)) => Err(RunError::HostBug(HostBug::from_panic(&*panic).0)),
+            Ok(Ok(Ok(Ok(result)))) => Ok(result),
+            Ok(Ok(Ok(Err(error)))) => Err(RunError::Guest(error)),
+            Ok(Ok(Err(error))) => Err(classify(error, store.data(), limits, &tail)),
+        };
+        let usage = Usage {
+            duration: started.elapsed(),
+            peak_memory: store.data().limiter.peak_memory,
+            fuel_consumed: match (fuel_start, limits.fuel) {
+                (Some(start), Some(_)) => {
+                    store.get_fuel().ok().map(|left| start.saturating_sub(left))
+                }
+                _ => None,
+            },
+            // Read once per run (in `run`), not once per task attempt.
+            host_peak_rss: None,
+            tasks: Vec::new(),
+        };
+        (outcome, usage)
+    }
+}
+
+impl Instances {
+    /// A fresh store: sandboxed WASI, the instance limiter, the epoch deadline, fuel. A
+    /// `yielding` store hands the thread back every epoch tick (so a cancelled flow task stops
+    /// even in a tight loop, and tasks share the workers) and traps at its deadline.
+    fn new_store(
+        &self,
+        limits: &Limits,
+        tail: &StderrTail,
+        tasks: Option<TaskScope>,
+        yielding: bool,
+    ) -> Store<HostState> {
+        let (name, context) = (self.component.as_str(), self.context.clone());
+        let label: Arc<str> = Arc::from(name);
+        let scrubber = context.scrubber.clone();
+        let log_rate = Arc::new(crate::host::log::LogRate::default());
+        // Nothing is inherited: no env vars, no preopened dirs, no network; only the program
+        // name as argv[0], and stdout/stderr into the host log.
+        let wasi = WasiCtxBuilder::new()
+            .arg(name)
+            .stdout(GuestOutput::new(
+                Stream::Stdout,
+                label.clone(),
+                scrubber.clone(),
+                tail.clone(),
+                log_rate.clone(),
+            ))
+            .stderr(GuestOutput::new(
+                Stream::Stderr,
+                label,
+                scrubber,
+                tail.clone(),
+                log_rate.clone(),
+            ))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let budget = self.budget.for_instance(limits.memory);
+        let state = HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: InstanceLimiter::new(limits.memory),
+            run: context,
+            tasks,
+            budget,
+            log_rate,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        // What one host call may copy out of the guest (strings and lists its arguments point
+        // at, aliased or not) is bounded by the guest's own memory limit, up to wasmtime's default.
+        store.set_hostcall_fuel(hostcall_bytes(limits));
+        if yielding {
+            let deadline = Instant::now() + limits.timeout;
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| {
+                if Instant::now() >= deadline {
+                    Err(Trap::Interrupt.into())
+                } else {
+                    Ok(UpdateDeadline::Yield(1))
+                }
+            });
+        } else {
+            store.set_epoch_deadline(ticks_for(limits.timeout));
+            store.epoch_deadline_trap();
+        }
+        if self.fuel {
+            // An engine that meters fuel needs fuel in every store; runs without a fuel limit
+            // get an effectively endless supply.
+            let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+        }
+        store
+    }
+}
+
+/// Bytes one host call may copy out of a guest's memory.
+pub fn hostcall_bytes(limits: &Limits) -> usize {
+    usize::try_from(limits.memory.min(HOSTCALL_BYTES_MAX)).unwrap_or(usize::MAX)
+}
+
+/// wasmtime's own default for the bytes one host call may lift.
+const HOSTCALL_BYTES_MAX: u64 = 128 << 20;
+
+/// Turns a trap or host failure into the matching run error.
+fn classify(
+    error: wasmtime::Error,
+    state: &HostState,
+    limits: &Limits,
+    tail: &StderrTail,
+) -> RunError {
+    if let Some(hit) = state.limiter.hit {
+        return RunError::Limit(LimitHit::Memory {
+            limit: hit.limit,
+            desired: hit.desired,
+        });
+    }
+    if format!("{error:#}").contains("fuel allocated for hostcalls has been exhausted") {
+        // wasmtime's error type for it is private; its message is what it offers.
+        return RunError::Limit(LimitHit::HostCall {
+            limit: hostcall_bytes(limits) as u64,
+        });
+    }
+    if let Some(bug) = error.downcast_ref::<HostBug>() {
+        return RunError::HostBug(bug.0.clone());
+    }
+    let stderr = tail.text();
+    let with_stderr = |what: String| {
+        if stderr.is_empty() {
+            what
+        } else {
+            format!("{what}\nguest stderr:\n{stderr}")
+        }
+    };
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => RunError::Limit(LimitHit::Timeout {
+            limit: limits.timeout,
+        }),
+        Some(Trap::OutOfFuel) => RunError::Limit(LimitHit::Fuel {
+            limit: limits.fuel.unwrap_or(0),
+        }),
+        Some(trap) => RunError::Trap(with_stderr(trap.to_string())),
+        None => RunError::Trap(with_stderr(format!("{error:#}"))),
+    }
+}
