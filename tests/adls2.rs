@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use common::adls::{fnv, kind, names, ok, pattern, probe_run, steps};
-use common::{guest, run, Sandbox};
+use common::{guest, overlay_scram_postgres, run, Sandbox};
 use serde_json::{json, Value as Json};
 use sha2::Digest;
 
@@ -829,25 +829,12 @@ fn the_examples_run_against_azurite_with_the_env_overlay_alone() {
 #[test]
 fn pg_to_adls_exports_a_table_through_copy_out_and_streamed_uploads() {
     let az = az();
-    let pg_port = std::env::var("AW_PG_PORT")
-        .expect("AW_PG_PORT is not set: scripts/test.sh starts PostgreSQL");
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/pg-to-adls");
     let sandbox = Sandbox::new("");
-    let out = run(sandbox
-        .aw_run()
+    let out = run(overlay_scram_postgres(&mut sandbox.aw_run())
         .current_dir(dir)
         .arg(guest("aw_pg_to_adls"))
         .args(["--profile", "default", "--json"])
-        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT", &pg_port)
-        .env(
-            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER",
-            "aw_scram",
-        )
-        .env(
-            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE",
-            "aw_test",
-        )
-        .env("PG_PASSWORD", "scram-pass-1e5")
         .env(
             "AUTO_WORKFLOW_CONNECTORS_ADLS2_DEFAULT__CONNECTION_STRING",
             &az.conn,

@@ -6,7 +6,10 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{flow_sandbox, guest, pg_admin_value, pg_port, run, run_flow, Run, Sandbox};
+use common::{
+    flow_sandbox, guest, overlay_scram_postgres, pg_admin_value, pg_port, run, run_flow, Run,
+    Sandbox,
+};
 use serde_json::{json, Value as Json};
 
 fn flow(sandbox: &Sandbox, input: Json, extra: &[&str]) -> Run {
@@ -274,7 +277,8 @@ fn describe_lists_the_tasks_without_running_them() {
             "hoard_then_join",
             "leak",
             "big",
-            "write_rows"
+            "write_rows",
+            "host_panic"
         ]
     );
     let out = run(sandbox.aw_run().args(["describe"]).arg(guest("aw_probe")));
@@ -377,21 +381,10 @@ fn events_are_written_as_json_lines() {
 fn pg_fanout_prints_the_python_originals_summary() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/pg-fanout");
     let sandbox = Sandbox::new("");
-    let out = run(sandbox
-        .aw_run()
+    let out = run(overlay_scram_postgres(&mut sandbox.aw_run())
         .current_dir(dir)
         .arg(guest("aw_pg_fanout"))
-        .args(["--profile", "default", "--json"])
-        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT", pg_port())
-        .env(
-            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER",
-            "aw_scram",
-        )
-        .env(
-            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE",
-            "aw_test",
-        )
-        .env("PG_PASSWORD", "scram-pass-1e5"))
+        .args(["--profile", "default", "--json"]))
     .expect_code(0);
     let report = out.json();
     assert_eq!(

@@ -9,7 +9,10 @@ mod common;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use common::{clean_aw_run, guest, polyglot_guest, run, shared_cache_dir, Run, Sandbox};
+use common::{
+    clean_aw_run, guest, overlay_scram_postgres, polyglot_guest, run, shared_cache_dir, Run,
+    Sandbox,
+};
 use serde_json::{json, Value as Json};
 
 const LANGS: [&str; 2] = ["py", "js"];
@@ -35,21 +38,9 @@ fn unique(tag: &str) -> String {
 /// test services by the env overlay alone, with the shared compiled-component cache.
 fn aw_run_in(dir: &str) -> Command {
     let mut cmd = clean_aw_run();
-    cmd.current_dir(format!("{}/../{dir}", env!("CARGO_MANIFEST_DIR")))
+    overlay_scram_postgres(&mut cmd)
+        .current_dir(format!("{}/../{dir}", env!("CARGO_MANIFEST_DIR")))
         .env("AW_CACHE_DIR", shared_cache_dir())
-        .env("PG_PASSWORD", "scram-pass-1e5")
-        .env(
-            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT",
-            var("AW_PG_PORT"),
-        )
-        .env(
-            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER",
-            "aw_scram",
-        )
-        .env(
-            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE",
-            "aw_test",
-        )
         .env(
             "AUTO_WORKFLOW_CONNECTORS_ADLS2_DEFAULT__CONNECTION_STRING",
             var("AW_AZURITE_CONNECTION_STRING"),

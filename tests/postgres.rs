@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{guest, pg_admin as admin, run, Run, Sandbox};
+use common::{guest, overlay_scram_postgres, pg_admin as admin, run, Run, Sandbox};
 use serde_json::{json, Value as Json};
 
 /// The throwaway cluster's coordinates, from the env scripts/test.sh exports.
@@ -633,7 +633,6 @@ fn pyproject_config_selects_the_server_with_a_secret_password() {
 /// Runs example `name` with its own aw.toml, pointed at the test cluster by env only: exactly
 /// how scripts/demo.sh runs it.
 fn run_example(name: &str, wasm: &str) -> Json {
-    let pg = pg();
     let toml = std::fs::read_to_string(format!(
         "{}/../examples/{name}/aw.toml",
         env!("CARGO_MANIFEST_DIR")
@@ -641,18 +640,9 @@ fn run_example(name: &str, wasm: &str) -> Json {
     .unwrap();
     let sandbox = Sandbox::new(&toml);
     let mut cmd = sandbox.aw_run();
-    cmd.arg(guest(wasm))
-        .args(["--profile", "default"])
-        .env("PG_PASSWORD", "scram-pass-1e5")
-        .env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT", &pg.port)
-        .env(
-            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER",
-            "aw_scram",
-        )
-        .env(
-            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE",
-            "aw_test",
-        );
+    overlay_scram_postgres(&mut cmd)
+        .arg(guest(wasm))
+        .args(["--profile", "default"]);
     let out = run(&mut cmd).expect_code(0);
     serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("{name} printed no JSON ({e}): {}", out.stdout))

@@ -158,6 +158,21 @@ pub fn flow_sandbox(limits: &str) -> Sandbox {
     ))
 }
 
+/// Points an example's `default` Postgres profile (its own aw.toml) at the test cluster by the
+/// env overlay alone, as the scram-authenticated role: exactly how scripts/demo.sh runs them.
+pub fn overlay_scram_postgres(cmd: &mut Command) -> &mut Command {
+    cmd.env("AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__PORT", pg_port())
+        .env(
+            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__USER",
+            "aw_scram",
+        )
+        .env(
+            "AUTO_WORKFLOW_CONNECTORS_POSTGRES_DEFAULT__DATABASE",
+            "aw_test",
+        )
+        .env("PG_PASSWORD", "scram-pass-1e5")
+}
+
 /// `aw-run --json --input <input>` of the flow-probe guest in `sandbox`, with `extra` flags.
 pub fn run_flow(sandbox: &Sandbox, input: &serde_json::Value, extra: &[&str]) -> Run {
     run(sandbox
