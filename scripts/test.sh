@@ -26,6 +26,8 @@ rm -rf "$types"
 # linted for the host target: clippy only reads them).
 echo "== checking formatting and lints" >&2
 cargo fmt --all --check
+# No import circle among runtime/src modules; flow/ uses nothing of host/, grants no connector.
+python3 scripts/lib/module-imports.py
 cargo clippy --workspace --all-targets --features aw-runtime/otel,aw-runtime/test-hooks -- -D warnings
 # `test-hooks` adds the test-only triggers of host failures (tests/host_bugs.rs); release
 # builds never have them.

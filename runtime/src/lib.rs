@@ -1,7 +1,7 @@
 //! aw-runtime: runs untrusted workflow tasks as sandboxed WebAssembly components, granting
 //! each run only what its run profile names.
 //!
-//! The CLI (`aw-run`, in `main.rs`) is a thin layer over this library: [`config`] loads the
+//! The CLI (`aw-run`, in `src/bin/aw-run/`) is a thin layer over this library: [`config`] loads the
 //! configuration, [`prepare`] resolves a run profile, [`run::Runtime`] loads and runs a
 //! component, and [`report`] describes the outcome.
 

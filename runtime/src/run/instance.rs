@@ -129,7 +129,8 @@ impl Instances {
 
     /// `work`'s output; or the run's timeout when it is still running [`TIMEOUT_GRACE`] after
     /// the timeout of `limits` (the epoch deadline stops running Wasm; this stops a guest
-    /// waiting in a host call); or [`RunError::Interrupted`] on Ctrl-C / SIGTERM. Either way
+    /// waiting in a host call); or [`RunError::Interrupted`] on Ctrl-C / SIGTERM; or
+    /// [`RunError::HostBug`] when a host function it called panicked. Either way
     /// `work` is dropped, and the caller can still read its store (usage for the report).
     async fn before_cut_off<F: Future>(
         &self,
@@ -140,9 +141,13 @@ impl Instances {
             .deadlines
             .at(Instant::now() + limits.timeout + TIMEOUT_GRACE);
         let mut interrupted = self.context.interrupted.subscribe();
+        // A panic in a host function comes out of the call: it becomes this instance's host
+        // bug (the store is dropped with everything it had open), not a dead worker task that
+        // leaves a task's joiners waiting.
+        let work = AssertUnwindSafe(work).catch_unwind();
         tokio::select! {
             biased;
-            done = work => Ok(done),
+            done = work => done.map_err(|panic| RunError::HostBug(HostBug::from_panic(&*panic).0)),
             () = cut_off => Err(RunError::Limit(LimitHit::Timeout { limit: limits.timeout })),
             _ = interrupted.wait_for(|on| *on) => Err(RunError::Interrupted),
         }
@@ -194,16 +199,11 @@ impl Instances {
                 })),
             }
         };
-        // A panic in a host function comes out of the call: it becomes this attempt's host bug
-        // (the store is dropped with everything it had open), not a dead worker thread that
-        // leaves the task's joiners waiting.
-        let invoke = AssertUnwindSafe(invoke).catch_unwind();
         let outcome = match self.before_cut_off(limits, invoke).await {
             Err(stopped) => Err(stopped),
-            Ok(Err(panic)) => Err(RunError::HostBug(HostBug::from_panic(&*panic).0)),
-            Ok(Ok(Ok(Ok(result)))) => Ok(result),
-            Ok(Ok(Ok(Err(error)))) => Err(RunError::Guest(error)),
-            Ok(Ok(Err(error))) => Err(classify(error, store.data(), limits, &tail)),
+            Ok(Ok(Ok(result))) => Ok(result),
+            Ok(Ok(Err(error))) => Err(RunError::Guest(error)),
+            Ok(Err(error)) => Err(classify(error, store.data(), limits, &tail)),
         };
         let usage = Usage {
             duration: started.elapsed(),

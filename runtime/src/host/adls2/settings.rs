@@ -80,199 +80,28 @@ const MAX_BLOCK_SIZE: u64 = 4000 << 20;
 impl Adls2Settings {
     /// Builds the settings of `[connectors.adls2.<profile>]` from its resolved table.
     pub fn from_table(profile: &str, table: &Table) -> Result<Adls2Settings, ConfigError> {
-        let key = |k: &str| format!("connectors.adls2.{profile}.{k}");
-        let text = |k: &str| table.get(k).map(|n| values::string(n, &key(k))).transpose();
-        let secret = |k: &str| table.get(k).map(|n| secret_value(n, &key(k))).transpose();
-
-        let conn_key = ["connection_string", "conn_str", "dsn"]
-            .into_iter()
-            .find(|k| table.contains_key(*k));
-        let mut parts = match conn_key {
-            Some(k) => {
-                let node = &table[k];
-                ConnectionString::parse(secret_value(node, &key(k))?.reveal())
-                    .map_err(|why| ConfigError::invalid(&key(k), &node.source, why))?
-            }
-            None => ConnectionString::default(),
-        };
-        if let Some(url) = text("account_url")? {
-            parts.blob_endpoint = Some(url);
-        }
-        if let Some(name) = text("account_name")? {
-            parts.account_name = Some(name);
-        }
-        if let Some(k) = secret("account_key")? {
-            parts.account_key = Some(k);
-        }
-        if let Some(sas) = secret("sas_token")? {
-            parts.sas = Some(sas);
-        }
-        if let Some(url) = text("dfs_endpoint")? {
-            parts.dfs_endpoint = Some(url);
-        }
-        let source_of = |k: &str| {
-            table
-                .get(k)
-                .map(|n| n.source.clone())
-                .unwrap_or(crate::config::Source::Default)
-        };
-        let where_key = conn_key.or(["account_url", "account_name"]
-            .into_iter()
-            .find(|k| table.contains_key(*k)));
-        let (blob_url, dfs_url, account) = parts.endpoints().map_err(|why| {
-            let k = where_key.unwrap_or("account_url");
-            ConfigError::invalid(&key(k), &source_of(k), why)
-        })?;
-
-        let entra = EntraSettings {
-            tenant_id: text("tenant_id")?,
-            client_id: text("client_id")?,
-            client_secret: secret("client_secret")?,
-            authority_host: text("authority_host")?,
-            default_chain: false,
-        };
-        // The package's `credential` (a string: a SAS token or an account key).
-        if let Some(given) = secret("credential")? {
-            if given.reveal().contains("sig=") {
-                parts.sas = parts.sas.or(Some(given));
-            } else {
-                parts.account_key = parts.account_key.or(Some(given));
-            }
-        }
-        // As in the package, `use_default_credentials` defaults to true: `account_url` alone
-        // means DefaultAzureCredential (environment, workload identity, managed identity, CLI).
-        let use_default = table
-            .get("use_default_credentials")
-            .map(|n| values::boolean(n, &key("use_default_credentials")))
-            .transpose()?;
-        let mut entra = entra;
-        entra.default_chain = use_default.unwrap_or(
-            parts.account_key.is_none()
-                && parts.sas.is_none()
-                && entra.client_secret.is_none()
-                && entra.tenant_id.is_none(),
-        );
-        let credential = if let Some(k) = parts.account_key {
-            CredentialSettings::shared_key(&account, &k).map_err(|why| {
-                let k = ["account_key"]
-                    .into_iter()
-                    .chain(conn_key)
-                    .find(|k| table.contains_key(*k))
-                    .unwrap_or("account_key");
-                ConfigError::invalid(&key(k), &source_of(k), why)
-            })?
-        } else if let Some(sas) = parts.sas {
-            CredentialSettings::sas(&sas)
-        } else if entra.client_secret.is_some() || entra.default_chain || entra.tenant_id.is_some()
-        {
-            CredentialSettings::entra(entra).map_err(|why| {
-                ConfigError::invalid(&key("client_id"), &source_of("client_id"), why)
-            })?
-        } else {
-            return Err(ConfigError::invalid(
-                &key(conn_key.unwrap_or("account_key")),
-                &source_of(conn_key.unwrap_or("account_url")),
-                "no credential: give a connection string with AccountKey or SharedAccessSignature, or account_key, sas_token, client_secret (with tenant_id and client_id) or use_default_credentials = true",
-            ));
-        };
-
-        let dialect = match text("dialect")?.map(|d| d.to_ascii_lowercase()) {
-            None => Dialect::Auto,
-            Some(d) => match d.as_str() {
-                "blob" => Dialect::Blob,
-                "dfs" => Dialect::Dfs,
-                "auto" => Dialect::Auto,
-                _ => {
-                    return Err(ConfigError::invalid(
-                        &key("dialect"),
-                        &source_of("dialect"),
-                        format!("expected blob, dfs or auto, got {d:?}"),
-                    ))
-                }
-            },
-        };
-        let mut retries = Retries {
-            attempts: 4,
-            backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-        };
-        let mut connect_timeout = Duration::from_secs(10);
-        let mut operation_timeout = Duration::from_secs(300);
-        if let Some(node) = table.get("retries") {
-            let sub = node.as_table().into_iter().flatten();
-            for (k, v) in sub {
-                let full = key(&format!("retries.{k}"));
-                match k.as_str() {
-                    "attempts" => {
-                        let n = values::whole(v, &full)?;
-                        retries.attempts =
-                            u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
-                                ConfigError::invalid(&full, &v.source, "must be at least 1")
-                            })?;
-                    }
-                    "backoff" => retries.backoff = values::duration(v, &full)?,
-                    "max_backoff" => retries.max_backoff = values::duration(v, &full)?,
-                    _ => {}
-                }
-            }
-        }
-        if let Some(node) = table.get("timeouts") {
-            for (k, v) in node.as_table().into_iter().flatten() {
-                let full = key(&format!("timeouts.{k}"));
-                match k.as_str() {
-                    "connect_s" => {
-                        connect_timeout = positive(values::duration(v, &full)?, &full, v)?
-                    }
-                    "operation_s" => {
-                        operation_timeout = positive(values::duration(v, &full)?, &full, v)?
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let block_size = match table.get("block_size") {
-            None => DEFAULT_BLOCK_SIZE,
-            Some(node) => {
-                let size = values::size(node, &key("block_size"))?;
-                if !(1..=MAX_BLOCK_SIZE).contains(&size) {
-                    return Err(ConfigError::invalid(
-                        &key("block_size"),
-                        &node.source,
-                        "must be between 1 byte and 4000MiB",
-                    ));
-                }
-                size
-            }
-        } as usize;
-        let ca_cert = table
-            .get("ca_cert")
-            .map(|node| Pem::from_node(node, &key("ca_cert")))
-            .transpose()?;
-        let page_size = match table.get("page_size") {
-            None => 1000,
-            Some(node) => {
-                let n = values::whole(node, &key("page_size"))?;
-                u32::try_from(n)
-                    .ok()
-                    .filter(|n| (1..=5000).contains(n))
-                    .ok_or_else(|| {
-                        ConfigError::invalid(
-                            &key("page_size"),
-                            &node.source,
-                            "must be between 1 and 5000",
-                        )
-                    })?
-            }
-        };
-        let max_download = match table.get("max_download") {
-            None => DEFAULT_MAX_DOWNLOAD,
-            Some(node) => values::size(node, &key("max_download"))?,
-        };
-        let stale_upload_after = table
-            .get("stale_upload_after")
-            .map(|node| values::duration(node, &key("stale_upload_after")))
-            .transpose()?
-            .unwrap_or(DEFAULT_STALE_UPLOAD_AFTER);
+        let r = Reader { profile, table };
+        let Endpoints {
+            blob_url,
+            dfs_url,
+            account,
+            parts,
+            conn_key,
+        } = r.endpoints()?;
+        let credential = r.credential(parts, &account, conn_key)?;
+        let Transport {
+            dialect,
+            retries,
+            connect_timeout,
+            operation_timeout,
+            ca_cert,
+        } = r.transport()?;
+        let Bounds {
+            block_size,
+            page_size,
+            max_download,
+            stale_upload_after,
+        } = r.bounds()?;
         Ok(Adls2Settings {
             page_size,
             max_download,
@@ -397,6 +226,309 @@ pub struct EntraSettings {
     pub authority_host: Option<String>,
     /// `use_default_credentials = true`: environment, workload identity, managed identity, CLI.
     pub default_chain: bool,
+}
+
+/// Reads the keys of one `[connectors.adls2.<profile>]` table, naming each by its full path.
+struct Reader<'a> {
+    profile: &'a str,
+    table: &'a Table,
+}
+
+/// Where a profile's account is.
+struct Endpoints {
+    blob_url: Url,
+    dfs_url: Url,
+    account: String,
+    /// The connection string's fields with the separate keys laid over them (credentials too).
+    parts: ConnectionString,
+    /// Which connection-string key the profile used, if any (error messages point at it).
+    conn_key: Option<&'static str>,
+}
+
+/// How a profile's requests travel: dialect, retries, timeouts, an extra CA.
+struct Transport {
+    dialect: Dialect,
+    retries: Retries,
+    connect_timeout: Duration,
+    operation_timeout: Duration,
+    ca_cert: Option<Pem>,
+}
+
+/// What bounds a profile's transfers and listings.
+struct Bounds {
+    block_size: usize,
+    page_size: u32,
+    max_download: u64,
+    stale_upload_after: Duration,
+}
+
+impl Reader<'_> {
+    fn key(&self, k: &str) -> String {
+        format!("connectors.adls2.{}.{k}", self.profile)
+    }
+
+    fn text(&self, k: &str) -> Result<Option<String>, ConfigError> {
+        self.table
+            .get(k)
+            .map(|n| values::string(n, &self.key(k)))
+            .transpose()
+    }
+
+    fn secret(&self, k: &str) -> Result<Option<SecretValue>, ConfigError> {
+        self.table
+            .get(k)
+            .map(|n| secret_value(n, &self.key(k)))
+            .transpose()
+    }
+
+    fn source_of(&self, k: &str) -> crate::config::Source {
+        self.table
+            .get(k)
+            .map(|n| n.source.clone())
+            .unwrap_or(crate::config::Source::Default)
+    }
+
+    /// The account and its endpoints: a connection string, `account_url`, `account_name`,
+    /// `dfs_endpoint`.
+    fn endpoints(&self) -> Result<Endpoints, ConfigError> {
+        let r = self;
+        let key = |k: &str| r.key(k);
+        let text = |k: &str| r.text(k);
+        let source_of = |k: &str| r.source_of(k);
+        let table = r.table;
+        let conn_key = ["connection_string", "conn_str", "dsn"]
+            .into_iter()
+            .find(|k| table.contains_key(*k));
+        let mut parts = match conn_key {
+            Some(k) => {
+                let node = &table[k];
+                ConnectionString::parse(secret_value(node, &key(k))?.reveal())
+                    .map_err(|why| ConfigError::invalid(&key(k), &node.source, why))?
+            }
+            None => ConnectionString::default(),
+        };
+        if let Some(url) = text("account_url")? {
+            parts.blob_endpoint = Some(url);
+        }
+        if let Some(name) = text("account_name")? {
+            parts.account_name = Some(name);
+        }
+        if let Some(k) = r.secret("account_key")? {
+            parts.account_key = Some(k);
+        }
+        if let Some(sas) = r.secret("sas_token")? {
+            parts.sas = Some(sas);
+        }
+        if let Some(url) = text("dfs_endpoint")? {
+            parts.dfs_endpoint = Some(url);
+        }
+        let where_key = conn_key.or(["account_url", "account_name"]
+            .into_iter()
+            .find(|k| table.contains_key(*k)));
+        let (blob_url, dfs_url, account) = parts.endpoints().map_err(|why| {
+            let k = where_key.unwrap_or("account_url");
+            ConfigError::invalid(&key(k), &source_of(k), why)
+        })?;
+        Ok(Endpoints {
+            blob_url,
+            dfs_url,
+            account,
+            parts,
+            conn_key,
+        })
+    }
+
+    /// The credential: an account key, a SAS, or Entra ID (a client secret or the default
+    /// chain, which `use_default_credentials` selects, as in the package).
+    fn credential(
+        &self,
+        mut parts: ConnectionString,
+        account: &str,
+        conn_key: Option<&'static str>,
+    ) -> Result<CredentialSettings, ConfigError> {
+        let r = self;
+        let key = |k: &str| r.key(k);
+        let text = |k: &str| r.text(k);
+        let source_of = |k: &str| r.source_of(k);
+        let table = r.table;
+        let entra = EntraSettings {
+            tenant_id: text("tenant_id")?,
+            client_id: text("client_id")?,
+            client_secret: r.secret("client_secret")?,
+            authority_host: text("authority_host")?,
+            default_chain: false,
+        };
+        // The package's `credential` (a string: a SAS token or an account key).
+        if let Some(given) = r.secret("credential")? {
+            if given.reveal().contains("sig=") {
+                parts.sas = parts.sas.or(Some(given));
+            } else {
+                parts.account_key = parts.account_key.or(Some(given));
+            }
+        }
+        // As in the package, `use_default_credentials` defaults to true: `account_url` alone
+        // means DefaultAzureCredential (environment, workload identity, managed identity, CLI).
+        let use_default = table
+            .get("use_default_credentials")
+            .map(|n| values::boolean(n, &key("use_default_credentials")))
+            .transpose()?;
+        let mut entra = entra;
+        entra.default_chain = use_default.unwrap_or(
+            parts.account_key.is_none()
+                && parts.sas.is_none()
+                && entra.client_secret.is_none()
+                && entra.tenant_id.is_none(),
+        );
+        let credential = if let Some(k) = parts.account_key {
+            CredentialSettings::shared_key(account, &k).map_err(|why| {
+                let k = ["account_key"]
+                    .into_iter()
+                    .chain(conn_key)
+                    .find(|k| table.contains_key(*k))
+                    .unwrap_or("account_key");
+                ConfigError::invalid(&key(k), &source_of(k), why)
+            })?
+        } else if let Some(sas) = parts.sas {
+            CredentialSettings::sas(&sas)
+        } else if entra.client_secret.is_some() || entra.default_chain || entra.tenant_id.is_some()
+        {
+            CredentialSettings::entra(entra).map_err(|why| {
+                ConfigError::invalid(&key("client_id"), &source_of("client_id"), why)
+            })?
+        } else {
+            return Err(ConfigError::invalid(
+                &key(conn_key.unwrap_or("account_key")),
+                &source_of(conn_key.unwrap_or("account_url")),
+                "no credential: give a connection string with AccountKey or SharedAccessSignature, or account_key, sas_token, client_secret (with tenant_id and client_id) or use_default_credentials = true",
+            ));
+        };
+        Ok(credential)
+    }
+
+    /// `dialect`, `retries`, `timeouts`, `ca_cert`.
+    fn transport(&self) -> Result<Transport, ConfigError> {
+        let r = self;
+        let key = |k: &str| r.key(k);
+        let text = |k: &str| r.text(k);
+        let source_of = |k: &str| r.source_of(k);
+        let table = r.table;
+        let dialect = match text("dialect")?.map(|d| d.to_ascii_lowercase()) {
+            None => Dialect::Auto,
+            Some(d) => match d.as_str() {
+                "blob" => Dialect::Blob,
+                "dfs" => Dialect::Dfs,
+                "auto" => Dialect::Auto,
+                _ => {
+                    return Err(ConfigError::invalid(
+                        &key("dialect"),
+                        &source_of("dialect"),
+                        format!("expected blob, dfs or auto, got {d:?}"),
+                    ))
+                }
+            },
+        };
+        let mut retries = Retries {
+            attempts: 4,
+            backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+        };
+        let mut connect_timeout = Duration::from_secs(10);
+        let mut operation_timeout = Duration::from_secs(300);
+        if let Some(node) = table.get("retries") {
+            let sub = node.as_table().into_iter().flatten();
+            for (k, v) in sub {
+                let full = key(&format!("retries.{k}"));
+                match k.as_str() {
+                    "attempts" => {
+                        let n = values::whole(v, &full)?;
+                        retries.attempts =
+                            u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+                                ConfigError::invalid(&full, &v.source, "must be at least 1")
+                            })?;
+                    }
+                    "backoff" => retries.backoff = values::duration(v, &full)?,
+                    "max_backoff" => retries.max_backoff = values::duration(v, &full)?,
+                    _ => {}
+                }
+            }
+        }
+        if let Some(node) = table.get("timeouts") {
+            for (k, v) in node.as_table().into_iter().flatten() {
+                let full = key(&format!("timeouts.{k}"));
+                match k.as_str() {
+                    "connect_s" => {
+                        connect_timeout = positive(values::duration(v, &full)?, &full, v)?
+                    }
+                    "operation_s" => {
+                        operation_timeout = positive(values::duration(v, &full)?, &full, v)?
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let ca_cert = table
+            .get("ca_cert")
+            .map(|node| Pem::from_node(node, &key("ca_cert")))
+            .transpose()?;
+        Ok(Transport {
+            dialect,
+            retries,
+            connect_timeout,
+            operation_timeout,
+            ca_cert,
+        })
+    }
+
+    /// `block_size`, `page_size`, `max_download`, `stale_upload_after`.
+    fn bounds(&self) -> Result<Bounds, ConfigError> {
+        let key = |k: &str| self.key(k);
+        let table = self.table;
+        let block_size = match table.get("block_size") {
+            None => DEFAULT_BLOCK_SIZE,
+            Some(node) => {
+                let size = values::size(node, &key("block_size"))?;
+                if !(1..=MAX_BLOCK_SIZE).contains(&size) {
+                    return Err(ConfigError::invalid(
+                        &key("block_size"),
+                        &node.source,
+                        "must be between 1 byte and 4000MiB",
+                    ));
+                }
+                size
+            }
+        } as usize;
+        let page_size = match table.get("page_size") {
+            None => 1000,
+            Some(node) => {
+                let n = values::whole(node, &key("page_size"))?;
+                u32::try_from(n)
+                    .ok()
+                    .filter(|n| (1..=5000).contains(n))
+                    .ok_or_else(|| {
+                        ConfigError::invalid(
+                            &key("page_size"),
+                            &node.source,
+                            "must be between 1 and 5000",
+                        )
+                    })?
+            }
+        };
+        let max_download = match table.get("max_download") {
+            None => DEFAULT_MAX_DOWNLOAD,
+            Some(node) => values::size(node, &key("max_download"))?,
+        };
+        let stale_upload_after = table
+            .get("stale_upload_after")
+            .map(|node| values::duration(node, &key("stale_upload_after")))
+            .transpose()?
+            .unwrap_or(DEFAULT_STALE_UPLOAD_AFTER);
+        Ok(Bounds {
+            block_size,
+            page_size,
+            max_download,
+            stale_upload_after,
+        })
+    }
 }
 
 fn positive(d: Duration, key: &str, node: &Node) -> Result<Duration, ConfigError> {

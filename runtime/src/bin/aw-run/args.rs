@@ -1,0 +1,137 @@
+//! The command line: subcommands and their flags (clap), and the exit codes `--help` lists.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub(crate) const EXIT_CODES: &str = "\
+Exit codes:
+  0   ok
+  1   the guest returned an error
+  2   usage or config error (including a missing secret or component file)
+  3   denied: the run profile does not grant what the guest asked for
+  4   a limit was exceeded (memory, timeout, fuel)
+  5   the guest trapped (panic, unreachable, stack overflow)
+  6   the file is not a valid component or does not match the task world
+  70  internal error or host bug of aw-run (please report it)";
+
+/// Runs sandboxed auto-workflow components under a run profile's grants.
+#[derive(Parser)]
+#[command(name = "aw-run", version, after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run a component's task (the default command: `aw-run flow.wasm` means `aw-run run flow.wasm`).
+    Run(RunArgs),
+    /// List a component's imports and whether the profile grants each, without running it.
+    Check(CheckArgs),
+    /// Compile a component into the cache so the next run starts at once.
+    Compile(CompileArgs),
+    /// Print the effective configuration of a run profile (secrets are never shown).
+    Config(ConfigArgs),
+    /// Print a flow's tasks and their default options as JSON, without running it.
+    Describe(DescribeArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct Common {
+    /// The run profile: which grants, config values, secrets and limits apply.
+    #[arg(long, short = 'p', default_value = "default")]
+    pub(crate) profile: String,
+    /// Configuration file (default: $AW_CONFIG, ./aw.toml, or [tool.auto_workflow] of ./pyproject.toml).
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// More log output (-v debug, -vv trace).
+    #[arg(long, short = 'v', action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
+    /// Only errors in the log.
+    #[arg(long, short = 'q', global = true)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct CacheArgs {
+    /// Directory of compiled components (default: $AW_CACHE_DIR or ~/.cache/auto-workflow).
+    #[arg(long)]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Compile from scratch and do not touch the cache.
+    #[arg(long)]
+    pub(crate) no_cache: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// The component (.wasm) to run.
+    pub(crate) component: PathBuf,
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[command(flatten)]
+    pub(crate) cache: CacheArgs,
+    /// The task's input: JSON text, or @FILE to read it from a file.
+    #[arg(long, short = 'i', default_value = "{}")]
+    pub(crate) input: String,
+    /// Wall-clock limit (e.g. 30s, 10m); overrides limits.timeout.
+    #[arg(long)]
+    pub(crate) timeout: Option<String>,
+    /// Linear memory limit per instance (e.g. 64MiB); overrides limits.memory.
+    #[arg(long)]
+    pub(crate) memory: Option<String>,
+    /// Fuel budget (instructions, roughly); overrides limits.fuel.
+    #[arg(long)]
+    pub(crate) fuel: Option<u64>,
+    /// Print a JSON run report instead of the bare result.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Flows: tasks running at once; overrides limits.max_tasks.
+    #[arg(long)]
+    pub(crate) max_concurrency: Option<u64>,
+    /// Flows: write task events (JSON Lines) to this file as they happen.
+    #[arg(long)]
+    pub(crate) events: Option<PathBuf>,
+    /// Flows: `fail-fast` (default) cancels the other tasks once one failed for good;
+    /// `continue` lets them finish and hands the failure to the flow's join.
+    #[arg(long)]
+    pub(crate) failure_policy: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct DescribeArgs {
+    pub(crate) component: PathBuf,
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[command(flatten)]
+    pub(crate) cache: CacheArgs,
+}
+
+#[derive(Args)]
+pub(crate) struct CheckArgs {
+    pub(crate) component: PathBuf,
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[command(flatten)]
+    pub(crate) cache: CacheArgs,
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct CompileArgs {
+    pub(crate) component: PathBuf,
+    #[command(flatten)]
+    pub(crate) cache: CacheArgs,
+    /// Compile for engines that meter fuel (runs with a fuel limit use those).
+    #[arg(long)]
+    pub(crate) fuel: bool,
+    #[arg(long, short = 'v', action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+}
+
+#[derive(Args)]
+pub(crate) struct ConfigArgs {
+    #[command(flatten)]
+    pub(crate) common: Common,
+}

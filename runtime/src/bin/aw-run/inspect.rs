@@ -1,0 +1,181 @@
+//! The subcommands that look at a component or a profile without running a task: `check`,
+//! `describe`, `compile`, `config`.
+
+use aw_runtime::check::check;
+use aw_runtime::engine::cache::CacheOutcome;
+use aw_runtime::engine::EngineOptions;
+use aw_runtime::grants::Grants;
+use aw_runtime::prepare::prepare;
+use aw_runtime::redact::Scrubber;
+use aw_runtime::run::Runtime;
+use aw_runtime::secrets::Secrets;
+use aw_runtime::{logging, RunError};
+
+use crate::args::{CheckArgs, CompileArgs, ConfigArgs, DescribeArgs};
+use crate::{cache_for, component_label, fail, load_config, verbosity};
+
+pub(crate) fn cmd_check(args: CheckArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
+    let loaded = load_config(&args.common, env);
+    logging::init(
+        verbosity(&args.common, loaded.as_ref().ok()),
+        scrubber.clone(),
+    );
+    let result = (|| -> Result<i32, RunError> {
+        let config = loaded?;
+        let profile = config.run_profile(&args.common.profile)?;
+        let runtime = Runtime::new(EngineOptions::default(), cache_for(&args.cache, env))?;
+        let (component, _) = runtime.compile(&args.component)?;
+        let report = check(
+            runtime.engine(),
+            &component,
+            &component_label(&args.component),
+            &Grants::new(&profile),
+        );
+        if args.json {
+            let text = serde_json::to_string_pretty(&report)
+                .map_err(|e| RunError::Internal(e.to_string()))?;
+            println!("{text}");
+        } else {
+            println!(
+                "{} under run profile `{}`:",
+                report.component, report.profile
+            );
+            for import in &report.imports {
+                println!(
+                    "  import {:<50} {:<12} {}",
+                    import.name, import.status, import.detail
+                );
+            }
+            let run = if report.exports_run {
+                "ok"
+            } else {
+                "MISSING: the task world's `run` export"
+            };
+            println!("  export run {run}");
+        }
+        Ok(report.exit_code())
+    })();
+    result.unwrap_or_else(|e| fail(&e, &scrubber))
+}
+
+/// `aw-run describe`: a flow's `describe` export, run in a fresh instance under the profile.
+pub(crate) fn cmd_describe(
+    args: DescribeArgs,
+    env: &[(String, String)],
+    scrubber: Scrubber,
+) -> i32 {
+    let loaded = load_config(&args.common, env);
+    logging::init(
+        verbosity(&args.common, loaded.as_ref().ok()),
+        scrubber.clone(),
+    );
+    let component = component_label(&args.component);
+    let result = (|| -> Result<serde_json::Value, RunError> {
+        let config = loaded?;
+        let secrets = Secrets::from_config(&config, env, scrubber.clone())?;
+        let prepared = prepare(&config, &args.common.profile, &secrets, &component)?;
+        let limits = prepared.profile.limits.clone();
+        let runtime = Runtime::new(
+            EngineOptions {
+                fuel: limits.fuel.is_some(),
+            },
+            cache_for(&args.cache, env),
+        )?;
+        let loaded = runtime.load(&args.component)?;
+        let tokio = aw_runtime::run::tokio_runtime()
+            .map_err(|e| RunError::Internal(format!("cannot start tokio: {e}")))?;
+        let specs = tokio.block_on(runtime.describe(&loaded, prepared.context.clone(), &limits))?;
+        Ok(serde_json::json!({
+            "component": component,
+            "tasks": specs.iter().map(aw_runtime::flow::spec_json).collect::<Vec<_>>(),
+        }))
+    })();
+    match result {
+        Ok(value) => {
+            // A flow's declared defaults (cache keys, names) may hold a granted secret.
+            let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+            println!("{}", scrubber.scrub(&text));
+            0
+        }
+        Err(e) => fail(&e, &scrubber),
+    }
+}
+
+pub(crate) fn cmd_compile(args: CompileArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
+    logging::init(args.verbose.min(3) as i8, scrubber.clone());
+    let result = (|| -> Result<CacheOutcome, RunError> {
+        let runtime = Runtime::new(
+            EngineOptions { fuel: args.fuel },
+            cache_for(&args.cache, env),
+        )?;
+        Ok(runtime.compile(&args.component)?.1)
+    })();
+    match result {
+        Ok(outcome) => {
+            println!(
+                "{}: {}",
+                args.component.display(),
+                match outcome {
+                    CacheOutcome::Hit => "already cached",
+                    CacheOutcome::Miss => "compiled and cached",
+                    CacheOutcome::Disabled => "compiled (cache disabled)",
+                }
+            );
+            0
+        }
+        Err(e) => fail(&e, &scrubber),
+    }
+}
+
+pub(crate) fn cmd_config(args: ConfigArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
+    let loaded = load_config(&args.common, env);
+    logging::init(
+        verbosity(&args.common, loaded.as_ref().ok()),
+        scrubber.clone(),
+    );
+    let result = (|| -> Result<(), RunError> {
+        let config = loaded?;
+        let profile = config.run_profile(&args.common.profile)?;
+        let mut connectors = serde_json::Map::new();
+        for (connector, granted) in [("postgres", &profile.postgres), ("adls2", &profile.adls2)] {
+            for name in granted {
+                if let Some(table) = config.connector_profile(connector, name) {
+                    let fields: serde_json::Map<String, serde_json::Value> = table
+                        .iter()
+                        .map(|(k, node)| {
+                            let shown = aw_runtime::config::schema::display_value(connector, k, node);
+                            (k.clone(), serde_json::json!({ "value": shown, "source": node.source.to_string() }))
+                        })
+                        .collect();
+                    connectors.insert(
+                        format!("{connector}.{name}"),
+                        serde_json::Value::Object(fields),
+                    );
+                }
+            }
+        }
+        let out = serde_json::json!({
+            "file": config.file.as_ref().map(|f| f.display().to_string()),
+            "profile": profile.name,
+            "explicit": profile.explicit,
+            "connectors": connectors,
+            "config": profile.config,
+            "secrets": profile.secrets,
+            "limits": {
+                "memory": profile.limits.memory,
+                "timeout": profile.limits.timeout.as_secs_f64(),
+                "fuel": profile.limits.fuel,
+                "max_tasks": profile.limits.max_tasks,
+            },
+            "result_cache": profile.result_cache.as_ref().map(|d| d.display().to_string()),
+        });
+        let text =
+            serde_json::to_string_pretty(&out).map_err(|e| RunError::Internal(e.to_string()))?;
+        println!("{}", scrubber.scrub(&text));
+        Ok(())
+    })();
+    match result {
+        Ok(()) => 0,
+        Err(e) => fail(&e, &scrubber),
+    }
+}
