@@ -343,6 +343,31 @@ fn adls_writers_readers_and_downloads_share_the_instances_budget() {
 /// Guest log lines are bounded in size and rate: a flood of lines is cut to the rate (and the
 /// drop reported), a 4 MB line through the log or stdout is cut to 64 KiB.
 #[test]
+fn a_guest_hoarding_handles_is_refused_at_the_table_bound_and_recovers() {
+    let (r, rss) = report(
+        attack(
+            &sandbox(""),
+            "64MiB",
+            json!({"op": "hoard-handles", "count": 1_000_000}),
+        ),
+        0,
+    );
+    let r = &r["result"];
+    // 65,536 handles plus the default max_total_tasks (10,000), less WASI's own few.
+    let opened = r["opened"].as_u64().expect("opened");
+    assert!((65_000..=75_536).contains(&opened), "{r}");
+    assert_eq!(kind(&r["refused"]), "limit", "{r}");
+    let message = r["refused"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("open handles"), "{message}");
+    assert_eq!(r["refused"]["retryable"], false, "{r}");
+    assert_eq!(
+        r["again"]["ok"], true,
+        "after dropping them it may open again: {r}"
+    );
+    assert_within(rss, 64, "hoarding handles");
+}
+
+#[test]
 fn a_log_flood_is_cut_to_size_and_rate() {
     let out = attack(
         &sandbox(""),

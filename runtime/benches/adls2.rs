@@ -15,15 +15,15 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use aw_runtime::bindings::adls2::UploadOptions;
+use aw_runtime::bench_support::UploadOptions;
 use aw_runtime::config::{Config, Limits};
 use aw_runtime::engine::cache::ComponentCache;
 use aw_runtime::engine::EngineOptions;
-use aw_runtime::host::RunContext;
 use aw_runtime::prepare::prepare;
 use aw_runtime::redact::Scrubber;
 use aw_runtime::run::{LoadedComponent, Runtime};
 use aw_runtime::secrets::Secrets;
+use aw_runtime::RunContext;
 use bytes::Bytes;
 
 const SIZE: u64 = 256 << 20;

@@ -13,15 +13,16 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aw_runtime::bindings::TaskPre;
+use aw_runtime::bench_support::{
+    add_to_linker, Adls2Accounts, Budget, HostState, InstanceLimiter, PostgresPools, TaskPre,
+};
 use aw_runtime::config::Limits;
 use aw_runtime::engine::cache::ComponentCache;
-use aw_runtime::engine::limits::InstanceLimiter;
 use aw_runtime::engine::EngineOptions;
 use aw_runtime::grants::Grants;
-use aw_runtime::host::{add_to_linker, HostState, RunContext};
 use aw_runtime::redact::Scrubber;
 use aw_runtime::run::Runtime;
+use aw_runtime::RunContext;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 
@@ -56,8 +57,8 @@ fn context() -> Arc<RunContext> {
         grants: Grants::new(&profile),
         secrets: Default::default(),
         scrubber: Scrubber::default(),
-        postgres: aw_runtime::host::postgres::PostgresPools::new([]),
-        adls2: aw_runtime::host::adls2::Adls2Accounts::new([]),
+        postgres: PostgresPools::new([]),
+        adls2: Adls2Accounts::new([]),
         component: "aw_probe".into(),
         interrupted: tokio::sync::watch::Sender::new(false),
     })
@@ -70,7 +71,7 @@ fn bare_state(context: &Arc<RunContext>) -> HostState {
         limiter: InstanceLimiter::new(u64::MAX),
         run: context.clone(),
         tasks: None,
-        budget: aw_runtime::budget::Budget::for_run(u64::MAX).for_instance(u64::MAX),
+        budget: Budget::for_run(u64::MAX).for_instance(u64::MAX),
         log_rate: Default::default(),
     }
 }

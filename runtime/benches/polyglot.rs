@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 use aw_runtime::config::{Config, Limits};
 use aw_runtime::engine::cache::ComponentCache;
 use aw_runtime::engine::EngineOptions;
-use aw_runtime::host::RunContext;
 use aw_runtime::prepare::prepare;
 use aw_runtime::redact::Scrubber;
 use aw_runtime::run::{LoadedComponent, Runtime};
 use aw_runtime::secrets::Secrets;
+use aw_runtime::RunContext;
 use futures_util::{pin_mut, TryStreamExt};
 use serde_json::{json, Value as Json};
 

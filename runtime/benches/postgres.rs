@@ -25,11 +25,11 @@ use std::time::{Duration, Instant};
 use aw_runtime::config::{Config, Limits};
 use aw_runtime::engine::cache::ComponentCache;
 use aw_runtime::engine::EngineOptions;
-use aw_runtime::host::RunContext;
 use aw_runtime::prepare::prepare;
 use aw_runtime::redact::Scrubber;
 use aw_runtime::run::{LoadedComponent, Runtime};
 use aw_runtime::secrets::Secrets;
+use aw_runtime::RunContext;
 use bytes::Bytes;
 use futures_util::{pin_mut, SinkExt, TryStreamExt};
 

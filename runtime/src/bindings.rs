@@ -2,9 +2,10 @@
 //!
 //! The `flow` world (every interface, `tasks` included) is generated once; the `task` world's
 //! exports are generated in [`task_world`] reusing those interfaces, so a component of either
-//! world links against the same host implementations. Host functions are `trappable` so a
-//! host bug becomes a trap (a `wasmtime::Error`) instead of pretending to be a guest-visible
-//! error; exports are called asynchronously.
+//! world links against the same host implementations. Host functions are `trappable`, and
+//! `connector-error` is a trappable error type ([`crate::host::CallError`]): a host function
+//! returns either the guest-visible error or a trap through one `?`, so a host bug never
+//! pretends to be a guest-visible error. Exports are called asynchronously.
 
 wasmtime::component::bindgen!({
     world: "flow",
@@ -16,6 +17,9 @@ wasmtime::component::bindgen!({
         default: trappable,
     },
     exports: { default: async },
+    trappable_error_type: {
+        "auto-workflow:connectors/types.connector-error" => crate::host::CallError,
+    },
     with: {
         "auto-workflow:connectors/secrets.secret": crate::host::secrets::SecretHandle,
         "auto-workflow:connectors/postgres.client": crate::host::postgres::PgClient,

@@ -2,7 +2,7 @@
 //! and the linker every component is instantiated against.
 
 pub mod cache;
-pub mod limits;
+pub(crate) mod limits;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 

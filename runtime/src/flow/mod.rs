@@ -18,8 +18,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use disk_cache::DiskCache;
-pub use observe::{Counters, EventLog};
-pub use scheduler::{Attempt, FlowLimits, FlowSetup, RunAttempt, Scheduler, MAX_CAUSE};
+pub use observe::EventLog;
+pub use scheduler::{Attempt, FlowSetup, RunAttempt, Scheduler, MAX_CAUSE};
 pub use task::TaskCell;
 
 use crate::bindings::tasks::{TaskError, TaskOptions, TaskSpec};

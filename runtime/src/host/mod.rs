@@ -3,6 +3,7 @@
 
 pub mod adls2;
 mod config;
+pub mod error;
 pub mod log;
 pub mod pem;
 pub mod postgres;
@@ -10,16 +11,17 @@ pub mod secrets;
 pub mod stdio;
 pub mod tasks;
 
+pub use error::{CallError, WitResult};
+
 use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings;
-use crate::bindings::types::{ConnectorError, ErrorKind};
 use crate::budget;
 use crate::engine::limits::InstanceLimiter;
-use crate::grants::{Denied, Grants};
+use crate::grants::Grants;
 use crate::redact::{Scrubber, SecretValue};
 
 /// What every instance of one run shares: grants, granted secrets, the scrubber.
@@ -67,32 +69,3 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     bindings::Flow::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)?;
     Ok(())
 }
-
-/// What a fallible host function returns: a trap (host bug) or the guest-visible result.
-pub type WitResult<T> = wasmtime::Result<Result<T, ConnectorError>>;
-
-impl HostState {
-    /// Puts a fallible host object into the resource table.
-    pub(crate) fn push<T: Send + 'static>(
-        &mut self,
-        made: Result<T, ConnectorError>,
-    ) -> WitResult<wasmtime::component::Resource<T>> {
-        Ok(match made {
-            Ok(object) => Ok(self.table.push(object)?),
-            Err(e) => Err(e),
-        })
-    }
-}
-
-impl From<Denied> for ConnectorError {
-    fn from(denied: Denied) -> Self {
-        ConnectorError {
-            kind: ErrorKind::Denied,
-            message: denied.0,
-            code: None,
-            retryable: false,
-        }
-    }
-}
-
-impl bindings::types::Host for HostState {}

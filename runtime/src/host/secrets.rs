@@ -3,29 +3,25 @@
 
 use wasmtime::component::Resource;
 
-use super::HostState;
+use super::{HostState, WitResult};
 use crate::bindings::secrets::{Host, HostSecret};
-use crate::bindings::types::ConnectorError;
+use crate::error::HostBug;
 use crate::redact::SecretValue;
 
 /// The host side of a guest's `secret` handle.
 pub struct SecretHandle(SecretValue);
 
 impl Host for HostState {
-    fn get(
-        &mut self,
-        name: String,
-    ) -> wasmtime::Result<Result<Resource<SecretHandle>, ConnectorError>> {
-        if let Err(denied) = self.run.grants.secret(&name) {
-            return Ok(Err(denied.into()));
-        }
+    fn get(&mut self, name: String) -> WitResult<Resource<SecretHandle>> {
+        self.run.grants.secret(&name)?;
         // Granted secrets were all resolved before the guest started; a miss here is a host bug.
         let Some(value) = self.run.secrets.get(&name).cloned() else {
-            return Err(wasmtime::format_err!(
+            return Err(HostBug(format!(
                 "granted secret `{name}` was not resolved before the run"
-            ));
+            ))
+            .into());
         };
-        Ok(Ok(self.table.push(SecretHandle(value))?))
+        Ok(self.table.push(SecretHandle(value))?)
     }
 }
 

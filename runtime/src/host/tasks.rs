@@ -32,16 +32,17 @@ impl Host for HostState {
         options: Option<TaskOptions>,
     ) -> WitResult<Resource<TaskHandle>> {
         let Some(scope) = self.tasks.clone() else {
-            return Ok(Err(connector_error(
+            return Err(connector_error(
                 ErrorKind::Config,
                 "spawning tasks needs a flow: export `run-task` and `describe` (the `flow` world)",
-            )));
+            )
+            .into());
         };
         let parent = scope.slot.as_ref().map(|s| s.id);
         let spawned = scope
             .scheduler
             .spawn(name, input, options, scope.depth + 1, parent);
-        self.push(spawned.map(TaskHandle))
+        Ok(self.table.push(TaskHandle(spawned?))?)
     }
 
     async fn join_all(

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use futures_util::FutureExt;
 use tracing::Instrument;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{ResourceTable, ResourceTableError};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
@@ -24,6 +24,7 @@ use crate::config::Limits;
 use crate::engine::limits::{ticks_for, Deadlines, InstanceLimiter};
 use crate::error::{HostBug, LimitHit, RunError};
 use crate::flow::{Attempt, RunAttempt};
+use crate::host::error::MAX_OPEN_HANDLES;
 use crate::host::stdio::{GuestOutput, StderrTail, Stream};
 use crate::host::tasks::TaskScope;
 use crate::host::{HostState, RunContext};
@@ -260,9 +261,14 @@ impl Instances {
             .allow_ip_name_lookup(false)
             .build();
         let budget = self.budget.for_instance(limits.memory);
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(
+            MAX_OPEN_HANDLES
+                .saturating_add(usize::try_from(limits.max_total_tasks).unwrap_or(usize::MAX)),
+        );
         let state = HostState {
             wasi,
-            table: ResourceTable::new(),
+            table,
             limiter: InstanceLimiter::new(limits.memory),
             run: context,
             tasks,
@@ -326,6 +332,14 @@ fn classify(
     }
     if let Some(bug) = error.downcast_ref::<HostBug>() {
         return RunError::HostBug(bug.0.clone());
+    }
+    // wasmtime checked the guest's handle before the host looked it up, so a resource missing
+    // from the host's table, or of another type, is the host's bug. A full table or a parent
+    // dropped before its children (WASI's streams and pollables) is the guest's doing.
+    if let Some(table @ (ResourceTableError::NotPresent | ResourceTableError::WrongType)) =
+        error.downcast_ref::<ResourceTableError>()
+    {
+        return RunError::HostBug(format!("the host's resource table: {table}"));
     }
     let stderr = tail.text();
     let with_stderr = |what: String| {

@@ -87,7 +87,7 @@ pub(crate) fn cmd_describe(
         let specs = tokio.block_on(runtime.describe(&loaded, prepared.context.clone(), &limits))?;
         Ok(serde_json::json!({
             "component": component,
-            "tasks": specs.iter().map(aw_runtime::flow::spec_json).collect::<Vec<_>>(),
+            "tasks": specs.iter().map(aw_runtime::spec_json).collect::<Vec<_>>(),
         }))
     })();
     match result {

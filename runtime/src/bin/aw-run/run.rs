@@ -8,13 +8,12 @@ use std::time::Duration;
 use aw_runtime::config::{values, Limits};
 use aw_runtime::engine::cache::CacheOutcome;
 use aw_runtime::engine::EngineOptions;
-use aw_runtime::flow::EventLog;
 use aw_runtime::prepare::prepare;
 use aw_runtime::redact::Scrubber;
 use aw_runtime::report::{ReportError, ReportLimits, RunReport};
 use aw_runtime::run::Runtime;
 use aw_runtime::secrets::Secrets;
-use aw_runtime::{logging, RunError};
+use aw_runtime::{logging, EventLog, RunError};
 
 use crate::args::RunArgs;
 use crate::{cache_for, component_label, fail, load_config, verbosity};
@@ -35,19 +34,21 @@ pub(crate) fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubbe
         let input = read_input(&args.input)?;
         Ok((prepared, input))
     })();
+    // A run that ends before the component runs: its report has no usage and no cache.
+    let stop = |error: RunError| {
+        finish(
+            &args,
+            &component,
+            &limits,
+            Err(error),
+            Default::default(),
+            CacheOutcome::Disabled,
+            &scrubber,
+        )
+    };
     let (prepared, input) = match setup {
         Ok(ok) => ok,
-        Err(e) => {
-            return finish(
-                &args,
-                &component,
-                &limits,
-                Err(e),
-                Default::default(),
-                CacheOutcome::Disabled,
-                &scrubber,
-            )
-        }
+        Err(e) => return stop(e),
     };
     let events = match args
         .events
@@ -61,15 +62,7 @@ pub(crate) fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubbe
                 "--events {}: {e}",
                 args.events.as_deref().unwrap_or(Path::new("")).display()
             ));
-            return finish(
-                &args,
-                &component,
-                &limits,
-                Err(error),
-                Default::default(),
-                CacheOutcome::Disabled,
-                &scrubber,
-            );
+            return stop(error);
         }
     };
     // The progress line is for people watching a terminal, never for logs or pipes.
@@ -87,17 +80,7 @@ pub(crate) fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubbe
     });
     let (runtime, loaded) = match runtime_and_component {
         Ok(ok) => ok,
-        Err(e) => {
-            return finish(
-                &args,
-                &component,
-                &limits,
-                Err(e),
-                Default::default(),
-                CacheOutcome::Disabled,
-                &scrubber,
-            )
-        }
+        Err(e) => return stop(e),
     };
     let tokio = match aw_runtime::run::tokio_runtime_for(&loaded, &limits) {
         Ok(t) => t,
@@ -126,7 +109,7 @@ pub(crate) fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubbe
 }
 
 /// Ctrl-C (SIGINT) or SIGTERM cancels the run; the run then ends with exit code 130.
-async fn cancel_on_signal(context: std::sync::Arc<aw_runtime::host::RunContext>) {
+async fn cancel_on_signal(context: std::sync::Arc<aw_runtime::RunContext>) {
     let interrupt = async {
         #[cfg(unix)]
         {

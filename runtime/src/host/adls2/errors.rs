@@ -11,6 +11,7 @@ use reqwest::header::HeaderMap;
 use crate::bindings::connector_error;
 use crate::bindings::types::{ConnectorError, ErrorKind};
 use crate::grants::paths::InvalidPath;
+use crate::host::CallError;
 
 /// A failed request: the classified error plus the HTTP status, for callers that treat some
 /// statuses as answers (404 for `exists`, 409 for `exist-ok`).
@@ -49,6 +50,18 @@ impl From<InvalidPath> for Failure {
 impl From<Failure> for ConnectorError {
     fn from(f: Failure) -> ConnectorError {
         f.error
+    }
+}
+
+impl From<InvalidPath> for CallError {
+    fn from(e: InvalidPath) -> CallError {
+        Failure::from(e).into()
+    }
+}
+
+impl From<Failure> for CallError {
+    fn from(f: Failure) -> CallError {
+        CallError::Guest(f.error)
     }
 }
 

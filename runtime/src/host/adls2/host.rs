@@ -34,27 +34,31 @@ impl HostState {
         path: &str,
         access: Access,
         root_ok: bool,
-    ) -> wasmtime::Result<Result<(Arc<super::Account>, Target), ConnectorError>> {
+    ) -> WitResult<(Arc<super::Account>, Target)> {
         let client = self.table.get(r)?;
-        let checked = (|| {
-            let container = paths::container(container)?;
-            let path = if root_ok {
-                paths::normalize(path)?
-            } else {
-                paths::non_root(path)?
-            };
-            self.run
-                .grants
-                .adls2_path(&client.profile, &container, &path, access)
-                .map_err(|d| Failure {
-                    status: None,
-                    error: d.into(),
-                })?;
-            Ok::<_, Failure>(Target { container, path })
-        })();
-        Ok(checked
-            .map(|t| (client.account.clone(), t))
-            .map_err(ConnectorError::from))
+        let container = paths::container(container)?;
+        let path = if root_ok {
+            paths::normalize(path)?
+        } else {
+            paths::non_root(path)?
+        };
+        self.run
+            .grants
+            .adls2_path(&client.profile, &container, &path, access)?;
+        Ok((client.account.clone(), Target { container, path }))
+    }
+
+    /// The count of `t`'s parents outside the write grant, once the write is known not to
+    /// create a directory there (see [`check_parents`]).
+    async fn outside(
+        &mut self,
+        r: &Resource<AdlsClient>,
+        account: &super::Account,
+        t: &Target,
+    ) -> WitResult<usize> {
+        let (outside, profile) = self.outside_parents(r, t)?;
+        check_parents(account, t, outside, &profile).await?;
+        Ok(outside)
     }
 }
 
@@ -104,27 +108,6 @@ async fn check_parents(
     }
 }
 
-/// The count of `t`'s parents outside the write grant, or returns the denial to the guest.
-macro_rules! outside {
-    ($self:ident, $r:expr, $account:expr, $t:expr) => {{
-        let (outside, profile) = $self.outside_parents(&$r, &$t)?;
-        if let Err(e) = check_parents(&$account, &$t, outside, &profile).await {
-            return Ok(Err(e));
-        }
-        outside
-    }};
-}
-
-/// Unwraps a target check or returns its error to the guest.
-macro_rules! target {
-    ($self:ident, $r:expr, $container:expr, $path:expr, $access:expr, $root_ok:expr) => {
-        match $self.adls_target(&$r, &$container, &$path, $access, $root_ok)? {
-            Ok(t) => t,
-            Err(e) => return Ok(Err(e)),
-        }
-    };
-}
-
 /// A download longer than what may be handed to the guest at once.
 fn too_big(what: &str, cap: u64) -> ConnectorError {
     Failure::new(
@@ -134,23 +117,17 @@ fn too_big(what: &str, cap: u64) -> ConnectorError {
     .into()
 }
 
-fn done<T>(result: Result<T, Failure>) -> WitResult<T> {
-    Ok(result.map_err(ConnectorError::from))
-}
-
 impl Host for HostState {
     async fn open(&mut self, profile: Option<String>) -> WitResult<Resource<AdlsClient>> {
         let name = profile
             .unwrap_or_else(|| self.run.grants.profile().to_string())
             .to_lowercase();
-        if let Err(denied) = self.run.grants.connector("adls2", &name) {
-            return Ok(Err(denied.into()));
-        }
-        let made = self.run.adls2.get(&name).await.map(|account| AdlsClient {
+        self.run.grants.connector("adls2", &name)?;
+        let account = self.run.adls2.get(&name).await?;
+        Ok(self.table.push(AdlsClient {
             profile: name,
             account,
-        });
-        self.push(made)
+        })?)
     }
 }
 
@@ -161,22 +138,24 @@ impl HostClient for HostState {
         name: String,
         exist_ok: bool,
     ) -> WitResult<bool> {
-        let (account, t) = target!(self, r, name, "", Access::Write, true);
-        done(match account.store.create_container(&t.container).await {
-            Ok(false) if !exist_ok => Err(Failure::new(
+        let (account, t) = self.adls_target(&r, &name, "", Access::Write, true)?;
+        let created = account.store.create_container(&t.container).await?;
+        if !created && !exist_ok {
+            return Err(Failure::new(
                 ErrorKind::Conflict,
                 format!(
                     "container {} already exists (pass exist-ok to accept that)",
                     t.container
                 ),
-            )),
-            other => other,
-        })
+            )
+            .into());
+        }
+        Ok(created)
     }
 
     async fn delete_container(&mut self, r: Resource<AdlsClient>, name: String) -> WitResult<()> {
-        let (account, t) = target!(self, r, name, "", Access::Write, true);
-        done(account.store.delete_container(&t.container).await)
+        let (account, t) = self.adls_target(&r, &name, "", Access::Write, true)?;
+        Ok(account.store.delete_container(&t.container).await?)
     }
 
     async fn list_containers(
@@ -186,12 +165,11 @@ impl HostClient for HostState {
     ) -> WitResult<Vec<ContainerInfo>> {
         let client = self.table.get(&r)?;
         let (account, profile) = (client.account.clone(), client.profile.clone());
-        let listed = account.store.list_containers(prefix.as_deref()).await;
-        done(listed.map(|all| {
-            all.into_iter()
-                .filter(|c| self.run.grants.adls2_container_visible(&profile, &c.name))
-                .collect()
-        }))
+        let listed = account.store.list_containers(prefix.as_deref()).await?;
+        Ok(listed
+            .into_iter()
+            .filter(|c| self.run.grants.adls2_container_visible(&profile, &c.name))
+            .collect())
     }
 
     async fn make_dirs(
@@ -201,14 +179,12 @@ impl HostClient for HostState {
         path: String,
         exist_ok: bool,
     ) -> WitResult<()> {
-        let (account, t) = target!(self, r, container, path, Access::Write, false);
-        let outside = outside!(self, r, account, t);
-        done(
-            account
-                .store
-                .make_dirs(&t.container, &t.path, exist_ok, outside)
-                .await,
-        )
+        let (account, t) = self.adls_target(&r, &container, &path, Access::Write, false)?;
+        let outside = self.outside(&r, &account, &t).await?;
+        Ok(account
+            .store
+            .make_dirs(&t.container, &t.path, exist_ok, outside)
+            .await?)
     }
 
     async fn upload(
@@ -219,14 +195,12 @@ impl HostClient for HostState {
         data: Vec<u8>,
         options: UploadOptions,
     ) -> WitResult<PathInfo> {
-        let (account, t) = target!(self, r, container, path, Access::Write, false);
-        outside!(self, r, account, t);
-        done(
-            account
-                .store
-                .upload(&t.container, &t.path, Bytes::from(data), options)
-                .await,
-        )
+        let (account, t) = self.adls_target(&r, &container, &path, Access::Write, false)?;
+        self.outside(&r, &account, &t).await?;
+        Ok(account
+            .store
+            .upload(&t.container, &t.path, Bytes::from(data), options)
+            .await?)
     }
 
     async fn open_writer(
@@ -236,25 +210,20 @@ impl HostClient for HostState {
         path: String,
         options: UploadOptions,
     ) -> WitResult<Resource<AdlsWriter>> {
-        let (account, t) = target!(self, r, container, path, Access::Write, false);
-        outside!(self, r, account, t);
+        let (account, t) = self.adls_target(&r, &container, &path, Access::Write, false)?;
+        self.outside(&r, &account, &t).await?;
         let what = format!("{}/{}", t.container, t.path);
         let block = account.settings.block_size as u64;
-        let held = match self.budget.reserve(
+        let held = self.budget.reserve(
             block.saturating_mul(2),
             &format!("the writer of {what} (two blocks of block_size)"),
-        ) {
-            Ok(held) => held,
-            Err(e) => return Ok(Err(e)),
-        };
-        let made = account
+        )?;
+        let upload = account
             .store
             .begin_upload(&t.container, &t.path, options)
-            .await;
-        self.push(
-            made.map(|upload| AdlsWriter::new(upload, account.settings.block_size, what, held))
-                .map_err(ConnectorError::from),
-        )
+            .await?;
+        let writer = AdlsWriter::new(upload, account.settings.block_size, what, held);
+        Ok(self.table.push(writer)?)
     }
 
     async fn download(
@@ -264,7 +233,7 @@ impl HostClient for HostState {
         path: String,
         range: Option<ByteRange>,
     ) -> WitResult<Vec<u8>> {
-        let (account, t) = target!(self, r, container, path, Access::Read, false);
+        let (account, t) = self.adls_target(&r, &container, &path, Access::Read, false)?;
         let (offset, length) = range.map(|r| (r.offset, r.length)).unwrap_or((0, None));
         // The whole download is handed to the guest at once: no more than the budget has left
         // (never more than the guest's memory) is read, and a longer file is refused.
@@ -272,9 +241,9 @@ impl HostClient for HostState {
         let cap = account.settings.max_download.min(room);
         let what = format!("the download of {}/{}", t.container, t.path);
         if length.is_some_and(|l| l > cap) {
-            return Ok(Err(too_big(&what, cap)));
+            return Err(too_big(&what, cap).into());
         }
-        let chunk = match account
+        let chunk = account
             .store
             .read(
                 &t.container,
@@ -283,19 +252,12 @@ impl HostClient for HostState {
                 Some(length.unwrap_or(cap)),
                 None,
             )
-            .await
-        {
-            Ok(chunk) => chunk,
-            Err(f) => return done(Err(f)),
-        };
+            .await?;
         if length.is_none() && chunk.total > offset.saturating_add(cap) {
-            return Ok(Err(too_big(&what, cap)));
+            return Err(too_big(&what, cap).into());
         }
-        let _held = match self.budget.reserve(chunk.data.len() as u64, &what) {
-            Ok(held) => held,
-            Err(e) => return Ok(Err(e)),
-        };
-        Ok(Ok(Vec::from(chunk.data)))
+        let _held = self.budget.reserve(chunk.data.len() as u64, &what)?;
+        Ok(Vec::from(chunk.data))
     }
 
     async fn open_reader(
@@ -306,27 +268,24 @@ impl HostClient for HostState {
         range: Option<ByteRange>,
         chunk_size: Option<u32>,
     ) -> WitResult<Resource<AdlsReader>> {
-        let (account, t) = target!(self, r, container, path, Access::Read, false);
+        let (account, t) = self.adls_target(&r, &container, &path, Access::Read, false)?;
         let max = account.settings.max_download;
         if chunk_size.is_some_and(|c| c == 0 || u64::from(c) > max) {
-            return Ok(Err(Failure::new(
+            return Err(Failure::new(
                 ErrorKind::InvalidInput,
                 format!("chunk-size must be between 1 byte and the profile's max_download ({max})"),
             )
-            .into()));
+            .into());
         }
         let (offset, length) = range.map(|r| (r.offset, r.length)).unwrap_or((0, None));
         let chunk = chunk_size.map_or(account.settings.block_size as u64, u64::from);
-        let held = match self.budget.reserve(
+        let held = self.budget.reserve(
             chunk.saturating_mul(2),
             &format!(
                 "the reader of {}/{} (two chunks of chunk-size)",
                 t.container, t.path
             ),
-        ) {
-            Ok(held) => held,
-            Err(e) => return Ok(Err(e)),
-        };
+        )?;
         let reader = AdlsReader::new(
             account.store.clone(),
             t.container,
@@ -336,7 +295,7 @@ impl HostClient for HostState {
             chunk,
             held,
         );
-        Ok(Ok(self.table.push(reader)?))
+        Ok(self.table.push(reader)?)
     }
 
     async fn list_paths(
@@ -346,14 +305,13 @@ impl HostClient for HostState {
         prefix: Option<String>,
         recursive: bool,
     ) -> WitResult<Resource<AdlsListStream>> {
-        let (account, t) = target!(
-            self,
-            r,
-            container,
-            prefix.unwrap_or_default(),
+        let (account, t) = self.adls_target(
+            &r,
+            &container,
+            &prefix.unwrap_or_default(),
             Access::Read,
-            true
-        );
+            true,
+        )?;
         let stream = AdlsListStream {
             store: account.store.clone(),
             container: t.container,
@@ -364,7 +322,7 @@ impl HostClient for HostState {
             done: false,
             seen_dirs: HashSet::new(),
         };
-        Ok(Ok(self.table.push(stream)?))
+        Ok(self.table.push(stream)?)
     }
 
     async fn exists(
@@ -373,8 +331,8 @@ impl HostClient for HostState {
         container: String,
         path: String,
     ) -> WitResult<bool> {
-        let (account, t) = target!(self, r, container, path, Access::Read, false);
-        done(account.store.exists(&t.container, &t.path).await)
+        let (account, t) = self.adls_target(&r, &container, &path, Access::Read, false)?;
+        Ok(account.store.exists(&t.container, &t.path).await?)
     }
 
     async fn properties(
@@ -383,8 +341,8 @@ impl HostClient for HostState {
         container: String,
         path: String,
     ) -> WitResult<PathProperties> {
-        let (account, t) = target!(self, r, container, path, Access::Read, false);
-        done(account.store.properties(&t.container, &t.path).await)
+        let (account, t) = self.adls_target(&r, &container, &path, Access::Read, false)?;
+        Ok(account.store.properties(&t.container, &t.path).await?)
     }
 
     async fn delete_path(
@@ -394,13 +352,11 @@ impl HostClient for HostState {
         path: String,
         recursive: bool,
     ) -> WitResult<()> {
-        let (account, t) = target!(self, r, container, path, Access::Write, false);
-        done(
-            account
-                .store
-                .delete_path(&t.container, &t.path, recursive)
-                .await,
-        )
+        let (account, t) = self.adls_target(&r, &container, &path, Access::Write, false)?;
+        Ok(account
+            .store
+            .delete_path(&t.container, &t.path, recursive)
+            .await?)
     }
 
     async fn rename(
@@ -411,25 +367,23 @@ impl HostClient for HostState {
         to: String,
         overwrite: bool,
     ) -> WitResult<()> {
-        let (account, source) = target!(self, r, container, from, Access::Write, false);
-        let (_, dest) = target!(self, r, container, to, Access::Write, false);
-        outside!(self, r, account, dest);
+        let (account, source) = self.adls_target(&r, &container, &from, Access::Write, false)?;
+        let (_, dest) = self.adls_target(&r, &container, &to, Access::Write, false)?;
+        self.outside(&r, &account, &dest).await?;
         if paths::is_within(&dest.path, &source.path) {
-            return Ok(Err(Failure::new(
+            return Err(Failure::new(
                 ErrorKind::InvalidInput,
                 format!(
                     "cannot rename {} to {}: the target is the source or inside it",
                     source.path, dest.path
                 ),
             )
-            .into()));
+            .into());
         }
-        done(
-            account
-                .store
-                .rename(&source.container, &source.path, &dest.path, overwrite)
-                .await,
-        )
+        Ok(account
+            .store
+            .rename(&source.container, &source.path, &dest.path, overwrite)
+            .await?)
     }
 
     async fn drop(&mut self, r: Resource<AdlsClient>) -> wasmtime::Result<()> {
@@ -440,15 +394,15 @@ impl HostClient for HostState {
 
 impl HostWriter for HostState {
     async fn write(&mut self, r: Resource<AdlsWriter>, data: Vec<u8>) -> WitResult<()> {
-        done(self.table.get_mut(&r)?.write(data).await)
+        Ok(self.table.get_mut(&r)?.write(data).await?)
     }
 
     async fn finish(&mut self, r: Resource<AdlsWriter>) -> WitResult<PathInfo> {
-        done(self.table.get_mut(&r)?.finish().await)
+        Ok(self.table.get_mut(&r)?.finish().await?)
     }
 
     async fn abort(&mut self, r: Resource<AdlsWriter>) -> WitResult<()> {
-        done(self.table.get_mut(&r)?.abort().await)
+        Ok(self.table.get_mut(&r)?.abort().await?)
     }
 
     async fn drop(&mut self, r: Resource<AdlsWriter>) -> wasmtime::Result<()> {
@@ -463,7 +417,7 @@ impl HostWriter for HostState {
 
 impl HostReader for HostState {
     async fn read(&mut self, r: Resource<AdlsReader>) -> WitResult<Option<Vec<u8>>> {
-        done(self.table.get_mut(&r)?.read().await)
+        Ok(self.table.get_mut(&r)?.read().await?)
     }
 
     async fn drop(&mut self, r: Resource<AdlsReader>) -> wasmtime::Result<()> {
@@ -474,7 +428,7 @@ impl HostReader for HostState {
 
 impl HostListStream for HostState {
     async fn next(&mut self, r: Resource<AdlsListStream>) -> WitResult<Option<Vec<PathInfo>>> {
-        done(self.table.get_mut(&r)?.next().await)
+        Ok(self.table.get_mut(&r)?.next().await?)
     }
 
     async fn drop(&mut self, r: Resource<AdlsListStream>) -> wasmtime::Result<()> {

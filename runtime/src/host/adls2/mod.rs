@@ -27,7 +27,7 @@ use dialect::dfs::DfsStore;
 use rest::{Call, Rest};
 use settings::{Adls2Settings, Dialect};
 
-pub use dialect::{Chunk, Store, Upload};
+pub use dialect::Store;
 pub use resources::{AdlsClient, AdlsListStream, AdlsReader, AdlsWriter};
 
 /// One profile's account, ready to use: its settings and the store in the chosen dialect.

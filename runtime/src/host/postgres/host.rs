@@ -43,19 +43,13 @@ impl Host for HostState {
         let name = profile
             .unwrap_or_else(|| self.run.grants.profile().to_string())
             .to_lowercase();
-        if let Err(denied) = self.run.grants.connector("postgres", &name) {
-            return Ok(Err(denied.into()));
-        }
-        let made = self
-            .run
-            .postgres
-            .get(&name)
-            .map(|(pool, settings, cancel)| PgClient {
-                pool,
-                settings,
-                cancel,
-            });
-        self.push(made)
+        self.run.grants.connector("postgres", &name)?;
+        let (pool, settings, cancel) = self.run.postgres.get(&name)?;
+        Ok(self.table.push(PgClient {
+            pool,
+            settings,
+            cancel,
+        })?)
     }
 }
 
@@ -69,7 +63,7 @@ macro_rules! statement_methods {
             params: Vec<Value>,
             o: Option<StatementOptions>,
         ) -> WitResult<RowSet> {
-            Ok(self.$session(&r)?.query(sql, params, o).await)
+            Ok(self.$session(&r)?.query(sql, params, o).await?)
         }
 
         async fn query_one(
@@ -79,7 +73,7 @@ macro_rules! statement_methods {
             params: Vec<Value>,
             o: Option<StatementOptions>,
         ) -> WitResult<Option<Row>> {
-            Ok(self.$session(&r)?.query_one(sql, params, o).await)
+            Ok(self.$session(&r)?.query_one(sql, params, o).await?)
         }
 
         async fn query_value(
@@ -89,7 +83,7 @@ macro_rules! statement_methods {
             params: Vec<Value>,
             o: Option<StatementOptions>,
         ) -> WitResult<Option<Value>> {
-            Ok(self.$session(&r)?.query_value(sql, params, o).await)
+            Ok(self.$session(&r)?.query_value(sql, params, o).await?)
         }
 
         async fn execute(
@@ -99,7 +93,7 @@ macro_rules! statement_methods {
             params: Vec<Value>,
             o: Option<StatementOptions>,
         ) -> WitResult<u64> {
-            Ok(self.$session(&r)?.execute(sql, params, o).await)
+            Ok(self.$session(&r)?.execute(sql, params, o).await?)
         }
 
         async fn run(
@@ -109,7 +103,7 @@ macro_rules! statement_methods {
             params: Vec<Value>,
             o: Option<StatementOptions>,
         ) -> WitResult<StatementResult> {
-            Ok(self.$session(&r)?.statement(sql, params, o).await)
+            Ok(self.$session(&r)?.statement(sql, params, o).await?)
         }
 
         async fn execute_many(
@@ -119,7 +113,7 @@ macro_rules! statement_methods {
             params: Vec<Vec<Value>>,
             o: Option<StatementOptions>,
         ) -> WitResult<u64> {
-            Ok(self.$session(&r)?.execute_many(sql, params, o).await)
+            Ok(self.$session(&r)?.execute_many(sql, params, o).await?)
         }
 
         async fn query_stream(
@@ -130,11 +124,11 @@ macro_rules! statement_methods {
             batch_rows: u32,
         ) -> WitResult<Resource<PgRowStream>> {
             let budget = self.budget.clone();
-            let made = self
+            let stream = self
                 .$session(&r)?
                 .query_stream(sql, params, batch_rows, budget)
-                .await;
-            self.push(made)
+                .await?;
+            Ok(self.table.push(stream)?)
         }
 
         async fn copy_in(
@@ -144,8 +138,8 @@ macro_rules! statement_methods {
             columns: Vec<String>,
             format: CopyFormat,
         ) -> WitResult<Resource<PgCopySink>> {
-            let made = self.$session(&r)?.copy_in(table, columns, format).await;
-            self.push(made)
+            let sink = self.$session(&r)?.copy_in(table, columns, format).await?;
+            Ok(self.table.push(sink)?)
         }
 
         async fn copy_out(
@@ -155,8 +149,8 @@ macro_rules! statement_methods {
             columns: Vec<String>,
             format: CopyFormat,
         ) -> WitResult<Resource<PgCopySource>> {
-            let made = self.$session(&r)?.copy_out(source, columns, format).await;
-            self.push(made)
+            let source = self.$session(&r)?.copy_out(source, columns, format).await?;
+            Ok(self.table.push(source)?)
         }
     };
 }
@@ -204,13 +198,13 @@ impl HostClient for HostState {
                 .batch_execute(&sql)
                 .await
                 .map_err(|e| super::errors::from_pg(&e))?;
-            Ok(PgTransaction {
+            Ok::<_, ConnectorError>(PgTransaction {
                 conn: Arc::new(Mutex::new(PinnedConn::new(object, &cancel))),
                 settings,
             })
         }
-        .await;
-        self.push(made)
+        .await?;
+        Ok(self.table.push(made)?)
     }
 
     async fn reflect(
@@ -219,7 +213,7 @@ impl HostClient for HostState {
         schema: String,
         tables: Vec<String>,
     ) -> WitResult<Vec<TableInfo>> {
-        Ok(super::reflect::reflect(self.client_session(&r)?, schema, tables).await)
+        Ok(super::reflect::reflect(self.client_session(&r)?, schema, tables).await?)
     }
 
     async fn drop(&mut self, r: Resource<PgClient>) -> wasmtime::Result<()> {
@@ -277,7 +271,7 @@ impl HostTransaction for HostState {
 impl HostState {
     async fn tx_command(&mut self, r: &Resource<PgTransaction>, sql: String) -> WitResult<()> {
         let conn = self.table.get(r)?.conn.clone();
-        Ok(async {
+        let done = async {
             super::statements::no_nul(&sql, "the savepoint name")?;
             let mut guard = lock(&conn)?;
             let done = guard
@@ -288,7 +282,8 @@ impl HostState {
             guard.record(&done);
             done
         }
-        .await)
+        .await;
+        Ok(done?)
     }
 
     /// Ends the transaction (see [`super::resources::PinnedConn::end`]).
@@ -302,11 +297,12 @@ impl HostState {
             let tx = self.table.get(r)?;
             (tx.conn.clone(), tx.settings.read_only)
         };
-        Ok(async {
+        let ended = async {
             let mut guard = lock(&conn)?;
             guard.end(commit, chain, read_only).await
         }
-        .await)
+        .await;
+        Ok(ended?)
     }
 }
 
@@ -317,18 +313,18 @@ impl HostRowStream for HostState {
 
     async fn next(&mut self, r: Resource<PgRowStream>) -> WitResult<Option<Vec<Vec<Value>>>> {
         let stream = self.table.get_mut(&r)?;
-        Ok(stream.next(false).await.map(|batch| match batch {
+        Ok(match stream.next(false).await? {
             Some(Batch::Values(rows, _)) => Some(rows),
             _ => None,
-        }))
+        })
     }
 
     async fn next_encoded(&mut self, r: Resource<PgRowStream>) -> WitResult<Option<EncodedRows>> {
         let stream = self.table.get_mut(&r)?;
-        Ok(stream.next(true).await.map(|batch| match batch {
+        Ok(match stream.next(true).await? {
             Some(Batch::Encoded { count, data, .. }) => Some(EncodedRows { count, data }),
             _ => None,
-        }))
+        })
     }
 
     async fn drop(&mut self, r: Resource<PgRowStream>) -> wasmtime::Result<()> {
@@ -340,11 +336,11 @@ impl HostRowStream for HostState {
 
 impl HostCopySink for HostState {
     async fn write(&mut self, r: Resource<PgCopySink>, data: Vec<u8>) -> WitResult<()> {
-        Ok(session::copy_write(self.table.get_mut(&r)?, data).await)
+        Ok(session::copy_write(self.table.get_mut(&r)?, data).await?)
     }
 
     async fn finish(&mut self, r: Resource<PgCopySink>) -> WitResult<u64> {
-        Ok(session::copy_finish(self.table.get_mut(&r)?).await)
+        Ok(session::copy_finish(self.table.get_mut(&r)?).await?)
     }
 
     async fn drop(&mut self, r: Resource<PgCopySink>) -> wasmtime::Result<()> {
@@ -367,7 +363,7 @@ impl HostCopySink for HostState {
 
 impl HostCopySource for HostState {
     async fn read(&mut self, r: Resource<PgCopySource>) -> WitResult<Option<Vec<u8>>> {
-        Ok(session::copy_read(self.table.get_mut(&r)?).await)
+        Ok(session::copy_read(self.table.get_mut(&r)?).await?)
     }
 
     async fn rows(&mut self, r: Resource<PgCopySource>) -> wasmtime::Result<u64> {

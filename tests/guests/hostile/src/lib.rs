@@ -54,6 +54,25 @@ fn run(input: Input) -> aw_guest::Result<Json> {
                 json!({ "make-dirs": outcome(lake.make_dirs(&input.container, &input.path, true).map(|()| true)) }),
             )
         }
+        "hoard-handles" => {
+            // Opens clients without dropping any, up to `count`, then drops them all and
+            // opens one more: the host must refuse past its table bound, and recover.
+            let mut held = Vec::new();
+            let mut refused = Json::Null;
+            while (held.len() as u64) < input.count {
+                match postgres::open(None) {
+                    Ok(client) => held.push(client),
+                    Err(e) => {
+                        refused = outcome::<bool>(Err(e));
+                        break;
+                    }
+                }
+            }
+            let opened = held.len();
+            drop(held);
+            let again = outcome(postgres::open(None).map(|_| true));
+            Ok(json!({ "opened": opened, "refused": refused, "again": again }))
+        }
         "log-flood" => {
             // `count` log lines as fast as it can, then one line of `size` bytes through the
             // log and through stdout without a newline.

@@ -11,12 +11,16 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
-
 use crate::config::{values, ConfigError, Node, Table, Value};
 use crate::host::pem::Pem;
 use crate::redact::SecretValue;
+
+mod connection_string;
+mod credential;
+
+pub use credential::{decode_account_key, CredentialSettings, EntraSettings};
+
+use connection_string::ConnectionString;
 
 /// Which REST API speaks to the account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,10 +71,6 @@ pub struct Adls2Settings {
     pub stale_upload_after: Duration,
 }
 
-/// The emulator's published development account and key (not a secret).
-const DEV_ACCOUNT: &str = "devstoreaccount1";
-const DEV_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 const DEFAULT_BLOCK_SIZE: u64 = 4 << 20;
 const DEFAULT_MAX_DOWNLOAD: u64 = 256 << 20;
 const DEFAULT_STALE_UPLOAD_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
@@ -125,107 +125,6 @@ impl Adls2Settings {
     pub fn secret_parts(&self) -> Vec<SecretValue> {
         self.credential.secret_parts()
     }
-}
-
-/// How a profile's requests are authorized, as configured: plain data, checked when the
-/// profile is read. The live credential (decoded key, token source) is built with the
-/// profile's client (`auth::Credential`).
-#[derive(Clone)]
-pub enum CredentialSettings {
-    /// Account name and the account key, base64 as the portal shows it.
-    SharedKey { account: String, key: SecretValue },
-    /// A SAS token, without the leading `?`.
-    Sas(SecretValue),
-    /// Entra ID: a client secret or the default credential chain.
-    Entra(EntraSettings),
-}
-
-impl std::fmt::Debug for CredentialSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            CredentialSettings::SharedKey { .. } => "SharedKey(***)",
-            CredentialSettings::Sas(_) => "Sas(***)",
-            CredentialSettings::Entra(_) => "Entra",
-        })
-    }
-}
-
-impl CredentialSettings {
-    /// A Shared Key credential; the key must be base64.
-    pub fn shared_key(account: &str, key: &SecretValue) -> Result<CredentialSettings, String> {
-        decode_account_key(key)?;
-        Ok(CredentialSettings::SharedKey {
-            account: account.to_string(),
-            key: key.clone(),
-        })
-    }
-
-    /// A SAS credential; a leading `?` is dropped.
-    pub fn sas(token: &SecretValue) -> CredentialSettings {
-        let trimmed = token.reveal().trim().trim_start_matches('?');
-        CredentialSettings::Sas(SecretValue::new(trimmed.to_string()))
-    }
-
-    /// An Entra ID credential, checked now so a missing tenant or client id fails the run at
-    /// start-up.
-    pub fn entra(settings: EntraSettings) -> Result<CredentialSettings, String> {
-        if settings.client_secret.is_some()
-            && (settings.tenant_id.is_none() || settings.client_id.is_none())
-        {
-            return Err("client_secret needs tenant_id and client_id".into());
-        }
-        if settings.client_secret.is_none() && !settings.default_chain {
-            return Err("Entra ID needs client_secret (with tenant_id and client_id) or use_default_credentials = true".into());
-        }
-        if let Some(host) = &settings.authority_host {
-            if !host.starts_with("https://") {
-                return Err("authority_host must be an https:// URL".into());
-            }
-        }
-        Ok(CredentialSettings::Entra(settings))
-    }
-
-    /// The values the scrubber must know: the key as given, the SAS and its signature, the
-    /// client secret.
-    pub fn secret_parts(&self) -> Vec<SecretValue> {
-        match self {
-            CredentialSettings::SharedKey { key, .. } => vec![key.clone()],
-            CredentialSettings::Sas(sas) => {
-                // The signature alone is the sensitive part; a log line may show it decoded.
-                let mut parts = vec![sas.clone()];
-                for (name, value) in url::form_urlencoded::parse(sas.reveal().as_bytes()) {
-                    if name == "sig" {
-                        parts.push(SecretValue::new(value.into_owned()));
-                    }
-                }
-                parts
-            }
-            CredentialSettings::Entra(entra) => entra.client_secret.iter().cloned().collect(),
-        }
-    }
-}
-
-/// The account key's bytes; the message says how to fix a key that is not base64.
-pub fn decode_account_key(key: &SecretValue) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
-    BASE64
-        .decode(key.reveal().trim())
-        .map(zeroize::Zeroizing::new)
-        .map_err(|_| {
-            "the account key is not valid base64 (copy it from the portal's Access keys page)"
-                .to_string()
-        })
-}
-
-/// The Entra ID settings of a profile, handed to the token credential.
-#[derive(Debug, Clone, Default)]
-pub struct EntraSettings {
-    pub tenant_id: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<SecretValue>,
-    /// Defaults to https://login.microsoftonline.com.
-    pub authority_host: Option<String>,
-    /// `use_default_credentials = true`: environment, workload identity, managed identity, CLI.
-    pub default_chain: bool,
 }
 
 /// Reads the keys of one `[connectors.adls2.<profile>]` table, naming each by its full path.
@@ -547,114 +446,6 @@ fn secret_value(node: &Node, key: &str) -> Result<SecretValue, ConfigError> {
     match &node.value {
         Value::Secret(s) => Ok(s.clone()),
         _ => Ok(SecretValue::new(values::string(node, key)?)),
-    }
-}
-
-/// The fields of an Azure Storage connection string this connector uses.
-#[derive(Debug, Default)]
-struct ConnectionString {
-    protocol: Option<String>,
-    account_name: Option<String>,
-    account_key: Option<SecretValue>,
-    sas: Option<SecretValue>,
-    blob_endpoint: Option<String>,
-    dfs_endpoint: Option<String>,
-    endpoint_suffix: Option<String>,
-}
-
-impl ConnectionString {
-    /// Parses `Key=Value;...`. Errors never quote a value: the string holds credentials.
-    fn parse(text: &str) -> Result<ConnectionString, String> {
-        let mut parts = ConnectionString::default();
-        for field in text.split(';').map(str::trim).filter(|f| !f.is_empty()) {
-            let Some((name, value)) = field.split_once('=') else {
-                return Err(
-                    "is not a connection string: expected Key=Value pairs separated by `;`".into(),
-                );
-            };
-            let value = value.trim().to_string();
-            match name.trim().to_ascii_lowercase().as_str() {
-                "defaultendpointsprotocol" => parts.protocol = Some(value),
-                "accountname" => parts.account_name = Some(value),
-                "accountkey" => parts.account_key = Some(SecretValue::new(value)),
-                "sharedaccesssignature" => parts.sas = Some(SecretValue::new(value)),
-                "blobendpoint" => parts.blob_endpoint = Some(value),
-                "dfsendpoint" => parts.dfs_endpoint = Some(value),
-                "endpointsuffix" => parts.endpoint_suffix = Some(value),
-                "usedevelopmentstorage" if value.eq_ignore_ascii_case("true") => {
-                    parts.account_name.get_or_insert_with(|| DEV_ACCOUNT.into());
-                    parts
-                        .account_key
-                        .get_or_insert_with(|| SecretValue::new(DEV_KEY.into()));
-                    parts
-                        .blob_endpoint
-                        .get_or_insert_with(|| format!("http://127.0.0.1:10000/{DEV_ACCOUNT}"));
-                }
-                // Queue, table and file endpoints, proxy URIs: not used by this connector.
-                _ => {}
-            }
-        }
-        Ok(parts)
-    }
-
-    /// The Blob and DFS endpoints and the account name.
-    fn endpoints(&self) -> Result<(Url, Url, String), String> {
-        let blob = match (&self.blob_endpoint, &self.account_name) {
-            (Some(url), _) => parse_url(url)?,
-            (None, Some(name)) => {
-                let protocol = self.protocol.as_deref().unwrap_or("https");
-                let suffix = self.endpoint_suffix.as_deref().unwrap_or("core.windows.net");
-                parse_url(&format!("{protocol}://{name}.blob.{suffix}"))?
-            }
-            (None, None) => return Err("names no account: give account_url, or a connection string with AccountName or BlobEndpoint".into()),
-        };
-        let path_style = is_path_style(&blob);
-        let account = match &self.account_name {
-            Some(name) => name.clone(),
-            None if path_style => blob.path_segments().and_then(|mut s| s.next()).filter(|s| !s.is_empty()).map(String::from).ok_or("an emulator URL must end with the account name, e.g. http://127.0.0.1:10000/devstoreaccount1")?,
-            None => blob.host_str().and_then(|h| h.split('.').next()).map(String::from).ok_or("the account URL has no host name")?,
-        };
-        let dfs = match &self.dfs_endpoint {
-            Some(url) => parse_url(url)?,
-            None => {
-                let mut dfs = blob.clone();
-                if let Some(host) = blob.host_str() {
-                    if let Some(i) = host.find(".blob.") {
-                        let host = format!("{}.dfs.{}", &host[..i], &host[i + 6..]);
-                        dfs.set_host(Some(&host))
-                            .map_err(|e| format!("cannot derive the DFS endpoint: {e}"))?;
-                    }
-                }
-                dfs
-            }
-        };
-        Ok((blob, dfs, account))
-    }
-}
-
-/// Parses an endpoint URL and drops any query (a SAS belongs in `sas_token`) and trailing slash.
-fn parse_url(text: &str) -> Result<Url, String> {
-    let mut url =
-        Url::parse(text.trim()).map_err(|e| format!("is not a valid endpoint URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "endpoint URLs must be http or https, got {}",
-            url.scheme()
-        ));
-    }
-    url.set_query(None);
-    url.set_fragment(None);
-    let path = url.path().trim_end_matches('/').to_string();
-    url.set_path(&path);
-    Ok(url)
-}
-
-/// Emulators and IP-addressed endpoints put the account in the path, not the host name.
-pub fn is_path_style(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost" || !d.contains('.'),
-        Some(_) => true,
-        None => false,
     }
 }
 
