@@ -59,6 +59,65 @@ fn tasks_run_in_parallel_up_to_max_tasks() {
 }
 
 #[test]
+fn futures_passed_as_arguments_do_not_serialize_the_flow() {
+    // Six extracts of 0.5 s, each feeding a load queued at once behind it (spawn-after).
+    let sandbox = flow_sandbox("max_tasks = 8, timeout = \"60s\"");
+    let report = flow(
+        &sandbox,
+        json!({"op": "extract-load", "n": 6, "secs": 0.5}),
+        &[],
+    )
+    .expect_code(0)
+    .json();
+    let sums: Vec<u64> = (0..6u64).map(|i| 1000 + i * 111).collect();
+    assert_eq!(report["result"]["sums"], json!(sums), "{report}");
+    let duration = report["usage"]["duration"]
+        .as_f64()
+        .expect("usage.duration");
+    eprintln!("rust: 6 extracts feeding 6 loads took {duration} s");
+    assert!(
+        duration < 1.2,
+        "6 extracts of 0.5 s feeding 6 loads took {duration} s with max_tasks = 8"
+    );
+    let records = tasks(&report);
+    assert_eq!(records.len(), 12, "{report}");
+    assert!(
+        records.iter().all(|t| t["status"] == "succeeded"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_task_behind_a_failed_one_never_runs() {
+    let sandbox = flow_sandbox("timeout = \"60s\"");
+    let report = flow(
+        &sandbox,
+        json!({"op": "upstream-fails", "secs": 0.2}),
+        &["--failure-policy", "continue"],
+    )
+    .expect_code(0)
+    .json();
+    let load = &report["result"]["load"]["error"];
+    assert_eq!(load["attempts"], 0, "{report}");
+    assert_eq!(load["cancelled"], false, "{report}");
+    let message = load["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("depends on task `fail`") && message.contains("fails on purpose"),
+        "{message}"
+    );
+    assert_eq!(report["result"]["square"]["ok"], 49, "{report}");
+    let records = tasks(&report);
+    let status = |name: &str| {
+        records
+            .iter()
+            .find(|t| t["name"] == name)
+            .map(|t| t["status"].clone())
+    };
+    assert_eq!(status("load"), Some(json!("upstream-failed")), "{report}");
+    assert_eq!(status("fail"), Some(json!("failed")), "{report}");
+}
+
+#[test]
 fn transient_failures_are_retried_and_invalid_input_is_not() {
     let key = format!("flaky-{}", std::process::id());
     let sandbox = flow_sandbox("timeout = \"60s\"");
@@ -278,7 +337,9 @@ fn describe_lists_the_tasks_without_running_them() {
             "leak",
             "big",
             "write_rows",
-            "host_panic"
+            "host_panic",
+            "extract",
+            "load"
         ]
     );
     let out = run(sandbox.aw_run().args(["describe"]).arg(guest("aw_probe")));

@@ -398,6 +398,35 @@ fn the_compiled_cache_serves_the_second_run_of_a_python_guest() {
 }
 
 #[test]
+fn futures_passed_as_arguments_run_in_parallel_from_python_and_javascript() {
+    for lang in LANGS {
+        let report = run_in(
+            "tests/guests/polyglot-probe",
+            &polyglot_guest(lang, "probe"),
+            &[
+                "--json",
+                "--max-concurrency",
+                "8",
+                "--input",
+                &json!({"mode": "extract-load"}).to_string(),
+            ],
+        )
+        .expect_code(0)
+        .json();
+        let sums: Vec<u64> = (0..6u64).map(|i| 1000 + i * 111).collect();
+        assert_eq!(report["result"], json!(sums), "{lang}: {report}");
+        let duration = report["usage"]["duration"]
+            .as_f64()
+            .expect("usage.duration");
+        eprintln!("{lang}: 6 extracts feeding 6 loads took {duration} s");
+        assert!(
+            duration < 1.2,
+            "{lang}: 6 extracts of 0.5 s feeding 6 loads took {duration} s with 8 slots"
+        );
+    }
+}
+
+#[test]
 fn sdk_paths_beyond_the_conformance_suite_behave_alike_in_python_and_javascript() {
     let mut outputs = Vec::new();
     for lang in LANGS {

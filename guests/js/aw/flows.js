@@ -1,7 +1,9 @@
 // Tasks and the flow over the host's `tasks` interface. Calling a task spawns it: the host
 // runs it in a fresh sandboxed instance of this component, concurrently, under its retry /
-// timeout / cache options, and the call returns a TaskFuture at once; `.result()` joins it,
-// and a future passed as an argument to another task (or returned by the flow) is joined.
+// timeout / cache options, and the call returns a TaskFuture at once; `.result()` joins it.
+// A future passed as an argument to another task does not block the spawn: the host starts
+// that task once the future's task has succeeded, with its result in place (`spawn-after`).
+// A future returned by the flow is joined.
 //
 //   export const extract = task('extract', (day) => ..., { retries: 3, timeout: 30 });
 //   flow((input) => input.days.map((d) => load(extract(d))));
@@ -72,6 +74,35 @@ export class TaskFuture {
   toJSON() { return this.result(); }
 }
 
+/** The key of the placeholder the host replaces with a dependency's result. */
+const DEP = '$aw-dep';
+
+/** `value` with every unsettled TaskFuture inside it (arrays, plain objects) replaced by a
+ *  placeholder for its result, the futures collected in `after`; settled ones by their result. */
+function placeholders(value, after) {
+  if (value instanceof TaskFuture) {
+    if (value.outcome !== null) return value.result();
+    let i = after.indexOf(value);
+    if (i < 0) i = after.push(value) - 1;
+    return { [DEP]: i };
+  }
+  if (Array.isArray(value)) return value.map((v) => placeholders(v, after));
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, placeholders(v, after)]));
+  }
+  return value;
+}
+
+/** Spawns task `name`: behind the futures among its arguments, if any, without waiting. */
+function spawnTask(name, args, witOptions) {
+  const after = [];
+  const payload = dumps({ args: placeholders(args, after), kwargs: {} });
+  const handle = after.length
+    ? call(wit.spawnAfter, name, payload, after.map((f) => f.handle), witOptions)
+    : call(wit.spawn, name, payload, witOptions);
+  return new TaskFuture(name, handle);
+}
+
 /** `value` with every TaskFuture inside it (arrays, plain objects) replaced by its result. */
 export function resolve(value) {
   if (value instanceof TaskFuture) return value.result();
@@ -117,7 +148,7 @@ export function task(nameOrFn, fnOrOptions, maybeOptions) {
   if (!name) throw new InvalidInputError('a task needs a name: task("name", fn) or task(function name() {...})');
   if (TASKS.has(name)) throw new InvalidInputError(`two tasks are called '${name}'`);
   taskOptions(options); // a wrong option name fails at build time
-  const spawnWith = (witOptions) => (...args) => new TaskFuture(name, call(wit.spawn, name, dumps({ args: resolve(args), kwargs: {} }), witOptions));
+  const spawnWith = (witOptions) => (...args) => spawnTask(name, args, witOptions);
   const spawn = spawnWith(undefined);
   spawn.options = (overrides) => spawnWith(taskOptions({ ...options, ...overrides }));
   spawn.fn = fn;

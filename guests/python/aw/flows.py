@@ -2,8 +2,10 @@
 
 Calling a task spawns it: the host runs it in a fresh sandboxed instance of this component,
 concurrently with the caller, under its retry / timeout / cache options, and the call
-returns a `TaskFuture` at once. `.result()` joins it; passing a future as an argument to
-another task (or returning it from the flow) joins it too, so plain data-flow code works:
+returns a `TaskFuture` at once. `.result()` joins it. Passing a future as an argument to
+another task does not block: the host starts that task once the future's task has succeeded,
+with its result in place (`spawn-after`), so plain data-flow code runs in parallel (returning
+a future from the flow joins it):
 
     @task(retries=3, timeout=30)
     def extract(day): ...
@@ -87,6 +89,27 @@ class TaskFuture:
         return f"<TaskFuture {self.name}>"
 
 
+_DEP = "$aw-dep"
+
+
+def _placeholders(value, after):
+    """`value` with every unsettled `TaskFuture` inside it replaced by a placeholder for its
+    result (the futures collected in `after`), and every settled one by its result."""
+    if isinstance(value, TaskFuture):
+        if value._outcome is not None:
+            return value.result()
+        for i, future in enumerate(after):
+            if future is value:
+                return {_DEP: i}
+        after.append(value)
+        return {_DEP: len(after) - 1}
+    if isinstance(value, (list, tuple)):
+        return [_placeholders(v, after) for v in value]
+    if isinstance(value, dict):
+        return {k: _placeholders(v, after) for k, v in value.items()}
+    return value
+
+
 def resolve(value):
     """`value` with every `TaskFuture` inside it (lists, tuples, dicts) replaced by its result."""
     if isinstance(value, TaskFuture):
@@ -147,8 +170,13 @@ class Task:
         return lambda *args, **kwargs: self._spawn(args, kwargs, _task_options(**merged))
 
     def _spawn(self, args, kwargs, options):
-        payload = dumps({"args": resolve(list(args)), "kwargs": resolve(kwargs)})
-        return TaskFuture(self.name, call(_tasks.spawn, self.name, payload, options))
+        after = []
+        payload = dumps({"args": _placeholders(list(args), after), "kwargs": _placeholders(kwargs, after)})
+        if after:
+            handle = call(_tasks.spawn_after, self.name, payload, [f._handle for f in after], options)
+        else:
+            handle = call(_tasks.spawn, self.name, payload, options)
+        return TaskFuture(self.name, handle)
 
     def run_local(self, *args, **kwargs):
         """Calls the function in this instance, without spawning (for tests and helpers)."""

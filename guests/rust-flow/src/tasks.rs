@@ -95,6 +95,47 @@ pub fn spawn(name: &str, input: &impl Serialize, options: Options) -> Result<Tas
     Ok(Task(wit::spawn(name, &input, Some(&options.0))?))
 }
 
+/// A placeholder for the result of one of the tasks a [`spawn_after`] waits for: the host puts
+/// that task's result where this value serializes (as `{"$aw-dep": i}`).
+#[derive(Debug, Clone, Copy)]
+pub struct Output(u32);
+
+impl Serialize for Output {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry("$aw-dep", &self.0)?;
+        map.end()
+    }
+}
+
+/// Queues task `name` to start once every task in `after` has succeeded, without waiting for
+/// them here: `input` gets one [`Output`] per task in `after`, in order, to place where that
+/// task's result goes. A failure of one of them fails this task without running it.
+///
+/// ```ignore
+/// let extract = tasks::spawn("extract", &day, Options::new())?;
+/// let load = tasks::spawn_after("load", &[&extract], |r| json!({ "rows": r[0] }), Options::new())?;
+/// ```
+pub fn spawn_after<I: Serialize>(
+    name: &str,
+    after: &[&Task],
+    input: impl FnOnce(&[Output]) -> I,
+    options: Options,
+) -> Result<Task> {
+    let outputs: Vec<Output> = (0..after.len() as u32).map(Output).collect();
+    let input = serde_json::to_string(&input(&outputs)).map_err(|e| {
+        Error::invalid_input(format!("cannot encode the input of task `{name}`: {e}"))
+    })?;
+    let handles: Vec<&TaskHandle> = after.iter().map(|t| &t.0).collect();
+    Ok(Task(wit::spawn_after(
+        name,
+        &input,
+        &handles,
+        Some(&options.0),
+    )?))
+}
+
 impl Task {
     /// Waits for the task's result.
     pub fn join<T: DeserializeOwned>(&self) -> Result<T> {

@@ -31,18 +31,32 @@ impl Host for HostState {
         input: String,
         options: Option<TaskOptions>,
     ) -> WitResult<Resource<TaskHandle>> {
-        let Some(scope) = self.tasks.clone() else {
-            return Err(connector_error(
-                ErrorKind::Config,
-                "spawning tasks needs a flow: export `run-task` and `describe` (the `flow` world)",
-            )
-            .into());
-        };
+        let scope = self.scope()?;
         let parent = scope.slot.as_ref().map(|s| s.id);
         let spawned = scope
             .scheduler
             .spawn(name, input, options, scope.depth + 1, parent);
         Ok(self.table.push(TaskHandle(spawned?))?)
+    }
+
+    async fn spawn_after(
+        &mut self,
+        name: String,
+        input: String,
+        after: Vec<Resource<TaskHandle>>,
+        options: Option<TaskOptions>,
+    ) -> WitResult<Resource<TaskHandle>> {
+        let scope = self.scope()?;
+        let after = after
+            .iter()
+            .map(|h| Ok(self.table.get(h)?.0.clone()))
+            .collect::<wasmtime::Result<Vec<_>>>()?;
+        let parent = scope.slot.as_ref().map(|s| s.id);
+        let spawned =
+            scope
+                .scheduler
+                .spawn_after(name, input, options, scope.depth + 1, parent, after)?;
+        Ok(self.table.push(TaskHandle(spawned))?)
     }
 
     async fn join_all(
@@ -66,6 +80,17 @@ impl Host for HostState {
 }
 
 impl HostState {
+    /// The run's scheduler and this instance's depth; spawning outside a flow is refused.
+    fn scope(&self) -> WitResult<TaskScope> {
+        self.tasks.clone().ok_or_else(|| {
+            connector_error(
+                ErrorKind::Config,
+                "spawning tasks needs a flow: export `run-task` and `describe` (the `flow` world)",
+            )
+            .into()
+        })
+    }
+
     /// A task about to wait for `cells` lends its slot, so they can run: to its own children,
     /// or to any task if one of them is not its child (a spawn answered by a running task of
     /// the cache). Nothing is lent when they have all settled already.

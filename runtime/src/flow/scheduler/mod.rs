@@ -13,6 +13,7 @@ use futures_util::FutureExt;
 use tokio::sync::watch;
 use tracing::Instrument;
 
+mod after;
 mod drive;
 
 use super::disk_cache::DiskCache;
@@ -227,7 +228,19 @@ impl Scheduler {
         depth: u32,
         parent: Option<u64>,
     ) -> Result<Arc<TaskCell>, ConnectorError> {
-        if !self.declared.is_empty() && !self.declared.contains_key(&name) {
+        let policy = self.admit(&name, options.as_ref(), depth)?;
+        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+        self.start(name, input, policy, depth, parent, sequence, false)
+    }
+
+    /// Whether task `name` may be spawned at `depth` now, and the policy it runs under.
+    fn admit(
+        &self,
+        name: &str,
+        options: Option<&TaskOptions>,
+        depth: u32,
+    ) -> Result<Policy, ConnectorError> {
+        if !self.declared.is_empty() && !self.declared.contains_key(name) {
             let mut known: Vec<&str> = self.declared.keys().map(String::as_str).collect();
             known.sort();
             return Err(connector_error(
@@ -247,17 +260,38 @@ impl Scheduler {
                 format!("task `{name}` was not started: {}", self.why_cancelled()),
             ));
         }
-        let mut policy = Policy::resolve(
-            options.as_ref(),
-            self.declared.get(&name),
-            self.limits.timeout,
-        );
+        let mut policy = Policy::resolve(options, self.declared.get(name), self.limits.timeout);
         policy.retries = policy.retries.min(self.flow.max_retries);
+        Ok(policy)
+    }
+
+    /// Counts a task against `max_total_tasks`.
+    fn count_spawn(&self, name: &str) -> Result<(), ConnectorError> {
+        let total = self.spawned.fetch_add(1, Ordering::Relaxed) + 1;
+        if total > self.flow.max_total_tasks {
+            return Err(connector_error(ErrorKind::Limit, format!("task `{name}` would be task number {total} of this run, over limits.max_total_tasks = {}", self.flow.max_total_tasks)));
+        }
+        Ok(())
+    }
+
+    /// Starts an admitted task with its whole input: a cache hit, a share in an identical
+    /// running spawn, or a new task driven to its end. `counted`: it was counted against
+    /// `max_total_tasks` already (when it was queued behind its dependencies).
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        self: &Arc<Self>,
+        name: String,
+        input: String,
+        policy: Policy,
+        depth: u32,
+        parent: Option<u64>,
+        sequence: u64,
+        counted: bool,
+    ) -> Result<Arc<TaskCell>, ConnectorError> {
         let key = policy
             .cache_key
             .clone()
             .unwrap_or_else(|| cache_key(&self.component_digest, &name, &input));
-        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         let input_hash = short_hash(&input);
         // Identical spawns share one execution; a fresh cached result is a hit.
         {
@@ -295,9 +329,8 @@ impl Scheduler {
                     return Ok(settled(&name, Ok(output), held));
                 }
             }
-            let total = self.spawned.fetch_add(1, Ordering::Relaxed) + 1;
-            if total > self.flow.max_total_tasks {
-                return Err(connector_error(ErrorKind::Limit, format!("task `{name}` would be task number {total} of this run, over limits.max_total_tasks = {}", self.flow.max_total_tasks)));
+            if !counted {
+                self.count_spawn(&name)?;
             }
             // The input waits in the scheduler until the task is over: it counts against the
             // run's budget (a flow cannot queue more than the limits allow).

@@ -47,6 +47,44 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
             let slept: Vec<f64> = tasks::join_all(&handles)?;
             Ok(json!({ "tasks": slept.len() }))
         }
+        "extract-load" => {
+            // Futures as arguments: every load is queued at once behind its extract, so the
+            // extracts run in parallel although nothing is joined until the end.
+            let extracts = (0..input.n)
+                .map(|i| {
+                    tasks::spawn(
+                        "extract",
+                        &json!({ "i": i, "secs": input.secs }),
+                        Options::new(),
+                    )
+                })
+                .collect::<aw_guest::Result<Vec<_>>>()?;
+            let loads = extracts
+                .iter()
+                .map(|e| {
+                    tasks::spawn_after(
+                        "load",
+                        &[e],
+                        |r| json!({ "rows": r[0], "base": 1000 }),
+                        Options::new(),
+                    )
+                })
+                .collect::<aw_guest::Result<Vec<_>>>()?;
+            let sums: Vec<u64> = tasks::join_all(&loads)?;
+            Ok(json!({ "sums": sums }))
+        }
+        "upstream-fails" => {
+            // A load behind a failing task never runs; an independent task is not affected.
+            let failing = tasks::spawn("fail", &input.secs, Options::new())?;
+            let load = tasks::spawn_after(
+                "load",
+                &[&failing],
+                |r| json!({ "rows": r[0], "base": 0 }),
+                Options::new(),
+            )?;
+            let square = tasks::spawn("square", &7u64, Options::new())?;
+            Ok(json!({ "load": raw(&load), "square": raw(&square) }))
+        }
         "flaky" => {
             let t = tasks::spawn(
                 "flaky",
@@ -336,6 +374,29 @@ fn write_rows(w: WriteRows) -> aw_guest::Result<i64> {
     Ok(w.n)
 }
 
+#[derive(Deserialize)]
+struct Extract {
+    i: u64,
+    secs: f64,
+}
+
+/// Sleeps `secs` in Postgres, then returns a few rows of numbers made from `i`.
+fn extract(e: Extract) -> aw_guest::Result<Vec<u64>> {
+    sleep(e.secs)?;
+    Ok(vec![e.i, e.i * 10, e.i * 100])
+}
+
+#[derive(Deserialize)]
+struct Load {
+    rows: Vec<u64>,
+    base: u64,
+}
+
+/// Sums what an extract returned, plus `base`.
+fn load(l: Load) -> aw_guest::Result<u64> {
+    Ok(l.base + l.rows.iter().sum::<u64>())
+}
+
 /// Fails for good after `secs`.
 fn fail(secs: f64) -> aw_guest::Result<u64> {
     let db = postgres::open(None)?;
@@ -379,4 +440,4 @@ fn spawner(depth: u64) -> aw_guest::Result<u64> {
     child.join()
 }
 
-aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak, big, write_rows, host_panic]);
+aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak, big, write_rows, host_panic, extract, load]);

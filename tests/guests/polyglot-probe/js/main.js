@@ -19,6 +19,14 @@ const hold = task('hold', (secs) => {
   return secs;
 });
 
+// Sleeps `secs` in Postgres, then returns a few numbers made from `i`.
+const extract = task('extract', (i, secs) => {
+  postgres.client().queryValue('SELECT pg_sleep($1)', [secs]);
+  return [i, i * 10, i * 100];
+});
+
+const load = task('load', (rows) => 1000 + rows.reduce((a, b) => a + b, 0));
+
 const spin = task('spin', () => {
   for (;;) { /* until cancelled */ }
 });
@@ -163,9 +171,12 @@ flow(({ mode, bytes = 0, rows = 0, table, container }) => {
       // One holder gets the only connection, the other times out waiting: gather throws that
       // timeout, not the cancellation of the holder it caused.
       return gather([hold(5), hold(5)]);
+    case 'extract-load':
+      // Each load is queued behind its extract (a future as an argument): the extracts run at once.
+      return gather([0, 1, 2, 3, 4, 5].map((i) => load(extract(i, 0.5))));
     case 'tasks': {
       const doubled = gather([1, 2, 3, 4, 5].map((n) => double(n)));
-      const summed = total([double(10), double(11)]).result(); // futures inside arguments are joined
+      const summed = total([double(10), double(11)]).result(); // queued behind the doubles
       let failed = null;
       try {
         flaky(7).result();

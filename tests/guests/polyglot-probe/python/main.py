@@ -29,6 +29,19 @@ def hold(secs):
 
 
 @task
+def extract(i, secs):
+    """Sleeps `secs` in Postgres, then returns a few numbers made from `i`."""
+    with postgres.client() as db:
+        db.query_value("SELECT pg_sleep(%s)", (secs,))
+    return [i, i * 10, i * 100]
+
+
+@task
+def load(rows):
+    return 1000 + sum(rows)
+
+
+@task
 def spin():
     while True:
         pass
@@ -106,9 +119,12 @@ def probe(mode, bytes=0, rows=0, table=None, container=None):
         # One holder gets the only connection, the other times out waiting: gather raises
         # that timeout, not the cancellation of the holder it caused.
         return gather([hold(5), hold(5)])
+    if mode == "extract-load":
+        # Each load is queued behind its extract (a future as an argument): the extracts run at once.
+        return gather([load(extract(i, 0.5)) for i in range(6)])
     if mode == "tasks":
         doubled = gather([double(n) for n in range(1, 6)])
-        summed = total([double(10), double(11)]).result()  # futures inside arguments are joined
+        summed = total([double(10), double(11)]).result()  # queued behind the doubles
         try:
             flaky(7).result()
             failed = None
