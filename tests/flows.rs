@@ -118,6 +118,22 @@ fn a_task_behind_a_failed_one_never_runs() {
 }
 
 #[test]
+fn a_result_repeated_in_a_dependents_input_is_refused_within_the_budget() {
+    let sandbox = flow_sandbox("timeout = \"60s\", memory = \"64MiB\", max_tasks = 2");
+    let report = flow(&sandbox, json!({"op": "dep-bomb", "n": 100_000}), &[])
+        .expect_code(0)
+        .json();
+    let load = &report["result"]["load"]["error"];
+    assert_eq!(load["kind"], "ErrorKind::Limit", "{report}");
+    assert_eq!(load["attempts"], 0, "{report}");
+    let message = load["message"].as_str().unwrap_or("");
+    assert!(message.contains("the results it depends on"), "{message}");
+    let rss = report["usage"]["host_peak_rss"].as_u64().expect("rss") >> 20;
+    // 100,000 copies of 1 MiB would be 100 GB; the budget is 64 MiB x 2 slots.
+    assert!(rss < 400, "peak RSS {rss} MiB");
+}
+
+#[test]
 fn transient_failures_are_retried_and_invalid_input_is_not() {
     let key = format!("flaky-{}", std::process::id());
     let sandbox = flow_sandbox("timeout = \"60s\"");

@@ -97,7 +97,7 @@ pub fn spawn(name: &str, input: &impl Serialize, options: Options) -> Result<Tas
 
 /// A placeholder for the result of one of the tasks a [`spawn_after`] waits for: the host puts
 /// that task's result where this value serializes (as `{"$aw-dep": i}`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Output(u32);
 
 impl Serialize for Output {

@@ -6,6 +6,16 @@ declare module 'auto-workflow:connectors/tasks@0.1.0' {
    */
   export function spawn(name: string, input: string, options: TaskOptions | undefined): TaskHandle;
   /**
+   * Queues task `name` to start once every task in `after` has succeeded, without the
+   * caller waiting: a future passed as an argument. In `input`, each JSON object of the one
+   * key `$aw-dep` (`{"$aw-dep": 0}`) stands for the result of `after[0]` and is replaced by
+   * it before the task starts (the key is reserved in such inputs). If one of them fails for
+   * good, the task does not run: its error (`permanent`) names the failed task. Fails
+   * (`invalid-input`) for an index past `after` or an input that is not JSON, and like
+   * `spawn` otherwise.
+   */
+  export function spawnAfter(name: string, input: string, after: Array<TaskHandle>, options: TaskOptions | undefined): TaskHandle;
+  /**
    * Waits for every handle; results in the same order.
    */
   export function joinAll(handles: Array<TaskHandle>): Array<Result<string, TaskError>>;

@@ -1,11 +1,16 @@
 //! Spawns that wait for other tasks: a future passed as an argument. The spawn returns at
 //! once; the task waits (holding no slot) until every task it depends on has settled, then
 //! starts with their results in its input, or fails without running when one of them failed.
+//!
+//! Placeholders are found by scanning the input's JSON text, never by building a value tree:
+//! a tree costs many times the text, and the text may be as large as a host call allows. The
+//! filled input's size is reserved in the run's budget before it is built, so a placeholder
+//! repeated a million times is refused, not copied.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::Value;
+use serde::de::IgnoredAny;
 
 use super::drive::flagged;
 use super::Scheduler;
@@ -19,6 +24,9 @@ use crate::flow::{TaskOutcome, TaskRecord, MAX_CAUSE};
 
 /// The key of the objects that stand for a dependency's result: `{"$aw-dep": 0}`.
 pub const DEP_KEY: &str = "$aw-dep";
+
+/// The key as it appears in JSON text (written as is: the SDKs never escape it).
+const KEY_TOKEN: &[u8] = b"\"$aw-dep\"";
 
 /// Where a task waiting for its dependencies is, for the record it leaves if it never starts.
 struct Queued {
@@ -45,13 +53,23 @@ impl Scheduler {
         after: Vec<Arc<TaskCell>>,
     ) -> Result<Arc<TaskCell>, ConnectorError> {
         let policy = self.admit(&name, options.as_ref(), depth)?;
-        let template: Value = serde_json::from_str(&input).map_err(|e| {
+        serde_json::from_str::<IgnoredAny>(&input).map_err(|e| {
             connector_error(
                 ErrorKind::InvalidInput,
                 format!("the input of task `{name}` is not JSON: {e}"),
             )
         })?;
-        check_placeholders(&template, after.len(), &name)?;
+        let count = after.len();
+        for_each_placeholder(&input, &name, |p| {
+            if p.index < count {
+                Ok(())
+            } else {
+                Err(connector_error(
+                    ErrorKind::InvalidInput,
+                    format!("the input of task `{name}` refers to result {} (`{DEP_KEY}`), but it waits for {count} task(s)", p.index),
+                ))
+            }
+        })?;
         self.count_spawn(&name)?;
         // The input waits in the scheduler with the task: it counts against the run's budget.
         let input_held = self
@@ -82,7 +100,7 @@ impl Scheduler {
         tokio::spawn(tracing::Instrument::instrument(
             async move {
                 let outcome = scheduler
-                    .wait_then_run(&waiting, after, template, queued, input_held)
+                    .wait_then_run(&waiting, after, input, queued, input_held)
                     .await;
                 waiting.result.send_replace(Some(outcome));
             },
@@ -96,23 +114,24 @@ impl Scheduler {
         self: &Arc<Self>,
         cell: &TaskCell,
         after: Vec<Arc<TaskCell>>,
-        mut template: Value,
+        template: String,
         queued: Queued,
         input_held: Held,
     ) -> TaskOutcome {
         let waited = Instant::now();
         let mut cancel = cell.cancel.subscribe();
         let mut cancel_all = self.cancel_all.subscribe();
-        let mut results = Vec::with_capacity(after.len());
         for dep in &after {
-            let outcome = tokio::select! {
-                outcome = dep.join() => outcome,
-                _ = flagged(&mut cancel) => return self.unstarted(&queued, waited, cancelled_error(&cell.name, 0, "cancelled")),
-                _ = flagged(&mut cancel_all) => return self.unstarted(&queued, waited, cancelled_error(&cell.name, 0, &format!("was cancelled before it started: {}", self.why_cancelled()))),
+            // Wait without copying the result: many tasks may wait for one large result.
+            let mut settled = dep.result.subscribe();
+            tokio::select! {
+                _ = settled.wait_for(Option::is_some) => {}
+                _ = flagged(&mut cancel) => return self.unstarted(&queued, waited, cancelled_error(&cell.name, 0, "cancelled"), false),
+                _ = flagged(&mut cancel_all) => return self.unstarted(&queued, waited, cancelled_error(&cell.name, 0, &format!("was cancelled before it started: {}", self.why_cancelled())), false),
             };
-            match outcome {
-                Ok(text) => results.push(text),
-                Err(failed) => {
+            let outcome = dep.result.borrow();
+            if let Some(Err(failed)) = outcome.as_ref() {
+                {
                     let error = connector_error(
                         ErrorKind::Permanent,
                         format!(
@@ -128,17 +147,29 @@ impl Scheduler {
                         limit: None,
                         cancelled: failed.cancelled,
                     };
-                    return self.unstarted(&queued, waited, upstream);
+                    drop(outcome);
+                    return self.unstarted(&queued, waited, upstream, true);
                 }
             }
         }
-        if let Err(error) = fill(&mut template, &results, &cell.name) {
-            return self.unstarted(&queued, waited, unstarted_error(error));
-        }
-        drop(results);
-        let input = template.to_string();
-        drop(template);
         drop(input_held);
+        let filled = {
+            // Read in place: the results stay where the run keeps them (and counts them).
+            let outcomes: Vec<_> = after.iter().map(|dep| dep.result.borrow()).collect();
+            let results: Vec<&str> = outcomes
+                .iter()
+                .map(|o| match o.as_ref() {
+                    Some(Ok(text)) => text.as_str(),
+                    _ => "null",
+                })
+                .collect();
+            self.fill(&template, &results, &cell.name)
+        };
+        let (input, held) = match filled {
+            Ok(filled) => filled,
+            Err(error) => return self.unstarted(&queued, waited, unstarted_error(error), false),
+        };
+        drop(template);
         let started = self.start(
             queued.name.clone(),
             input,
@@ -146,11 +177,11 @@ impl Scheduler {
             queued.depth,
             queued.parent,
             queued.sequence,
-            true,
+            Some(held),
         );
         let task = match started {
             Ok(task) => task,
-            Err(error) => return self.unstarted(&queued, waited, unstarted_error(error)),
+            Err(error) => return self.unstarted(&queued, waited, unstarted_error(error), false),
         };
         tokio::select! {
             outcome = task.join() => outcome,
@@ -161,8 +192,15 @@ impl Scheduler {
         }
     }
 
-    /// Records, counts and reports a task that never started.
-    fn unstarted(&self, queued: &Queued, since: Instant, error: TaskError) -> TaskOutcome {
+    /// Records, counts and reports a task that never started; `upstream`: because a task it
+    /// depends on failed.
+    fn unstarted(
+        &self,
+        queued: &Queued,
+        since: Instant,
+        error: TaskError,
+        upstream: bool,
+    ) -> TaskOutcome {
         let outcome = Err(error);
         let mut record = TaskRecord::finished(
             queued.sequence,
@@ -173,7 +211,7 @@ impl Scheduler {
             &outcome,
             &self.scrubber,
         );
-        if record.status == "failed" {
+        if upstream && record.status == "failed" {
             record.status = "upstream-failed";
         }
         self.counters
@@ -181,7 +219,7 @@ impl Scheduler {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Err(e) = &outcome {
             self.emit("task-failed", || {
-                serde_json::json!({ "task": queued.name, "attempts": 0, "error_kind": e.error.kind.name(), "cancelled": e.cancelled, "message": e.error.message, "upstream": true })
+                serde_json::json!({ "task": queued.name, "attempts": 0, "error_kind": e.error.kind.name(), "cancelled": e.cancelled, "message": e.error.message, "upstream": upstream })
             });
         }
         self.record(record);
@@ -198,57 +236,123 @@ fn unstarted_error(error: ConnectorError) -> TaskError {
     }
 }
 
-/// Whether `value` is a placeholder, and for which dependency.
-fn placeholder(value: &Value) -> Option<Option<usize>> {
-    let object = value.as_object()?;
-    if object.len() != 1 {
-        return None;
-    }
-    let index = object.get(DEP_KEY)?;
-    Some(index.as_u64().and_then(|i| usize::try_from(i).ok()))
+/// A placeholder's bytes in the input text and the dependency it stands for.
+struct Placeholder {
+    start: usize,
+    end: usize,
+    index: usize,
 }
 
-/// Every placeholder in `value` names one of the `count` dependencies.
-fn check_placeholders(value: &Value, count: usize, task: &str) -> Result<(), ConnectorError> {
-    match placeholder(value) {
-        Some(Some(i)) if i < count => Ok(()),
-        Some(_) => Err(connector_error(
-            ErrorKind::InvalidInput,
-            format!("the input of task `{task}` refers to a result (`{DEP_KEY}`) that is not one of the {count} task(s) it waits for"),
-        )),
-        None => match value {
-            Value::Array(items) => items
-                .iter()
-                .try_for_each(|v| check_placeholders(v, count, task)),
-            Value::Object(fields) => fields
-                .values()
-                .try_for_each(|v| check_placeholders(v, count, task)),
-            _ => Ok(()),
-        },
+fn skip_ws(text: &[u8], mut i: usize) -> usize {
+    while text.get(i).is_some_and(|b| b.is_ascii_whitespace()) {
+        i += 1;
     }
+    i
 }
 
-/// Replaces every placeholder in `value` with its dependency's result (JSON text).
-fn fill(value: &mut Value, results: &[String], task: &str) -> Result<(), ConnectorError> {
-    if let Some(Some(i)) = placeholder(value) {
-        let text = results.get(i).ok_or_else(|| {
-            connector_error(
-                ErrorKind::InvalidInput,
-                format!("task `{task}`: no result {i}"),
-            )
-        })?;
-        *value = serde_json::from_str(text).map_err(|e| {
-            connector_error(
-                ErrorKind::InvalidInput,
-                format!("task `{task}` did not run: the result it depends on is not JSON: {e}"),
-            )
-        })?;
-        return Ok(());
+/// Calls `each` for every placeholder of `text` (valid JSON), in order. An object whose first
+/// key is `$aw-dep` must be a placeholder: that key with a whole number and nothing else.
+fn for_each_placeholder(
+    text: &str,
+    task: &str,
+    mut each: impl FnMut(Placeholder) -> Result<(), ConnectorError>,
+) -> Result<(), ConnectorError> {
+    let b = text.as_bytes();
+    let (mut i, mut in_string) = (0, false);
+    while i < b.len() {
+        match (in_string, b[i]) {
+            (true, b'\\') => i += 1,
+            (true, b'"') | (false, b'"') => in_string = !in_string,
+            (false, b'{') => {
+                let key = skip_ws(b, i + 1);
+                if b[key..].starts_with(KEY_TOKEN) {
+                    // Valid JSON: a colon follows the key.
+                    let value = skip_ws(b, skip_ws(b, key + KEY_TOKEN.len()) + 1);
+                    let digits = b
+                        .get(value..)
+                        .unwrap_or_default()
+                        .iter()
+                        .take_while(|d| d.is_ascii_digit())
+                        .count();
+                    let close = skip_ws(b, value + digits);
+                    let index = if digits > 0 && b.get(close) == Some(&b'}') {
+                        text[value..value + digits].parse::<usize>().ok()
+                    } else {
+                        None
+                    };
+                    let Some(index) = index else {
+                        return Err(connector_error(
+                            ErrorKind::InvalidInput,
+                            format!("the input of task `{task}` has an object with the reserved key `{DEP_KEY}` that is not a placeholder ({{\"{DEP_KEY}\": <index>}} and nothing else)"),
+                        ));
+                    };
+                    each(Placeholder {
+                        start: i,
+                        end: close + 1,
+                        index,
+                    })?;
+                    i = close;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
     }
-    match value {
-        Value::Array(items) => items.iter_mut().try_for_each(|v| fill(v, results, task)),
-        Value::Object(fields) => fields.values_mut().try_for_each(|v| fill(v, results, task)),
-        _ => Ok(()),
+    Ok(())
+}
+
+/// `template` with every placeholder replaced by its dependency's result (JSON text).
+fn filled(
+    template: &str,
+    results: &[&str],
+    task: &str,
+    size: usize,
+) -> Result<String, ConnectorError> {
+    let mut out = String::with_capacity(size);
+    let mut from = 0;
+    for_each_placeholder(template, task, |p| {
+        out.push_str(&template[from..p.start]);
+        let result = results.get(p.index).ok_or_else(|| {
+            connector_error(
+                ErrorKind::InvalidInput,
+                format!("task `{task}`: no result {}", p.index),
+            )
+        })?;
+        out.push_str(result);
+        from = p.end;
+        Ok(())
+    })?;
+    out.push_str(&template[from..]);
+    Ok(out)
+}
+
+impl Scheduler {
+    /// The task's whole input, its size reserved in the run's budget before it is built.
+    fn fill(
+        &self,
+        template: &str,
+        results: &[&str],
+        task: &str,
+    ) -> Result<(String, Held), ConnectorError> {
+        for (i, result) in results.iter().enumerate() {
+            serde_json::from_str::<IgnoredAny>(result).map_err(|e| {
+                connector_error(
+                    ErrorKind::InvalidInput,
+                    format!("task `{task}` did not run: result {i} it depends on is not JSON: {e}"),
+                )
+            })?;
+        }
+        let mut size = template.len();
+        for_each_placeholder(template, task, |p| {
+            let result = results.get(p.index).map_or(0, |r| r.len());
+            size = size.saturating_sub(p.end - p.start).saturating_add(result);
+            Ok(())
+        })?;
+        let held = self.budget.reserve(
+            size as u64,
+            &format!("the input of task `{task}` with the results it depends on"),
+        )?;
+        Ok((filled(template, results, task, size)?, held))
     }
 }
 
@@ -256,25 +360,37 @@ fn fill(value: &mut Value, results: &[String], task: &str) -> Result<(), Connect
 mod tests {
     use super::*;
 
+    fn indices(text: &str) -> Result<Vec<usize>, ConnectorError> {
+        let mut found = Vec::new();
+        for_each_placeholder(text, "t", |p| {
+            found.push(p.index);
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
     #[test]
-    fn placeholders_are_checked_and_filled_at_any_depth() {
-        let mut v: Value = serde_json::from_str(
-            r#"{"a": {"$aw-dep": 1}, "b": [{"$aw-dep": 0}, {"$aw-dep": 0, "x": 1}]}"#,
-        )
-        .unwrap();
-        assert!(check_placeholders(&v, 2, "t").is_ok());
-        assert!(check_placeholders(&v, 1, "t").is_err());
-        assert!(check_placeholders(&serde_json::json!({"$aw-dep": "0"}), 1, "t").is_err());
-        fill(&mut v, &["[1,2]".into(), "\"s\"".into()], "t").unwrap();
+    fn placeholders_are_found_in_the_text_outside_strings_at_any_depth() {
+        let text = r#"{"a": {"$aw-dep": 1}, "b": [{ "$aw-dep" :0 }, "{\"$aw-dep\": 5}", {"x": "\\"}, {"$aw-dep":0}]}"#;
+        assert_eq!(indices(text).unwrap(), vec![1, 0, 0]);
+        let results = ["[1,2]", "\"s\""];
+        let out = filled(text, &results, "t", 0).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
-            v,
-            serde_json::json!({"a": "s", "b": [[1, 2], {"$aw-dep": 0, "x": 1}]})
+            value,
+            serde_json::json!({"a": "s", "b": [[1, 2], "{\"$aw-dep\": 5}", {"x": "\\"}, [1, 2]]})
         );
-        assert!(fill(
-            &mut serde_json::json!({"$aw-dep": 0}),
-            &["not json".into()],
-            "t"
-        )
-        .is_err());
+        for bad in [
+            r#"{"$aw-dep": "0"}"#,
+            r#"{"$aw-dep": 0, "x": 1}"#,
+            r#"{"$aw-dep": 0.5}"#,
+            r#"{"$aw-dep": -1}"#,
+        ] {
+            assert!(indices(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            indices(r#"{"x": {"$aw-dep": 2}, "$aw-dep": 1}"#).unwrap(),
+            vec![2]
+        );
     }
 }

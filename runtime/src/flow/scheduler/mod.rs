@@ -230,7 +230,7 @@ impl Scheduler {
     ) -> Result<Arc<TaskCell>, ConnectorError> {
         let policy = self.admit(&name, options.as_ref(), depth)?;
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
-        self.start(name, input, policy, depth, parent, sequence, false)
+        self.start(name, input, policy, depth, parent, sequence, None)
     }
 
     /// Whether task `name` may be spawned at `depth` now, and the policy it runs under.
@@ -275,8 +275,9 @@ impl Scheduler {
     }
 
     /// Starts an admitted task with its whole input: a cache hit, a share in an identical
-    /// running spawn, or a new task driven to its end. `counted`: it was counted against
-    /// `max_total_tasks` already (when it was queued behind its dependencies).
+    /// running spawn, or a new task driven to its end. `queued`: the task waited behind its
+    /// dependencies, so it was counted against `max_total_tasks` already, and this holds its
+    /// input's share of the budget.
     #[allow(clippy::too_many_arguments)]
     fn start(
         self: &Arc<Self>,
@@ -286,7 +287,7 @@ impl Scheduler {
         depth: u32,
         parent: Option<u64>,
         sequence: u64,
-        counted: bool,
+        queued: Option<Held>,
     ) -> Result<Arc<TaskCell>, ConnectorError> {
         let key = policy
             .cache_key
@@ -329,14 +330,16 @@ impl Scheduler {
                     return Ok(settled(&name, Ok(output), held));
                 }
             }
-            if !counted {
-                self.count_spawn(&name)?;
-            }
             // The input waits in the scheduler until the task is over: it counts against the
             // run's budget (a flow cannot queue more than the limits allow).
-            let input_held = self
-                .budget
-                .reserve(input.len() as u64, &format!("the input of task `{name}`"))?;
+            let input_held = match queued {
+                Some(held) => held,
+                None => {
+                    self.count_spawn(&name)?;
+                    self.budget
+                        .reserve(input.len() as u64, &format!("the input of task `{name}`"))?
+                }
+            };
             let cell = Arc::new(TaskCell {
                 name: name.clone(),
                 result: watch::Sender::new(None),

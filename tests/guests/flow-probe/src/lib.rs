@@ -73,6 +73,18 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
             let sums: Vec<u64> = tasks::join_all(&loads)?;
             Ok(json!({ "sums": sums }))
         }
+        "dep-bomb" => {
+            // One 1 MiB result placed `n` times in a dependent's input: refused, not copied.
+            let big = tasks::spawn("big", &1u64, Options::new())?;
+            let copies = input.n as usize;
+            let load = tasks::spawn_after(
+                "load",
+                &[&big],
+                |r| json!({ "rows": vec![r[0]; copies], "base": 0 }),
+                Options::new(),
+            )?;
+            Ok(json!({ "load": raw(&load) }))
+        }
         "upstream-fails" => {
             // A load behind a failing task never runs; an independent task is not affected.
             let failing = tasks::spawn("fail", &input.secs, Options::new())?;
