@@ -85,6 +85,34 @@ fn futures_passed_as_arguments_do_not_serialize_the_flow() {
         records.iter().all(|t| t["status"] == "succeeded"),
         "{report}"
     );
+    // The report's task graph: every load has one edge, from an extract.
+    let ids: Vec<u64> = records
+        .iter()
+        .map(|t| t["id"].as_u64().expect("id"))
+        .collect();
+    assert_eq!(
+        ids,
+        (0..12).collect::<Vec<u64>>(),
+        "ids in spawn order: {report}"
+    );
+    let mut from: Vec<u64> = Vec::new();
+    for t in &records {
+        let after = t["after"].as_array().cloned().unwrap_or_default();
+        if t["name"] == "load" {
+            assert_eq!(after.len(), 1, "{t}");
+            let dep = after[0].as_u64().expect("edge");
+            assert_eq!(records[dep as usize]["name"], "extract", "{report}");
+            from.push(dep);
+        } else {
+            assert!(after.is_empty(), "{t}");
+        }
+    }
+    from.sort();
+    assert_eq!(
+        from,
+        (0..6).collect::<Vec<u64>>(),
+        "one load behind each extract"
+    );
 }
 
 #[test]

@@ -31,7 +31,8 @@ pub type TaskOutcome = Result<String, TaskError>;
 /// One task in the run report.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskRecord {
-    #[serde(skip)]
+    /// The spawn's sequence number in the run (the graph's node id; spawn order).
+    #[serde(rename = "id")]
     pub sequence: u64,
     pub name: String,
     /// The first 16 hex digits of the input's SHA-256.
@@ -53,6 +54,10 @@ pub struct TaskRecord {
     /// `timeout`, `memory` or `fuel` when a limit ended the last attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<String>,
+    /// The ids of the tasks whose results its input waited for (`spawn-after`): the graph's
+    /// edges into it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<u64>,
 }
 
 impl TaskRecord {
@@ -70,6 +75,7 @@ impl TaskRecord {
             error: None,
             error_code: None,
             limit: None,
+            after: Vec::new(),
         }
     }
 
@@ -105,6 +111,7 @@ impl TaskRecord {
             error: error.map(|e| scrubber.scrub_and_cut(&e.message, MAX_CAUSE)),
             error_code: error.and_then(|e| e.code.clone()),
             limit,
+            after: Vec::new(),
         }
     }
 }

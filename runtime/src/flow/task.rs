@@ -17,6 +17,8 @@ use crate::error::{LimitHit, RunError};
 /// One task: its result once settled, and its cancel switch.
 pub struct TaskCell {
     pub name: String,
+    /// The spawn's sequence number in the run: its `id` in the report's task graph.
+    pub id: u64,
     pub(super) result: watch::Sender<Option<TaskOutcome>>,
     pub(super) cancel: watch::Sender<bool>,
     /// The run's budget bytes its result holds while the run keeps it.
@@ -51,9 +53,10 @@ impl TaskCell {
 }
 
 /// A task that is already settled (a cache hit), its copy of the result counted in `held`.
-pub(super) fn settled(name: &str, outcome: TaskOutcome, held: Held) -> Arc<TaskCell> {
+pub(super) fn settled(name: &str, id: u64, outcome: TaskOutcome, held: Held) -> Arc<TaskCell> {
     Arc::new(TaskCell {
         name: name.to_string(),
+        id,
         result: watch::Sender::new(Some(outcome)),
         cancel: watch::Sender::new(false),
         held: Mutex::new(held),

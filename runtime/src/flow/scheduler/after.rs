@@ -80,12 +80,19 @@ impl Scheduler {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let cell = Arc::new(TaskCell {
             name: name.clone(),
+            id: sequence,
             result: tokio::sync::watch::Sender::new(None),
             cancel: tokio::sync::watch::Sender::new(false),
             held: std::sync::Mutex::new(Held::default()),
             parent,
         });
         super::lock(&self.cells).push(cell.clone());
+        let ids: Vec<u64> = after.iter().map(|dep| dep.id).collect();
+        self.emit(
+            "task-queued",
+            || serde_json::json!({ "task": name, "id": sequence, "after": ids }),
+        );
+        super::lock(&self.edges).insert(sequence, ids);
         let queued = Queued {
             name,
             policy,

@@ -126,6 +126,8 @@ pub struct Scheduler {
     /// Results and in-flight executions by cache key.
     cache: Mutex<HashMap<String, CacheEntry>>,
     records: Mutex<Vec<TaskRecord>>,
+    /// The task graph's edges: the ids each spawn-after task waited for, by its id.
+    edges: Mutex<HashMap<u64, Vec<u64>>>,
     cells: Mutex<Vec<Arc<TaskCell>>>,
     /// Live counts for the progress line.
     pub counters: Arc<Counters>,
@@ -176,6 +178,7 @@ impl Scheduler {
             cause: OnceLock::new(),
             cache: Mutex::new(HashMap::new()),
             records: Mutex::new(Vec::new()),
+            edges: Mutex::new(HashMap::new()),
             cells: Mutex::new(Vec::new()),
             counters: Arc::new(Counters::default()),
             events,
@@ -215,6 +218,12 @@ impl Scheduler {
     pub fn records(&self) -> Vec<TaskRecord> {
         let mut records = lock(&self.records).clone();
         records.sort_by_key(|r| r.sequence);
+        let edges = lock(&self.edges);
+        for record in &mut records {
+            if let Some(after) = edges.get(&record.sequence) {
+                record.after.clone_from(after);
+            }
+        }
         records
     }
 
@@ -308,7 +317,7 @@ impl Scheduler {
                         output.len() as u64,
                         &format!("the cached result of task `{name}`"),
                     )?;
-                    return Ok(settled(&name, Ok(output.clone()), held));
+                    return Ok(settled(&name, sequence, Ok(output.clone()), held));
                 }
                 _ => {}
             }
@@ -327,7 +336,7 @@ impl Scheduler {
                         output.len() as u64,
                         &format!("the cached result of task `{name}`"),
                     )?;
-                    return Ok(settled(&name, Ok(output), held));
+                    return Ok(settled(&name, sequence, Ok(output), held));
                 }
             }
             // The input waits in the scheduler until the task is over: it counts against the
@@ -342,6 +351,7 @@ impl Scheduler {
             };
             let cell = Arc::new(TaskCell {
                 name: name.clone(),
+                id: sequence,
                 result: watch::Sender::new(None),
                 cancel: watch::Sender::new(false),
                 held: Mutex::new(Held::default()),
