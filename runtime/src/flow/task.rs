@@ -52,16 +52,26 @@ impl TaskCell {
     }
 }
 
+impl TaskCell {
+    /// A task not settled yet, spawned by the attempt whose slot is `parent`.
+    pub(super) fn new(name: &str, id: u64, parent: Option<u64>) -> Arc<TaskCell> {
+        Arc::new(TaskCell {
+            name: name.to_string(),
+            id,
+            result: watch::Sender::new(None),
+            cancel: watch::Sender::new(false),
+            held: Mutex::new(Held::default()),
+            parent,
+        })
+    }
+}
+
 /// A task that is already settled (a cache hit), its copy of the result counted in `held`.
 pub(super) fn settled(name: &str, id: u64, outcome: TaskOutcome, held: Held) -> Arc<TaskCell> {
-    Arc::new(TaskCell {
-        name: name.to_string(),
-        id,
-        result: watch::Sender::new(Some(outcome)),
-        cancel: watch::Sender::new(false),
-        held: Mutex::new(held),
-        parent: None,
-    })
+    let cell = TaskCell::new(name, id, None);
+    *cell.held.lock().unwrap_or_else(|p| p.into_inner()) = held;
+    cell.result.send_replace(Some(outcome));
+    cell
 }
 
 /// The first 16 hex digits of the input's SHA-256, for reports.

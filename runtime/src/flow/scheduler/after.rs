@@ -78,14 +78,7 @@ impl Scheduler {
         let sequence = self
             .sequence
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let cell = Arc::new(TaskCell {
-            name: name.clone(),
-            id: sequence,
-            result: tokio::sync::watch::Sender::new(None),
-            cancel: tokio::sync::watch::Sender::new(false),
-            held: std::sync::Mutex::new(Held::default()),
-            parent,
-        });
+        let cell = TaskCell::new(&name, sequence, parent);
         super::lock(&self.cells).push(cell.clone());
         let ids: Vec<u64> = after.iter().map(|dep| dep.id).collect();
         self.emit(
@@ -103,16 +96,12 @@ impl Scheduler {
         };
         let scheduler = self.clone();
         let waiting = cell.clone();
-        let span = tracing::Span::current();
-        tokio::spawn(tracing::Instrument::instrument(
-            async move {
-                let outcome = scheduler
-                    .wait_then_run(&waiting, after, input, queued, input_held)
-                    .await;
-                waiting.result.send_replace(Some(outcome));
-            },
-            span,
-        ));
+        self.spawn_settling(&cell, async move {
+            let outcome = scheduler
+                .wait_then_run(&waiting, after, input, queued, input_held)
+                .await;
+            waiting.result.send_replace(Some(outcome));
+        });
         Ok(cell)
     }
 

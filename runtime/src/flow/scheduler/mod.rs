@@ -349,21 +349,12 @@ impl Scheduler {
                         .reserve(input.len() as u64, &format!("the input of task `{name}`"))?
                 }
             };
-            let cell = Arc::new(TaskCell {
-                name: name.clone(),
-                id: sequence,
-                result: watch::Sender::new(None),
-                cancel: watch::Sender::new(false),
-                held: Mutex::new(Held::default()),
-                parent,
-            });
+            let cell = TaskCell::new(&name, sequence, parent);
             if policy.cache_ttl.is_some() {
                 cache.insert(key.clone(), CacheEntry::Running(cell.clone()));
             }
             lock(&self.cells).push(cell.clone());
             self.counters.queued.fetch_add(1, Ordering::Relaxed);
-            let scheduler = self.clone();
-            let running = cell.clone();
             let identity = Identity {
                 key,
                 input_hash,
@@ -371,38 +362,45 @@ impl Scheduler {
                 depth,
                 parent,
             };
-            // The attempts' spans hang under the spawner's (the flow's `run`, or a parent task's
-            // attempt), so a trace shows the whole fan-out.
-            let parent = tracing::Span::current();
-            tokio::spawn(
-                async move {
-                    let drive = scheduler.clone().drive(
-                        running.clone(),
-                        (input, input_held),
-                        policy,
-                        identity,
-                    );
-                    // A panic in the scheduler itself still settles the task, so nothing
-                    // joins it until the timeout, and the run ends with the bug.
-                    if let Err(panic) = AssertUnwindSafe(drive).catch_unwind().await {
-                        let bug = HostBug::from_panic(&*panic).0;
-                        scheduler.host_bug(&bug);
-                        let error = connector_error(
-                            ErrorKind::Permanent,
-                            format!("task `{}` was stopped by a host bug: {bug}", running.name),
-                        );
-                        running.result.send_replace(Some(Err(TaskError {
-                            error,
-                            attempts: 0,
-                            limit: None,
-                            cancelled: false,
-                        })));
-                    }
-                }
-                .instrument(parent),
-            );
+            let drive = self
+                .clone()
+                .drive(cell.clone(), (input, input_held), policy, identity);
+            self.spawn_settling(&cell, drive);
             Ok(cell)
         }
+    }
+
+    /// Runs `work`, which settles `cell`, as a tokio task under the spawner's span (the flow's
+    /// `run` or a parent task's attempt, so a trace shows the whole fan-out). A panic in the
+    /// scheduler itself still settles the task, so nothing joins it until the timeout, and
+    /// the run ends with the bug.
+    fn spawn_settling(
+        self: &Arc<Self>,
+        cell: &Arc<TaskCell>,
+        work: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let scheduler = self.clone();
+        let cell = cell.clone();
+        let span = tracing::Span::current();
+        tokio::spawn(
+            async move {
+                if let Err(panic) = AssertUnwindSafe(work).catch_unwind().await {
+                    let bug = HostBug::from_panic(&*panic).0;
+                    scheduler.host_bug(&bug);
+                    let error = connector_error(
+                        ErrorKind::Permanent,
+                        format!("task `{}` was stopped by a host bug: {bug}", cell.name),
+                    );
+                    cell.result.send_replace(Some(Err(TaskError {
+                        error,
+                        attempts: 0,
+                        limit: None,
+                        cancelled: false,
+                    })));
+                }
+            }
+            .instrument(span),
+        );
     }
 
     /// Why the whole run is being cancelled, for the cancellations it causes.
