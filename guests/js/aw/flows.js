@@ -78,13 +78,13 @@ export class TaskFuture {
 const DEP = '$aw-dep';
 
 /** `value` with every unsettled TaskFuture inside it (arrays, plain objects) replaced by a
- *  placeholder for its result, the futures collected in `after`; settled ones by their result. */
+ *  placeholder for its result, the futures collected in `after` (a Map from each to its index,
+ *  in the order first met); settled ones by their result. */
 function placeholders(value, after) {
   if (value instanceof TaskFuture) {
     if (value.outcome !== null) return value.result();
-    let i = after.indexOf(value);
-    if (i < 0) i = after.push(value) - 1;
-    return { [DEP]: i };
+    if (!after.has(value)) after.set(value, after.size);
+    return { [DEP]: after.get(value) };
   }
   if (Array.isArray(value)) return value.map((v) => placeholders(v, after));
   if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
@@ -95,10 +95,10 @@ function placeholders(value, after) {
 
 /** Spawns task `name`: behind the futures among its arguments, if any, without waiting. */
 function spawnTask(name, args, witOptions) {
-  const after = [];
+  const after = new Map();
   const payload = dumps({ args: placeholders(args, after), kwargs: {} });
-  const handle = after.length
-    ? call(wit.spawnAfter, name, payload, after.map((f) => f.handle), witOptions)
+  const handle = after.size
+    ? call(wit.spawnAfter, name, payload, [...after.keys()].map((f) => f.handle), witOptions)
     : call(wit.spawn, name, payload, witOptions);
   return new TaskFuture(name, handle);
 }

@@ -94,15 +94,13 @@ _DEP = "$aw-dep"
 
 def _placeholders(value, after):
     """`value` with every unsettled `TaskFuture` inside it replaced by a placeholder for its
-    result (the futures collected in `after`), and every settled one by its result."""
+    result, and every settled one by its result. `after` maps each future's id to its index,
+    in the order first met (dicts keep insertion order)."""
     if isinstance(value, TaskFuture):
         if value._outcome is not None:
             return value.result()
-        for i, future in enumerate(after):
-            if future is value:
-                return {_DEP: i}
-        after.append(value)
-        return {_DEP: len(after) - 1}
+        index = after.setdefault(id(value), (len(after), value))[0]
+        return {_DEP: index}
     if isinstance(value, (list, tuple)):
         return [_placeholders(v, after) for v in value]
     if isinstance(value, dict):
@@ -170,10 +168,11 @@ class Task:
         return lambda *args, **kwargs: self._spawn(args, kwargs, _task_options(**merged))
 
     def _spawn(self, args, kwargs, options):
-        after = []
+        after = {}
         payload = dumps({"args": _placeholders(list(args), after), "kwargs": _placeholders(kwargs, after)})
         if after:
-            handle = call(_tasks.spawn_after, self.name, payload, [f._handle for f in after], options)
+            handles = [future._handle for _, future in after.values()]
+            handle = call(_tasks.spawn_after, self.name, payload, handles, options)
         else:
             handle = call(_tasks.spawn, self.name, payload, options)
         return TaskFuture(self.name, handle)
