@@ -102,7 +102,7 @@ js)
         work=$(mktemp -d)
         trap 'rm -rf "$work"' EXIT
         # One ES module: the guest's main.js and the SDK, bundled; the WIT imports stay external.
-        printf 'import %s;\nexport { run, runTask, describe } from %s;\n' \
+        printf 'import %s;\nexport { run, runTask, describe, flows, graph } from %s;\n' \
             "$(node -e 'console.log(JSON.stringify(process.argv[1]))' "$src/main.js")" \
             "$(node -e 'console.log(JSON.stringify(process.argv[1]))' "$sdk/aw/component.js")" > "$work/entry.js"
         node "$sdk/bundle.mjs" "$modules" "$work/entry.js" "$work/bundle.js" "$sdk/aw/index.js" >&2

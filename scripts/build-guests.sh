@@ -14,6 +14,7 @@ POLYGLOT=(
     "py tests/guests/conformance/python conformance"
     "py tests/guests/polyglot-probe/python probe"
     "py tests/guests/seed-compat/python seed-compat"
+    "py tests/guests/auto-workflow auto-workflow"
     "js examples/js/pg-demo pg-demo"
     "js examples/js/adls-csv adls-csv"
     "js tests/guests/conformance/js conformance"

@@ -7,8 +7,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{
-    flow_sandbox, guest, overlay_scram_postgres, pg_admin_value, pg_port, run, run_flow, Run,
-    Sandbox,
+    flow_sandbox, guest, overlay_scram_postgres, pg_admin_value, pg_port, run, run_flow, run_graph,
+    Run, Sandbox,
 };
 use serde_json::{json, Value as Json};
 
@@ -115,42 +115,234 @@ fn futures_passed_as_arguments_do_not_serialize_the_flow() {
     );
 }
 
+/// The record of the run's task `name` (the first, in spawn order).
+fn record(report: &Json, name: &str) -> Json {
+    tasks(report)
+        .into_iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("no task `{name}` in {report}"))
+}
+
 #[test]
 fn a_task_behind_a_failed_one_never_runs() {
     let sandbox = flow_sandbox("timeout = \"60s\"");
     let report = flow(
         &sandbox,
         json!({"op": "upstream-fails", "secs": 0.2}),
-        &["--failure-policy", "continue"],
+        &["--failure-policy", "aggregate"],
     )
-    .expect_code(0)
+    .expect_code(1)
     .json();
-    let load = &report["result"]["load"]["error"];
+    let load = record(&report, "load");
+    assert_eq!(load["status"], "upstream-failed", "{report}");
     assert_eq!(load["attempts"], 0, "{report}");
-    assert_eq!(load["cancelled"], false, "{report}");
-    let message = load["message"].as_str().unwrap_or("");
+    let message = load["error"].as_str().unwrap_or("");
     assert!(
         message.contains("depends on task `fail`") && message.contains("fails on purpose"),
         "{message}"
     );
-    assert_eq!(report["result"]["square"]["ok"], 49, "{report}");
-    let records = tasks(&report);
-    let status = |name: &str| {
-        records
-            .iter()
-            .find(|t| t["name"] == name)
-            .map(|t| t["status"].clone())
-    };
-    assert_eq!(status("load"), Some(json!("upstream-failed")), "{report}");
-    assert_eq!(status("fail"), Some(json!("failed")), "{report}");
+    assert_eq!(record(&report, "square")["status"], "succeeded", "{report}");
+    assert_eq!(record(&report, "fail")["status"], "failed", "{report}");
+    // Only the task that failed is a failure; the one it kept from running is not.
+    let failures = report["error"]["failures"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(failures.len(), 1, "{report}");
+    assert_eq!(failures[0]["task"], "fail", "{report}");
+}
+
+#[test]
+fn aw_run_graph_draws_a_run_with_its_edges_and_statuses() {
+    let sandbox = flow_sandbox("timeout = \"60s\"");
+    let events = sandbox.path().join("events.jsonl");
+    flow(
+        &sandbox,
+        json!({"op": "upstream-fails", "secs": 0.1}),
+        &[
+            "--failure-policy",
+            "aggregate",
+            "--events",
+            events.to_str().unwrap_or_default(),
+        ],
+    )
+    .expect_code(1);
+    let out = run_graph(&sandbox, &events, "json").expect_code(0);
+    let graph: Json = serde_json::from_str(&out.stdout).expect("graph JSON");
+    let nodes: Vec<(&Json, &Json, &Json)> = graph["nodes"]
+        .as_array()
+        .map(|n| {
+            n.iter()
+                .map(|n| (&n["id"], &n["task"], &n["status"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        nodes,
+        vec![
+            (&json!(0), &json!("fail"), &json!("failed")),
+            (&json!(1), &json!("load"), &json!("upstream-failed")),
+            (&json!(2), &json!("square"), &json!("succeeded")),
+        ],
+        "{graph}"
+    );
+    assert_eq!(graph["edges"], json!([[0, 1]]), "{graph}");
+    assert_eq!(graph["status"], "task-failed", "{graph}");
+    let dot = run(sandbox
+        .aw_run()
+        .args(["graph", events.to_str().unwrap_or_default()]))
+    .expect_code(0)
+    .stdout;
+    assert!(
+        dot.contains("\"0\" -> \"1\";") && dot.contains("color=\"orange\""),
+        "{dot}"
+    );
+    // An events file that is not one: a usage error naming the line.
+    let bad = sandbox.write("bad.jsonl", "not json\n");
+    let out = run(sandbox.aw_run().arg("graph").arg(&bad));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("line 1 of the events file is not a JSON object"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn under_fail_fast_a_failure_nobody_joined_fails_the_run() {
+    let sandbox = flow_sandbox("timeout = \"60s\"");
+    let out = flow(&sandbox, json!({"op": "side-fail", "secs": 0.1}), &[]).expect_code(1);
+    let report = out.json();
+    assert_eq!(report["status"], "task-failed", "{report}");
+    assert!(report.get("result").is_none(), "{report}");
+    let failures = report["error"]["failures"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let failed = record(&report, "fail");
+    assert_eq!(failures.len(), 1, "{report}");
+    assert_eq!(
+        (
+            &failures[0]["task"],
+            &failures[0]["id"],
+            &failures[0]["kind"]
+        ),
+        (&json!("fail"), &failed["id"], &json!("permanent")),
+        "{report}"
+    );
+    let message = report["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("task `fail` (id 0) failed: permanent: this task fails on purpose")
+            && message.contains("fail_fast"),
+        "{message}"
+    );
+    // The same flow under `continue`: the failure is the flow's to handle.
+    let report = flow(
+        &sandbox,
+        json!({"op": "side-fail", "secs": 0.1}),
+        &["--failure-policy", "continue"],
+    )
+    .expect_code(0)
+    .json();
+    assert_eq!(report["result"]["square"], 49, "{report}");
+    assert_eq!(record(&report, "fail")["status"], "failed", "{report}");
+}
+
+#[test]
+fn aggregate_commits_the_independent_branch_skips_the_dependents_and_lists_every_failure() {
+    let table = format!("aw_agg_{}", std::process::id());
+    pg_admin_value(&format!(
+        "DROP TABLE IF EXISTS {table}, {table}_dep; CREATE TABLE {table} (x int); CREATE TABLE {table}_dep (x int8)"
+    ));
+    let sandbox = flow_sandbox("timeout = \"60s\"");
+    let input = json!({"op": "aggregate", "table": table, "secs": 1.0});
+    let report = flow(&sandbox, input.clone(), &["--failure-policy", "aggregate"])
+        .expect_code(1)
+        .json();
+    assert_eq!(report["status"], "task-failed", "{report}");
+    assert_eq!(
+        pg_admin_value(&format!("SELECT count(*) FROM {table}")),
+        1,
+        "the independent transaction, still open when both failures happened, committed: {report}"
+    );
+    assert_eq!(
+        pg_admin_value(&format!("SELECT count(*) FROM {table}_dep")),
+        0,
+        "the write behind a failed task never ran"
+    );
+    assert_eq!(record(&report, "write_rows")["status"], "upstream-failed");
+    assert_eq!(record(&report, "long_tx")["status"], "succeeded");
+    let failures = report["error"]["failures"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let failed: Vec<(&Json, &Json)> = failures.iter().map(|f| (&f["task"], &f["id"])).collect();
+    assert_eq!(
+        failed,
+        vec![(&json!("fail"), &json!(1)), (&json!("fail"), &json!(3))],
+        "{report}"
+    );
+    let message = report["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with("2 task(s) failed (failure policy aggregate")
+            && message.contains("`fail` (id 1): permanent:")
+            && message.contains("`fail` (id 3): permanent:"),
+        "{message}"
+    );
+
+    // Under fail-fast the same run stops the transaction and commits nothing.
+    pg_admin_value(&format!("TRUNCATE {table}"));
+    let report = flow(&sandbox, input, &[]).expect_code(1).json();
+    assert_eq!(
+        record(&report, "long_tx")["status"],
+        "cancelled",
+        "{report}"
+    );
+    assert_eq!(pg_admin_value(&format!("SELECT count(*) FROM {table}")), 0);
+    pg_admin_value(&format!("DROP TABLE {table}, {table}_dep"));
+}
+
+#[test]
+fn under_continue_a_dependent_gets_the_failure_in_place_of_the_result() {
+    let sandbox = flow_sandbox("timeout = \"60s\"");
+    let report = flow(
+        &sandbox,
+        json!({"op": "continue-dep", "secs": 0.1}),
+        &["--failure-policy", "continue"],
+    )
+    .expect_code(0)
+    .json();
+    let seen = &report["result"]["inspect"]["ok"];
+    assert_eq!(seen["failed_task"], "fail", "{report}");
+    assert_eq!(seen["id"], record(&report, "fail")["id"], "{report}");
+    assert_eq!(seen["kind"], "permanent", "{report}");
+    assert_eq!(seen["attempts"], 1, "{report}");
+    assert_eq!(seen["cancelled"], false, "{report}");
+    assert!(
+        seen["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("fails on purpose"),
+        "{report}"
+    );
+    assert_eq!(
+        record(&report, "inspect")["status"],
+        "succeeded",
+        "{report}"
+    );
 }
 
 #[test]
 fn a_result_repeated_in_a_dependents_input_is_refused_within_the_budget() {
     let sandbox = flow_sandbox("timeout = \"60s\", memory = \"64MiB\", max_tasks = 2");
-    let report = flow(&sandbox, json!({"op": "dep-bomb", "n": 100_000}), &[])
-        .expect_code(0)
-        .json();
+    let report = flow(
+        &sandbox,
+        json!({"op": "dep-bomb", "n": 100_000}),
+        &["--failure-policy", "continue"],
+    )
+    .expect_code(0)
+    .json();
     let load = &report["result"]["load"]["error"];
     assert_eq!(load["kind"], "ErrorKind::Limit", "{report}");
     assert_eq!(load["attempts"], 0, "{report}");
@@ -188,7 +380,7 @@ fn transient_failures_are_retried_and_invalid_input_is_not() {
     let report = flow(
         &sandbox,
         json!({"op": "flaky", "key": key, "fail_times": 2, "retries": 3, "kind": "invalid-input"}),
-        &[],
+        &["--failure-policy", "continue"],
     )
     .expect_code(0)
     .json();
@@ -208,7 +400,7 @@ fn a_looping_task_is_stopped_by_its_timeout_and_retried() {
     let report = flow(
         &sandbox,
         json!({"op": "timeout", "retries": 1, "timeout_ms": 300}),
-        &[],
+        &["--failure-policy", "continue"],
     )
     .expect_code(0)
     .json();
@@ -255,12 +447,14 @@ fn fail_fast_interrupts_a_sibling_in_a_transaction_and_continue_lets_it_commit()
         json!({"op": "fail-fast", "table": table, "secs": 5}),
         &[],
     )
-    .expect_code(0)
+    .expect_code(1)
     .json();
     assert_eq!(
-        report["result"]["long"]["error"]["cancelled"], true,
+        record(&report, "long_tx")["status"],
+        "cancelled",
         "{report}"
     );
+    assert_eq!(report["error"]["failures"][0]["task"], "fail", "{report}");
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "the sibling was interrupted, not waited for"
@@ -383,7 +577,8 @@ fn describe_lists_the_tasks_without_running_them() {
             "write_rows",
             "host_panic",
             "extract",
-            "load"
+            "load",
+            "inspect"
         ]
     );
     let out = run(sandbox.aw_run().args(["describe"]).arg(guest("aw_probe")));
@@ -473,6 +668,7 @@ fn events_are_written_as_json_lines() {
     assert_eq!(
         kinds,
         vec![
+            "task-queued",
             "task-started",
             "task-retry",
             "task-started",
@@ -615,7 +811,7 @@ fn retries_are_capped_by_the_profile() {
     let report = flow(
         &sandbox,
         json!({"op": "flaky", "key": key, "fail_times": 10, "retries": 50}),
-        &[],
+        &["--failure-policy", "continue"],
     )
     .expect_code(0)
     .json();
@@ -641,7 +837,13 @@ fn a_secret_reaches_no_file_or_stream_in_any_form() {
     let out = flow(
         &sandbox,
         json!({"op": "leak", "key": "leak_token"}),
-        &["--events", events.to_str().unwrap(), "-v"],
+        &[
+            "--events",
+            events.to_str().unwrap(),
+            "-v",
+            "--failure-policy",
+            "continue",
+        ],
     )
     .expect_code(0);
     let report = out.json();

@@ -260,7 +260,13 @@ fn an_exception_is_exit_1_with_its_traceback_in_the_host_log_and_no_secret() {
 #[test]
 fn tasks_spawn_join_gather_and_retry_from_python_and_javascript() {
     for lang in LANGS {
-        let out = probe(lang, json!({"mode": "tasks"}), &["--json"]).expect_code(0);
+        // The flow handles its tasks' failures itself: under fail-fast they would fail the run.
+        let out = probe(
+            lang,
+            json!({"mode": "tasks"}),
+            &["--json", "--failure-policy", "continue"],
+        )
+        .expect_code(0);
         let report = out.json();
         assert_eq!(
             report["result"],
@@ -277,7 +283,12 @@ fn tasks_spawn_join_gather_and_retry_from_python_and_javascript() {
 
         // Per-spawn options, cancelling a running task, gather that collects a failure, and
         // config defaults.
-        let out = probe(lang, json!({"mode": "sdk-flows"}), &[]).expect_code(0);
+        let out = probe(
+            lang,
+            json!({"mode": "sdk-flows"}),
+            &["--failure-policy", "continue"],
+        )
+        .expect_code(0);
         assert_eq!(
             out.json(),
             json!({"with_options": 10, "cancelled": {"cancelled": true, "task": "spin"}, "gathered": [2, "transient"], "outcome_unknown": [true, false],
@@ -422,6 +433,45 @@ fn futures_passed_as_arguments_run_in_parallel_from_python_and_javascript() {
         assert!(
             duration < 1.2,
             "{lang}: 6 extracts of 0.5 s feeding 6 loads took {duration} s with 8 slots"
+        );
+    }
+}
+
+#[test]
+fn under_continue_a_dependent_gets_the_failure_as_an_exception_in_python_and_javascript() {
+    for lang in LANGS {
+        let input = json!({"mode": "continue-dep"}).to_string();
+        let report = run_in(
+            "tests/guests/polyglot-probe",
+            &polyglot_guest(lang, "probe"),
+            &["--json", "--failure-policy", "continue", "--input", &input],
+        )
+        .expect_code(0)
+        .json();
+        assert_eq!(
+            report["result"],
+            json!({"failed_task": "boom", "kind": "permanent", "message": "bad 3", "attempts": 1, "cancelled": false}),
+            "{lang}: {report}"
+        );
+        // Under the default fail-fast policy the dependent never runs, and the run fails.
+        let report = run_in(
+            "tests/guests/polyglot-probe",
+            &polyglot_guest(lang, "probe"),
+            &["--json", "--input", &input],
+        )
+        .expect_code(1)
+        .json();
+        let status: Vec<(&Json, &Json)> = report["tasks"]
+            .as_array()
+            .map(|t| t.iter().map(|r| (&r["name"], &r["status"])).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            status,
+            vec![
+                (&json!("boom"), &json!("failed")),
+                (&json!("inspect_dep"), &json!("upstream-failed"))
+            ],
+            "{lang}: {report}"
         );
     }
 }

@@ -31,7 +31,8 @@ def _guarded(function, *args):
     try:
         return function(*args)
     except Exception as exc:  # noqa: BLE001 - everything becomes a classified error
-        traceback.print_exc(file=sys.stderr)
+        if not getattr(exc, "aw_reported", False):  # its traceback is on stderr already
+            traceback.print_exc(file=sys.stderr)
         sys.stderr.flush()
         raise Err(errors.to_wit(exc)) from None
 
@@ -45,3 +46,9 @@ class WitWorld(wit_world.WitWorld):
 
     def describe(self):
         return flows.describe()
+
+    def flows(self):
+        return flows.flows()
+
+    def graph(self, flow, input):
+        return _guarded(flows.graph, flow, input)

@@ -61,6 +61,8 @@ fn context() -> Arc<RunContext> {
         adls2: Adls2Accounts::new([]),
         component: "aw_probe".into(),
         interrupted: tokio::sync::watch::Sender::new(false),
+        info: std::sync::OnceLock::new(),
+        artifacts: aw_runtime::bench_support::ArtifactStore::new(&Default::default(), 1 << 20),
     })
 }
 

@@ -52,7 +52,9 @@ pub mod task_world {
     });
 }
 
-pub use auto_workflow::connectors::{adls2, config, log, postgres, secrets, tasks, types};
+pub use auto_workflow::connectors::{
+    adls2, artifacts, config, log, postgres, secrets, tasks, types,
+};
 pub use task_world::TaskPre;
 
 /// A classified error without a remote code; transient and timeout errors are retryable.

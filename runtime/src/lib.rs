@@ -32,7 +32,7 @@ mod seconds;
 pub mod secrets;
 
 pub use error::RunError;
-pub use flow::{spec_json, EventLog};
+pub use flow::{spec_json, EventLog, EventsError, RanGraph, RanTask};
 pub use host::RunContext;
 
 /// The host's pieces that this crate's benchmarks put together by hand, to measure the
@@ -45,6 +45,7 @@ pub mod bench_support {
     pub use crate::budget::Budget;
     pub use crate::engine::limits::InstanceLimiter;
     pub use crate::host::adls2::Adls2Accounts;
+    pub use crate::host::artifacts::ArtifactStore;
     pub use crate::host::postgres::PostgresPools;
     pub use crate::host::{add_to_linker, HostState};
 }

@@ -11,6 +11,7 @@ use crate::config::{Config, RunProfile, Table};
 use crate::grants::Grants;
 use crate::host::adls2::settings::Adls2Settings;
 use crate::host::adls2::Adls2Accounts;
+use crate::host::artifacts::ArtifactStore;
 use crate::host::postgres::settings::PgSettings;
 use crate::host::postgres::PostgresPools;
 use crate::host::RunContext;
@@ -72,6 +73,8 @@ pub fn prepare(
         scrubber: secrets.scrubber().clone(),
         component: component.to_string(),
         interrupted: tokio::sync::watch::Sender::new(false),
+        info: std::sync::OnceLock::new(),
+        artifacts: ArtifactStore::new(&config.engine.artifacts, profile.limits.memory),
     });
     Ok(PreparedRun {
         profile,

@@ -42,6 +42,9 @@ pub struct ReportError {
     pub retryable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<crate::error::LimitHit>,
+    /// The tasks whose failure failed the run (failure policies `fail_fast`, `aggregate`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<crate::error::FailedTask>,
 }
 
 /// The limits the run had.
@@ -81,6 +84,10 @@ impl ReportError {
             code: code.map(|c| scrubber.scrub(&c).into_owned()),
             retryable,
             limit,
+            failures: match error {
+                RunError::TasksFailed { failures, .. } => failures.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 }

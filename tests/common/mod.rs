@@ -182,6 +182,15 @@ pub fn run_flow(sandbox: &Sandbox, input: &serde_json::Value, extra: &[&str]) ->
         .args(extra))
 }
 
+/// `aw-run graph <events> --format <format>`: a run's graph from its `--events` file.
+pub fn run_graph(sandbox: &Sandbox, events: &Path, format: &str) -> Run {
+    run(sandbox
+        .aw_run()
+        .arg("graph")
+        .arg(events)
+        .args(["--format", format]))
+}
+
 pub fn run(cmd: &mut Command) -> Run {
     let Output {
         status,

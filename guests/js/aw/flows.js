@@ -30,6 +30,7 @@ function taskOptions(o = {}) {
       factor: o.backoffFactor ?? 2,
       maxMs: Math.round((o.backoffMax ?? 10) * 1000),
       jitter: o.jitter ?? true,
+      addedJitterMs: 0,
     } : undefined,
     timeoutMs: ms(o.timeout),
     cacheTtlMs: ms(o.cacheTtl),
@@ -42,6 +43,21 @@ function taskError(name, error) {
   const e = fromWit(error.error);
   Object.assign(e, { task: name, attempts: error.attempts, limit: error.limit ?? null, cancelled: error.cancelled });
   return e;
+}
+
+/** The key of the object the host puts where a failed dependency's result would be, under
+ *  the `continue` failure policy: `{"$aw-error": {task, kind, message, ...}}`. */
+const FAILED = '$aw-error';
+
+/** JSON.parse reviver: a failed dependency's error (`continue`) becomes the error that joining
+ *  it would have thrown. */
+function upstreamFailures(_key, value) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  const f = value[FAILED];
+  if (keys.length !== 1 || keys[0] !== FAILED || f === null || typeof f !== 'object') return value;
+  const error = { kind: f.kind, message: String(f.message ?? ''), code: f.code ?? undefined, retryable: false };
+  return taskError(f.task, { error, attempts: f.attempts ?? 0, limit: f.limit, cancelled: !!f.cancelled });
 }
 
 /** A spawned task. */
@@ -172,7 +188,7 @@ export function runFlow(input) {
 export function runTask(name, input) {
   const t = TASKS.get(name);
   if (!t) throw new InvalidInputError(`this component has no task '${name}' (it has: ${[...TASKS.keys()].sort().join(', ')})`);
-  const payload = JSON.parse(input || '{}');
+  const payload = JSON.parse(input || '{}', upstreamFailures);
   const args = payload && Array.isArray(payload.args) ? payload.args : [payload];
   return dumps(resolve(t.fn(...args)));
 }

@@ -103,8 +103,12 @@ _KIND_NAMES = {v: k for k, v in _WIT_KINDS.items()}
 
 def from_wit(error):
     """The exception for a WIT `connector-error`."""
-    kind = _KIND_NAMES.get(error.kind, "permanent")
-    return _BY_KIND[kind](error.message, code=error.code, retryable=error.retryable)
+    return of_kind(_KIND_NAMES.get(error.kind, "permanent"), error.message, error.code, error.retryable)
+
+
+def of_kind(kind, message, code=None, retryable=False):
+    """The exception of error kind `kind` (its name, as in `ConnectorError.kind`)."""
+    return _BY_KIND.get(kind, PermanentError)(message, code=code, retryable=retryable)
 
 
 def _underlying(exc):

@@ -39,18 +39,41 @@ def _task_options(retries=None, backoff=None, backoff_factor=None, backoff_max=N
     if any(v is not None for v in (backoff, backoff_factor, backoff_max, jitter)):
         wit_backoff = _tasks.Backoff(
             _ms(0.2 if backoff is None else backoff), float(2.0 if backoff_factor is None else backoff_factor),
-            _ms(10 if backoff_max is None else backoff_max), True if jitter is None else bool(jitter))
-    return _tasks.TaskOptions(retries, wit_backoff, _ms(timeout), _ms(cache_ttl), cache_key, priority)
+            _ms(10 if backoff_max is None else backoff_max), True if jitter is None else bool(jitter), 0)
+    return _tasks.TaskOptions(retries, wit_backoff, _ms(timeout), _ms(cache_ttl), cache_key, priority, None)
 
 
 def _task_error(name, error):
     """The exception for a task that failed for good (kind of its last attempt's error)."""
-    exc = errors.from_wit(error.error)
+    return _failed(errors.from_wit(error.error), name, error.attempts, error.limit, error.cancelled)
+
+
+def _failed(exc, name, attempts, limit, cancelled):
     exc.task = name
-    exc.attempts = error.attempts
-    exc.limit = error.limit
-    exc.cancelled = error.cancelled
+    exc.attempts = attempts
+    exc.limit = limit
+    exc.cancelled = cancelled
     return exc
+
+
+_FAILED = "$aw-error"
+
+
+def _upstream_failures(obj):
+    """`json.loads` hook: under the `continue` failure policy the host puts a failed
+    dependency's error where its result would be, as `{"$aw-error": {...}}`; the task gets the
+    exception that joining it would have raised."""
+    failure = obj.get(_FAILED) if len(obj) == 1 else None
+    if not isinstance(failure, dict):
+        return obj
+    exc = errors.of_kind(failure.get("kind"), failure.get("message", ""), failure.get("code"))
+    return _failed(exc, failure.get("task"), failure.get("attempts", 0), failure.get("limit"),
+                   bool(failure.get("cancelled")))
+
+
+def decode_input(text):
+    """A task's input JSON, a failed dependency's error (`continue`) as its exception."""
+    return json.loads(text or "{}", object_hook=_upstream_failures)
 
 
 class TaskFuture:
@@ -170,16 +193,49 @@ class Task:
     def _spawn(self, args, kwargs, options):
         after = {}
         payload = dumps({"args": _placeholders(list(args), after), "kwargs": _placeholders(kwargs, after)})
-        if after:
-            handles = [future._handle for _, future in after.values()]
-            handle = call(_tasks.spawn_after, self.name, payload, handles, options)
-        else:
-            handle = call(_tasks.spawn, self.name, payload, options)
-        return TaskFuture(self.name, handle)
+        return spawn(self.name, payload, [future for _, future in after.values()], options)
 
     def run_local(self, *args, **kwargs):
         """Calls the function in this instance, without spawning (for tests and helpers)."""
         return self.fn(*args, **kwargs)
+
+    def spec(self):
+        """What `describe` says of the task."""
+        return _tasks.TaskSpec(self.name, self.description, _task_options(**self.defaults))
+
+    def run_input(self, input_text):
+        """One attempt (the `run-task` export): the function on the decoded input."""
+        payload = decode_input(input_text)
+        if not isinstance(payload, dict):
+            payload = {"args": [payload]}
+        return dumps(resolve(self.fn(*payload.get("args", ()), **payload.get("kwargs", {}))))
+
+
+def spawn(name, payload, after, options):
+    """Spawns task `name` with JSON text `payload`, queued behind the `TaskFuture`s in `after`
+    (its `{"$aw-dep": i}` placeholders stand for their results); returns its `TaskFuture`."""
+    if after:
+        handle = call(_tasks.spawn_after, name, payload, [f._handle for f in after], options)
+    else:
+        handle = call(_tasks.spawn, name, payload, options)
+    return TaskFuture(name, handle)
+
+
+def register_task(task):
+    """Adds a task (anything with `name`, `spec()` and `run_input(text)`) to the component."""
+    if task.name in _TASKS:
+        raise ValueError(f"two tasks are called {task.name!r}")
+    _TASKS[task.name] = task
+    return task
+
+
+def register_flow(flow):
+    """Adds a flow (anything with `name`, `description`, `run_input(text)` and, when it can
+    build its graph without running it, `graph(text)`) to the component."""
+    if any(f.name == flow.name for f in _FLOWS):
+        raise ValueError(f"two flows are called {flow.name!r}")
+    _FLOWS.append(flow)
+    return flow
 
 
 def task(fn=None, *, name=None, description=None, **options):
@@ -189,22 +245,29 @@ def task(fn=None, *, name=None, description=None, **options):
     _task_options(**options)  # a wrong option name fails at build time, not at run time
 
     def register(f):
-        t = Task(f, name or f.__name__, description or _first_line(f.__doc__), options)
-        if t.name in _TASKS:
-            raise ValueError(f"two tasks are called {t.name!r}")
-        _TASKS[t.name] = t
-        return t
+        return register_task(Task(f, name or f.__name__, description or _first_line(f.__doc__), options))
 
     return register(fn) if fn is not None else register
 
 
+class _FunctionFlow:
+    """A flow that is a plain function: it spawns and joins tasks as it runs."""
+
+    def __init__(self, fn, name):
+        self.fn = fn
+        self.name = name
+        self.description = _first_line(fn.__doc__)
+
+    def run_input(self, input_text):
+        return dumps(resolve(_call_with_input(self.fn, json.loads(input_text or "null"))))
+
+
 def flow(fn=None, *, name=None):
-    """Registers the component's flow: the function `aw-run` runs. Its JSON input is passed
-    as keyword arguments when it is an object whose keys the function accepts."""
+    """Registers a flow: a function `aw-run` runs (`--flow NAME` picks one when a component
+    has several). Its JSON input is passed as keyword arguments when it is an object whose
+    keys the function accepts."""
     def register(f):
-        if _FLOWS:
-            raise ValueError(f"a component has one flow; {_FLOWS[0].__name__!r} is already registered")
-        _FLOWS.append(f)
+        register_flow(_FunctionFlow(f, name or f.__name__))
         return f
 
     return register(fn) if fn is not None else register
@@ -226,11 +289,24 @@ def _call_with_input(fn, value):
     return fn(value)
 
 
-def run_flow(input_text):
-    """Runs the registered flow (the `run` export)."""
+def selected_flow(name):
+    """The flow called `name`, or the only one when `name` is None."""
     if not _FLOWS:
-        raise errors.ConfigError("this component registers no @flow: decorate the function aw-run should run")
-    return dumps(resolve(_call_with_input(_FLOWS[0], json.loads(input_text or "null"))))
+        raise errors.ConfigError("this component registers no flow: decorate the function aw-run should run with @flow")
+    if name is None:
+        if len(_FLOWS) == 1:
+            return _FLOWS[0]
+        raise errors.InvalidInputError(
+            f"this component has {len(_FLOWS)} flows; pick one with --flow: {', '.join(f.name for f in _FLOWS)}")
+    for f in _FLOWS:
+        if f.name == name:
+            return f
+    raise errors.InvalidInputError(f"this component has no flow {name!r} (it has: {', '.join(f.name for f in _FLOWS)})")
+
+
+def run_flow(input_text):
+    """Runs the flow `aw-run` picked (the `run` export)."""
+    return selected_flow(_tasks.run_info().flow).run_input(input_text)
 
 
 def run_task(name, input_text):
@@ -238,12 +314,25 @@ def run_task(name, input_text):
     task = _TASKS.get(name)
     if task is None:
         raise errors.InvalidInputError(f"this component has no task {name!r} (it has: {', '.join(sorted(_TASKS))})")
-    payload = json.loads(input_text or "{}")
-    if not isinstance(payload, dict):
-        payload = {"args": [payload]}
-    return dumps(resolve(task.fn(*payload.get("args", ()), **payload.get("kwargs", {}))))
+    return task.run_input(input_text)
 
 
 def describe():
     """The registered tasks and their default options (the `describe` export)."""
-    return [_tasks.TaskSpec(t.name, t.description, _task_options(**t.defaults)) for t in _TASKS.values()]
+    return [t.spec() for t in _TASKS.values()]
+
+
+def flows():
+    """The registered flows (the `flows` export)."""
+    return [_tasks.FlowSpec(f.name, f.description) for f in _FLOWS]
+
+
+def graph(name, input_text):
+    """The graph flow `name` builds for `input_text`, without running a task (the `graph`
+    export): JSON, or an error for a flow that builds its graph as it runs."""
+    f = selected_flow(name)
+    if not hasattr(f, "graph"):
+        raise errors.InvalidInputError(
+            f"flow {f.name!r} spawns its tasks as it runs, so its graph is known only from a run: "
+            "draw one with aw-run graph EVENTS.jsonl from a run's --events")
+    return f.graph(input_text)

@@ -72,6 +72,17 @@ macro_rules! flow {
                     $crate::tasks::__spec(stringify!($task), $crate::flow!(@options $( $options )?)),
                 )* ]
             }
+
+            fn flows() -> ::std::vec::Vec<$crate::bindings::auto_workflow::connectors::tasks::FlowSpec> {
+                ::std::vec::Vec::new()
+            }
+
+            fn graph(
+                _name: ::std::string::String,
+                _input: ::std::string::String,
+            ) -> ::std::result::Result<::std::string::String, $crate::__aw_guest::bindings::auto_workflow::connectors::types::ConnectorError> {
+                ::std::result::Result::Err($crate::__aw_guest::Error::invalid_input($crate::tasks::NO_GRAPH).into())
+            }
         }
 
         $crate::bindings::__export_flow_world!(__AwFlow with_types_in $crate::bindings);

@@ -24,6 +24,7 @@ impl Default for TaskOptions {
             cache_ttl_ms: None,
             cache_key: None,
             priority: None,
+            fan_out: None,
         }
     }
 }
@@ -46,6 +47,7 @@ impl Options {
             factor,
             max_ms,
             jitter,
+            added_jitter_ms: 0,
         });
         self
     }
@@ -84,6 +86,10 @@ pub fn __spec(name: &str, options: Options) -> TaskSpec {
     }
 }
 
+/// What `aw-run describe --format json|dot` is told of a flow that spawns its tasks as it runs.
+#[doc(hidden)]
+pub const NO_GRAPH: &str = "this flow spawns its tasks as it runs, so its graph is known only from a run: draw one with aw-run graph EVENTS.jsonl from a run's --events";
+
 /// A spawned task.
 pub struct Task(TaskHandle);
 
@@ -109,9 +115,40 @@ impl Serialize for Output {
     }
 }
 
-/// Queues task `name` to start once every task in `after` has succeeded, without waiting for
+/// A failed dependency, as the host puts it where its result would be under the `continue`
+/// failure policy (`{"$aw-error": {...}}`). Read it through [`Upstream`].
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct UpstreamFailure {
+    /// The failed task's name and id in the run's task graph.
+    pub task: String,
+    pub id: u64,
+    /// Its last error's kind (`permanent`, `timeout`, ...), message and code.
+    pub kind: String,
+    pub message: String,
+    pub code: Option<String>,
+    pub attempts: u32,
+    pub limit: Option<String>,
+    pub cancelled: bool,
+}
+
+/// A dependency's result in a spawn-after task's input: the value, or under the `continue`
+/// failure policy the failure that took its place. Deserialize the input with `Upstream<T>`
+/// where a dependency's `T` would go.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Upstream<T> {
+    Failed {
+        #[serde(rename = "$aw-error")]
+        failure: UpstreamFailure,
+    },
+    Value(T),
+}
+
+/// Queues task `name` to start once every task in `after` has settled, without waiting for
 /// them here: `input` gets one [`Output`] per task in `after`, in order, to place where that
-/// task's result goes. A failure of one of them fails this task without running it.
+/// task's result goes. A failure of one of them fails this task without running it
+/// (`upstream-failed`), except under the `continue` failure policy, where the failure takes
+/// the result's place (read it with [`Upstream`]).
 ///
 /// ```ignore
 /// let extract = tasks::spawn("extract", &day, Options::new())?;

@@ -24,6 +24,16 @@ pub const KEYS: &[&str] = &[
     "log_level",
 ];
 
+/// Where a run keeps its artifacts (`persist=True` results).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ArtifactStoreConfig {
+    /// In the host's memory, for the run (the package's default, `artifact_store = "memory"`).
+    #[default]
+    Memory,
+    /// Files in a directory (`artifact_store = "filesystem"`), kept across runs.
+    Directory(PathBuf),
+}
+
 /// What the engine keys of a config ask for, as this runtime's settings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EngineKeys {
@@ -33,6 +43,9 @@ pub struct EngineKeys {
     /// `result_cache = "filesystem"` (+ `result_cache_path`, default `.aw_cache`): the disk
     /// result cache of every run profile that sets no `cache` of its own.
     pub result_cache: Option<PathBuf>,
+    /// `artifact_store` (+ `artifact_store_path`, default `.aw_artifacts`): where the results
+    /// of `persist=True` tasks go.
+    pub artifacts: ArtifactStoreConfig,
     /// `log_level`, as an `aw-run` verbosity (-1 quiet .. 1 debug), used when neither `-v` nor
     /// `-q` is given.
     pub verbosity: Option<i8>,
@@ -100,18 +113,41 @@ impl EngineKeys {
                 "result_cache is not \"filesystem\"",
             );
         }
-        for key in [
-            "artifact_store",
-            "artifact_store_path",
-            "artifact_serializer",
-        ] {
-            if let Some(node) = root.get(key) {
-                values::string(node, key)?;
-                keys.ignore(
+        match text("artifact_store")? {
+            None => {}
+            Some((backend, _)) if backend == "memory" => {}
+            Some((backend, _)) if backend == "filesystem" => {
+                let path = match root.get("artifact_store_path") {
+                    Some(node) => values::string(node, "artifact_store_path")?,
+                    None => ".aw_artifacts".to_string(),
+                };
+                keys.artifacts = ArtifactStoreConfig::Directory(base.join(path));
+            }
+            Some((_, node)) => {
+                return Err(invalid(
                     node,
-                    key,
-                    "this runtime has no artifact store: a task's result is its JSON return value",
-                );
+                    "artifact_store",
+                    "expected \"memory\" or \"filesystem\"",
+                ))
+            }
+        }
+        if root.contains_key("artifact_store_path") && keys.artifacts == ArtifactStoreConfig::Memory
+        {
+            keys.ignore(
+                &root["artifact_store_path"],
+                "artifact_store_path",
+                "artifact_store is not \"filesystem\"",
+            );
+        }
+        match text("artifact_serializer")? {
+            None => {}
+            Some((serializer, node)) if serializer == "pickle" || serializer == "json" => keys.ignore(
+                node,
+                "artifact_serializer",
+                "artifacts are stored as JSON that keeps the Python types (unpickling would run code from the store)",
+            ),
+            Some((_, node)) => {
+                return Err(invalid(node, "artifact_serializer", "expected \"pickle\" or \"json\""))
             }
         }
         if let Some(node) = root.get("process_pool_max_workers") {
@@ -159,7 +195,11 @@ mod tests {
         assert_eq!(keys.max_tasks, Some(512));
         assert_eq!(keys.result_cache, Some(PathBuf::from("/p/cache")));
         assert_eq!(keys.verbosity, Some(1));
-        assert_eq!(keys.ignored.len(), 2, "{:?}", keys.ignored);
+        assert_eq!(
+            keys.artifacts,
+            ArtifactStoreConfig::Directory(PathBuf::from("/p/.aw_artifacts"))
+        );
+        assert_eq!(keys.ignored.len(), 1, "{:?}", keys.ignored);
         assert!(keys.ignored[0].contains("result_cache_max_entries"));
 
         let bad = root(&[("result_cache", Value::Str("filesytem".into()))]);

@@ -15,7 +15,7 @@ pub mod values;
 
 use std::path::{Path, PathBuf};
 
-pub use profile::{parse_failure_policy, Adls2Scope, Limits, RunProfile};
+pub use profile::{Adls2Scope, FailurePolicy, Limits, RunProfile};
 pub use tree::{Node, Source, Table, Value};
 
 /// A configuration problem; the message names the key and where it came from.

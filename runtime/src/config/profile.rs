@@ -23,9 +23,48 @@ pub struct Limits {
     pub max_retries: u32,
     /// How deep tasks may spawn tasks (the flow is depth 0).
     pub max_depth: u32,
-    /// `failure_policy`: true (fail-fast) cancels the run's other tasks once one failed for
-    /// good; false (continue) lets them finish and hands the failure to the flow's `join`.
-    pub fail_fast: bool,
+    /// `failure_policy`: what a task that fails for good does to the rest of the run.
+    pub failure_policy: FailurePolicy,
+}
+
+/// What a task that fails for good does to the rest of its run: the Python package's three
+/// policies, under its names (`fail-fast` is accepted for `fail_fast`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailurePolicy {
+    /// Cancel every pending and running task, and fail the run (exit 1) whether or not the
+    /// flow joined the failed task.
+    #[default]
+    FailFast,
+    /// Let the others finish; a task whose input depends on the failed one gets the failure
+    /// in place of its result, and the flow's `join` gets it as an error.
+    Continue,
+    /// Let independent tasks finish, skip those that depend on a failed one
+    /// (`upstream-failed`), and fail the run with every failure listed.
+    Aggregate,
+}
+
+impl FailurePolicy {
+    /// Reads `fail_fast` (or `fail-fast`), `continue` or `aggregate`.
+    pub fn parse(text: &str) -> Option<FailurePolicy> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "fail-fast" | "fail_fast" => Some(FailurePolicy::FailFast),
+            "continue" => Some(FailurePolicy::Continue),
+            "aggregate" => Some(FailurePolicy::Aggregate),
+            _ => None,
+        }
+    }
+
+    /// The policy's name, as the Python package spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailurePolicy::FailFast => "fail_fast",
+            FailurePolicy::Continue => "continue",
+            FailurePolicy::Aggregate => "aggregate",
+        }
+    }
+
+    /// What a bad value is told.
+    pub const EXPECTED: &'static str = "expected fail_fast (or fail-fast), continue or aggregate";
 }
 
 impl Default for Limits {
@@ -38,7 +77,7 @@ impl Default for Limits {
             max_total_tasks: 10_000,
             max_retries: 100,
             max_depth: 8,
-            fail_fast: true,
+            failure_policy: FailurePolicy::FailFast,
         }
     }
 }
@@ -239,22 +278,13 @@ fn read_limits(node: &Node, key: &str) -> Result<Limits, ConfigError> {
                     .map_err(|_| ConfigError::invalid(&full, &value.source, "is too large"))?
             }
             "failure_policy" => {
-                limits.fail_fast =
-                    parse_failure_policy(&values::string(value, &full)?).ok_or_else(|| {
-                        ConfigError::invalid(&full, &value.source, "expected fail-fast or continue")
+                limits.failure_policy = FailurePolicy::parse(&values::string(value, &full)?)
+                    .ok_or_else(|| {
+                        ConfigError::invalid(&full, &value.source, FailurePolicy::EXPECTED)
                     })?
             }
             _ => return Err(ConfigError::invalid(&full, &value.source, "unknown limit")),
         }
     }
     Ok(limits)
-}
-
-/// `fail-fast` -> true, `continue` -> false.
-pub fn parse_failure_policy(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "fail-fast" | "fail_fast" => Some(true),
-        "continue" => Some(false),
-        _ => None,
-    }
 }

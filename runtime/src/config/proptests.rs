@@ -96,7 +96,7 @@ fn good_values(key: &str) -> &'static [&'static str] {
         "read_only" | "use_default_credentials" => &["true", "false", "\"true\""],
         "sslmode" => &["\"disable\"", "\"prefer\"", "\"verify-full\""],
         "dialect" => &["\"blob\"", "\"dfs\"", "\"auto\""],
-        "failure_policy" => &["\"fail-fast\"", "\"continue\""],
+        "failure_policy" => &["\"fail-fast\"", "\"continue\"", "\"aggregate\""],
         "dsn" => &["\"postgresql://app@127.0.0.1:5432/db?sslmode=disable\"", "\"host=h port=5 user=u\"", "\"postgresql+psycopg://u:p%40@h/d\""],
         "connection_string" => &["\"DefaultEndpointsProtocol=http;AccountName=a;AccountKey=a2V5;BlobEndpoint=http://127.0.0.1:1/a;\""],
         "account_url" => &["\"https://acct.dfs.core.windows.net\"", "\"http://127.0.0.1:1/devstoreaccount1\""],

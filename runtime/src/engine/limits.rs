@@ -54,6 +54,11 @@ impl InstanceLimiter {
         }
     }
 
+    /// The instance's memory limit, in bytes.
+    pub fn memory_limit(&self) -> u64 {
+        self.memory_limit
+    }
+
     /// Accepts growing one memory or table from `current` to `desired` bytes if the total
     /// stays within the limit.
     fn grow(&mut self, current: u64, desired: u64) -> wasmtime::Result<bool> {

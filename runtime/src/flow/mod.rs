@@ -9,6 +9,7 @@
 mod disk_cache;
 pub mod observe;
 pub mod policy;
+mod ran;
 pub mod scheduler;
 pub mod slots;
 mod task;
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 pub use disk_cache::DiskCache;
 pub use observe::EventLog;
+pub use ran::{EventsError, RanGraph, RanTask};
 pub use scheduler::{Attempt, FlowSetup, RunAttempt, Scheduler, MAX_CAUSE};
 pub use task::TaskCell;
 
@@ -58,6 +60,9 @@ pub struct TaskRecord {
     /// edges into it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<u64>,
+    /// The id of the fan-out group it was spawned in (the spawn's `fan-out` option).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fan_out: Option<String>,
 }
 
 impl TaskRecord {
@@ -76,6 +81,7 @@ impl TaskRecord {
             error_code: None,
             limit: None,
             after: Vec::new(),
+            fan_out: None,
         }
     }
 
@@ -112,6 +118,7 @@ impl TaskRecord {
             error_code: error.and_then(|e| e.code.clone()),
             limit,
             after: Vec::new(),
+            fan_out: None,
         }
     }
 }
@@ -133,7 +140,7 @@ fn options_json(o: &TaskOptions) -> serde_json::Value {
         }
     };
     put("retries", serde_json::json!(o.retries));
-    put("backoff", o.backoff.map_or(serde_json::Value::Null, |b| serde_json::json!({"base_ms": b.base_ms, "factor": b.factor, "max_ms": b.max_ms, "jitter": b.jitter})));
+    put("backoff", o.backoff.map_or(serde_json::Value::Null, |b| serde_json::json!({"base_ms": b.base_ms, "factor": b.factor, "max_ms": b.max_ms, "jitter": b.jitter, "added_jitter_ms": b.added_jitter_ms})));
     put("timeout_ms", serde_json::json!(o.timeout_ms));
     put("cache_ttl_ms", serde_json::json!(o.cache_ttl_ms));
     put("cache_key", serde_json::json!(o.cache_key));

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::bindings::tasks::{Backoff, TaskOptions};
+use crate::bindings::tasks::{Backoff, FanOut, TaskOptions};
 use crate::bindings::types::ErrorKind;
 use crate::error::{LimitHit, RunError};
 
@@ -17,6 +17,8 @@ pub struct Policy {
     pub cache_ttl: Option<Duration>,
     pub cache_key: Option<String>,
     pub priority: i32,
+    /// The fan-out group it was spawned in (from the spawn's options only).
+    pub fan_out: Option<FanOut>,
 }
 
 /// 200 ms, doubling, at most 10 s, jittered.
@@ -25,6 +27,7 @@ pub const DEFAULT_BACKOFF: Backoff = Backoff {
     factor: 2.0,
     max_ms: 10_000,
     jitter: true,
+    added_jitter_ms: 0,
 };
 
 impl Policy {
@@ -56,12 +59,14 @@ impl Policy {
                 .and_then(|o| o.priority)
                 .or_else(|| declared.and_then(|o| o.priority))
                 .unwrap_or(0),
+            fan_out: spawned.and_then(|o| o.fan_out.clone()),
         }
     }
 }
 
 /// The delay before attempt `next` (2 for the first retry): `base * factor^(next-2)`, capped,
-/// jittered between half and all of it.
+/// jittered between half and all of it, plus a uniform draw up to `added_jitter_ms` (the Python
+/// package's `retry_backoff * 2**(n-1) + uniform(0, retry_jitter)`).
 pub fn delay(backoff: &Backoff, next: u32) -> Duration {
     let factor = if backoff.factor.is_finite() && backoff.factor >= 1.0 {
         f64::from(backoff.factor)
@@ -74,11 +79,12 @@ pub fn delay(backoff: &Backoff, next: u32) -> Duration {
     let full_ms =
         (f64::from(backoff.base_ms) * factor.powi(exponent)).min(f64::from(backoff.max_ms));
     let full = Duration::from_secs_f64(full_ms.max(0.0) / 1000.0);
-    if backoff.jitter {
+    let delay = if backoff.jitter {
         full / 2 + full.mul_f64(fastrand::f64() / 2.0)
     } else {
         full
-    }
+    };
+    delay + Duration::from_millis(u64::from(backoff.added_jitter_ms)).mul_f64(fastrand::f64())
 }
 
 /// Whether an attempt that ended with `error` should be tried again: transient and timeout
@@ -113,6 +119,7 @@ mod tests {
             cache_ttl_ms: None,
             cache_key: None,
             priority,
+            fan_out: None,
         }
     }
 
@@ -145,6 +152,7 @@ mod tests {
             factor: 2.0,
             max_ms: 350,
             jitter: false,
+            added_jitter_ms: 0,
         };
         assert_eq!(delay(&b, 2), Duration::from_millis(100));
         assert_eq!(delay(&b, 3), Duration::from_millis(200));
@@ -157,6 +165,20 @@ mod tests {
                 "{d:?}"
             );
         }
+        // The package's formula: 100 ms * 2^(n-1) plus up to 50 ms.
+        let added = Backoff {
+            added_jitter_ms: 50,
+            max_ms: u32::MAX,
+            ..b
+        };
+        let delays: Vec<Duration> = (0..200).map(|_| delay(&added, 3)).collect();
+        assert!(delays
+            .iter()
+            .all(|d| *d >= Duration::from_millis(200) && *d <= Duration::from_millis(250)));
+        assert!(
+            delays.iter().any(|d| *d > Duration::from_millis(225)),
+            "the added jitter is drawn, not fixed"
+        );
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! waiting instances (each with its memory) grew without bound. A lending chain is one task
 //! per spawn depth, so at most `max_tasks x max_depth` task instances are resident. A parent
 //! whose join is over takes its unit back before any new task starts.
+//!
+//! Tasks that become ready together (spawned in one go, or freed by the same finished
+//! dependency) must compete for units by priority, not by which of their tokio tasks happens
+//! to run first: each is announced with an [`Expected`] claim at the moment it is known to be
+//! ready, and free units wait until every announced claim has queued (or been withdrawn).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,6 +47,8 @@ struct State {
     lending: HashMap<u64, u64>,
     waiting: Vec<Waiter>,
     sequence: u64,
+    /// Claims announced but not queued yet: while any are, no free unit goes to a start.
+    expected: usize,
 }
 
 /// A unit its holder lent out while it waits.
@@ -80,15 +87,35 @@ impl Slots {
                 lending: HashMap::new(),
                 waiting: Vec::new(),
                 sequence: 0,
+                expected: 0,
             }),
             ids: AtomicU64::new(1),
         })
     }
 
+    /// Announces a task that is ready to start and will ask for a unit soon: until it asks
+    /// (or the claim is dropped), free units wait, so it competes with the tasks that became
+    /// ready with it. Its place in the order of asking is taken now.
+    pub fn expect(self: &Arc<Self>) -> Expected {
+        let mut state = lock(&self.state);
+        state.expected += 1;
+        state.sequence += 1;
+        Expected {
+            slots: Arc::downgrade(self),
+            sequence: state.sequence,
+            live: true,
+        }
+    }
+
     /// Waits for a unit to start a task spawned by `parent` (none: by the flow), higher
-    /// priority first, then in order of asking.
-    pub async fn acquire(self: &Arc<Self>, priority: i32, parent: Option<u64>) -> Arc<Slot> {
-        let unit = self.take(Claim::Start { parent }, priority).await;
+    /// priority first, then in order of asking (an announced task: of its announcement).
+    pub async fn acquire(
+        self: &Arc<Self>,
+        priority: i32,
+        parent: Option<u64>,
+        expected: Option<Expected>,
+    ) -> Arc<Slot> {
+        let unit = self.take(Claim::Start { parent }, priority, expected).await;
         let id = self.ids.fetch_add(1, Ordering::Relaxed);
         Arc::new(Slot {
             slots: Arc::downgrade(self),
@@ -97,21 +124,38 @@ impl Slots {
         })
     }
 
-    async fn take(&self, claim: Claim, priority: i32) -> Unit {
+    async fn take(&self, claim: Claim, priority: i32, expected: Option<Expected>) -> Unit {
         let rx = {
             let mut state = lock(&self.state);
-            if let Some(unit) = state.take_now(claim) {
+            // An announced claim takes a unit lent by its parent at once (no other task may
+            // use it), else queues: the free units go out below, to the best claims queued.
+            let announced = expected.map(Expected::withdraw);
+            if announced.is_some() {
+                state.expected = state.expected.saturating_sub(1);
+                if let Claim::Start { parent } = claim {
+                    if let Some(unit) = state.take_lent(parent) {
+                        state.dispatch();
+                        return unit;
+                    }
+                }
+            } else if let Some(unit) = state.take_now(claim) {
                 return unit;
             }
             let (wake, rx) = oneshot::channel();
-            state.sequence += 1;
-            let sequence = state.sequence;
+            let sequence = match announced {
+                Some(sequence) => sequence,
+                None => {
+                    state.sequence += 1;
+                    state.sequence
+                }
+            };
             state.waiting.push(Waiter {
                 claim,
                 priority,
                 sequence,
                 wake,
             });
+            state.dispatch();
             rx
         };
         // A waiter dropped (cancelled) after a unit was handed to it passes the unit on.
@@ -151,6 +195,7 @@ impl State {
             }
             Claim::Start { parent } => {
                 if self.free > 0
+                    && self.expected == 0
                     && !self
                         .waiting
                         .iter()
@@ -159,13 +204,19 @@ impl State {
                     self.free -= 1;
                     return Some(Unit::Free);
                 }
-                let (&id, lent) = self.lent.iter_mut().find(|(_, l)| {
-                    !l.in_use && !l.orphaned && (l.open || parent == Some(l.lender))
-                })?;
-                lent.in_use = true;
-                Some(Unit::LentBy(id))
+                self.take_lent(parent)
             }
         }
+    }
+
+    /// A unit lent by `parent` (or lent to anyone) that no task runs on.
+    fn take_lent(&mut self, parent: Option<u64>) -> Option<Unit> {
+        let (&id, lent) = self
+            .lent
+            .iter_mut()
+            .find(|(_, l)| !l.in_use && !l.orphaned && (l.open || parent == Some(l.lender)))?;
+        lent.in_use = true;
+        Some(Unit::LentBy(id))
     }
 
     /// The lender no longer waits for its own unit: its current lend is given back to the
@@ -192,7 +243,7 @@ impl State {
                 // the best start.
                 while let Some(at) = self
                     .best(|c| matches!(c, Claim::Reclaim { .. }))
-                    .or_else(|| self.best(|_| true))
+                    .or_else(|| (self.expected == 0).then(|| self.best(|_| true)).flatten())
                 {
                     let waiter = self.waiting.swap_remove(at);
                     if let Claim::Reclaim { lender } = waiter.claim {
@@ -239,6 +290,14 @@ impl State {
         }
     }
 
+    /// Hands the free units to the best waiters once no announced claim is outstanding.
+    fn dispatch(&mut self) {
+        while self.expected == 0 && self.free > 0 && !self.waiting.is_empty() {
+            self.free -= 1;
+            self.release(Unit::Free);
+        }
+    }
+
     /// The highest-priority, earliest waiter whose claim passes `eligible`.
     fn best(&self, eligible: impl Fn(Claim) -> bool) -> Option<usize> {
         self.waiting
@@ -251,6 +310,35 @@ impl State {
                     .then(b.sequence.cmp(&a.sequence))
             })
             .map(|(at, _)| at)
+    }
+}
+
+/// A task announced as ready (see [`Slots::expect`]); dropped without asking for a unit (a
+/// cache hit, a cancellation, a fan-out bound to wait for first), it lets the units go.
+pub struct Expected {
+    slots: Weak<Slots>,
+    sequence: u64,
+    live: bool,
+}
+
+impl Expected {
+    /// Its place in the order of asking; the caller counts it out of `expected`.
+    fn withdraw(mut self) -> u64 {
+        self.live = false;
+        self.sequence
+    }
+}
+
+impl Drop for Expected {
+    fn drop(&mut self) {
+        if !self.live {
+            return;
+        }
+        if let Some(slots) = self.slots.upgrade() {
+            let mut state = lock(&slots.state);
+            state.expected = state.expected.saturating_sub(1);
+            state.dispatch();
+        }
     }
 }
 
@@ -316,7 +404,7 @@ impl Slot {
         }
         if let Some(slots) = self.slots.upgrade() {
             let unit = slots
-                .take(Claim::Reclaim { lender: self.id }, i32::MAX)
+                .take(Claim::Reclaim { lender: self.id }, i32::MAX, None)
                 .await;
             *self.unit() = Some(unit);
         }
@@ -363,6 +451,7 @@ mod tests {
             lending: HashMap::new(),
             waiting: Vec::new(),
             sequence: 0,
+            expected: 0,
         };
         let mut woken = Vec::new();
         for (priority, sequence) in [(0, 1), (5, 2), (0, 0), (5, 3), (-1, 4)] {
@@ -388,25 +477,57 @@ mod tests {
     }
 
     #[test]
+    fn tasks_announced_together_start_by_priority_whichever_asks_first() {
+        runtime().block_on(async {
+            let slots = Slots::new(1);
+            let (low, mid, high) = (slots.expect(), slots.expect(), slots.expect());
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let mut started = Vec::new();
+            // The lowest asks first, the highest last: the unit still goes to the highest.
+            for (priority, expected) in [(1, low), (3, mid), (5, high)] {
+                let (slots, order) = (slots.clone(), order.clone());
+                started.push(tokio::spawn(async move {
+                    let slot = slots.acquire(priority, None, Some(expected)).await;
+                    order.lock().unwrap().push(priority);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    drop(slot);
+                }));
+                tokio::task::yield_now().await;
+            }
+            for task in started {
+                task.await.expect("task");
+            }
+            assert_eq!(*order.lock().unwrap(), vec![5, 3, 1]);
+            // A claim announced and dropped unasked lets the units go.
+            let gone = slots.expect();
+            assert!(soon(slots.acquire(0, None, None)).await.is_none());
+            drop(gone);
+            assert!(soon(slots.acquire(0, None, None)).await.is_some());
+        });
+    }
+
+    #[test]
     fn a_joining_task_lends_its_slot_to_its_children_only() {
         runtime().block_on(async {
             let slots = Slots::new(1);
-            let parent = slots.acquire(0, None).await;
+            let parent = slots.acquire(0, None, None).await;
             parent.lend(false);
             assert!(
-                soon(slots.acquire(0, None)).await.is_none(),
+                soon(slots.acquire(0, None, None)).await.is_none(),
                 "an unrelated task does not start"
             );
-            let child = soon(slots.acquire(0, Some(parent.id)))
+            let child = soon(slots.acquire(0, Some(parent.id), None))
                 .await
                 .expect("the parent's child runs");
             assert!(
-                soon(slots.acquire(0, Some(parent.id))).await.is_none(),
+                soon(slots.acquire(0, Some(parent.id), None))
+                    .await
+                    .is_none(),
                 "one child at a time"
             );
             let grandchild_parent = child.id;
             child.lend(false);
-            let grandchild = soon(slots.acquire(0, Some(grandchild_parent)))
+            let grandchild = soon(slots.acquire(0, Some(grandchild_parent), None))
                 .await
                 .expect("a grandchild on the child's unit");
             drop(grandchild);
@@ -418,7 +539,7 @@ mod tests {
             );
             drop(parent);
             assert!(
-                soon(slots.acquire(0, None)).await.is_some(),
+                soon(slots.acquire(0, None, None)).await.is_some(),
                 "and the unit is free again after"
             );
         });
@@ -428,9 +549,14 @@ mod tests {
     fn a_parent_back_from_its_join_goes_before_new_tasks() {
         runtime().block_on(async {
             let slots = Slots::new(2);
-            let (a, b) = (slots.acquire(0, None).await, slots.acquire(0, None).await);
+            let (a, b) = (
+                slots.acquire(0, None, None).await,
+                slots.acquire(0, None, None).await,
+            );
             a.lend(false);
-            let child = soon(slots.acquire(0, Some(a.id))).await.expect("child");
+            let child = soon(slots.acquire(0, Some(a.id), None))
+                .await
+                .expect("child");
             let reclaim = a.reclaim();
             tokio::pin!(reclaim);
             assert!(
@@ -438,7 +564,7 @@ mod tests {
                 "its child still runs on its unit"
             );
             let slots2 = slots.clone();
-            let newcomer = tokio::spawn(async move { slots2.acquire(100, None).await });
+            let newcomer = tokio::spawn(async move { slots2.acquire(100, None, None).await });
             tokio::task::yield_now().await;
             drop(b);
             assert!(
@@ -457,11 +583,11 @@ mod tests {
     fn a_parent_that_joins_twice_keeps_the_run_at_max_tasks() {
         runtime().block_on(async {
             let slots = Slots::new(2);
-            let parent = slots.acquire(0, None).await;
-            let first = slots.acquire(0, Some(parent.id)).await;
+            let parent = slots.acquire(0, None, None).await;
+            let first = slots.acquire(0, Some(parent.id), None).await;
             let slots2 = slots.clone();
             let pid = parent.id;
-            let second = tokio::spawn(async move { slots2.acquire(0, Some(pid)).await });
+            let second = tokio::spawn(async move { slots2.acquire(0, Some(pid), None).await });
             tokio::task::yield_now().await;
             parent.lend(false);
             let second = soon(second)
@@ -474,9 +600,12 @@ mod tests {
             drop(second);
             parent.reclaim().await;
             drop(parent);
-            let (a, b) = (slots.acquire(0, None).await, slots.acquire(0, None).await);
+            let (a, b) = (
+                slots.acquire(0, None, None).await,
+                slots.acquire(0, None, None).await,
+            );
             assert!(
-                soon(slots.acquire(0, None)).await.is_none(),
+                soon(slots.acquire(0, None, None)).await.is_none(),
                 "two units, no more"
             );
             drop((a, b));
@@ -487,9 +616,9 @@ mod tests {
     fn a_task_joining_one_it_did_not_spawn_lends_to_anyone() {
         runtime().block_on(async {
             let slots = Slots::new(1);
-            let joiner = slots.acquire(0, None).await;
+            let joiner = slots.acquire(0, None, None).await;
             let slots2 = slots.clone();
-            let shared = tokio::spawn(async move { slots2.acquire(0, None).await });
+            let shared = tokio::spawn(async move { slots2.acquire(0, None, None).await });
             tokio::task::yield_now().await;
             joiner.lend(true);
             let shared = soon(shared)

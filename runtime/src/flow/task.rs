@@ -1,11 +1,13 @@
 //! One spawned task as the run sees it: the cell its joiners wait on and its cancel switch,
 //! and the errors, hashes and cache keys that describe it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
+use super::slots::{Expected, Slots};
 use super::TaskOutcome;
 use crate::bindings::connector_error;
 use crate::bindings::tasks::TaskError;
@@ -25,6 +27,60 @@ pub struct TaskCell {
     pub(super) held: Mutex<Held>,
     /// The slot id of the attempt that spawned it (none: the flow, or a cache hit).
     pub parent: Option<u64>,
+    /// The tasks waiting for this one's result; `None` once settled.
+    dependents: Mutex<Option<Vec<Arc<Readiness>>>>,
+}
+
+/// A task waiting for its dependencies: how many have still to settle, and the signal (with
+/// its announced slot claim) once none has.
+pub(super) struct Readiness {
+    remaining: AtomicUsize,
+    ready: Notify,
+    claim: Mutex<Option<Expected>>,
+}
+
+impl Readiness {
+    /// Waits behind `after`. Registered with each at once, so the task that settles the last
+    /// of them announces this one's slot claim in the same step as its other dependents'.
+    pub(super) fn behind(after: &[Arc<TaskCell>], slots: &Arc<Slots>) -> Arc<Readiness> {
+        let readiness = Arc::new(Readiness {
+            remaining: AtomicUsize::new(after.len() + 1),
+            ready: Notify::new(),
+            claim: Mutex::new(None),
+        });
+        let mut settled = 1;
+        for dep in after {
+            let mut dependents = lock(&dep.dependents);
+            match dependents.as_mut() {
+                Some(list) => list.push(readiness.clone()),
+                None => settled += 1,
+            }
+        }
+        if readiness.count_down(settled) {
+            readiness.announce(slots);
+        }
+        readiness
+    }
+
+    /// Counts `n` dependencies as settled; true when that was the last.
+    fn count_down(&self, n: usize) -> bool {
+        self.remaining.fetch_sub(n, Ordering::AcqRel) == n
+    }
+
+    fn announce(&self, slots: &Arc<Slots>) {
+        *lock(&self.claim) = Some(slots.expect());
+        self.ready.notify_one();
+    }
+
+    /// Resolves once every dependency has settled, with the task's announced slot claim.
+    pub(super) async fn wait(&self) -> Option<Expected> {
+        self.ready.notified().await;
+        lock(&self.claim).take()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl TaskCell {
@@ -46,6 +102,22 @@ impl TaskCell {
         self.result.borrow().is_some()
     }
 
+    /// Settles the task; the dependents it was the last wait of are announced to `slots`
+    /// together, before any of them runs, so they start by priority.
+    pub(super) fn settle(&self, outcome: TaskOutcome, slots: &Arc<Slots>) {
+        let dependents = {
+            let mut dependents = lock(&self.dependents);
+            self.result.send_replace(Some(outcome));
+            dependents.take().unwrap_or_default()
+        };
+        let ready: Vec<_> = dependents.into_iter().filter(|r| r.count_down(1)).collect();
+        let claims: Vec<_> = ready.iter().map(|_| slots.expect()).collect();
+        for (readiness, claim) in ready.iter().zip(claims) {
+            *lock(&readiness.claim) = Some(claim);
+            readiness.ready.notify_one();
+        }
+    }
+
     /// Asks the task to stop; a settled task is not affected.
     pub fn cancel(&self) {
         self.cancel.send_replace(true);
@@ -62,6 +134,7 @@ impl TaskCell {
             cancel: watch::Sender::new(false),
             held: Mutex::new(Held::default()),
             parent,
+            dependents: Mutex::new(Some(Vec::new())),
         })
     }
 }
@@ -69,8 +142,9 @@ impl TaskCell {
 /// A task that is already settled (a cache hit), its copy of the result counted in `held`.
 pub(super) fn settled(name: &str, id: u64, outcome: TaskOutcome, held: Held) -> Arc<TaskCell> {
     let cell = TaskCell::new(name, id, None);
-    *cell.held.lock().unwrap_or_else(|p| p.into_inner()) = held;
+    *lock(&cell.held) = held;
     cell.result.send_replace(Some(outcome));
+    *lock(&cell.dependents) = None;
     cell
 }
 

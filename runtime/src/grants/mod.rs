@@ -181,6 +181,10 @@ impl Grants {
         };
         match interface {
             "types" | "log" => ImportVerdict::Always("always available".into()),
+            "tasks" => ImportVerdict::Always("a flow's tasks run under this run profile".into()),
+            "artifacts" => {
+                ImportVerdict::Always("the run's artifact store (artifact_store)".into())
+            }
             "config" => listed(
                 "config keys",
                 self.config.keys().map(String::as_str).collect(),

@@ -2,6 +2,7 @@
 //! state (`HostState`) they share through the store.
 
 pub mod adls2;
+pub mod artifacts;
 mod config;
 pub mod error;
 pub mod log;
@@ -38,6 +39,10 @@ pub struct RunContext {
     pub component: String,
     /// Turns true on Ctrl-C / SIGTERM: the run stops and rolls back what it had open.
     pub interrupted: tokio::sync::watch::Sender<bool>,
+    /// Who the run is (`tasks.run-info`), set once the flow is picked.
+    pub info: std::sync::OnceLock<tasks::RunInfo>,
+    /// Where the run's tasks persist results (`artifacts`).
+    pub artifacts: artifacts::ArtifactStore,
 }
 
 /// The store data of one instance.

@@ -6,11 +6,45 @@ use std::sync::Arc;
 use wasmtime::component::Resource;
 
 use crate::bindings::connector_error;
-use crate::bindings::tasks::{Host, HostTaskHandle, TaskError, TaskOptions};
+use crate::bindings::tasks::{self as wit, Host, HostTaskHandle, TaskError, TaskOptions};
 use crate::bindings::types::ErrorKind;
+use crate::config::FailurePolicy;
 use crate::flow::slots::Slot;
 use crate::flow::{Scheduler, TaskCell, TaskOutcome};
 use crate::host::{HostState, WitResult};
+
+/// Who a run is, as every instance of it is told (`tasks.run-info`): the same in all of them.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    /// A UUID made for the run.
+    pub run_id: String,
+    /// The flow `aw-run` runs (none: the component names no flows).
+    pub flow: Option<String>,
+    /// `--params`: a JSON object.
+    pub params: String,
+    pub started_ms: u64,
+    pub failure_policy: FailurePolicy,
+}
+
+impl RunInfo {
+    /// A new run of `flow` with `params` (JSON text; `{}` for none), starting now.
+    pub fn new(
+        flow: Option<String>,
+        params: Option<String>,
+        failure_policy: FailurePolicy,
+    ) -> RunInfo {
+        let started_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        RunInfo {
+            run_id: super::artifacts::random_uuid(),
+            flow,
+            params: params.unwrap_or_else(|| "{}".to_string()),
+            started_ms,
+            failure_policy,
+        }
+    }
+}
 
 /// The guest's handle on a spawned task.
 pub struct TaskHandle(pub Arc<TaskCell>);
@@ -76,6 +110,20 @@ impl Host for HostState {
             slot.reclaim().await;
         }
         Ok(results)
+    }
+
+    async fn run_info(&mut self) -> wasmtime::Result<wit::RunContext> {
+        let info = self
+            .run
+            .info
+            .get_or_init(|| RunInfo::new(None, None, FailurePolicy::default()));
+        Ok(wit::RunContext {
+            run_id: info.run_id.clone(),
+            flow: info.flow.clone(),
+            params: info.params.clone(),
+            started_ms: info.started_ms,
+            failure_policy: info.failure_policy.name().to_string(),
+        })
     }
 }
 

@@ -3,7 +3,6 @@
 //! call of an export under the run's cut-off, and what a trap or host failure becomes. Every
 //! task attempt of a flow is one of these ([`RunAttempt`]).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -17,7 +16,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use super::load::WorldPre;
 use super::{Usage, TIMEOUT_GRACE};
-use crate::bindings::tasks::{TaskOptions, TaskSpec};
+use crate::bindings::tasks::{FlowSpec, TaskSpec};
 use crate::bindings::types::{ConnectorError, ErrorKind};
 use crate::budget::Budget;
 use crate::config::Limits;
@@ -28,6 +27,20 @@ use crate::host::error::MAX_OPEN_HANDLES;
 use crate::host::stdio::{GuestOutput, StderrTail, Stream};
 use crate::host::tasks::TaskScope;
 use crate::host::{HostState, RunContext};
+
+/// A call of the flow exports that run no task.
+enum FlowQuery<'a> {
+    /// `describe` and `flows`.
+    Declared,
+    /// `graph(name, input)`.
+    Graph { name: &'a str, input: &'a str },
+}
+
+/// What a [`FlowQuery`] returned.
+enum FlowAnswer {
+    Declared(Vec<TaskSpec>, Vec<FlowSpec>),
+    Graph(Result<String, ConnectorError>),
+}
 
 /// Which export a fresh instance calls.
 pub(super) enum Call<'a> {
@@ -92,21 +105,35 @@ impl RunAttempt for Instances {
 }
 
 impl Instances {
-    /// The tasks a flow declares, by name, with their default options.
-    pub(super) async fn describe(
+    /// What a flow's `describe` and `flows` exports return, from one fresh instance: the
+    /// tasks it declares and the flows it defines.
+    pub(super) async fn declared(
         &self,
         limits: &Limits,
-    ) -> Result<HashMap<String, TaskOptions>, RunError> {
-        Ok(self
-            .describe_specs(limits)
-            .await?
-            .into_iter()
-            .map(|s| (s.name, s.options))
-            .collect())
+    ) -> Result<(Vec<TaskSpec>, Vec<FlowSpec>), RunError> {
+        match self.query(limits, FlowQuery::Declared).await? {
+            FlowAnswer::Declared(specs, flows) => Ok((specs, flows)),
+            FlowAnswer::Graph(_) => Err(RunError::Internal("describe answered as graph".into())),
+        }
     }
 
-    /// What a flow's `describe` export returns, from a fresh instance.
-    pub(super) async fn describe_specs(&self, limits: &Limits) -> Result<Vec<TaskSpec>, RunError> {
+    /// What a flow's `graph` export returns for flow `name` and JSON `input`.
+    pub(super) async fn graph(
+        &self,
+        limits: &Limits,
+        name: &str,
+        input: &str,
+    ) -> Result<String, RunError> {
+        match self.query(limits, FlowQuery::Graph { name, input }).await? {
+            FlowAnswer::Graph(answer) => answer.map_err(RunError::Guest),
+            FlowAnswer::Declared(..) => {
+                Err(RunError::Internal("graph answered as describe".into()))
+            }
+        }
+    }
+
+    /// Calls the flow exports that look at a flow without running it, in a fresh instance.
+    async fn query(&self, limits: &Limits, query: FlowQuery<'_>) -> Result<FlowAnswer, RunError> {
         let WorldPre::Flow(pre) = &self.pre else {
             return Err(RunError::BadComponent(format!(
                 "{} is a task, not a flow: it declares no tasks",
@@ -116,14 +143,20 @@ impl Instances {
         let tail = StderrTail::default();
         let mut store = self.new_store(limits, &tail, None, true);
         let call = async {
-            pre.instantiate_async(&mut store)
-                .await?
-                .call_describe(&mut store)
-                .await
+            let flow = pre.instantiate_async(&mut store).await?;
+            Ok(match query {
+                FlowQuery::Declared => FlowAnswer::Declared(
+                    flow.call_describe(&mut store).await?,
+                    flow.call_flows(&mut store).await?,
+                ),
+                FlowQuery::Graph { name, input } => {
+                    FlowAnswer::Graph(flow.call_graph(&mut store, name, input).await?)
+                }
+            })
         };
         match self.before_cut_off(limits, call).await {
             Err(stopped) => Err(stopped),
-            Ok(Ok(specs)) => Ok(specs),
+            Ok(Ok(answer)) => Ok(answer),
             Ok(Err(error)) => Err(classify(error, store.data(), limits, &tail)),
         }
     }

@@ -10,6 +10,7 @@ mod load;
 mod threads;
 mod usage;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use tracing::Instrument;
 use wasmtime::component::Linker;
 use wasmtime::Engine;
 
-use crate::bindings::tasks::TaskSpec;
+use crate::bindings::tasks::{FlowSpec, TaskOptions, TaskSpec};
 use crate::budget::Budget;
 use crate::config::Limits;
 use crate::engine::cache::ComponentCache;
@@ -26,7 +27,7 @@ use crate::engine::{build_engine, EngineOptions};
 use crate::error::{LimitHit, RunError};
 use crate::flow::observe::show_progress;
 use crate::flow::{DiskCache, EventLog, FlowSetup, Scheduler};
-use crate::host::tasks::TaskScope;
+use crate::host::tasks::{RunInfo, TaskScope};
 use crate::host::{add_to_linker, HostState, RunContext};
 use instance::{Call, Instances};
 use load::WorldPre;
@@ -54,18 +55,88 @@ pub struct Runtime {
     events: Option<Arc<EventLog>>,
     progress: bool,
     result_cache: Option<Arc<DiskCache>>,
+    selection: FlowSelection,
+}
+
+/// Which of a component's flows a run runs, and with what parameters (`--flow`, `--params`).
+#[derive(Debug, Clone, Default)]
+pub struct FlowSelection {
+    /// None: the component's only flow.
+    pub flow: Option<String>,
+    /// A JSON object, for `get_context().params`.
+    pub params: Option<String>,
+}
+
+/// The flow of `flows` (what a component's `flows` export lists) that `requested` names, or
+/// its only one; none for a component that names no flows.
+pub fn select_flow(
+    requested: Option<&str>,
+    flows: &[FlowSpec],
+    component: &str,
+) -> Result<Option<String>, RunError> {
+    let names: Vec<&str> = flows.iter().map(|f| f.name.as_str()).collect();
+    match (requested, names.as_slice()) {
+        (None, []) => Ok(None),
+        (Some(name), []) => Err(RunError::Usage(format!(
+            "--flow {name:?}: {component} names no flows (its `run` export is its one flow)"
+        ))),
+        (None, [only]) => Ok(Some((*only).to_string())),
+        (None, _) => Err(RunError::Usage(format!(
+            "{component} defines {} flows; pick one with --flow: {}",
+            names.len(),
+            names.join(", ")
+        ))),
+        (Some(name), _) if names.contains(&name) => Ok(Some(name.to_string())),
+        (Some(name), _) => Err(RunError::Usage(format!(
+            "--flow {name:?}: {component} has no such flow; it defines: {}",
+            names.join(", ")
+        ))),
+    }
 }
 
 impl Runtime {
-    /// What `aw-run describe` prints: a flow's declared tasks, from a fresh instance.
+    /// What `aw-run describe` prints: a flow component's declared tasks and the flows it
+    /// defines, from a fresh instance.
     pub async fn describe(
         &self,
         loaded: &LoadedComponent,
         context: Arc<RunContext>,
         limits: &Limits,
-    ) -> Result<Vec<TaskSpec>, RunError> {
+    ) -> Result<(Vec<TaskSpec>, Vec<FlowSpec>), RunError> {
         let instances = self.instances(loaded, context, limits);
-        instances.describe_specs(limits).await
+        instances.declared(limits).await
+    }
+
+    /// What `aw-run describe --format json|dot` prints: the graph the selected flow builds
+    /// for `input` without running a task (the `graph` export's JSON).
+    pub async fn graph(
+        &self,
+        loaded: &LoadedComponent,
+        context: Arc<RunContext>,
+        limits: &Limits,
+        input: &str,
+    ) -> Result<serde_json::Value, RunError> {
+        let instances = self.instances(loaded, context.clone(), limits);
+        let (_, flows) = instances.declared(limits).await?;
+        let flow = select_flow(self.selection.flow.as_deref(), &flows, &loaded.name)?;
+        let _ = context.info.set(RunInfo::new(
+            flow.clone(),
+            self.selection.params.clone(),
+            limits.failure_policy,
+        ));
+        let text = instances
+            .graph(limits, flow.as_deref().unwrap_or(""), input)
+            .await?;
+        serde_json::from_str(&text).map_err(|e| {
+            RunError::BadComponent(format!(
+                "the component's `graph` export returned no JSON: {e}"
+            ))
+        })
+    }
+
+    /// Runs the flow `selection` names (or the only one), with its parameters.
+    pub fn select(&mut self, selection: FlowSelection) {
+        self.selection = selection;
     }
 
     /// A runtime whose engine is built with `options` and keeps compiled components in
@@ -89,6 +160,7 @@ impl Runtime {
             events: None,
             progress: false,
             result_cache: None,
+            selection: FlowSelection::default(),
         })
     }
 
@@ -140,11 +212,14 @@ impl Runtime {
         input: &str,
     ) -> (Result<String, RunError>, Usage) {
         let mut interrupted = context.interrupted.subscribe();
-        let instances = self.instances(loaded, context, limits);
+        let instances = self.instances(loaded, context.clone(), limits);
         let scope = match &loaded.pre {
             WorldPre::Task(_) => None,
             WorldPre::Flow(_) => {
-                let declared = match instances.describe(limits).await {
+                let declared = match self
+                    .declare_run(&instances, &context, limits, &loaded.name)
+                    .await
+                {
                     Ok(specs) => specs,
                     Err(e) => return (Err(e), Usage::default()),
                 };
@@ -214,6 +289,9 @@ impl Runtime {
                 }));
             }
             usage.tasks = scope.scheduler.records();
+            if let Some(failed) = scope.scheduler.policy_failure(&usage.tasks, &outcome) {
+                outcome = Err(failed);
+            }
             stop_progress.send_replace(true);
             if let Some(progress) = progress {
                 let _ = progress.await;
@@ -233,5 +311,24 @@ impl Runtime {
         }
         usage.host_peak_rss = host_peak_rss();
         (outcome, usage)
+    }
+
+    /// A flow run's declared tasks (with their default options), once its flow is picked and
+    /// the run's identity set for every instance.
+    async fn declare_run(
+        &self,
+        instances: &Instances,
+        context: &RunContext,
+        limits: &Limits,
+        component: &str,
+    ) -> Result<HashMap<String, TaskOptions>, RunError> {
+        let (specs, flows) = instances.declared(limits).await?;
+        let flow = select_flow(self.selection.flow.as_deref(), &flows, component)?;
+        let _ = context.info.set(RunInfo::new(
+            flow,
+            self.selection.params.clone(),
+            limits.failure_policy,
+        ));
+        Ok(specs.into_iter().map(|s| (s.name, s.options)).collect())
     }
 }

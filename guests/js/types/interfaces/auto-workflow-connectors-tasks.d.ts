@@ -10,7 +10,9 @@ declare module 'auto-workflow:connectors/tasks@0.1.0' {
    * caller waiting: a future passed as an argument. In `input`, each JSON object of the one
    * key `$aw-dep` (`{"$aw-dep": 0}`) stands for the result of `after[0]` and is replaced by
    * it before the task starts (the key is reserved in such inputs). If one of them fails for
-   * good, the task does not run: its error (`permanent`) names the failed task. Fails
+   * good, the task does not run: its error (`permanent`) names the failed task; except
+   * under the `continue` failure policy, where it runs with `{"$aw-error": {"task", "id",
+   * "kind", "message", "code", "attempts", "limit", "cancelled"}}` in place of that result. Fails
    * (`invalid-input`) for an index past `after` or an input that is not JSON, and like
    * `spawn` otherwise.
    */
@@ -19,6 +21,10 @@ declare module 'auto-workflow:connectors/tasks@0.1.0' {
    * Waits for every handle; results in the same order.
    */
   export function joinAll(handles: Array<TaskHandle>): Array<Result<string, TaskError>>;
+  /**
+   * The run this instance belongs to.
+   */
+  export function runInfo(): RunContext;
   export type ConnectorError = import('auto-workflow:connectors/types@0.1.0').ConnectorError;
   /**
    * Delay before attempt n+1: base * factor^(n-1), capped at max, optionally jittered.
@@ -31,6 +37,25 @@ declare module 'auto-workflow:connectors/tasks@0.1.0' {
      * Each delay is drawn between half of it and all of it.
      */
     jitter: boolean,
+    /**
+     * Then a delay drawn between 0 and this is added (the Python package's
+     * `retry_jitter`); 0 adds none.
+     */
+    addedJitterMs: number,
+  }
+  /**
+   * The fan-out a task was spawned in: its tasks are one group of the run's graph.
+   */
+  export interface FanOut {
+    /**
+     * The group's id, the same for every task of the fan-out (`fanout:1`); at most 200
+     * bytes.
+     */
+    id: string,
+    /**
+     * At most this many of the group's tasks run at once (none: the run's limit only).
+     */
+    maxConcurrency?: number,
   }
   /**
    * How a task runs; every field is optional (none = the default, or the task's default
@@ -61,6 +86,10 @@ declare module 'auto-workflow:connectors/tasks@0.1.0' {
      * Among tasks waiting for a slot, higher runs first (default 0).
      */
     priority?: number,
+    /**
+     * The fan-out the task belongs to (none: it belongs to none).
+     */
+    fanOut?: FanOut,
   }
   /**
    * Why a task failed for good.
@@ -79,6 +108,39 @@ declare module 'auto-workflow:connectors/tasks@0.1.0' {
      * Cancelled by `cancel`, by the fail-fast policy or by Ctrl-C.
      */
     cancelled: boolean,
+  }
+  /**
+   * The run an instance belongs to: the same in every instance of one run.
+   */
+  export interface RunContext {
+    /**
+     * A UUID made for the run.
+     */
+    runId: string,
+    /**
+     * The flow `aw-run` runs: `--flow`, or the component's only flow (none for a
+     * component whose `flows` lists none).
+     */
+    flow?: string,
+    /**
+     * `--params`: a JSON object (`{}` when none were given).
+     */
+    params: string,
+    /**
+     * When the run started, in milliseconds since the Unix epoch.
+     */
+    startedMs: bigint,
+    /**
+     * The run's failure policy: `fail_fast`, `continue` or `aggregate`.
+     */
+    failurePolicy: string,
+  }
+  /**
+   * A flow a component defines, as its `flows` export lists it.
+   */
+  export interface FlowSpec {
+    name: string,
+    description?: string,
   }
   /**
    * A task as `describe` lists it.

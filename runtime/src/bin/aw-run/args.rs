@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use aw_runtime::run::FlowSelection;
+use aw_runtime::RunError;
 use clap::{Args, Parser, Subcommand};
 
 pub(crate) const EXIT_CODES: &str = "\
@@ -33,8 +35,54 @@ pub(crate) enum Command {
     Compile(CompileArgs),
     /// Print the effective configuration of a run profile (secrets are never shown).
     Config(ConfigArgs),
-    /// Print a flow's tasks and their default options as JSON, without running it.
+    /// Print a flow's tasks and their default options as JSON, or (--format json|dot) the graph
+    /// a flow builds, without running a task.
     Describe(DescribeArgs),
+    /// List the flows a component defines and how many tasks each calls.
+    List(ListArgs),
+    /// Draw the graph of a flow run as it ran (status per task) from its --events file.
+    Graph(GraphArgs),
+}
+
+/// Which flow of a component, with what parameters.
+#[derive(Args)]
+pub(crate) struct FlowArgs {
+    /// The flow to run when the component defines several (default: its only one).
+    #[arg(long = "flow")]
+    pub(crate) flow: Option<String>,
+    /// The run's parameters, a JSON object (a flow reads them with get_context().params).
+    #[arg(long)]
+    pub(crate) params: Option<String>,
+}
+
+impl FlowArgs {
+    /// The flow and parameters to run with; `--params` must be a JSON object.
+    pub(crate) fn selection(&self) -> Result<FlowSelection, RunError> {
+        if let Some(params) = &self.params {
+            let value: serde_json::Value = serde_json::from_str(params)
+                .map_err(|e| RunError::Usage(format!("--params is not valid JSON: {e}")))?;
+            if !value.is_object() {
+                return Err(RunError::Usage(
+                    "--params must be a JSON object (get_context().params is a dict)".into(),
+                ));
+            }
+        }
+        Ok(FlowSelection {
+            flow: self.flow.clone(),
+            params: self.params.clone(),
+        })
+    }
+}
+
+/// What `aw-run describe` prints.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DescribeFormat {
+    /// The component's tasks with their default options, and its flows.
+    Tasks,
+    /// The graph a flow builds (the Python package's `describe()`), without running a task.
+    Json,
+    /// The same graph in Graphviz DOT (the package's `export_dot()`).
+    Dot,
 }
 
 #[derive(Args)]
@@ -71,6 +119,8 @@ pub(crate) struct RunArgs {
     pub(crate) common: Common,
     #[command(flatten)]
     pub(crate) cache: CacheArgs,
+    #[command(flatten)]
+    pub(crate) flow: FlowArgs,
     /// The task's input: JSON text, or @FILE to read it from a file.
     #[arg(long, short = 'i', default_value = "{}")]
     pub(crate) input: String,
@@ -92,14 +142,49 @@ pub(crate) struct RunArgs {
     /// Flows: write task events (JSON Lines) to this file as they happen.
     #[arg(long)]
     pub(crate) events: Option<PathBuf>,
-    /// Flows: `fail-fast` (default) cancels the other tasks once one failed for good;
-    /// `continue` lets them finish and hands the failure to the flow's join.
+    /// Flows: `fail_fast` (default) cancels the other tasks once one failed for good and
+    /// fails the run; `continue` lets them finish and hands the failure to its dependents and
+    /// the flow's join; `aggregate` skips the failed task's dependents, lets independent tasks
+    /// finish and fails the run listing every failure.
     #[arg(long)]
     pub(crate) failure_policy: Option<String>,
 }
 
 #[derive(Args)]
 pub(crate) struct DescribeArgs {
+    pub(crate) component: PathBuf,
+    #[command(flatten)]
+    pub(crate) common: Common,
+    #[command(flatten)]
+    pub(crate) cache: CacheArgs,
+    #[command(flatten)]
+    pub(crate) flow: FlowArgs,
+    /// The flow's input, as for `run` (JSON text or @FILE).
+    #[arg(long, short = 'i', default_value = "{}")]
+    pub(crate) input: String,
+    #[arg(long, value_enum, default_value = "tasks")]
+    pub(crate) format: DescribeFormat,
+}
+
+#[derive(Args)]
+pub(crate) struct GraphArgs {
+    /// The JSON Lines file a run's `--events` wrote.
+    pub(crate) events: PathBuf,
+    #[arg(long, value_enum, default_value = "dot")]
+    pub(crate) format: GraphFormat,
+}
+
+/// What `aw-run graph` prints.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum GraphFormat {
+    /// Nodes (with status and attempts), edges and fan-out groups as JSON.
+    Json,
+    /// Graphviz DOT, coloured by status, a cluster per fan-out group.
+    Dot,
+}
+
+#[derive(Args)]
+pub(crate) struct ListArgs {
     pub(crate) component: PathBuf,
     #[command(flatten)]
     pub(crate) common: Common,

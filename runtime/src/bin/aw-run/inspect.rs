@@ -1,17 +1,15 @@
 //! The subcommands that look at a component or a profile without running a task: `check`,
-//! `describe`, `compile`, `config`.
+//! `compile`, `config`.
 
 use aw_runtime::check::check;
 use aw_runtime::engine::cache::CacheOutcome;
 use aw_runtime::engine::EngineOptions;
 use aw_runtime::grants::Grants;
-use aw_runtime::prepare::prepare;
 use aw_runtime::redact::Scrubber;
 use aw_runtime::run::Runtime;
-use aw_runtime::secrets::Secrets;
 use aw_runtime::{logging, RunError};
 
-use crate::args::{CheckArgs, CompileArgs, ConfigArgs, DescribeArgs};
+use crate::args::{CheckArgs, CompileArgs, ConfigArgs};
 use crate::{cache_for, component_label, fail, load_config, verbosity};
 
 pub(crate) fn cmd_check(args: CheckArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {
@@ -56,49 +54,6 @@ pub(crate) fn cmd_check(args: CheckArgs, env: &[(String, String)], scrubber: Scr
         Ok(report.exit_code())
     })();
     result.unwrap_or_else(|e| fail(&e, &scrubber))
-}
-
-/// `aw-run describe`: a flow's `describe` export, run in a fresh instance under the profile.
-pub(crate) fn cmd_describe(
-    args: DescribeArgs,
-    env: &[(String, String)],
-    scrubber: Scrubber,
-) -> i32 {
-    let loaded = load_config(&args.common, env);
-    logging::init(
-        verbosity(&args.common, loaded.as_ref().ok()),
-        scrubber.clone(),
-    );
-    let component = component_label(&args.component);
-    let result = (|| -> Result<serde_json::Value, RunError> {
-        let config = loaded?;
-        let secrets = Secrets::from_config(&config, env, scrubber.clone())?;
-        let prepared = prepare(&config, &args.common.profile, &secrets, &component)?;
-        let limits = prepared.profile.limits.clone();
-        let runtime = Runtime::new(
-            EngineOptions {
-                fuel: limits.fuel.is_some(),
-            },
-            cache_for(&args.cache, env),
-        )?;
-        let loaded = runtime.load(&args.component)?;
-        let tokio = aw_runtime::run::tokio_runtime()
-            .map_err(|e| RunError::Internal(format!("cannot start tokio: {e}")))?;
-        let specs = tokio.block_on(runtime.describe(&loaded, prepared.context.clone(), &limits))?;
-        Ok(serde_json::json!({
-            "component": component,
-            "tasks": specs.iter().map(aw_runtime::spec_json).collect::<Vec<_>>(),
-        }))
-    })();
-    match result {
-        Ok(value) => {
-            // A flow's declared defaults (cache keys, names) may hold a granted secret.
-            let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-            println!("{}", scrubber.scrub(&text));
-            0
-        }
-        Err(e) => fail(&e, &scrubber),
-    }
 }
 
 pub(crate) fn cmd_compile(args: CompileArgs, env: &[(String, String)], scrubber: Scrubber) -> i32 {

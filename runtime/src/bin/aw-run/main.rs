@@ -12,12 +12,15 @@ use aw_runtime::{logging, RunError};
 use clap::Parser;
 
 mod args;
+mod flows;
 mod inspect;
 mod run;
 
 use args::{CacheArgs, Cli, Command, Common};
 
-const SUBCOMMANDS: &[&str] = &["run", "check", "compile", "config", "describe", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "run", "check", "compile", "config", "describe", "list", "graph", "help",
+];
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().collect();
@@ -36,7 +39,9 @@ fn main() -> ExitCode {
         Command::Check(a) => inspect::cmd_check(a, &env, scrubber),
         Command::Compile(a) => inspect::cmd_compile(a, &env, scrubber),
         Command::Config(a) => inspect::cmd_config(a, &env, scrubber),
-        Command::Describe(a) => inspect::cmd_describe(a, &env, scrubber),
+        Command::Describe(a) => flows::cmd_describe(a, &env, scrubber),
+        Command::List(a) => flows::cmd_list(a, &env, scrubber),
+        Command::Graph(a) => flows::cmd_graph(a, scrubber),
     };
     logging::shutdown();
     ExitCode::from(u8::try_from(code).unwrap_or(1))

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
-use aw_runtime::config::{values, Limits};
+use aw_runtime::config::{values, FailurePolicy, Limits};
 use aw_runtime::engine::cache::CacheOutcome;
 use aw_runtime::engine::EngineOptions;
 use aw_runtime::prepare::prepare;
@@ -32,7 +32,8 @@ pub(crate) fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubbe
         let prepared = prepare(&config, &args.common.profile, &secrets, &component)?;
         limits = apply_overrides(prepared.profile.limits.clone(), &args)?;
         let input = read_input(&args.input)?;
-        Ok((prepared, input))
+        let selection = args.flow.selection()?;
+        Ok((prepared, input, selection))
     })();
     // A run that ends before the component runs: its report has no usage and no cache.
     let stop = |error: RunError| {
@@ -46,7 +47,7 @@ pub(crate) fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubbe
             &scrubber,
         )
     };
-    let (prepared, input) = match setup {
+    let (prepared, input, selection) = match setup {
         Ok(ok) => ok,
         Err(e) => return stop(e),
     };
@@ -76,6 +77,7 @@ pub(crate) fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubbe
     .and_then(|mut rt| {
         rt.observe(events, progress);
         rt.result_cache(prepared.profile.result_cache.clone());
+        rt.select(selection);
         rt.load(&args.component).map(|c| (rt, c))
     });
     let (runtime, loaded) = match runtime_and_component {
@@ -223,9 +225,10 @@ fn apply_overrides(mut limits: Limits, args: &RunArgs) -> Result<Limits, RunErro
         limits.max_tasks = n;
     }
     if let Some(p) = &args.failure_policy {
-        limits.fail_fast = aw_runtime::config::parse_failure_policy(p).ok_or_else(|| {
+        limits.failure_policy = FailurePolicy::parse(p).ok_or_else(|| {
             RunError::Usage(format!(
-                "--failure-policy {p:?}: expected fail-fast or continue"
+                "--failure-policy {p:?}: {}",
+                FailurePolicy::EXPECTED
             ))
         })?;
     }
@@ -236,7 +239,7 @@ fn apply_overrides(mut limits: Limits, args: &RunArgs) -> Result<Limits, RunErro
 }
 
 /// `--input`: JSON text or `@file`; must parse as JSON.
-fn read_input(input: &str) -> Result<String, RunError> {
+pub(crate) fn read_input(input: &str) -> Result<String, RunError> {
     let text = match input.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path)
             .map_err(|e| RunError::Usage(format!("cannot read --input file {path}: {e}")))?,

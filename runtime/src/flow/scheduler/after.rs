@@ -1,6 +1,9 @@
 //! Spawns that wait for other tasks: a future passed as an argument. The spawn returns at
 //! once; the task waits (holding no slot) until every task it depends on has settled, then
-//! starts with their results in its input, or fails without running when one of them failed.
+//! starts with their results in its input. Tasks freed by the same settle compete for slots
+//! by priority, then in spawn order (see `flow::slots`). When one of them failed, it does not run
+//! (`upstream-failed`), except under the `continue` failure policy, where the failure takes
+//! the result's place.
 //!
 //! Placeholders are found by scanning the input's JSON text, never by building a value tree:
 //! a tree costs many times the text, and the text may be as large as a host call allows. The
@@ -18,12 +21,17 @@ use crate::bindings::connector_error;
 use crate::bindings::tasks::{TaskError, TaskOptions};
 use crate::bindings::types::{ConnectorError, ErrorKind};
 use crate::budget::Held;
+use crate::config::FailurePolicy;
 use crate::flow::policy::Policy;
-use crate::flow::task::{cancelled_error, short_hash, TaskCell};
+use crate::flow::task::{cancelled_error, short_hash, Readiness, TaskCell};
 use crate::flow::{TaskOutcome, TaskRecord, MAX_CAUSE};
 
 /// The key of the objects that stand for a dependency's result: `{"$aw-dep": 0}`.
 pub const DEP_KEY: &str = "$aw-dep";
+
+/// The key of the object that stands for a failed dependency's result under the `continue`
+/// failure policy: `{"$aw-error": {"task": .., "kind": .., "message": .., ...}}`.
+pub const ERROR_KEY: &str = "$aw-error";
 
 /// The key as it appears in JSON text (written as is: the SDKs never escape it).
 const KEY_TOKEN: &[u8] = b"\"$aw-dep\"";
@@ -78,13 +86,11 @@ impl Scheduler {
         let sequence = self
             .sequence
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.join_group(sequence, &policy);
         let cell = TaskCell::new(&name, sequence, parent);
         super::lock(&self.cells).push(cell.clone());
         let ids: Vec<u64> = after.iter().map(|dep| dep.id).collect();
-        self.emit(
-            "task-queued",
-            || serde_json::json!({ "task": name, "id": sequence, "after": ids }),
-        );
+        self.queued(&name, sequence, &ids, &policy);
         super::lock(&self.edges).insert(sequence, ids);
         let queued = Queued {
             name,
@@ -94,13 +100,14 @@ impl Scheduler {
             sequence,
             input_hash: short_hash(&input),
         };
+        let readiness = Readiness::behind(&after, &self.slots);
         let scheduler = self.clone();
         let waiting = cell.clone();
         self.spawn_settling(&cell, async move {
             let outcome = scheduler
-                .wait_then_run(&waiting, after, input, queued, input_held)
+                .wait_then_run(&waiting, readiness, after, input, queued, input_held)
                 .await;
-            waiting.result.send_replace(Some(outcome));
+            waiting.settle(outcome, &scheduler.slots);
         });
         Ok(cell)
     }
@@ -109,6 +116,7 @@ impl Scheduler {
     async fn wait_then_run(
         self: &Arc<Self>,
         cell: &TaskCell,
+        readiness: Arc<Readiness>,
         after: Vec<Arc<TaskCell>>,
         template: String,
         queued: Queued,
@@ -117,17 +125,17 @@ impl Scheduler {
         let waited = Instant::now();
         let mut cancel = cell.cancel.subscribe();
         let mut cancel_all = self.cancel_all.subscribe();
+        let claim = tokio::select! {
+            biased;
+            claim = readiness.wait() => claim,
+            _ = flagged(&mut cancel) => return self.unstarted(&queued, waited, cancelled_error(&cell.name, 0, "cancelled"), false),
+            _ = flagged(&mut cancel_all) => return self.unstarted(&queued, waited, cancelled_error(&cell.name, 0, &format!("was cancelled before it started: {}", self.why_cancelled())), false),
+        };
         for dep in &after {
-            // Wait without copying the result: many tasks may wait for one large result.
-            let mut settled = dep.result.subscribe();
-            tokio::select! {
-                _ = settled.wait_for(Option::is_some) => {}
-                _ = flagged(&mut cancel) => return self.unstarted(&queued, waited, cancelled_error(&cell.name, 0, "cancelled"), false),
-                _ = flagged(&mut cancel_all) => return self.unstarted(&queued, waited, cancelled_error(&cell.name, 0, &format!("was cancelled before it started: {}", self.why_cancelled())), false),
-            };
             let outcome = dep.result.borrow();
             if let Some(Err(failed)) = outcome.as_ref() {
-                {
+                // Under `continue` the task runs with the failure in place of the result.
+                if self.flow.failure_policy != FailurePolicy::Continue {
                     let error = connector_error(
                         ErrorKind::Permanent,
                         format!(
@@ -152,10 +160,20 @@ impl Scheduler {
         let filled = {
             // Read in place: the results stay where the run keeps them (and counts them).
             let outcomes: Vec<_> = after.iter().map(|dep| dep.result.borrow()).collect();
+            let failures: Vec<Option<String>> = outcomes
+                .iter()
+                .zip(&after)
+                .map(|(o, dep)| match o.as_ref() {
+                    Some(Err(failed)) => Some(self.failure_value(dep, failed)),
+                    _ => None,
+                })
+                .collect();
             let results: Vec<&str> = outcomes
                 .iter()
-                .map(|o| match o.as_ref() {
-                    Some(Ok(text)) => text.as_str(),
+                .zip(&failures)
+                .map(|(o, failure)| match (o.as_ref(), failure) {
+                    (Some(Ok(text)), _) => text.as_str(),
+                    (_, Some(failure)) => failure.as_str(),
                     _ => "null",
                 })
                 .collect();
@@ -174,6 +192,7 @@ impl Scheduler {
             queued.parent,
             queued.sequence,
             Some(held),
+            claim,
         );
         let task = match started {
             Ok(task) => task,
@@ -186,6 +205,23 @@ impl Scheduler {
                 task.join().await
             }
         }
+    }
+
+    /// What stands in for a failed dependency's result under `continue`: the failure as JSON,
+    /// `{"$aw-error": {...}}`, which the SDKs turn into their task error (Python's
+    /// `TaskExecutionError`). Its message is scrubbed and cut like a task record's.
+    fn failure_value(&self, dep: &TaskCell, failed: &TaskError) -> String {
+        serde_json::json!({ ERROR_KEY: {
+            "task": dep.name,
+            "id": dep.id,
+            "kind": failed.error.kind.name(),
+            "message": self.scrubber.scrub_and_cut(&failed.error.message, MAX_CAUSE),
+            "code": failed.error.code,
+            "attempts": failed.attempts,
+            "limit": failed.limit,
+            "cancelled": failed.cancelled,
+        }})
+        .to_string()
     }
 
     /// Records, counts and reports a task that never started; `upstream`: because a task it
@@ -215,7 +251,7 @@ impl Scheduler {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Err(e) = &outcome {
             self.emit("task-failed", || {
-                serde_json::json!({ "task": queued.name, "attempts": 0, "error_kind": e.error.kind.name(), "cancelled": e.cancelled, "message": e.error.message, "upstream": upstream })
+                serde_json::json!({ "task": queued.name, "id": queued.sequence, "attempts": 0, "error_kind": e.error.kind.name(), "cancelled": e.cancelled, "message": e.error.message, "upstream": upstream })
             });
         }
         self.record(record);

@@ -6,14 +6,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use super::{lock, CacheEntry, Scheduler, MAX_CAUSE};
 use crate::bindings::tasks::TaskError;
 use crate::budget::Held;
-use crate::config::Limits;
+use crate::config::{FailurePolicy, Limits};
 use crate::error::RunError;
 use crate::flow::policy::{delay, worth_retrying, Policy};
+use crate::flow::slots::Expected;
 use crate::flow::task::{cancelled_error, task_error, TaskCell};
 use crate::flow::{Attempt, TaskOutcome, TaskRecord};
 
@@ -25,6 +26,10 @@ pub(super) struct Identity {
     pub(super) depth: u32,
     /// The spawning attempt's slot id: its unit is lent to this task while it joins.
     pub(super) parent: Option<u64>,
+    /// The bound of its fan-out group: a permit is held (before the slot) while it runs.
+    pub(super) group: Option<Arc<Semaphore>>,
+    /// Its first attempt's slot claim, announced when the task became ready.
+    pub(super) claim: Option<Expected>,
 }
 
 impl Scheduler {
@@ -42,6 +47,8 @@ impl Scheduler {
             sequence,
             depth,
             parent,
+            group,
+            mut claim,
         } = id;
         let started = Instant::now();
         let mut cancel = cell.cancel.subscribe();
@@ -50,8 +57,24 @@ impl Scheduler {
         let c = self.counters.clone();
         let outcome: TaskOutcome = loop {
             attempt += 1;
+            // The fan-out's bound first: a task waiting for its group holds no slot.
+            let permit = match &group {
+                Some(bound) => match bound.clone().try_acquire_owned() {
+                    Ok(permit) => Some(permit),
+                    Err(_) => {
+                        // Waiting for its group, it is not ready: its announcement lapses.
+                        claim = None;
+                        tokio::select! {
+                            permit = bound.clone().acquire_owned() => permit.ok(),
+                            _ = flagged(&mut cancel) => break Err(cancelled_error(&cell.name, attempt - 1, "cancelled")),
+                            _ = flagged(&mut cancel_all) => break Err(cancelled_error(&cell.name, attempt - 1, &format!("was cancelled before it started: {}", self.why_cancelled()))),
+                        }
+                    }
+                },
+                None => None,
+            };
             let slot = tokio::select! {
-                slot = self.slots.acquire(policy.priority, parent) => slot,
+                slot = self.slots.acquire(policy.priority, parent, claim.take()) => slot,
                 _ = flagged(&mut cancel) => break Err(cancelled_error(&cell.name, attempt - 1, "cancelled")),
                 _ = flagged(&mut cancel_all) => break Err(cancelled_error(&cell.name, attempt - 1, &format!("was cancelled before it started: {}", self.why_cancelled()))),
             };
@@ -62,7 +85,7 @@ impl Scheduler {
             }
             c.queued.fetch_sub(1, Ordering::Relaxed);
             c.running.fetch_add(1, Ordering::Relaxed);
-            self.emit("task-started", || serde_json::json!({ "task": cell.name, "attempt": attempt, "input_hash": input_hash }));
+            self.emit("task-started", || serde_json::json!({ "task": cell.name, "id": sequence, "attempt": attempt, "input_hash": input_hash }));
             let limits = Limits {
                 timeout: policy.timeout.min(left),
                 ..self.limits.clone()
@@ -73,6 +96,7 @@ impl Scheduler {
                 _ = flagged(&mut cancel_all) => None,
             };
             drop(slot);
+            drop(permit);
             c.running.fetch_sub(1, Ordering::Relaxed);
             let Some(result) = result else {
                 c.queued.fetch_add(1, Ordering::Relaxed);
@@ -92,7 +116,7 @@ impl Scheduler {
                     let wait = delay(&policy.backoff, attempt + 1);
                     c.queued.fetch_add(1, Ordering::Relaxed);
                     c.retried.fetch_add(1, Ordering::Relaxed);
-                    self.emit("task-retry", || serde_json::json!({ "task": cell.name, "attempt": attempt, "error": error.to_string(), "delay_ms": wait.as_millis() as u64 }));
+                    self.emit("task-retry", || serde_json::json!({ "task": cell.name, "id": sequence, "attempt": attempt, "error": error.to_string(), "delay_ms": wait.as_millis() as u64 }));
                     tracing::info!(task = %cell.name, attempt, error = %error, delay_ms = wait.as_millis() as u64, "task attempt failed; retrying");
                     if Instant::now() + wait >= self.deadline {
                         break Err(self.run_timed_out(&cell.name, attempt));
@@ -141,12 +165,12 @@ impl Scheduler {
         match &outcome {
             Ok(_) => {
                 c.done.fetch_add(1, Ordering::Relaxed);
-                self.emit("task-succeeded", || serde_json::json!({ "task": cell.name, "attempts": attempt, "duration": started.elapsed().as_secs_f64() }));
+                self.emit("task-succeeded", || serde_json::json!({ "task": cell.name, "id": sequence, "attempts": attempt, "duration": started.elapsed().as_secs_f64() }));
             }
             Err(e) => {
                 c.failed.fetch_add(1, Ordering::Relaxed);
                 self.emit("task-failed", || {
-                    serde_json::json!({ "task": cell.name, "attempts": e.attempts, "error_kind": e.error.kind.name(), "limit": e.limit, "cancelled": e.cancelled, "message": e.error.message })
+                    serde_json::json!({ "task": cell.name, "id": sequence, "attempts": e.attempts, "error_kind": e.error.kind.name(), "limit": e.limit, "cancelled": e.cancelled, "message": e.error.message })
                 });
             }
         }
@@ -188,12 +212,13 @@ impl Scheduler {
                 }
             }
         }
+        let mut cancel_the_rest = false;
         if let Err(e) = &outcome {
             let kind = e.error.kind.name();
             // Every cancellation repeats the cause: bounded, so a guest's huge error message
             // is not copied once per task; scrubbed first, as a cut secret would not match.
             let first = !e.cancelled
-                && self.flow.fail_fast
+                && self.flow.failure_policy == FailurePolicy::FailFast
                 && self
                     .cause
                     .set(format!(
@@ -205,10 +230,15 @@ impl Scheduler {
             if first {
                 let cause = self.cause.get().map(String::as_str).unwrap_or_default();
                 tracing::warn!(task = %cell.name, error = %cause, "a task failed for good; cancelling the run's other tasks (fail-fast)");
-                self.cancel_all();
+                cancel_the_rest = true;
             }
         }
-        cell.result.send_replace(Some(outcome));
+        // Settled first, cancelled after: a task waiting for this one then sees why it cannot
+        // run (upstream-failed), not the cancellation it causes.
+        cell.settle(outcome, &self.slots);
+        if cancel_the_rest {
+            self.cancel_all();
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use futures_util::FutureExt;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tracing::Instrument;
 
 mod after;
@@ -19,15 +19,15 @@ mod drive;
 use super::disk_cache::DiskCache;
 use super::observe::{Counters, EventLog};
 use super::policy::Policy;
-use super::slots::{Slot, Slots};
+use super::slots::{Expected, Slot, Slots};
 use super::task::{cache_key, settled, short_hash, TaskCell};
 use super::TaskRecord;
 use crate::bindings::connector_error;
 use crate::bindings::tasks::{TaskError, TaskOptions};
 use crate::bindings::types::{ConnectorError, ErrorKind};
 use crate::budget::{Budget, Held};
-use crate::config::Limits;
-use crate::error::{HostBug, LimitHit, RunError};
+use crate::config::{FailurePolicy, Limits};
+use crate::error::{FailedTask, HostBug, LimitHit, RunError};
 use crate::redact::Scrubber;
 use drive::Identity;
 
@@ -66,8 +66,8 @@ pub struct FlowLimits {
     pub max_depth: u32,
     /// Retries a task may have, whatever it asks for.
     pub max_retries: u32,
-    /// Cancel everything once one task has failed for good.
-    pub fail_fast: bool,
+    /// What a task that fails for good does to the rest of the run.
+    pub failure_policy: FailurePolicy,
 }
 
 impl From<&Limits> for FlowLimits {
@@ -79,7 +79,7 @@ impl From<&Limits> for FlowLimits {
             max_total_tasks: limits.max_total_tasks,
             max_retries: limits.max_retries,
             max_depth: limits.max_depth,
-            fail_fast: limits.fail_fast,
+            failure_policy: limits.failure_policy,
         }
     }
 }
@@ -102,6 +102,9 @@ pub struct FlowSetup {
     /// Task results kept across runs.
     pub disk: Option<Arc<DiskCache>>,
 }
+
+/// The longest fan-out group id a spawn may name, in bytes (the run keeps one per task).
+const MAX_GROUP_ID: usize = 200;
 
 /// The most bytes of a failure's message that a fail-fast cause keeps (each cancellation
 /// repeats it) and that a task record keeps.
@@ -128,6 +131,10 @@ pub struct Scheduler {
     records: Mutex<Vec<TaskRecord>>,
     /// The task graph's edges: the ids each spawn-after task waited for, by its id.
     edges: Mutex<HashMap<u64, Vec<u64>>>,
+    /// The fan-out group of each task spawned in one, by its id.
+    members: Mutex<HashMap<u64, String>>,
+    /// The concurrency bound of each fan-out group that has one (the first spawn's).
+    groups: Mutex<HashMap<String, Option<Arc<Semaphore>>>>,
     cells: Mutex<Vec<Arc<TaskCell>>>,
     /// Live counts for the progress line.
     pub counters: Arc<Counters>,
@@ -179,6 +186,8 @@ impl Scheduler {
             cache: Mutex::new(HashMap::new()),
             records: Mutex::new(Vec::new()),
             edges: Mutex::new(HashMap::new()),
+            members: Mutex::new(HashMap::new()),
+            groups: Mutex::new(HashMap::new()),
             cells: Mutex::new(Vec::new()),
             counters: Arc::new(Counters::default()),
             events,
@@ -219,12 +228,50 @@ impl Scheduler {
         let mut records = lock(&self.records).clone();
         records.sort_by_key(|r| r.sequence);
         let edges = lock(&self.edges);
+        let members = lock(&self.members);
         for record in &mut records {
             if let Some(after) = edges.get(&record.sequence) {
                 record.after.clone_from(after);
             }
+            record.fan_out = members.get(&record.sequence).cloned();
         }
         records
+    }
+
+    /// The run's failure when its failure policy makes the tasks that failed for good (in
+    /// `records`) fail it: under `fail_fast` when the flow itself succeeded, under `aggregate`
+    /// when it succeeded or failed with its own error (which the run error then carries too).
+    /// `None` under `continue`, or when no task failed for good.
+    pub fn policy_failure(
+        &self,
+        records: &[TaskRecord],
+        flow: &Result<String, RunError>,
+    ) -> Option<RunError> {
+        let flow_error = match (self.flow.failure_policy, flow) {
+            (FailurePolicy::Continue, _) => return None,
+            (_, Ok(_)) => None,
+            (FailurePolicy::Aggregate, Err(e @ RunError::Guest(_))) => Some(e.to_string()),
+            (_, Err(_)) => return None,
+        };
+        let failures: Vec<FailedTask> = records
+            .iter()
+            .filter(|r| r.status == "failed")
+            .map(|r| FailedTask {
+                id: r.sequence,
+                task: r.name.clone(),
+                kind: r.error_kind.clone().unwrap_or_default(),
+                message: r.error.clone().unwrap_or_default(),
+                code: r.error_code.clone(),
+            })
+            .collect();
+        if failures.is_empty() {
+            return None;
+        }
+        Some(RunError::TasksFailed {
+            policy: self.flow.failure_policy,
+            failures,
+            flow_error: flow_error.map(|e| self.scrubber.scrub_and_cut(&e, MAX_CAUSE)),
+        })
     }
 
     /// Queues a task spawned at `depth` (the spawner's depth + 1) by the attempt whose slot is
@@ -239,7 +286,51 @@ impl Scheduler {
     ) -> Result<Arc<TaskCell>, ConnectorError> {
         let policy = self.admit(&name, options.as_ref(), depth)?;
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
-        self.start(name, input, policy, depth, parent, sequence, None)
+        self.join_group(sequence, &policy);
+        self.queued(&name, sequence, &[], &policy);
+        // Announced now, in spawn order: tasks spawned in one go start by priority.
+        let claim = self.slots.expect();
+        self.start(
+            name,
+            input,
+            policy,
+            depth,
+            parent,
+            sequence,
+            None,
+            Some(claim),
+        )
+    }
+
+    /// The `task-queued` event of every spawn: the graph's node, its edges (`after`) and its
+    /// fan-out group, for `aw-run graph`.
+    fn queued(&self, name: &str, sequence: u64, after: &[u64], policy: &Policy) {
+        self.emit("task-queued", || {
+            serde_json::json!({ "task": name, "id": sequence, "after": after, "fan_out": policy.fan_out.as_ref().map(|g| &g.id) })
+        });
+    }
+
+    /// Records task `sequence` as a member of its fan-out group, whose bound (when it has one)
+    /// the first member sets.
+    fn join_group(&self, sequence: u64, policy: &Policy) {
+        if let Some(group) = &policy.fan_out {
+            lock(&self.members).insert(sequence, group.id.clone());
+            lock(&self.groups)
+                .entry(group.id.clone())
+                .or_insert_with(|| {
+                    group.max_concurrency.map(|n| {
+                        Arc::new(Semaphore::new(
+                            usize::try_from(n.max(1)).unwrap_or(usize::MAX),
+                        ))
+                    })
+                });
+        }
+    }
+
+    /// The concurrency bound of the fan-out group a task runs in, if it has one.
+    fn group_bound(&self, policy: &Policy) -> Option<Arc<Semaphore>> {
+        let group = policy.fan_out.as_ref()?;
+        lock(&self.groups).get(&group.id).cloned().flatten()
     }
 
     /// Whether task `name` may be spawned at `depth` now, and the policy it runs under.
@@ -269,6 +360,17 @@ impl Scheduler {
                 format!("task `{name}` was not started: {}", self.why_cancelled()),
             ));
         }
+        if let Some(group) = options.and_then(|o| o.fan_out.as_ref()) {
+            if group.id.len() > MAX_GROUP_ID {
+                return Err(connector_error(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "task `{name}`: a fan-out id is at most {MAX_GROUP_ID} bytes, not {}",
+                        group.id.len()
+                    ),
+                ));
+            }
+        }
         let mut policy = Policy::resolve(options, self.declared.get(name), self.limits.timeout);
         policy.retries = policy.retries.min(self.flow.max_retries);
         Ok(policy)
@@ -286,7 +388,7 @@ impl Scheduler {
     /// Starts an admitted task with its whole input: a cache hit, a share in an identical
     /// running spawn, or a new task driven to its end. `queued`: the task waited behind its
     /// dependencies, so it was counted against `max_total_tasks` already, and this holds its
-    /// input's share of the budget.
+    /// input's share of the budget. `claim`: its announced slot claim (dropped on a hit).
     #[allow(clippy::too_many_arguments)]
     fn start(
         self: &Arc<Self>,
@@ -297,6 +399,7 @@ impl Scheduler {
         parent: Option<u64>,
         sequence: u64,
         queued: Option<Held>,
+        claim: Option<Expected>,
     ) -> Result<Arc<TaskCell>, ConnectorError> {
         let key = policy
             .cache_key
@@ -361,6 +464,8 @@ impl Scheduler {
                 sequence,
                 depth,
                 parent,
+                group: self.group_bound(&policy),
+                claim,
             };
             let drive = self
                 .clone()
@@ -391,12 +496,13 @@ impl Scheduler {
                         ErrorKind::Permanent,
                         format!("task `{}` was stopped by a host bug: {bug}", cell.name),
                     );
-                    cell.result.send_replace(Some(Err(TaskError {
+                    let failed = Err(TaskError {
                         error,
                         attempts: 0,
                         limit: None,
                         cancelled: false,
-                    })));
+                    });
+                    cell.settle(failed, &scheduler.slots);
                 }
             }
             .instrument(span),
@@ -452,7 +558,7 @@ impl Scheduler {
         self.counters.cached.fetch_add(1, Ordering::Relaxed);
         self.emit(
             "task-cached",
-            || serde_json::json!({ "task": name, "input_hash": input_hash, "from": from }),
+            || serde_json::json!({ "task": name, "id": sequence, "input_hash": input_hash, "from": from }),
         );
         self.record(TaskRecord::cached(sequence, name, input_hash));
     }

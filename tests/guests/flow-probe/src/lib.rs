@@ -97,6 +97,42 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
             let square = tasks::spawn("square", &7u64, Options::new())?;
             Ok(json!({ "load": raw(&load), "square": raw(&square) }))
         }
+        "side-fail" => {
+            // A failing task that nothing joins, beside one whose result the flow returns.
+            tasks::spawn("fail", &input.secs, Options::new())?;
+            let square: u64 = tasks::spawn("square", &7u64, Options::new())?.join()?;
+            Ok(json!({ "square": square }))
+        }
+        "aggregate" => {
+            // An independent transaction that outlasts two failures, and a write behind one of
+            // them: under `aggregate` the first commits and the second never runs.
+            let long = tasks::spawn(
+                "long_tx",
+                &json!({ "table": input.table, "secs": input.secs }),
+                Options::new(),
+            )?;
+            let failing = tasks::spawn("fail", &0.2, Options::new())?;
+            let dependent_table = format!("{}_dep", input.table);
+            tasks::spawn_after(
+                "write_rows",
+                &[&failing],
+                |r| json!({ "table": dependent_table, "mode": "tx", "n": r[0] }),
+                Options::new(),
+            )?;
+            tasks::spawn("fail", &0.1, Options::new())?;
+            Ok(json!({ "long": raw(&long) }))
+        }
+        "continue-dep" => {
+            // Under `continue`, the dependent runs with the failure in place of the result.
+            let failing = tasks::spawn("fail", &input.secs, Options::new())?;
+            let inspect = tasks::spawn_after(
+                "inspect",
+                &[&failing],
+                |r| json!({ "dep": r[0] }),
+                Options::new(),
+            )?;
+            Ok(json!({ "inspect": raw(&inspect) }))
+        }
         "flaky" => {
             let t = tasks::spawn(
                 "flaky",
@@ -416,6 +452,22 @@ fn fail(secs: f64) -> aw_guest::Result<u64> {
     Err(Error::permanent("this task fails on purpose"))
 }
 
+#[derive(Deserialize)]
+struct Inspect {
+    dep: tasks::Upstream<Vec<u64>>,
+}
+
+/// What it was handed for its dependency: the rows, or the failure in their place.
+fn inspect(i: Inspect) -> aw_guest::Result<Json> {
+    Ok(match i.dep {
+        tasks::Upstream::Value(rows) => json!({ "rows": rows }),
+        tasks::Upstream::Failed { failure } => json!({
+            "failed_task": failure.task, "id": failure.id, "kind": failure.kind,
+            "message": failure.message, "attempts": failure.attempts, "cancelled": failure.cancelled,
+        }),
+    })
+}
+
 /// Spawns `n` squares and joins them.
 fn parent(n: u64) -> aw_guest::Result<u64> {
     let children = (1..=n)
@@ -452,4 +504,4 @@ fn spawner(depth: u64) -> aw_guest::Result<u64> {
     child.join()
 }
 
-aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak, big, write_rows, host_panic, extract, load]);
+aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak, big, write_rows, host_panic, extract, load, inspect]);

@@ -1,8 +1,8 @@
 // A JavaScript probe for tests/polyglot.rs: limits, exceptions, secrets and tasks, chosen by
 // the input's `mode`.
 import {
-  ConflictError, ConnectorError, NotFoundError, TimeoutError, TransientError, adls2, config, dumps, flow, gather, log,
-  postgres, secrets, task,
+  ConflictError, ConnectorError, NotFoundError, PermanentError, TimeoutError, TransientError, adls2, config, dumps, flow,
+  gather, log, postgres, secrets, task,
 } from 'aw';
 
 const flaky = task('flaky', (n) => {
@@ -26,6 +26,15 @@ const extract = task('extract', (i, secs) => {
 });
 
 const load = task('load', (rows) => 1000 + rows.reduce((a, b) => a + b, 0));
+
+const boom = task('boom', (n) => {
+  throw new PermanentError(`bad ${n}`);
+});
+
+// What it was handed for its dependency: under `continue`, the failure as an error.
+const inspectDep = task('inspect_dep', (value) => (value instanceof ConnectorError
+  ? { failed_task: value.task, kind: value.kind, message: value.message, attempts: value.attempts, cancelled: value.cancelled }
+  : { value }));
 
 const spin = task('spin', () => {
   for (;;) { /* until cancelled */ }
@@ -171,6 +180,8 @@ flow(({ mode, bytes = 0, rows = 0, table, container }) => {
       // One holder gets the only connection, the other times out waiting: gather throws that
       // timeout, not the cancellation of the holder it caused.
       return gather([hold(5), hold(5)]);
+    case 'continue-dep':
+      return inspectDep(boom(3));
     case 'extract-load':
       // Each load is queued behind its extract (a future as an argument): the extracts run at once.
       return gather([0, 1, 2, 3, 4, 5].map((i) => load(extract(i, 0.5))));

@@ -1,8 +1,8 @@
 """A Python probe for tests/polyglot.rs: limits, exceptions, secrets and tasks, chosen by
 the input's `mode`."""
 
-from aw import (ConflictError, ConnectorError, NotFoundError, TimeoutError, TransientError, adls2, config, flow, gather,
-                log, postgres, secrets, task)
+from aw import (ConflictError, ConnectorError, NotFoundError, PermanentError, TimeoutError, TransientError, adls2,
+                config, flow, gather, log, postgres, secrets, task)
 
 
 @task(retries=2, backoff=0.01, jitter=False)
@@ -39,6 +39,20 @@ def extract(i, secs):
 @task
 def load(rows):
     return 1000 + sum(rows)
+
+
+@task
+def boom(n):
+    raise PermanentError(f"bad {n}")
+
+
+@task
+def inspect_dep(value):
+    """What it was handed for its dependency: under `continue`, the failure as an exception."""
+    if isinstance(value, ConnectorError):
+        return {"failed_task": value.task, "kind": value.kind, "message": value.message,
+                "attempts": value.attempts, "cancelled": value.cancelled}
+    return {"value": value}
 
 
 @task
@@ -122,6 +136,8 @@ def probe(mode, bytes=0, rows=0, table=None, container=None):
     if mode == "extract-load":
         # Each load is queued behind its extract (a future as an argument): the extracts run at once.
         return gather([load(extract(i, 0.5)) for i in range(6)])
+    if mode == "continue-dep":
+        return inspect_dep(boom(3))
     if mode == "tasks":
         doubled = gather([double(n) for n in range(1, 6)])
         summed = total([double(10), double(11)]).result()  # queued behind the doubles

@@ -1,0 +1,5 @@
+"""`FailurePolicy`, where the package keeps it."""
+
+from .flow import FailurePolicy
+
+__all__ = ["FailurePolicy"]
