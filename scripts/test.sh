@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, starts a throwaway PostgreSQL cluster and
-# Azurite, prepares Microsoft's Python Blob SDK (interop checks), builds the guests and the
+# The whole test suite: installs what is missing, starts a throwaway PostgreSQL cluster,
+# Azurite and a 3-node NATS JetStream cluster, prepares Microsoft's Python Blob SDK (interop checks), builds the guests and the
 # host, runs every unit and integration test, stops the services (also on failure).
 # Safe to run twice; .ci/run calls exactly this.
 set -euo pipefail
@@ -11,6 +11,7 @@ scripts/setup.sh
 . scripts/lib/services.sh
 start_postgres test
 start_azurite test
+start_nats test
 python_sdk
 
 echo "== building guest components" >&2

@@ -401,11 +401,7 @@ fn a_fan_outs_bound_holds_and_aw_run_graph_draws_the_run_from_its_events() {
         .map(|n| n.iter().filter_map(|n| n["status"].as_str()).collect())
         .unwrap_or_default();
     assert_eq!(statuses, BTreeSet::from(["succeeded"]), "{graph}");
-    let dot = run(sandbox
-        .aw_run()
-        .args(["graph", events.to_str().unwrap_or_default()]))
-    .expect_code(0)
-    .stdout;
+    let dot = run_graph(&sandbox, &events, "dot").expect_code(0).stdout;
     assert!(
         dot.starts_with("digraph G {") && dot.contains("subgraph \"cluster_fanout:1\""),
         "{dot}"

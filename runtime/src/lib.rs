@@ -15,6 +15,7 @@
 mod bindings;
 mod budget;
 pub mod check;
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -14,8 +14,10 @@ use crate::redact::Scrubber;
 pub fn init(verbosity: i8, scrubber: Scrubber) {
     let default = match verbosity {
         i8::MIN..=-1 => "error",
-        0 => "info",
-        1 => "debug,cranelift=info,wasmtime=info,wasmtime_cranelift=info",
+        // The NATS client reports every (re)connection at info: a clustered run's own events
+        // say what matters.
+        0 => "info,async_nats=warn",
+        1 => "debug,cranelift=info,wasmtime=info,wasmtime_cranelift=info,async_nats=info",
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

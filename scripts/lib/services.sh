@@ -3,6 +3,7 @@
 #
 #   start_postgres NAME   # a throwaway cluster (tests/services/postgres.sh): AW_PG_*
 #   start_azurite NAME    # two in-memory Azurite emulators (tests/services/azurite.sh): AW_AZURITE_*
+#   start_nats NAME       # a 3-node NATS JetStream cluster (tests/services/nats.sh): AW_NATS_*
 #   python_sdk            # a venv with Microsoft's azure-storage-blob: AW_PYTHON
 #   python_engine         # a venv with the Python auto-workflow 0.1.2 engine: AW_PY_ENGINE
 _aw_cleanups=()
@@ -32,6 +33,14 @@ start_azurite() {
     _aw_cleanups+=("tests/services/azurite.sh stop '$dir'")
     echo "== starting Azurite" >&2
     _aw_export_lines < <(tests/services/azurite.sh start "$dir")
+}
+
+start_nats() {
+    local dir
+    dir=$(mktemp -d "/tmp/aw-$1-nats.XXXXXX")
+    _aw_cleanups+=("tests/services/nats.sh stop '$dir'")
+    echo "== starting a 3-node NATS JetStream cluster" >&2
+    _aw_export_lines < <(tests/services/nats.sh start "$dir")
 }
 
 python_sdk() {

@@ -67,10 +67,6 @@ def _outcome(inv, result):
     return _Outcome(False, error, skipped=skipped, cancelled=failure.cancelled)
 
 
-def _call_build(fn, args, kwargs):
-    return fn(*args, **kwargs)
-
-
 class Flow:
     """A flow: `build_fn` builds its graph."""
 

@@ -42,6 +42,46 @@ pub(crate) enum Command {
     List(ListArgs),
     /// Draw the graph of a flow run as it ran (status per task) from its --events file.
     Graph(GraphArgs),
+    /// Set up and inspect the NATS JetStream cluster that flows run on with --cluster.
+    Cluster(ClusterArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct ClusterArgs {
+    #[command(subcommand)]
+    pub(crate) command: ClusterCommand,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ClusterCommand {
+    /// Create the streams auto-workflow uses (idempotent; coordinators and workers do it too).
+    Setup {
+        #[command(flatten)]
+        connection: ClusterConnection,
+        /// Copies of each stream (3 survives the loss of one server).
+        #[arg(long, default_value_t = 3)]
+        replicas: usize,
+    },
+    /// Show the streams, their leaders and copies, and their consumers (pending, in flight,
+    /// redelivered).
+    Status {
+        #[command(flatten)]
+        connection: ClusterConnection,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where the cluster is, and the credentials to join it with.
+#[derive(Args)]
+pub(crate) struct ClusterConnection {
+    /// The NATS servers, comma-separated: nats://h1:4222,nats://h2:4222 (tls:// for TLS).
+    #[arg(long, env = "AW_CLUSTER")]
+    pub(crate) cluster: String,
+    /// A NATS credentials file (JWT and seed) for the cluster.
+    #[arg(long, env = "AW_CLUSTER_CREDS")]
+    pub(crate) cluster_creds: Option<PathBuf>,
 }
 
 /// Which flow of a component, with what parameters.

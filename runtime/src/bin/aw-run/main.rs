@@ -1,6 +1,7 @@
 //! `aw-run`: the command line over aw-runtime. Parses arguments, loads config, calls the
 //! library and maps failures to exit codes; nothing else lives here. [`args`] holds the
-//! flags, [`run`] the `run` command, [`inspect`] the others.
+//! flags, [`run`] the `run` command, [`cluster`] the `cluster` commands, [`inspect`] and
+//! [`flows`] the others.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use aw_runtime::{logging, RunError};
 use clap::Parser;
 
 mod args;
+mod cluster;
 mod flows;
 mod inspect;
 mod run;
@@ -19,7 +21,7 @@ mod run;
 use args::{CacheArgs, Cli, Command, Common};
 
 const SUBCOMMANDS: &[&str] = &[
-    "run", "check", "compile", "config", "describe", "list", "graph", "help",
+    "run", "check", "compile", "config", "describe", "list", "graph", "cluster", "help",
 ];
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Describe(a) => flows::cmd_describe(a, &env, scrubber),
         Command::List(a) => flows::cmd_list(a, &env, scrubber),
         Command::Graph(a) => flows::cmd_graph(a, scrubber),
+        Command::Cluster(a) => cluster::cmd_cluster(a, scrubber),
     };
     logging::shutdown();
     ExitCode::from(u8::try_from(code).unwrap_or(1))
