@@ -27,20 +27,22 @@ start_postgres() {
     _aw_export_lines < <(tests/services/postgres.sh start "$AW_PG_RUN_DIR")
 }
 
+# Starts tests/services/KIND.sh in a new directory (stopped and deleted on exit) and exports
+# the lines it prints.
+_aw_start_service() {
+    local kind=$1 name=$2 label=$3 dir
+    dir=$(mktemp -d "/tmp/aw-$name-$kind.XXXXXX")
+    _aw_cleanups+=("tests/services/$kind.sh stop '$dir'")
+    echo "== starting $label" >&2
+    _aw_export_lines < <(tests/services/"$kind".sh start "$dir")
+}
+
 start_azurite() {
-    local dir
-    dir=$(mktemp -d "/tmp/aw-$1-azurite.XXXXXX")
-    _aw_cleanups+=("tests/services/azurite.sh stop '$dir'")
-    echo "== starting Azurite" >&2
-    _aw_export_lines < <(tests/services/azurite.sh start "$dir")
+    _aw_start_service azurite "$1" Azurite
 }
 
 start_nats() {
-    local dir
-    dir=$(mktemp -d "/tmp/aw-$1-nats.XXXXXX")
-    _aw_cleanups+=("tests/services/nats.sh stop '$dir'")
-    echo "== starting a 3-node NATS JetStream cluster" >&2
-    _aw_export_lines < <(tests/services/nats.sh start "$dir")
+    _aw_start_service nats "$1" "a 3-node NATS JetStream cluster"
 }
 
 python_sdk() {
