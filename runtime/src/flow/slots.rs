@@ -96,7 +96,7 @@ impl Slots {
     /// Announces a task that is ready to start and will ask for a unit soon: until it asks
     /// (or the claim is dropped), free units wait, so it competes with the tasks that became
     /// ready with it. Its place in the order of asking is taken now.
-    pub fn expect(self: &Arc<Self>) -> Expected {
+    pub fn announce(self: &Arc<Self>) -> Expected {
         let mut state = lock(&self.state);
         state.expected += 1;
         state.sequence += 1;
@@ -313,7 +313,7 @@ impl State {
     }
 }
 
-/// A task announced as ready (see [`Slots::expect`]); dropped without asking for a unit (a
+/// A task announced as ready (see [`Slots::announce`]); dropped without asking for a unit (a
 /// cache hit, a cancellation, a fan-out bound to wait for first), it lets the units go.
 pub struct Expected {
     slots: Weak<Slots>,
@@ -480,7 +480,7 @@ mod tests {
     fn tasks_announced_together_start_by_priority_whichever_asks_first() {
         runtime().block_on(async {
             let slots = Slots::new(1);
-            let (low, mid, high) = (slots.expect(), slots.expect(), slots.expect());
+            let (low, mid, high) = (slots.announce(), slots.announce(), slots.announce());
             let order = Arc::new(Mutex::new(Vec::new()));
             let mut started = Vec::new();
             // The lowest asks first, the highest last: the unit still goes to the highest.
@@ -499,7 +499,7 @@ mod tests {
             }
             assert_eq!(*order.lock().unwrap(), vec![5, 3, 1]);
             // A claim announced and dropped unasked lets the units go.
-            let gone = slots.expect();
+            let gone = slots.announce();
             assert!(soon(slots.acquire(0, None, None)).await.is_none());
             drop(gone);
             assert!(soon(slots.acquire(0, None, None)).await.is_some());

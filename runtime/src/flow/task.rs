@@ -68,7 +68,12 @@ impl Readiness {
     }
 
     fn announce(&self, slots: &Arc<Slots>) {
-        *lock(&self.claim) = Some(slots.expect());
+        self.signal(slots.announce());
+    }
+
+    /// Hands the task its announced claim and wakes it.
+    fn signal(&self, claim: Expected) {
+        *lock(&self.claim) = Some(claim);
         self.ready.notify_one();
     }
 
@@ -111,10 +116,9 @@ impl TaskCell {
             dependents.take().unwrap_or_default()
         };
         let ready: Vec<_> = dependents.into_iter().filter(|r| r.count_down(1)).collect();
-        let claims: Vec<_> = ready.iter().map(|_| slots.expect()).collect();
+        let claims: Vec<_> = ready.iter().map(|_| slots.announce()).collect();
         for (readiness, claim) in ready.iter().zip(claims) {
-            *lock(&readiness.claim) = Some(claim);
-            readiness.ready.notify_one();
+            readiness.signal(claim);
         }
     }
 

@@ -289,7 +289,7 @@ impl Scheduler {
         self.join_group(sequence, &policy);
         self.queued(&name, sequence, &[], &policy);
         // Announced now, in spawn order: tasks spawned in one go start by priority.
-        let claim = self.slots.expect();
+        let claim = self.slots.announce();
         self.start(
             name,
             input,
