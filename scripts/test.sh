@@ -38,7 +38,7 @@ cargo build -p aw-runtime -p aw-guest --all-targets --features "$features"
 echo "== running tests" >&2
 log=$(mktemp)
 set +e
-cargo test -p aw-runtime -p aw-guest --features "$features" -- --test-threads 2 2>&1 | tee "$log"
+cargo test -p aw-runtime -p aw-guest --features "$features" --no-fail-fast -- --test-threads 2 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 if [ -n "${AW_TEST_ADLS_ACCOUNT_URL:-}" ]; then
     echo "== live ADLS Gen2 account test (AW_TEST_ADLS_ACCOUNT_URL is set)" >&2

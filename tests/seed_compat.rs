@@ -159,7 +159,6 @@ fn a_pyproject_with_every_engine_key_of_the_package_runs_and_says_what_has_no_ef
     assert_eq!(out.json()["db"], "aw_test");
     for key in [
         "result_cache_max_entries",
-        "artifact_store",
         "process_pool_max_workers",
         "min_size",
     ] {
@@ -175,6 +174,14 @@ fn a_pyproject_with_every_engine_key_of_the_package_runs_and_says_what_has_no_ef
     assert_eq!(shown["limits"]["max_tasks"], 512, "{shown:#}");
     let cache = shown["result_cache"].as_str().unwrap_or_default();
     assert!(cache.ends_with(".aw_cache"), "{shown:#}");
+    // artifact_store = "filesystem" keeps persist=True results in artifact_store_path.
+    assert!(
+        !out.stderr.contains("artifact_store"),
+        "artifact_store takes effect:\n{}",
+        out.stderr
+    );
+    let store = shown["artifact_store"].as_str().unwrap_or_default();
+    assert!(store.ends_with(".aw_artifacts"), "{shown:#}");
 
     // A misspelled key of this runtime still fails, naming it.
     let typo = self::project("max_sise = 4");

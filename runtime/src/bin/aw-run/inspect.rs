@@ -2,6 +2,7 @@
 //! `compile`, `config`.
 
 use aw_runtime::check::check;
+use aw_runtime::config::engine::ArtifactStoreConfig;
 use aw_runtime::engine::cache::CacheOutcome;
 use aw_runtime::engine::EngineOptions;
 use aw_runtime::grants::Grants;
@@ -123,6 +124,10 @@ pub(crate) fn cmd_config(args: ConfigArgs, env: &[(String, String)], scrubber: S
                 "max_tasks": profile.limits.max_tasks,
             },
             "result_cache": profile.result_cache.as_ref().map(|d| d.display().to_string()),
+            "artifact_store": match &config.engine.artifacts {
+                ArtifactStoreConfig::Memory => "memory".to_string(),
+                ArtifactStoreConfig::Directory(dir) => dir.display().to_string(),
+            },
         });
         let text =
             serde_json::to_string_pretty(&out).map_err(|e| RunError::Internal(e.to_string()))?;
