@@ -621,7 +621,14 @@ fn sigint_exits_130_with_nothing_half_committed() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("aw-run");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Interrupted inside the task's open transaction (its insert holds a lock on the table),
+    // however long the start took.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while pg_admin_value(&format!("SELECT count(*)::int8 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '{table}' AND l.mode = 'RowExclusiveLock'")) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the task never opened its transaction");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -91,4 +91,23 @@ impl types::ErrorKind {
             K::Limit => "limit",
         }
     }
+
+    /// The kind a WIT name stands for (what [`name`](Self::name) prints).
+    pub fn from_name(name: &str) -> Option<types::ErrorKind> {
+        use types::ErrorKind as K;
+        [
+            K::Config,
+            K::Denied,
+            K::Auth,
+            K::NotFound,
+            K::Conflict,
+            K::Timeout,
+            K::Transient,
+            K::Permanent,
+            K::InvalidInput,
+            K::Limit,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
 }

@@ -2,12 +2,16 @@
 //! the connection to it, the server version it runs and what that version can do, and the
 //! streams task attempts and their results travel on.
 //!
-//! This is the first layer: connecting, checking the server, creating the streams and
-//! reporting them (`aw-run cluster setup | status`). The coordinator and `aw-run worker` build
-//! on it.
+//! [`protocol`] is what travels, [`components`] how a component reaches a worker,
+//! [`coordinator`] the run's side (a [`crate::flow::RunAttempt`] that publishes attempts and
+//! awaits their results) and [`worker`] the side of `aw-run worker`.
 
+pub mod components;
+pub mod coordinator;
+pub mod protocol;
 mod server;
 mod streams;
+pub mod worker;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,7 +19,7 @@ use std::time::Duration;
 use async_nats::ServerAddr;
 
 pub use server::ServerVersion;
-pub use streams::{ensure_streams, status, ConsumerStatus, StreamStatus, STREAMS};
+pub use streams::{ensure_streams, status, stream_replicas, ConsumerStatus, StreamStatus, STREAMS};
 
 /// Why the cluster cannot be used; each names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +36,9 @@ pub enum ClusterError {
     /// The server lacks what auto-workflow needs, or what an option asks for.
     #[error("{0}")]
     Unsupported(String),
+    /// A cluster option is malformed.
+    #[error("{0}")]
+    Usage(String),
     /// A JetStream request failed.
     #[error("NATS JetStream: {0}")]
     JetStream(String),
@@ -138,6 +145,48 @@ fn without_userinfo(url: &str) -> String {
         }
         (None, Some(at)) => format!("***{}", &url[at..]),
         _ => url.to_string(),
+    }
+}
+
+/// How long a publish is retried while its stream elects a leader (measured here: about
+/// 11 s at worst after a leader was killed).
+const PUBLISH_RETRY_FOR: Duration = Duration::from_secs(30);
+
+/// Publishes `body` on `subject` with `Nats-Msg-Id` `id` and waits for the stream's ack,
+/// publishing again (the id makes that safe) while the stream has no leader.
+pub(crate) async fn publish_with_id(
+    cluster: &Cluster,
+    subject: String,
+    id: &str,
+    body: Vec<u8>,
+) -> Result<(), ClusterError> {
+    let body = bytes::Bytes::from(body);
+    let deadline = tokio::time::Instant::now() + PUBLISH_RETRY_FOR;
+    loop {
+        let publish = async_nats::jetstream::message::PublishMessage::build()
+            .payload(body.clone())
+            .message_id(id);
+        let acked = match cluster
+            .jetstream
+            .send_publish(subject.clone(), publish)
+            .await
+        {
+            Ok(ack) => ack.await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match acked {
+            Ok(()) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!(error = %e, %subject, "publish failed; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => {
+                return Err(ClusterError::JetStream(format!(
+                    "cannot publish on {subject} for {} s: {e}",
+                    PUBLISH_RETRY_FOR.as_secs()
+                )))
+            }
+        }
     }
 }
 

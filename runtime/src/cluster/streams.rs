@@ -97,6 +97,26 @@ pub async fn ensure_streams(cluster: &Cluster, replicas: usize) -> Result<(), Cl
     Ok(())
 }
 
+/// The copies the attempts stream keeps: what the cluster was set up with, for what a
+/// coordinator or worker creates later (the components bucket).
+pub async fn stream_replicas(cluster: &Cluster) -> Result<usize, ClusterError> {
+    let mut stream = cluster
+        .jetstream
+        .get_stream(STREAMS[0].name)
+        .await
+        .map_err(|e| {
+            ClusterError::JetStream(format!(
+                "stream {}: {e} (run `aw-run cluster setup` once for the cluster)",
+                STREAMS[0].name
+            ))
+        })?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| ClusterError::JetStream(format!("stream {}: {e}", STREAMS[0].name)))?;
+    Ok(info.config.num_replicas)
+}
+
 /// How long a new stream may take to elect its leader (on a healthy cluster: well under a
 /// second; an election after a lost leader took about 8 s here, ../shared/notes/nats.md).
 const LEADER_WAIT: Duration = Duration::from_secs(15);

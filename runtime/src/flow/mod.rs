@@ -63,6 +63,9 @@ pub struct TaskRecord {
     /// The id of the fan-out group it was spawned in (the spawn's `fan-out` option).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fan_out: Option<String>,
+    /// The cluster worker its last attempt ran on (`--cluster`); none when it ran here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
 }
 
 impl TaskRecord {
@@ -82,6 +85,7 @@ impl TaskRecord {
             limit: None,
             after: Vec::new(),
             fan_out: None,
+            worker: None,
         }
     }
 
@@ -119,6 +123,7 @@ impl TaskRecord {
             limit,
             after: Vec::new(),
             fan_out: None,
+            worker: None,
         }
     }
 }

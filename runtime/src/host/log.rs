@@ -82,6 +82,11 @@ impl Host for HostState {
         if message == "aw-test-hook: panic in the host" {
             panic!("test hook: the host's `log` call panicked on purpose");
         }
+        #[cfg(feature = "test-hooks")]
+        if message == "aw-test-hook: abort the process" {
+            // A task that kills whatever runs it (a cluster worker), for the poison-task test.
+            std::process::abort();
+        }
         let run = &self.run;
         let component = run.component.as_str();
         self.log_rate.write(component, || {

@@ -57,6 +57,9 @@ pub struct HostState {
     pub budget: budget::Budget,
     /// The instance's guest log lines (its `log` calls and its stdout/stderr).
     pub log_rate: Arc<log::LogRate>,
+    /// Who the run is, when it is not the context's own run: an attempt a cluster worker runs
+    /// for a coordinator elsewhere (the worker's context serves many runs).
+    pub info: Option<Arc<tasks::RunInfo>>,
 }
 
 impl WasiView for HostState {

@@ -113,10 +113,13 @@ impl Host for HostState {
     }
 
     async fn run_info(&mut self) -> wasmtime::Result<wit::RunContext> {
-        let info = self
-            .run
-            .info
-            .get_or_init(|| RunInfo::new(None, None, FailurePolicy::default()));
+        let info = match self.info.as_deref() {
+            Some(remote) => remote,
+            None => self
+                .run
+                .info
+                .get_or_init(|| RunInfo::new(None, None, FailurePolicy::default())),
+        };
         Ok(wit::RunContext {
             run_id: info.run_id.clone(),
             flow: info.flow.clone(),
@@ -131,11 +134,12 @@ impl HostState {
     /// The run's scheduler and this instance's depth; spawning outside a flow is refused.
     fn scope(&self) -> WitResult<TaskScope> {
         self.tasks.clone().ok_or_else(|| {
-            connector_error(
-                ErrorKind::Config,
-                "spawning tasks needs a flow: export `run-task` and `describe` (the `flow` world)",
-            )
-            .into()
+            let why = if self.info.is_some() {
+                "this task runs on a cluster worker, where spawning tasks is not supported yet: spawn them from the flow, or run without --cluster"
+            } else {
+                "spawning tasks needs a flow: export `run-task` and `describe` (the `flow` world)"
+            };
+            connector_error(ErrorKind::Config, why).into()
         })
     }
 

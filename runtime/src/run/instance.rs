@@ -25,7 +25,7 @@ use crate::error::{HostBug, LimitHit, RunError};
 use crate::flow::{Attempt, RunAttempt};
 use crate::host::error::MAX_OPEN_HANDLES;
 use crate::host::stdio::{GuestOutput, StderrTail, Stream};
-use crate::host::tasks::TaskScope;
+use crate::host::tasks::{RunInfo, TaskScope};
 use crate::host::{HostState, RunContext};
 
 /// A call of the flow exports that run no task.
@@ -63,6 +63,8 @@ pub(super) struct Instances {
     pub(super) context: Arc<RunContext>,
     /// What the host may buffer for the run's instances between them.
     pub(super) budget: Budget,
+    /// Who the run is, when not the context's own run (a worker's attempt for a coordinator).
+    pub(super) info: Option<Arc<RunInfo>>,
 }
 
 /// One attempt of a flow's task: `run-task(name, input)` in a fresh instance.
@@ -76,6 +78,7 @@ impl RunAttempt for Instances {
             limits,
             depth,
             slot,
+            ..
         } = attempt;
         let scope = TaskScope {
             scheduler: scheduler.clone(),
@@ -307,6 +310,7 @@ impl Instances {
             tasks,
             budget,
             log_rate,
+            info: self.info.clone(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);

@@ -26,7 +26,7 @@ use crate::engine::limits::{Deadlines, EpochTicker};
 use crate::engine::{build_engine, EngineOptions};
 use crate::error::{LimitHit, RunError};
 use crate::flow::observe::show_progress;
-use crate::flow::{DiskCache, EventLog, FlowSetup, Scheduler};
+use crate::flow::{DiskCache, EventLog, FlowSetup, RunAttempt, Scheduler};
 use crate::host::tasks::{RunInfo, TaskScope};
 use crate::host::{add_to_linker, HostState, RunContext};
 use instance::{Call, Instances};
@@ -34,7 +34,7 @@ use load::WorldPre;
 
 pub use instance::hostcall_bytes;
 pub use load::LoadedComponent;
-pub use threads::{tokio_runtime, tokio_runtime_for};
+pub use threads::{tokio_runtime, tokio_runtime_for, tokio_runtime_with};
 pub use usage::{host_peak_rss, Usage};
 
 /// Extra wall-clock time after the epoch deadline before the run is cut off from outside
@@ -56,6 +56,8 @@ pub struct Runtime {
     progress: bool,
     result_cache: Option<Arc<DiskCache>>,
     selection: FlowSelection,
+    /// Where a flow's task attempts run when not in fresh instances here (`--cluster`).
+    remote: Option<Arc<dyn RunAttempt>>,
 }
 
 /// Which of a component's flows a run runs, and with what parameters (`--flow`, `--params`).
@@ -134,6 +136,12 @@ impl Runtime {
         })
     }
 
+    /// Flows: run every task attempt through `attempts` (a cluster's workers) instead of in
+    /// fresh instances of this process. The flow itself still runs here.
+    pub fn run_attempts_with(&mut self, attempts: Arc<dyn RunAttempt>) {
+        self.remote = Some(attempts);
+    }
+
     /// Runs the flow `selection` names (or the only one), with its parameters.
     pub fn select(&mut self, selection: FlowSelection) {
         self.selection = selection;
@@ -161,6 +169,7 @@ impl Runtime {
             progress: false,
             result_cache: None,
             selection: FlowSelection::default(),
+            remote: None,
         })
     }
 
@@ -182,7 +191,32 @@ impl Runtime {
             digest: loaded.digest.clone(),
             pre: loaded.pre.clone(),
             context,
+            info: None,
         }
+    }
+
+    /// Runs one attempt of task `task` of a flow run that a coordinator elsewhere schedules
+    /// (`aw-run worker`): `run-task(task, input)` in a fresh instance under `limits`, with
+    /// the worker's `context` (its grants, pools and secrets) and the remote run's `info`.
+    /// The instance has no scheduler: a task that spawns tasks is told so.
+    pub async fn run_remote_attempt(
+        &self,
+        loaded: &LoadedComponent,
+        context: Arc<RunContext>,
+        info: RunInfo,
+        limits: &Limits,
+        task: &str,
+        input: &str,
+    ) -> Result<String, RunError> {
+        let mut instances = self.instances(loaded, context, limits);
+        instances.budget = Budget::for_run(limits.memory);
+        instances.info = Some(Arc::new(info));
+        let span = tracing::info_span!("task_attempt", task, remote = true);
+        instances
+            .call(Call::RunTask(task, input), limits, None)
+            .instrument(span)
+            .await
+            .0
     }
 
     /// Flows: keep task results (with a cache TTL) in `dir` too, across runs.
@@ -224,7 +258,10 @@ impl Runtime {
                     Err(e) => return (Err(e), Usage::default()),
                 };
                 let scheduler = Scheduler::new(FlowSetup {
-                    attempts: Arc::new(instances.clone()),
+                    attempts: match &self.remote {
+                        Some(remote) => remote.clone(),
+                        None => Arc::new(instances.clone()),
+                    },
                     component_digest: instances.digest.clone(),
                     scrubber: instances.context.scrubber.clone(),
                     budget: instances.budget.clone(),

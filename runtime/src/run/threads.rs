@@ -30,7 +30,8 @@ pub fn tokio_runtime_for(
     )
 }
 
-fn tokio_runtime_with(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
+/// A runtime of `workers` threads (`aw-run worker` sizes it by its slots).
+pub fn tokio_runtime_with(workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("aw-worker")

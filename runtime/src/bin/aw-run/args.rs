@@ -44,6 +44,49 @@ pub(crate) enum Command {
     Graph(GraphArgs),
     /// Set up and inspect the NATS JetStream cluster that flows run on with --cluster.
     Cluster(ClusterArgs),
+    /// Run task attempts that coordinators (`aw-run ... --cluster`) send, under run profiles
+    /// of this machine's own config, until SIGTERM or Ctrl-C (which drains: the running
+    /// attempts finish, the queued ones wait for another worker).
+    Worker(WorkerArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct WorkerArgs {
+    #[command(flatten)]
+    pub(crate) connection: ClusterConnection,
+    /// Configuration file (default: $AW_CONFIG, ./aw.toml, or [tool.auto_workflow] of ./pyproject.toml).
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// A run profile to serve (repeat for more; default: every profile the config defines).
+    #[arg(long = "profile", short = 'p')]
+    pub(crate) profiles: Vec<String>,
+    /// The queue to take attempts from (runs name it with --queue).
+    #[arg(long, default_value = "default")]
+    pub(crate) queue: String,
+    /// Attempts run at once (default: the machine's cores).
+    #[arg(long)]
+    pub(crate) slots: Option<usize>,
+    /// The worker's name in reports and status (default: HOSTNAME-PID).
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Seconds an attempt may go without a heartbeat before another worker gets it (used when
+    /// this worker creates the shared consumer; an existing one keeps its setting).
+    #[arg(long, default_value_t = 30)]
+    pub(crate) ack_wait: u64,
+    /// Deliveries of one attempt; the last is answered "worker lost", not run.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) max_deliver: i64,
+    /// Where fetched components are kept (default: a directory under the system's temp dir).
+    #[arg(long)]
+    pub(crate) work_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) cache: CacheArgs,
+    /// More log output (-v debug, -vv trace).
+    #[arg(long, short = 'v', action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Only errors in the log.
+    #[arg(long, short = 'q')]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Args)]
@@ -188,6 +231,16 @@ pub(crate) struct RunArgs {
     /// finish and fails the run listing every failure.
     #[arg(long)]
     pub(crate) failure_policy: Option<String>,
+    /// Flows: run the task attempts on `aw-run worker`s of this NATS JetStream cluster
+    /// (nats://h1:4222,nats://h2:4222); the flow and its scheduler stay in this process.
+    #[arg(long)]
+    pub(crate) cluster: Option<String>,
+    /// A NATS credentials file (JWT and seed) for --cluster.
+    #[arg(long, requires = "cluster")]
+    pub(crate) cluster_creds: Option<PathBuf>,
+    /// The worker queue the attempts go to (workers started with the same --queue take them).
+    #[arg(long, default_value = "default")]
+    pub(crate) queue: String,
 }
 
 #[derive(Args)]

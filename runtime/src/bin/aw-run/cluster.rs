@@ -1,8 +1,11 @@
-//! `aw-run cluster setup | status`: the NATS JetStream cluster's streams, created and shown.
+//! `aw-run cluster setup | status`: the NATS JetStream cluster's streams, created and shown;
+//! and joining the cluster as a run's coordinator (`aw-run run --cluster`).
 //! Every failure (a bad URL, no server answering, a server too old) exits 2 with what to fix.
 
-use aw_runtime::cluster::{self, ClusterSpec, StreamStatus};
+use aw_runtime::cluster::coordinator::ClusterAttempts;
+use aw_runtime::cluster::{self, components, ClusterSpec, StreamStatus};
 use aw_runtime::redact::Scrubber;
+use aw_runtime::RunError;
 use aw_runtime::{logging, run::tokio_runtime};
 
 use crate::args::{ClusterArgs, ClusterCommand, ClusterConnection};
@@ -37,6 +40,9 @@ async fn run(command: &ClusterCommand, connection: &ClusterConnection) -> Result
     match command {
         ClusterCommand::Setup { replicas, .. } => {
             cluster::ensure_streams(&joined, *replicas)
+                .await
+                .map_err(|e| e.to_string())?;
+            components::bucket(&joined, *replicas)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
@@ -94,4 +100,33 @@ fn print_table(version: &str, streams: &[StreamStatus]) {
             );
         }
     }
+}
+
+/// Joins the cluster for a run of `component` whose attempts go to the workers of a queue
+/// serving a run profile: publishes the component to
+/// the cluster's object store (once per content) and returns what sends the run's task
+/// attempts to the workers. Failures are usage errors (exit 2) naming what to fix.
+pub(crate) async fn coordinate(
+    urls: &str,
+    creds: Option<std::path::PathBuf>,
+    component: &std::path::Path,
+    queue_and_profile: (&str, &str),
+    context: std::sync::Arc<aw_runtime::RunContext>,
+) -> Result<std::sync::Arc<ClusterAttempts>, RunError> {
+    let usage = |e: cluster::ClusterError| RunError::Usage(e.to_string());
+    let spec = ClusterSpec::parse(urls, creds).map_err(usage)?;
+    let joined = std::sync::Arc::new(spec.connect("aw-run coordinator").await.map_err(usage)?);
+    let bytes = std::fs::read(component).map_err(|e| {
+        RunError::Usage(format!(
+            "cannot read component {}: {e}",
+            component.display()
+        ))
+    })?;
+    let replicas = cluster::stream_replicas(&joined).await.map_err(usage)?;
+    let store = components::bucket(&joined, replicas).await.map_err(usage)?;
+    let sha = components::publish(&store, &bytes).await.map_err(usage)?;
+    let attempts = ClusterAttempts::new(joined, context, queue_and_profile, sha)
+        .await
+        .map_err(usage)?;
+    Ok(std::sync::Arc::new(attempts))
 }

@@ -17,11 +17,12 @@ mod cluster;
 mod flows;
 mod inspect;
 mod run;
+mod worker;
 
 use args::{CacheArgs, Cli, Command, Common};
 
 const SUBCOMMANDS: &[&str] = &[
-    "run", "check", "compile", "config", "describe", "list", "graph", "cluster", "help",
+    "run", "check", "compile", "config", "describe", "list", "graph", "cluster", "worker", "help",
 ];
 
 fn main() -> ExitCode {
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::List(a) => flows::cmd_list(a, &env, scrubber),
         Command::Graph(a) => flows::cmd_graph(a, scrubber),
         Command::Cluster(a) => cluster::cmd_cluster(a, scrubber),
+        Command::Worker(a) => worker::cmd_worker(a, &env, scrubber),
     };
     logging::shutdown();
     ExitCode::from(u8::try_from(code).unwrap_or(1))
@@ -96,4 +98,25 @@ pub(crate) fn component_label(path: &Path) -> String {
         .and_then(|s| s.to_str())
         .unwrap_or("component")
         .to_string()
+}
+
+/// Resolves on Ctrl-C or SIGTERM (a run cancels, a worker drains).
+pub(crate) async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

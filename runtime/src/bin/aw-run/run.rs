@@ -80,7 +80,7 @@ pub(crate) fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubbe
         rt.select(selection);
         rt.load(&args.component).map(|c| (rt, c))
     });
-    let (runtime, loaded) = match runtime_and_component {
+    let (mut runtime, loaded) = match runtime_and_component {
         Ok(ok) => ok,
         Err(e) => return stop(e),
     };
@@ -92,6 +92,26 @@ pub(crate) fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubbe
                 &scrubber,
             )
         }
+    };
+    // --cluster: the flow runs here, its task attempts on the cluster's workers.
+    let clustered = match &args.cluster {
+        Some(urls) if loaded.is_flow() => {
+            let joined = tokio.block_on(crate::cluster::coordinate(
+                urls,
+                args.cluster_creds.clone(),
+                &args.component,
+                (&args.queue, &args.common.profile),
+                prepared.context.clone(),
+            ));
+            match joined {
+                Ok(attempts) => {
+                    runtime.run_attempts_with(attempts.clone());
+                    Some(attempts)
+                }
+                Err(e) => return stop(e),
+            }
+        }
+        _ => None,
     };
     let cache = loaded.cache;
     let context = prepared.context.clone();
@@ -107,30 +127,22 @@ pub(crate) fn cmd_run(args: RunArgs, env: &[(String, String)], scrubber: Scrubbe
             Default::default(),
         ),
     };
+    if let Some(attempts) = clustered {
+        tokio.block_on(attempts.finish());
+        let duplicates = attempts.duplicates();
+        if duplicates > 0 {
+            tracing::info!(
+                duplicates,
+                "results of attempts already settled (redelivered and run twice) were ignored"
+            );
+        }
+    }
     finish(&args, &component, &limits, outcome, usage, cache, &scrubber)
 }
 
 /// Ctrl-C (SIGINT) or SIGTERM cancels the run; the run then ends with exit code 130.
 async fn cancel_on_signal(context: std::sync::Arc<aw_runtime::RunContext>) {
-    let interrupt = async {
-        #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(_) => return std::future::pending::<()>().await,
-                };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    };
-    interrupt.await;
+    crate::stop_signal().await;
     tracing::warn!("interrupted: cancelling the run");
     context.interrupted.send_replace(true);
 }

@@ -54,6 +54,8 @@ impl Scheduler {
         let mut cancel = cell.cancel.subscribe();
         let mut cancel_all = self.cancel_all.subscribe();
         let mut attempt = 0u32;
+        // The cluster worker the last attempt ran on (none: in this process).
+        let mut worker = None;
         let c = self.counters.clone();
         let outcome: TaskOutcome = loop {
             attempt += 1;
@@ -90,11 +92,26 @@ impl Scheduler {
                 timeout: policy.timeout.min(left),
                 ..self.limits.clone()
             };
+            let ran_on = std::sync::OnceLock::new();
+            let run = Attempt {
+                scheduler: &self,
+                task: &cell.name,
+                input: &input,
+                limits: &limits,
+                depth,
+                slot: slot.clone(),
+                sequence,
+                number: attempt,
+                ran_on: &ran_on,
+            };
             let result = tokio::select! {
-                r = self.attempts.run_attempt(Attempt { scheduler: &self, task: &cell.name, input: &input, limits: &limits, depth, slot: slot.clone() }) => Some(r),
+                r = self.attempts.run_attempt(run) => Some(r),
                 _ = flagged(&mut cancel) => None,
                 _ = flagged(&mut cancel_all) => None,
             };
+            if let Some(name) = ran_on.into_inner() {
+                worker = Some(name);
+            }
             drop(slot);
             drop(permit);
             c.running.fetch_sub(1, Ordering::Relaxed);
@@ -174,7 +191,7 @@ impl Scheduler {
                 });
             }
         }
-        let record = TaskRecord::finished(
+        let mut record = TaskRecord::finished(
             sequence,
             &cell.name,
             &input_hash,
@@ -183,6 +200,7 @@ impl Scheduler {
             &outcome,
             &self.scrubber,
         );
+        record.worker = worker;
         tracing::debug!(task = %cell.name, attempts = record.attempts, status = record.status, "task finished");
         self.record(record);
         {

@@ -46,6 +46,13 @@ pub struct Attempt<'a> {
     /// The concurrency slot the attempt holds while it runs (lent to its children while it
     /// joins them).
     pub slot: Arc<Slot>,
+    /// The task's spawn sequence number in the run (its graph node id).
+    pub sequence: u64,
+    /// The attempt's number, from 1.
+    pub number: u32,
+    /// Where the attempt ran, when not in this process: set by a [`RunAttempt`] that sends
+    /// it elsewhere (a cluster worker's name), for the task's record.
+    pub ran_on: &'a std::sync::OnceLock<String>,
 }
 
 /// Runs one attempt of a task to its end: the task's output, or why the attempt failed.

@@ -287,6 +287,19 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
             let t = tasks::spawn("host_panic", &0, Options::new())?;
             Ok(raw(&t))
         }
+        "long-tx" => {
+            let t = tasks::spawn(
+                "long_tx",
+                &json!({ "table": input.table, "secs": input.secs }),
+                Options::new(),
+            )?;
+            Ok(raw(&t))
+        }
+        "abort-worker" => {
+            // A task that kills the process running it (a cluster worker; test-hooks only).
+            let t = tasks::spawn("abort_worker", &0, Options::new().retries(3))?;
+            Ok(raw(&t))
+        }
         "unknown-task" => match tasks::spawn("nope", &0, Options::new()) {
             Ok(_) => Err(Error::permanent("spawned a task that does not exist")),
             Err(e) => Ok(error_json(&e)),
@@ -350,6 +363,15 @@ fn host_panic(_: u64) -> aw_guest::Result<u64> {
     aw_guest::log::log(
         aw_guest::log::Level::Info,
         "aw-test-hook: panic in the host",
+    );
+    Ok(0)
+}
+
+/// Asks the host to abort its process (the runtime's `test-hooks` feature): a poison task.
+fn abort_worker(_: u64) -> aw_guest::Result<u64> {
+    aw_guest::log::log(
+        aw_guest::log::Level::Info,
+        "aw-test-hook: abort the process",
     );
     Ok(0)
 }
@@ -504,4 +526,4 @@ fn spawner(depth: u64) -> aw_guest::Result<u64> {
     child.join()
 }
 
-aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak, big, write_rows, host_panic, extract, load, inspect]);
+aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak, big, write_rows, host_panic, abort_worker, extract, load, inspect]);
