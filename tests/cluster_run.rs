@@ -116,6 +116,29 @@ fn pg_config(sandbox: &Sandbox, extra: &str) {
     );
 }
 
+/// Polls `done` every 50 ms; fails naming `what` after `limit`.
+fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether an open transaction has inserted into `table` (and holds its row-exclusive lock).
+fn holds_insert_lock(table: &str) -> bool {
+    pg_admin_value(&format!("SELECT count(*)::int8 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = '{table}' AND l.mode = 'RowExclusiveLock'")) > 0
+}
+
+/// An empty table `(v int)` of this test's own that the guests' role may write.
+fn fresh_table(tag: &str) -> String {
+    let table = format!("cluster_{tag}_{}", std::process::id());
+    pg_admin(&format!(
+        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (v int); GRANT ALL ON {table} TO aw_trust"
+    ));
+    table
+}
+
 fn tasks(report: &Json) -> Vec<Json> {
     report["tasks"].as_array().cloned().unwrap_or_default()
 }
@@ -180,10 +203,7 @@ fn a_worker_killed_mid_transaction_has_its_attempt_finished_by_another_and_commi
     setup();
     let sandbox = Sandbox::new("");
     pg_config(&sandbox, "");
-    let table = format!("cluster_kill_{}", std::process::id());
-    pg_admin(&format!(
-        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (v int); GRANT ALL ON {table} TO aw_trust"
-    ));
+    let table = fresh_table("kill");
     let q = queue("kill");
     let mut workers = vec![
         Worker::start(&sandbox, sandbox.path(), &q, "k1", &["--slots", "1"]),
@@ -207,8 +227,12 @@ fn a_worker_killed_mid_transaction_has_its_attempt_finished_by_another_and_commi
         assert!(Instant::now() < deadline, "no worker started the task");
         std::thread::sleep(Duration::from_millis(50));
     };
-    // Inside its transaction: the row is inserted, the sleep runs.
-    std::thread::sleep(Duration::from_millis(800));
+    // Inside its transaction: the row is inserted (its lock held), the sleep runs.
+    wait_until(
+        Duration::from_secs(20),
+        "the task's open transaction",
+        || holds_insert_lock(&table),
+    );
     let dead = workers.remove(running);
     let survivor = workers[0].name.clone();
     drop(dead);
@@ -263,15 +287,35 @@ fn a_task_that_kills_its_workers_fails_after_max_deliver_naming_it() {
         "{}",
         out.stderr
     );
-    let dead = workers
-        .iter_mut()
-        .map(Worker::exited)
-        .filter(|d| *d)
-        .count();
-    assert_eq!(
-        dead, 2,
-        "two deliveries killed two workers; the third answered"
+    wait_until(
+        Duration::from_secs(10),
+        "two deliveries killed two workers; the third answered",
+        || {
+            workers
+                .iter_mut()
+                .map(Worker::exited)
+                .filter(|d| *d)
+                .count()
+                == 2
+        },
     );
+}
+
+#[test]
+fn a_task_on_a_worker_reads_the_same_idempotency_keys_as_locally() {
+    setup();
+    let sandbox = Sandbox::new("[profiles.default]\nlimits = { timeout = \"30s\" }\n");
+    let q = queue("keys");
+    let _w = Worker::start(&sandbox, sandbox.path(), &q, "i1", &[]);
+    let out = run(sandbox
+        .aw_run()
+        .arg(guest("aw_flow_probe"))
+        .args(["--json", "--input", r#"{"op":"keys"}"#])
+        .args(["--cluster", &nats_url(), "--queue", &q]))
+    .expect_code(0)
+    .json();
+    common::assert_idempotency_keys(&out["result"], "worker");
+    assert_eq!(out["tasks"][0]["worker"], "i1", "{out:#}");
 }
 
 #[test]
@@ -315,10 +359,7 @@ fn fail_fast_stops_the_task_running_on_another_worker_and_its_row_is_not_committ
     setup();
     let sandbox = Sandbox::new("");
     pg_config(&sandbox, "");
-    let table = format!("cluster_ff_{}", std::process::id());
-    pg_admin(&format!(
-        "DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (v int); GRANT ALL ON {table} TO aw_trust"
-    ));
+    let table = fresh_table("ff");
     let q = queue("failfast");
     let _w1 = Worker::start(&sandbox, sandbox.path(), &q, "f1", &["--slots", "1"]);
     let _w2 = Worker::start(&sandbox, sandbox.path(), &q, "f2", &["--slots", "1"]);
@@ -341,15 +382,12 @@ fn fail_fast_stops_the_task_running_on_another_worker_and_its_row_is_not_committ
         .find(|t| t["name"] == "long_tx")
         .expect("the long task's record");
     assert_eq!(long["status"], "cancelled", "{report:#}");
-    // The cancelled worker's transaction is rolled back (give the server a moment to see it).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while pg_admin_value(&format!(
-        "SELECT count(*)::int8 FROM pg_stat_activity WHERE query LIKE 'INSERT INTO {table}%' OR (state LIKE 'idle in transaction%' AND usename = 'aw_trust')"
-    )) > 0
-        && Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // The cancelled attempt's transaction is gone, rolled back, long before its 20 s end.
+    wait_until(
+        Duration::from_secs(5),
+        "the cancelled transaction's end",
+        || !holds_insert_lock(&table),
+    );
     assert_eq!(
         pg_admin_value(&format!("SELECT count(*)::int8 FROM {table}")),
         0
@@ -366,9 +404,12 @@ fn secrets_never_reach_the_stream_store_files() {
     .with_env("API_TOKEN", secret);
     let q = queue("secrets");
     let _w = Worker::start(&sandbox, sandbox.path(), &q, "s1", &[]);
-    // The task fails with the secret in its message, twice (one retry); the flow returns it.
+    // The task fails with the worker's secret in its message, twice (one retry). The
+    // coordinator holds another value (which the flow itself returns, scrubbed): only a leak
+    // by the worker could put the worker's value in its output.
     let out = run(sandbox
         .aw_run()
+        .env("API_TOKEN", "coordinator-only-value-77")
         .arg(guest("aw_flow_probe"))
         .args(["--json", "--failure-policy", "continue", "--input"])
         .arg(json!({"op": "leak", "key": "api-token"}).to_string())

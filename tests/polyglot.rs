@@ -258,6 +258,20 @@ fn an_exception_is_exit_1_with_its_traceback_in_the_host_log_and_no_secret() {
 }
 
 #[test]
+fn a_task_attempt_reads_its_idempotency_keys_in_rust_python_and_javascript() {
+    for lang in LANGS {
+        let out = probe(lang, json!({"mode": "keys"}), &[]).expect_code(0);
+        common::assert_idempotency_keys(&out.json(), lang);
+    }
+    let out = run(Sandbox::new("[profiles.default]\n")
+        .aw_run()
+        .arg(guest("aw_flow_probe"))
+        .args(["--input", r#"{"op":"keys"}"#]))
+    .expect_code(0);
+    common::assert_idempotency_keys(&out.json(), "rust");
+}
+
+#[test]
 fn tasks_spawn_join_gather_and_retry_from_python_and_javascript() {
     for lang in LANGS {
         // The flow handles its tasks' failures itself: under fail-fast they would fail the run.

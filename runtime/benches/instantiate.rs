@@ -69,6 +69,7 @@ fn context() -> Arc<RunContext> {
 fn bare_state(context: &Arc<RunContext>) -> HostState {
     HostState {
         info: None,
+        attempt: None,
         wasi: wasmtime_wasi::WasiCtx::builder().build(),
         table: ResourceTable::new(),
         limiter: InstanceLimiter::new(u64::MAX),

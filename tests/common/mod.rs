@@ -250,3 +250,29 @@ pub fn pg_admin_at(port: &str, sql: &str) -> Vec<tokio_postgres::Row> {
         }
     })
 }
+
+/// What a flow's `keys` op (every probe guest has one) returns: the flow's own instance runs no
+/// attempt; its task's second attempt reads `<run id>.<task id>` as its task key, and that
+/// plus `.2` as its attempt key.
+pub fn assert_idempotency_keys(result: &serde_json::Value, who: &str) {
+    assert_eq!(
+        result["flow"],
+        serde_json::Value::Null,
+        "{who}: the flow runs no attempt"
+    );
+    let task = &result["task"];
+    assert_eq!(
+        (&task["task"], &task["attempt"]),
+        (&serde_json::json!("keys"), &serde_json::json!(2)),
+        "{who}: {result}"
+    );
+    let key = task["task_key"].as_str().unwrap_or_default();
+    let (run, id) = key.rsplit_once('.').unwrap_or_default();
+    assert_eq!(run.len(), 36, "{who}: a UUID, then the task id: {key}");
+    assert_eq!(id, task["task_id"].to_string(), "{who}: {result}");
+    assert_eq!(
+        task["attempt_key"],
+        format!("{key}.2"),
+        "{who}: the attempt's key is the task's and its number"
+    );
+}

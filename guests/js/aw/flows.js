@@ -152,6 +152,13 @@ export function gather(futures, { settled = false } = {}) {
   });
 }
 
+/** The task attempt this instance runs, `{ task, taskId, attempt, taskKey, attemptKey }`, or
+ *  undefined in the flow itself. `taskKey` is the same for every attempt of the task and every
+ *  redelivery to another worker: key a committed side effect on it and it cannot happen twice. */
+export function attemptInfo() {
+  return wit.attemptInfo();
+}
+
 /** Registers a task: `task(name, fn, options)` or `task(namedFunction, options)`. Options
  *  (defaults for every spawn): retries, backoff (first delay, s), backoffFactor, backoffMax,
  *  jitter, timeout (s per attempt), cacheTtl (s), cacheKey, priority, description.

@@ -180,6 +180,19 @@ export interface Task<A extends unknown[], T> {
 export function task<A extends unknown[], T>(name: string, fn: (...args: A) => T, options?: TaskOptions): Task<A, T>;
 export function task<A extends unknown[], T>(fn: (...args: A) => T, options?: TaskOptions): Task<A, T>;
 export function flow<I, T>(fn: (input: I) => T): (input: I) => T;
+
+/** The task attempt an instance runs; `taskKey` is the idempotency key of the task (the same
+ *  for every attempt and every redelivery), `attemptKey` that of this attempt. */
+export interface AttemptInfo {
+  task: string;
+  taskId: bigint;
+  attempt: number;
+  taskKey: string;
+  attemptKey: string;
+}
+
+/** The task attempt this instance runs, or undefined in the flow itself. */
+export function attemptInfo(): AttemptInfo | undefined;
 export function gather<T>(futures: Array<TaskFuture<T> | T>): T[];
 export function gather<T>(futures: Array<TaskFuture<T> | T>, options: { settled: true }):
   Array<{ ok: true; value: T } | { ok: false; error: ConnectorError }>;

@@ -10,7 +10,7 @@ export * as adls2 from './adls2.js';
 export * as config from './config.js';
 export * as secrets from './secrets.js';
 export * as log from './log.js';
-export { task, flow, gather, TaskFuture } from './flows.js';
+export { task, flow, gather, attemptInfo, TaskFuture } from './flows.js';
 export { dumps } from './json.js';
 export {
   ConnectorError, ConfigError, DeniedError, AuthError, NotFoundError, ConflictError, TimeoutError,

@@ -13,15 +13,20 @@ from aw import log as _aw_log
 class RunContext:
     """What `get_context()` returns; the same in every instance of one run."""
 
-    __slots__ = ("run_id", "flow_name", "start_time", "params", "logger", "failure_policy")
+    __slots__ = ("run_id", "flow_name", "start_time", "params", "logger", "failure_policy", "task_key",
+                 "attempt_key")
 
-    def __init__(self, run_id, flow_name, start_time, params, logger, failure_policy):
+    def __init__(self, run_id, flow_name, start_time, params, logger, failure_policy, attempt=None):
         self.run_id = run_id
         self.flow_name = flow_name
         self.start_time = start_time
         self.params = params
         self.logger = logger
         self.failure_policy = failure_policy
+        # Beyond the package: idempotency keys of the task attempt this instance runs (None in
+        # the flow). `task_key` is the same for every attempt and redelivery of the task.
+        self.task_key = attempt.task_key if attempt else None
+        self.attempt_key = attempt.attempt_key if attempt else None
 
     def __repr__(self):
         return f"RunContext(run_id={self.run_id!r}, flow_name={self.flow_name!r}, params={self.params!r})"
@@ -65,7 +70,8 @@ def get_context():
         except ValueError:
             params = {}
         _context = RunContext(info.run_id, info.flow or "", info.started_ms / 1000.0,
-                              params if isinstance(params, dict) else {}, _logger, info.failure_policy)
+                              params if isinstance(params, dict) else {}, _logger, info.failure_policy,
+                              _tasks.attempt_info())
     if _flow_override is not None and _context.flow_name != _flow_override:
         _context.flow_name = _flow_override
     return _context

@@ -12,10 +12,10 @@ from . import adls2, config, dbapi, log, postgres, secrets
 from .errors import (AuthError, ConfigError, ConflictError, ConnectorError, DeniedError,
                      InvalidInputError, LimitError, NotFoundError, PermanentError,
                      TimeoutError, TransientError)
-from .flows import TaskFuture, flow, gather, task
+from .flows import TaskFuture, attempt_info, flow, gather, task
 
 __all__ = [
-    "adls2", "config", "dbapi", "log", "postgres", "secrets", "task", "flow", "gather", "TaskFuture",
+    "adls2", "config", "dbapi", "log", "postgres", "secrets", "task", "flow", "gather", "attempt_info", "TaskFuture",
     "ConnectorError", "ConfigError", "DeniedError", "AuthError", "NotFoundError", "ConflictError",
     "TimeoutError", "TransientError", "PermanentError", "InvalidInputError", "LimitError",
 ]

@@ -221,6 +221,14 @@ def spawn(name, payload, after, options):
     return TaskFuture(name, handle)
 
 
+def attempt_info():
+    """The task attempt this instance runs, or None in the flow itself: `task`, `task_id`,
+    `attempt`, and the idempotency keys `task_key` (the same for every attempt of the task and
+    every redelivery to another worker: key a committed side effect on it and it cannot happen
+    twice) and `attempt_key`."""
+    return _tasks.attempt_info()
+
+
 def register_task(task):
     """Adds a task (anything with `name`, `spec()` and `run_input(text)`) to the component."""
     if task.name in _TASKS:

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::bindings::auto_workflow::connectors::tasks as wit;
 use aw_guest::{Error, ErrorKind, Result};
 
-pub use wit::{Backoff, TaskError, TaskHandle, TaskOptions, TaskSpec};
+pub use wit::{AttemptContext, Backoff, TaskError, TaskHandle, TaskOptions, TaskSpec};
 
 /// Task options, built up from "everything default".
 #[derive(Debug, Clone, Default)]
@@ -214,6 +214,14 @@ pub fn join_all<T: DeserializeOwned>(tasks: &[Task]) -> Result<Vec<T>> {
             .unwrap_or_else(|| Error::permanent("a task failed")));
     }
     decoded.into_iter().collect()
+}
+
+/// The task attempt this instance runs (its task, id, attempt number, and the idempotency
+/// keys `task_key` and `attempt_key`); none in the flow itself. Key a committed side effect
+/// on `task_key` (a unique column, an upsert, a blob name) and neither a retry nor a
+/// redelivery to another worker can do it twice.
+pub fn attempt_info() -> Option<AttemptContext> {
+    wit::attempt_info()
 }
 
 /// Every task's outcome, failures included.

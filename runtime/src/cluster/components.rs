@@ -86,10 +86,13 @@ pub async fn fetch(
     let stem = if stem.is_empty() { "component" } else { &stem };
     let folder = dir.join(sha.to_ascii_lowercase());
     let path = folder.join(format!("{stem}.wasm"));
-    if path.is_file() {
+    let io = |e: std::io::Error| ClusterError::JetStream(format!("{}: {e}", folder.display()));
+    // A kept file is checked again: the directory is the worker's, but a file in it is not
+    // trusted to be what its name says (a disk error, another hand).
+    let kept = tokio::task::block_in_place(|| std::fs::read(&path).ok());
+    if kept.is_some_and(|bytes| sha256_hex(&bytes).eq_ignore_ascii_case(sha)) {
         return Ok(path);
     }
-    let io = |e: std::io::Error| ClusterError::JetStream(format!("{}: {e}", folder.display()));
     let mut object = store.get(sha).await.map_err(|e| {
         ClusterError::JetStream(format!(
             "component {sha} is not in {BUCKET} ({e}): was it published by a coordinator of this cluster?"
@@ -112,10 +115,26 @@ pub async fn fetch(
             "component {sha} from {BUCKET} has SHA-256 {got}: refused"
         )));
     }
-    std::fs::create_dir_all(&folder).map_err(io)?;
-    // Written whole, then renamed: a worker killed mid-write leaves no half component.
-    let partial = folder.join(format!(".{stem}.{}.partial", std::process::id()));
-    std::fs::write(&partial, &bytes).map_err(io)?;
-    std::fs::rename(&partial, &path).map_err(io)?;
+    tokio::task::block_in_place(|| {
+        private_dir(dir)?;
+        private_dir(&folder)?;
+        // Written whole, then renamed: a worker killed mid-write leaves no half component.
+        let partial = folder.join(format!(".{stem}.{}.partial", std::process::id()));
+        std::fs::write(&partial, &bytes)?;
+        std::fs::rename(&partial, &path)
+    })
+    .map_err(io)?;
     Ok(path)
+}
+
+/// Creates `dir` readable by this user only (components are code the worker runs).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }

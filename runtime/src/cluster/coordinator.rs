@@ -28,6 +28,9 @@ use crate::host::RunContext;
 /// Publishes awaiting their ack at once (the client blocks for good past 5,000).
 const PUBLISH_WINDOW: usize = 1000;
 
+/// How long the end of a run waits for the cluster to clean up after it.
+const FINISH_WAIT: Duration = Duration::from_secs(5);
+
 /// An attempt's result, routed to the attempt that waits for it.
 type Waiting = Arc<Mutex<HashMap<(u64, u32), oneshot::Sender<ResultMessage>>>>;
 
@@ -77,7 +80,9 @@ impl ClusterAttempts {
             profile: profile.to_string(),
             queue: queue.to_string(),
             component,
-            lost_after: ack_wait.saturating_mul(rounds) + Duration::from_secs(10),
+            lost_after: ack_wait
+                .saturating_mul(rounds)
+                .saturating_add(Duration::from_secs(10)),
             waiting: Arc::default(),
             window: Arc::new(Semaphore::new(PUBLISH_WINDOW)),
             duplicates: Arc::default(),
@@ -93,21 +98,51 @@ impl ClusterAttempts {
     /// Once the run has ended: tells every worker to drop whatever of it is still queued, and
     /// removes the run's result consumer.
     pub async fn finish(&self) {
-        if let Some(info) = self.context.info.get() {
-            let subject = protocol::cancel_run_subject(&info.run_id);
-            let _ = self
-                .cluster
-                .client
-                .publish(subject, bytes::Bytes::new())
-                .await;
-            let _ = self.cluster.client.flush().await;
+        // Bounded: a cluster that stopped answering must not keep the run from ending.
+        if tokio::time::timeout(FINISH_WAIT, self.clean_up())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the cluster did not answer within {FINISH_WAIT:?} at the end of the run: the run's result consumer and queued attempts may be left on it");
         }
-        if let Some((name, task)) = self.reader.get() {
+    }
+
+    async fn clean_up(&self) {
+        if let Some((_, task)) = self.reader.get() {
             task.abort();
-            if let Ok(stream) = self.cluster.jetstream.get_stream("AW_RESULTS").await {
-                if let Err(e) = stream.delete_consumer(name).await {
-                    tracing::warn!(consumer = %name, error = %e, "could not delete the run's result consumer");
-                }
+        }
+        let Some(info) = self.context.info.get() else {
+            return;
+        };
+        let subject = protocol::cancel_run_subject(&info.run_id);
+        let _ = self
+            .cluster
+            .client
+            .publish(subject, bytes::Bytes::new())
+            .await;
+        let _ = self.cluster.client.flush().await;
+        // What is still queued for the run (attempts no worker took, results that came after
+        // their attempt settled) goes: nobody will read it.
+        for (stream, subject) in [
+            (
+                "AW_ATTEMPTS",
+                protocol::attempt_subject(&self.queue, &info.run_id),
+            ),
+            ("AW_RESULTS", protocol::results_filter(&info.run_id)),
+        ] {
+            let Ok(stream) = self.cluster.jetstream.get_stream(stream).await else {
+                continue;
+            };
+            if let Err(e) = stream.purge().filter(subject.clone()).await {
+                tracing::debug!(%subject, error = %e, "purge at the end of the run");
+            }
+        }
+        if let (Some((name, _)), Ok(stream)) = (
+            self.reader.get(),
+            self.cluster.jetstream.get_stream("AW_RESULTS").await,
+        ) {
+            if let Err(e) = stream.delete_consumer(name).await {
+                tracing::warn!(consumer = %name, error = %e, "could not delete the run's result consumer");
             }
         }
     }
@@ -118,16 +153,7 @@ impl ClusterAttempts {
         self.reader
             .get_or_try_init(|| async {
                 let name = format!("aw-run-{run_id}");
-                let stream = self
-                    .cluster
-                    .jetstream
-                    .get_stream("AW_RESULTS")
-                    .await
-                    .map_err(|e| {
-                        ClusterError::JetStream(format!(
-                            "stream AW_RESULTS: {e} (run `aw-run cluster setup`)"
-                        ))
-                    })?;
+                let stream = super::stream(&self.cluster, "AW_RESULTS").await?;
                 let consumer = stream
                     .get_or_create_consumer(
                         &name,
@@ -196,10 +222,11 @@ impl Drop for Awaiting<'_> {
         if let Ok(mut waiting) = self.attempts.waiting.lock() {
             waiting.remove(&self.key);
         }
-        if !self.ended {
+        // Outside a runtime (the process is ending) there is nobody left to tell.
+        if let (false, Ok(runtime)) = (self.ended, tokio::runtime::Handle::try_current()) {
             let client = self.attempts.cluster.client.clone();
             let subject = protocol::cancel_attempt_subject(&self.run_id, self.key.0, self.key.1);
-            tokio::spawn(async move {
+            runtime.spawn(async move {
                 let _ = client.publish(subject, bytes::Bytes::new()).await;
                 let _ = client.flush().await;
             });
@@ -243,7 +270,7 @@ impl RunAttempt for ClusterAttempts {
             ended: false,
         };
         self.publish(&message).await?;
-        let bound = attempt.limits.timeout + self.lost_after;
+        let bound = attempt.limits.timeout.saturating_add(self.lost_after);
         let result = match tokio::time::timeout(bound, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => return Err(RunError::Internal("the run's result reader stopped".into())),
@@ -261,13 +288,13 @@ impl RunAttempt for ClusterAttempts {
             }
         };
         guard.ended = true;
-        let _ = attempt.ran_on.set(result.worker.clone());
+        // A worker names itself: bounded, as every task record keeps it.
+        let worker: String = result.worker.chars().take(100).collect();
+        let _ = attempt.ran_on.set(worker.clone());
         if result.delivered > 1 {
-            tracing::info!(task = attempt.task, attempt = attempt.number, delivered = result.delivered, worker = %result.worker, "the attempt was redelivered after a worker was lost");
+            tracing::info!(task = attempt.task, attempt = attempt.number, delivered = result.delivered, %worker, "the attempt was redelivered after a worker was lost");
         }
-        result
-            .outcome
-            .map_err(|wire| wire.into_run_error(&result.worker))
+        result.outcome.map_err(|wire| wire.into_run_error(&worker))
     }
 }
 

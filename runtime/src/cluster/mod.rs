@@ -19,7 +19,9 @@ use std::time::Duration;
 use async_nats::ServerAddr;
 
 pub use server::ServerVersion;
-pub use streams::{ensure_streams, status, stream_replicas, ConsumerStatus, StreamStatus, STREAMS};
+pub use streams::{
+    ensure_streams, status, stream, stream_replicas, ConsumerStatus, StreamStatus, STREAMS,
+};
 
 /// Why the cluster cannot be used; each names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -174,8 +176,20 @@ pub(crate) async fn publish_with_id(
             Ok(ack) => ack.await.map(|_| ()),
             Err(e) => Err(e),
         };
+        use async_nats::jetstream::context::PublishErrorKind as Kind;
         match acked {
             Ok(()) => return Ok(()),
+            // Publishing the same message again cannot fix these.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    Kind::MaxPayloadExceeded | Kind::WrongLastMessageId | Kind::WrongLastSequence
+                ) =>
+            {
+                return Err(ClusterError::JetStream(format!(
+                    "cannot publish on {subject}: {e}"
+                )))
+            }
             Err(e) if tokio::time::Instant::now() < deadline => {
                 tracing::debug!(error = %e, %subject, "publish failed; retrying");
                 tokio::time::sleep(Duration::from_millis(250)).await;

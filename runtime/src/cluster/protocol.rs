@@ -55,6 +55,11 @@ pub fn queue_consumer(queue: &str) -> String {
     format!("aw-workers-{queue}")
 }
 
+/// Whether a run id from a message can go into a subject: a UUID's letters, digits and `-`.
+pub fn is_run_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 /// The queue workers and runs use when none is named.
 pub const DEFAULT_QUEUE: &str = "default";
 
@@ -246,7 +251,7 @@ impl WireError {
             RunError::Guest(e) => WireError::Guest {
                 kind: e.kind.name().to_string(),
                 message: scrub(&e.message),
-                code: e.code.clone(),
+                code: e.code.as_deref().map(&scrub),
                 retryable: e.retryable,
             },
             RunError::Denied(m) => WireError::Denied { message: scrub(m) },

@@ -97,19 +97,22 @@ pub async fn ensure_streams(cluster: &Cluster, replicas: usize) -> Result<(), Cl
     Ok(())
 }
 
+/// The stream `name` of [`STREAMS`], which `aw-run cluster setup` creates.
+pub async fn stream(
+    cluster: &Cluster,
+    name: &str,
+) -> Result<async_nats::jetstream::stream::Stream, ClusterError> {
+    cluster.jetstream.get_stream(name).await.map_err(|e| {
+        ClusterError::JetStream(format!(
+            "stream {name}: {e} (run `aw-run cluster setup` once for the cluster)"
+        ))
+    })
+}
+
 /// The copies the attempts stream keeps: what the cluster was set up with, for what a
 /// coordinator or worker creates later (the components bucket).
 pub async fn stream_replicas(cluster: &Cluster) -> Result<usize, ClusterError> {
-    let mut stream = cluster
-        .jetstream
-        .get_stream(STREAMS[0].name)
-        .await
-        .map_err(|e| {
-            ClusterError::JetStream(format!(
-                "stream {}: {e} (run `aw-run cluster setup` once for the cluster)",
-                STREAMS[0].name
-            ))
-        })?;
+    let mut stream = stream(cluster, STREAMS[0].name).await?;
     let info = stream
         .info()
         .await

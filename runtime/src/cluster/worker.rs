@@ -22,12 +22,13 @@ use async_nats::jetstream::consumer::{pull, AckPolicy, Consumer};
 use async_nats::jetstream::object_store::ObjectStore;
 use async_nats::jetstream::{AckKind, Message};
 use futures_util::StreamExt;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OnceCell, Semaphore};
 
 use super::protocol::{self, AttemptMessage, ResultMessage, WireError};
 use super::{components, publish_with_id, Cluster, ClusterError};
 use crate::config::Limits;
 use crate::error::RunError;
+use crate::host::tasks::AttemptIdentity;
 use crate::host::RunContext;
 use crate::run::{LoadedComponent, Runtime};
 
@@ -39,6 +40,14 @@ pub const DEFAULT_MAX_DELIVER: i64 = 4;
 
 /// Attempts delivered and not acknowledged at once, over all workers.
 const MAX_ACK_PENDING: i64 = 10_000;
+
+/// Components a worker keeps compiled at once (each holds its machine code in memory).
+const MAX_LOADED: usize = 16;
+
+/// At most 100 characters of `text` a coordinator sent, for a message about it.
+fn shown(text: &str) -> String {
+    text.chars().take(100).collect()
+}
 
 /// Runs and attempts a worker remembers as cancelled (queued, they are dropped, not run).
 const CANCELLED_RUNS: usize = 4096;
@@ -72,15 +81,7 @@ pub async fn worker_consumer(
     cluster: &Cluster,
     queue: &str,
 ) -> Result<Option<(Duration, i64)>, ClusterError> {
-    let stream = cluster
-        .jetstream
-        .get_stream("AW_ATTEMPTS")
-        .await
-        .map_err(|e| {
-            ClusterError::JetStream(format!(
-                "stream AW_ATTEMPTS: {e} (run `aw-run cluster setup`)"
-            ))
-        })?;
+    let stream = super::stream(cluster, "AW_ATTEMPTS").await?;
     match stream
         .get_consumer::<pull::Config>(&protocol::queue_consumer(queue))
         .await
@@ -109,7 +110,7 @@ struct Serving {
     max_deliver: i64,
     ack_wait: Duration,
     running: Mutex<Running>,
-    loaded: tokio::sync::Mutex<HashMap<String, Arc<LoadedComponent>>>,
+    loaded: Mutex<HashMap<String, Arc<OnceCell<Arc<LoadedComponent>>>>>,
 }
 
 impl Worker {
@@ -120,15 +121,7 @@ impl Worker {
         cluster: Arc<Cluster>,
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), ClusterError> {
-        let stream = cluster
-            .jetstream
-            .get_stream("AW_ATTEMPTS")
-            .await
-            .map_err(|e| {
-                ClusterError::JetStream(format!(
-                    "stream AW_ATTEMPTS: {e} (run `aw-run cluster setup`)"
-                ))
-            })?;
+        let stream = super::stream(&cluster, "AW_ATTEMPTS").await?;
         let consumer_name = protocol::queue_consumer(&self.queue);
         let consumer: Consumer<pull::Config> = stream
             .get_or_create_consumer(
@@ -163,7 +156,7 @@ impl Worker {
             max_deliver,
             ack_wait,
             running: Mutex::default(),
-            loaded: tokio::sync::Mutex::default(),
+            loaded: Mutex::default(),
         });
         let mut cancels = cluster
             .client
@@ -184,9 +177,13 @@ impl Worker {
         let slots = Arc::new(Semaphore::new(self.slots.max(1)));
         loop {
             let first = tokio::select! {
-                permit = slots.clone().acquire_owned() => permit,
+                biased;
                 _ = stop.wait_for(|on| *on) => break,
+                permit = slots.clone().acquire_owned() => permit,
             };
+            if *stop.borrow() {
+                break;
+            }
             let Ok(first) = first else { break };
             let mut permits = vec![first];
             while let Ok(more) = slots.clone().try_acquire_owned() {
@@ -207,10 +204,9 @@ impl Worker {
                 }
             };
             loop {
-                let next = tokio::select! {
-                    next = batch.next() => next,
-                    _ = stop.wait_for(|on| *on) => None,
-                };
+                // Draining or not, what this pull brings is taken: left in a dropped batch it
+                // would wait `ack_wait` for another worker and use up one of its deliveries.
+                let next = batch.next().await;
                 let Some(next) = next else { break };
                 match next {
                     Ok(message) => {
@@ -284,6 +280,11 @@ impl Serving {
                 return;
             }
         };
+        if !protocol::is_run_id(&attempt.run.id) {
+            tracing::warn!(subject = %message.subject, "an attempt whose run id is not one: dropped");
+            let _ = message.ack_with(AckKind::Term).await;
+            return;
+        }
         let key = attempt.key();
         let outcome = if attempt.version != protocol::VERSION {
             Err(WireError::Worker {
@@ -346,35 +347,37 @@ impl Serving {
                 message: format!(
                     "worker `{}` serves no run profile `{}` (it serves: {}): give its config that profile and restart it with --profile {}, or run the flow under a profile the workers serve",
                     self.worker.name,
-                    attempt.profile,
+                    shown(&attempt.profile),
                     served.join(", "),
-                    attempt.profile
+                    shown(&attempt.profile)
                 ),
             }));
         };
         let scrubber = profile.context.scrubber.clone();
         let scrub = |text: &str| scrubber.scrub(text).into_owned();
-        let loaded = match self.component(attempt).await {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                return Some(Err(WireError::Worker {
-                    message: scrub(&e.to_string()),
-                }))
-            }
-        };
-        let (tx, mut cancelled) = watch::channel(false);
-        if let Ok(mut running) = self.running.lock() {
-            // Registered first, checked after: a cancel in between is not missed.
+        let mut cancelled = {
+            let Ok(mut running) = self.running.lock() else {
+                return None;
+            };
+            // Registered first, checked after: a cancel in between is not missed. A second
+            // delivery of the same attempt to this worker shares the first one's switch.
             let known =
                 running.cancelled.contains(&attempt.run.id) || running.cancelled.contains(key);
-            running.attempts.insert(key.to_string(), tx);
+            let switch = running
+                .attempts
+                .entry(key.to_string())
+                .or_insert_with(|| watch::channel(false).0);
             if known {
-                running.attempts.remove(key);
-                return None;
+                switch.send_replace(true);
             }
-        }
-        let limits = attempt.limits.within(&profile.limits);
-        tracing::info!(attempt = %key, task = %attempt.task, delivered = message.info().map(|i| i.delivered).unwrap_or(1), "attempt started");
+            switch.subscribe()
+        };
+        let cancel = async {
+            if cancelled.wait_for(|on| *on).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        // From the first moment: fetching and compiling a component takes time too.
         let heartbeat = async {
             let every = (self.ack_wait / 3).max(Duration::from_millis(200));
             loop {
@@ -384,37 +387,65 @@ impl Serving {
                 }
             }
         };
-        let work = self.worker.runtime.run_remote_attempt(
-            &loaded,
-            profile.context.clone(),
-            attempt.run.info(),
-            &limits,
-            &attempt.task,
-            &attempt.input,
-        );
+        let limits = attempt.limits.within(&profile.limits);
+        let work = async {
+            let loaded = self
+                .component(attempt)
+                .await
+                .map_err(|e| WireError::Worker {
+                    message: scrub(&e.to_string()),
+                })?;
+            tracing::info!(attempt = %key, task = %shown(&attempt.task), delivered = message.info().map(|i| i.delivered).unwrap_or(1), "attempt started");
+            Ok(self
+                .worker
+                .runtime
+                .run_remote_attempt(
+                    &loaded,
+                    profile.context.clone(),
+                    attempt.run.info(),
+                    &limits,
+                    AttemptIdentity {
+                        task: attempt.task.clone(),
+                        sequence: attempt.sequence,
+                        number: attempt.attempt,
+                    },
+                    &attempt.input,
+                )
+                .await)
+        };
         let outcome = tokio::select! {
             outcome = work => Some(outcome),
             () = heartbeat => None,
-            _ = cancelled.wait_for(|on| *on) => None,
+            () = cancel => None,
         };
         if let Ok(mut running) = self.running.lock() {
-            running.attempts.remove(key);
+            if running
+                .attempts
+                .get(key)
+                .is_some_and(|switch| switch.receiver_count() <= 1)
+            {
+                running.attempts.remove(key);
+            }
         }
-        let outcome = outcome?;
+        drop(cancelled);
+        let outcome = match outcome? {
+            Ok(outcome) => outcome,
+            Err(wire) => return Some(Err(wire)),
+        };
         Some(match outcome {
             Ok(output) => {
                 if matches!(scrubber.scrub(&output), std::borrow::Cow::Owned(_)) {
                     Err(WireError::Worker {
                         message: format!(
                             "the result of task `{}` holds a secret value of this worker's profile: it does not leave the worker",
-                            attempt.task
+                            shown(&attempt.task)
                         ),
                     })
                 } else if output.len() > protocol::MAX_MESSAGE - 1024 {
                     Err(WireError::Worker {
                         message: format!(
                             "the result of task `{}` is {} bytes, more than a cluster message holds ({} bytes): return a reference (a table, an ADLS path) instead",
-                            attempt.task,
+                            shown(&attempt.task),
                             output.len(),
                             protocol::MAX_MESSAGE
                         ),
@@ -429,23 +460,35 @@ impl Serving {
 
     /// The attempt's component, fetched and compiled once per worker.
     async fn component(&self, attempt: &AttemptMessage) -> Result<Arc<LoadedComponent>, RunError> {
-        let mut loaded = self.loaded.lock().await;
-        if let Some(component) = loaded.get(&attempt.component) {
-            return Ok(component.clone());
-        }
-        let name = attempt.run.flow.as_deref().unwrap_or("component");
-        let path = components::fetch(
-            &self.store,
-            &self.worker.components,
-            &attempt.component,
-            name,
-        )
-        .await
-        .map_err(|e| RunError::BadComponent(e.to_string()))?;
-        let runtime = self.worker.runtime.clone();
-        let component = tokio::task::block_in_place(|| runtime.load(&path))?;
-        let component = Arc::new(component);
-        loaded.insert(attempt.component.clone(), component.clone());
-        Ok(component)
+        // One fetch and compile per component, while attempts of other components go on.
+        let cell = {
+            let mut loaded = self
+                .loaded
+                .lock()
+                .map_err(|_| RunError::Internal("the worker's component table".into()))?;
+            if !loaded.contains_key(&attempt.component) && loaded.len() >= MAX_LOADED {
+                // Compiled again from the compiled cache if it comes back.
+                if let Some(old) = loaded.keys().next().cloned() {
+                    loaded.remove(&old);
+                }
+            }
+            loaded.entry(attempt.component.clone()).or_default().clone()
+        };
+        let component = cell
+            .get_or_try_init(|| async {
+                let path = components::fetch(
+                    &self.store,
+                    &self.worker.components,
+                    &attempt.component,
+                    &attempt.name,
+                )
+                .await
+                .map_err(|e| RunError::BadComponent(e.to_string()))?;
+                let runtime = self.worker.runtime.clone();
+                let component = tokio::task::block_in_place(|| runtime.load(&path))?;
+                Ok::<_, RunError>(Arc::new(component))
+            })
+            .await?;
+        Ok(component.clone())
     }
 }

@@ -60,6 +60,8 @@ pub struct HostState {
     /// Who the run is, when it is not the context's own run: an attempt a cluster worker runs
     /// for a coordinator elsewhere (the worker's context serves many runs).
     pub info: Option<Arc<tasks::RunInfo>>,
+    /// The task attempt the instance runs (none for a flow's own instance and a task run).
+    pub attempt: Option<tasks::AttemptIdentity>,
 }
 
 impl WasiView for HostState {

@@ -46,6 +46,16 @@ impl RunInfo {
     }
 }
 
+/// Which task attempt an instance runs (`tasks.attempt-info`).
+#[derive(Debug, Clone)]
+pub struct AttemptIdentity {
+    pub task: String,
+    /// The task's spawn sequence number in the run.
+    pub sequence: u64,
+    /// The attempt's number, from 1.
+    pub number: u32,
+}
+
 /// The guest's handle on a spawned task.
 pub struct TaskHandle(pub Arc<TaskCell>);
 
@@ -113,13 +123,7 @@ impl Host for HostState {
     }
 
     async fn run_info(&mut self) -> wasmtime::Result<wit::RunContext> {
-        let info = match self.info.as_deref() {
-            Some(remote) => remote,
-            None => self
-                .run
-                .info
-                .get_or_init(|| RunInfo::new(None, None, FailurePolicy::default())),
-        };
+        let info = self.run_identity();
         Ok(wit::RunContext {
             run_id: info.run_id.clone(),
             flow: info.flow.clone(),
@@ -128,9 +132,36 @@ impl Host for HostState {
             failure_policy: info.failure_policy.name().to_string(),
         })
     }
+
+    async fn attempt_info(&mut self) -> wasmtime::Result<Option<wit::AttemptContext>> {
+        let Some(attempt) = &self.attempt else {
+            return Ok(None);
+        };
+        let run_id = &self.run_identity().run_id;
+        // The same text as the attempt's `Nats-Msg-Id` on a cluster.
+        let task_key = format!("{run_id}.{}", attempt.sequence);
+        Ok(Some(wit::AttemptContext {
+            task: attempt.task.clone(),
+            task_id: attempt.sequence,
+            attempt: attempt.number,
+            attempt_key: format!("{task_key}.{}", attempt.number),
+            task_key,
+        }))
+    }
 }
 
 impl HostState {
+    /// Who the run is: a remote coordinator's run on a worker, else the context's own.
+    fn run_identity(&self) -> &RunInfo {
+        match self.info.as_deref() {
+            Some(remote) => remote,
+            None => self
+                .run
+                .info
+                .get_or_init(|| RunInfo::new(None, None, FailurePolicy::default())),
+        }
+    }
+
     /// The run's scheduler and this instance's depth; spawning outside a flow is refused.
     fn scope(&self) -> WitResult<TaskScope> {
         self.tasks.clone().ok_or_else(|| {

@@ -25,7 +25,7 @@ use crate::error::{HostBug, LimitHit, RunError};
 use crate::flow::{Attempt, RunAttempt};
 use crate::host::error::MAX_OPEN_HANDLES;
 use crate::host::stdio::{GuestOutput, StderrTail, Stream};
-use crate::host::tasks::{RunInfo, TaskScope};
+use crate::host::tasks::{AttemptIdentity, RunInfo, TaskScope};
 use crate::host::{HostState, RunContext};
 
 /// A call of the flow exports that run no task.
@@ -45,7 +45,8 @@ enum FlowAnswer {
 /// Which export a fresh instance calls.
 pub(super) enum Call<'a> {
     Run(&'a str),
-    RunTask(&'a str, &'a str),
+    /// `run-task(name, input)` for one attempt of the task.
+    RunTask(AttemptIdentity, &'a str),
 }
 
 /// What the run of one component needs to make fresh instances again and again: the flow's
@@ -78,6 +79,8 @@ impl RunAttempt for Instances {
             limits,
             depth,
             slot,
+            sequence,
+            number,
             ..
         } = attempt;
         let scope = TaskScope {
@@ -92,7 +95,18 @@ impl RunAttempt for Instances {
             outcome = tracing::field::Empty
         );
         let result = self
-            .call(Call::RunTask(name, input), limits, Some(scope))
+            .call(
+                Call::RunTask(
+                    AttemptIdentity {
+                        task: name.to_string(),
+                        sequence,
+                        number,
+                    },
+                    input,
+                ),
+                limits,
+                Some(scope),
+            )
             .instrument(span.clone())
             .await
             .0;
@@ -222,10 +236,12 @@ impl Instances {
                         .call_run(&mut store, input)
                         .await
                 }
-                (WorldPre::Flow(pre), Call::RunTask(name, input)) => {
+                (WorldPre::Flow(pre), Call::RunTask(attempt, input)) => {
+                    let name = attempt.task.clone();
+                    store.data_mut().attempt = Some(attempt);
                     pre.instantiate_async(&mut store)
                         .await?
-                        .call_run_task(&mut store, name, input)
+                        .call_run_task(&mut store, &name, input)
                         .await
                 }
                 (WorldPre::Task(_), Call::RunTask(..)) => Ok(Err(ConnectorError {
@@ -311,6 +327,7 @@ impl Instances {
             budget,
             log_rate,
             info: self.info.clone(),
+            attempt: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);

@@ -27,7 +27,7 @@ use crate::engine::{build_engine, EngineOptions};
 use crate::error::{LimitHit, RunError};
 use crate::flow::observe::show_progress;
 use crate::flow::{DiskCache, EventLog, FlowSetup, RunAttempt, Scheduler};
-use crate::host::tasks::{RunInfo, TaskScope};
+use crate::host::tasks::{AttemptIdentity, RunInfo, TaskScope};
 use crate::host::{add_to_linker, HostState, RunContext};
 use instance::{Call, Instances};
 use load::WorldPre;
@@ -205,15 +205,15 @@ impl Runtime {
         context: Arc<RunContext>,
         info: RunInfo,
         limits: &Limits,
-        task: &str,
+        attempt: AttemptIdentity,
         input: &str,
     ) -> Result<String, RunError> {
         let mut instances = self.instances(loaded, context, limits);
         instances.budget = Budget::for_run(limits.memory);
         instances.info = Some(Arc::new(info));
-        let span = tracing::info_span!("task_attempt", task, remote = true);
+        let span = tracing::info_span!("task_attempt", task = %attempt.task, remote = true);
         instances
-            .call(Call::RunTask(task, input), limits, None)
+            .call(Call::RunTask(attempt, input), limits, None)
             .instrument(span)
             .await
             .0

@@ -25,6 +25,10 @@ declare module 'auto-workflow:connectors/tasks@0.1.0' {
    * The run this instance belongs to.
    */
   export function runInfo(): RunContext;
+  /**
+   * The task attempt this instance runs; none for the flow's own instance.
+   */
+  export function attemptInfo(): AttemptContext | undefined;
   export type ConnectorError = import('auto-workflow:connectors/types@0.1.0').ConnectorError;
   /**
    * Delay before attempt n+1: base * factor^(n-1), capped at max, optionally jittered.
@@ -149,6 +153,34 @@ declare module 'auto-workflow:connectors/tasks@0.1.0' {
     name: string,
     description?: string,
     options: TaskOptions,
+  }
+  /**
+   * The task attempt an instance runs.
+   */
+  export interface AttemptContext {
+    /**
+     * The task's name.
+     */
+    task: string,
+    /**
+     * The task's id in the run: its spawn sequence number.
+     */
+    taskId: bigint,
+    /**
+     * The attempt's number, from 1 (a retry is the next one).
+     */
+    attempt: number,
+    /**
+     * `<run-id>.<task-id>`: the same for every attempt of the task and every redelivery
+     * of an attempt to another machine. Key a committed side effect on it (a unique
+     * column, an idempotent upsert, a blob name) and a retry or a redelivery cannot do
+     * it twice.
+     */
+    taskKey: string,
+    /**
+     * `<run-id>.<task-id>.<attempt>`: the same on every delivery of this one attempt.
+     */
+    attemptKey: string,
   }
   export type Result<T, E> = { tag: 'ok', val: T } | { tag: 'err', val: E };
   

@@ -76,7 +76,8 @@ pub(crate) struct WorkerArgs {
     /// Deliveries of one attempt; the last is answered "worker lost", not run.
     #[arg(long, default_value_t = 4)]
     pub(crate) max_deliver: i64,
-    /// Where fetched components are kept (default: a directory under the system's temp dir).
+    /// Where fetched components are kept (default: `cluster-components` in the compiled
+    /// cache's directory).
     #[arg(long)]
     pub(crate) work_dir: Option<PathBuf>,
     #[command(flatten)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aw_runtime::cluster::worker::{Worker, WorkerProfile};
 use aw_runtime::cluster::ClusterSpec;
+use aw_runtime::engine::cache::ComponentCache;
 use aw_runtime::engine::EngineOptions;
 use aw_runtime::prepare::prepare;
 use aw_runtime::redact::Scrubber;
@@ -84,9 +85,11 @@ pub(crate) fn cmd_worker(args: WorkerArgs, env: &[(String, String)], scrubber: S
         Ok(ok) => ok,
         Err(e) => return fail(&e, &scrubber),
     };
+    // Beside the compiled cache (the user's own directory), not in a shared temp dir.
     let components = args
         .work_dir
         .clone()
+        .or_else(|| ComponentCache::default_dir(env).map(|d| d.join("cluster-components")))
         .unwrap_or_else(|| std::env::temp_dir().join(format!("aw-worker-{name}")));
     let worker = Arc::new(Worker {
         name,

@@ -295,6 +295,15 @@ fn flow(input: Input) -> aw_guest::Result<Json> {
             )?;
             Ok(raw(&t))
         }
+        "keys" => {
+            let t = tasks::spawn(
+                "keys",
+                &0,
+                Options::new().retries(1).backoff(1, 1.0, 1, false),
+            )?;
+            let own = tasks::attempt_info().map(|a| a.task_key);
+            Ok(json!({ "flow": own, "task": t.join::<Json>()? }))
+        }
         "abort-worker" => {
             // A task that kills the process running it (a cluster worker; test-hooks only).
             let t = tasks::spawn("abort_worker", &0, Options::new().retries(3))?;
@@ -365,6 +374,19 @@ fn host_panic(_: u64) -> aw_guest::Result<u64> {
         "aw-test-hook: panic in the host",
     );
     Ok(0)
+}
+
+/// Its first attempt fails; the second returns the attempt's identity and idempotency keys.
+fn keys(_: u64) -> aw_guest::Result<Json> {
+    let info =
+        tasks::attempt_info().ok_or_else(|| Error::permanent("no attempt info in a task"))?;
+    if info.attempt == 1 {
+        return Err(Error::transient("the first attempt fails on purpose"));
+    }
+    Ok(
+        json!({ "task": info.task, "task_id": info.task_id, "attempt": info.attempt,
+               "task_key": info.task_key, "attempt_key": info.attempt_key }),
+    )
 }
 
 /// Asks the host to abort its process (the runtime's `test-hooks` feature): a poison task.
@@ -526,4 +548,4 @@ fn spawner(depth: u64) -> aw_guest::Result<u64> {
     child.join()
 }
 
-aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak, big, write_rows, host_panic, abort_worker, extract, load, inspect]);
+aw_guest_flow::flow!(flow, tasks: [sleep, flaky, spin, bomb, square, long_tx, fail, spawner, parent, hoard_then_join, leak, big, write_rows, host_panic, abort_worker, keys, extract, load, inspect]);

@@ -2,12 +2,21 @@
 // the input's `mode`.
 import {
   ConflictError, ConnectorError, NotFoundError, PermanentError, TimeoutError, TransientError, adls2, config, dumps, flow,
-  gather, log, postgres, secrets, task,
+  attemptInfo, gather, log, postgres, secrets, task,
 } from 'aw';
 
 const flaky = task('flaky', (n) => {
   throw new TransientError(`attempt failed for ${n}`, { code: 'X-FLAKY' });
 }, { retries: 2, backoff: 0.01, jitter: false });
+
+// Its first attempt fails; the second returns the attempt's identity and idempotency keys.
+const keys = task('keys', () => {
+  const info = attemptInfo();
+  if (info.attempt === 1) throw new TransientError('the first attempt fails on purpose');
+  return {
+    task: info.task, task_id: Number(info.taskId), attempt: info.attempt, task_key: info.taskKey, attempt_key: info.attemptKey,
+  };
+}, { retries: 1, backoff: 0.01, jitter: false });
 
 const double = task('double', (n) => n * 2, { description: 'Doubles a number.' });
 
@@ -185,6 +194,8 @@ flow(({ mode, bytes = 0, rows = 0, table, container }) => {
     case 'extract-load':
       // Each load is queued behind its extract (a future as an argument): the extracts run at once.
       return gather([0, 1, 2, 3, 4, 5].map((i) => load(extract(i, 0.5))));
+    case 'keys':
+      return { flow: attemptInfo() ?? null, task: keys().result() };
     case 'tasks': {
       const doubled = gather([1, 2, 3, 4, 5].map((n) => double(n)));
       const summed = total([double(10), double(11)]).result(); // queued behind the doubles

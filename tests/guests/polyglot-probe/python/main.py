@@ -2,12 +2,22 @@
 the input's `mode`."""
 
 from aw import (ConflictError, ConnectorError, NotFoundError, PermanentError, TimeoutError, TransientError, adls2,
-                config, flow, gather, log, postgres, secrets, task)
+                attempt_info, config, flow, gather, log, postgres, secrets, task)
 
 
 @task(retries=2, backoff=0.01, jitter=False)
 def flaky(n):
     raise TransientError(f"attempt failed for {n}", code="X-FLAKY")
+
+
+@task(retries=1, backoff=0.01, jitter=False)
+def keys():
+    """Its first attempt fails; the second returns the attempt's identity and idempotency keys."""
+    info = attempt_info()
+    if info.attempt == 1:
+        raise TransientError("the first attempt fails on purpose")
+    return {"task": info.task, "task_id": info.task_id, "attempt": info.attempt, "task_key": info.task_key,
+            "attempt_key": info.attempt_key}
 
 
 @task(description="Doubles a number.")
@@ -138,6 +148,8 @@ def probe(mode, bytes=0, rows=0, table=None, container=None):
         return gather([load(extract(i, 0.5)) for i in range(6)])
     if mode == "continue-dep":
         return inspect_dep(boom(3))
+    if mode == "keys":
+        return {"flow": attempt_info(), "task": keys().result()}
     if mode == "tasks":
         doubled = gather([double(n) for n in range(1, 6)])
         summed = total([double(10), double(11)]).result()  # queued behind the doubles
