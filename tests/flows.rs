@@ -576,6 +576,8 @@ fn describe_lists_the_tasks_without_running_them() {
             "big",
             "write_rows",
             "host_panic",
+            "abort_worker",
+            "keys",
             "extract",
             "load",
             "inspect"
