@@ -123,12 +123,18 @@ impl ClusterAttempts {
         let _ = self.cluster.client.flush().await;
         // What is still queued for the run (attempts no worker took, results that came after
         // their attempt settled) goes: nobody will read it.
-        for (stream, subject) in [
+        // The results stream holds the run's consumer too.
+        for (stream, subject, consumer) in [
             (
                 "AW_ATTEMPTS",
                 protocol::attempt_subject(&self.queue, &info.run_id),
+                None,
             ),
-            ("AW_RESULTS", protocol::results_filter(&info.run_id)),
+            (
+                "AW_RESULTS",
+                protocol::results_filter(&info.run_id),
+                self.reader.get().map(|(name, _)| name),
+            ),
         ] {
             let Ok(stream) = self.cluster.jetstream.get_stream(stream).await else {
                 continue;
@@ -136,13 +142,10 @@ impl ClusterAttempts {
             if let Err(e) = stream.purge().filter(subject.clone()).await {
                 tracing::debug!(%subject, error = %e, "purge at the end of the run");
             }
-        }
-        if let (Some((name, _)), Ok(stream)) = (
-            self.reader.get(),
-            self.cluster.jetstream.get_stream("AW_RESULTS").await,
-        ) {
-            if let Err(e) = stream.delete_consumer(name).await {
-                tracing::warn!(consumer = %name, error = %e, "could not delete the run's result consumer");
+            if let Some(name) = consumer {
+                if let Err(e) = stream.delete_consumer(name).await {
+                    tracing::warn!(consumer = %name, error = %e, "could not delete the run's result consumer");
+                }
             }
         }
     }

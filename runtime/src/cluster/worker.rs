@@ -28,6 +28,7 @@ use super::protocol::{self, AttemptMessage, ResultMessage, WireError};
 use super::{components, publish_with_id, Cluster, ClusterError};
 use crate::config::Limits;
 use crate::error::RunError;
+use crate::flow::flagged;
 use crate::host::tasks::AttemptIdentity;
 use crate::host::RunContext;
 use crate::run::{LoadedComponent, Runtime};
@@ -372,11 +373,7 @@ impl Serving {
             }
             switch.subscribe()
         };
-        let cancel = async {
-            if cancelled.wait_for(|on| *on).await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
+        let cancel = flagged(&mut cancelled);
         // From the first moment: fetching and compiling a component takes time too.
         let heartbeat = async {
             let every = (self.ack_wait / 3).max(Duration::from_millis(200));

@@ -21,6 +21,7 @@ use serde::Serialize;
 pub use disk_cache::DiskCache;
 pub use observe::EventLog;
 pub use ran::{EventsError, RanGraph, RanTask};
+pub(crate) use scheduler::flagged;
 pub use scheduler::{Attempt, FlowSetup, RunAttempt, Scheduler, MAX_CAUSE};
 pub use task::TaskCell;
 

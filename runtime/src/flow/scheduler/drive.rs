@@ -260,8 +260,8 @@ impl Scheduler {
     }
 }
 
-/// Resolves once the switch is on.
-pub(super) async fn flagged(rx: &mut watch::Receiver<bool>) {
+/// Resolves once the switch is on (never, if its sender is gone).
+pub(crate) async fn flagged(rx: &mut watch::Receiver<bool>) {
     if rx.wait_for(|on| *on).await.is_err() {
         std::future::pending::<()>().await;
     }

@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 mod after;
 mod drive;
+pub(crate) use drive::flagged;
 
 use super::disk_cache::DiskCache;
 use super::observe::{Counters, EventLog};
