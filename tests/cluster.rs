@@ -111,3 +111,36 @@ fn a_bad_url_a_silent_cluster_or_too_many_replicas_exit_2_naming_the_fix() {
         out.stderr
     );
 }
+
+#[test]
+fn an_option_the_connected_server_is_too_old_for_is_refused_not_ignored() {
+    // Stream compression is a 2.10 option; 2.9.10 would store the streams uncompressed
+    // without a word, so setup refuses it before touching anything.
+    let out = run(clean_aw_run().args([
+        "cluster",
+        "setup",
+        "--compression",
+        "s2",
+        "--cluster",
+        &nats_url(),
+    ]))
+    .expect_code(2);
+    assert!(
+        out.stderr
+            .contains("stream compression (--compression s2) needs NATS server 2.10.0 or newer")
+            && out.stderr.contains("the cluster runs 2.9."),
+        "{}",
+        out.stderr
+    );
+    let status =
+        run(clean_aw_run().args(["cluster", "status", "--json", "--cluster", &nats_url()]))
+            .expect_code(0)
+            .stdout;
+    let status: serde_json::Value = serde_json::from_str(&status).expect("status JSON");
+    assert!(
+        status["server_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("2.9.")),
+        "the test cluster is the 2.9 baseline: {status}"
+    );
+}

@@ -7,12 +7,13 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::context::GetStreamErrorKind;
-use async_nats::jetstream::stream::{Config, RetentionPolicy, StorageType};
+use async_nats::jetstream::context::{GetStreamErrorKind, RequestErrorKind};
+use async_nats::jetstream::stream::{Compression, Config, RetentionPolicy, StorageType};
 use async_nats::jetstream::ErrorCode;
 use futures_util::StreamExt;
 use serde::Serialize;
 
+use super::server::ServerVersion;
 use super::{Cluster, ClusterError};
 
 /// One stream auto-workflow needs.
@@ -39,8 +40,12 @@ pub const STREAMS: [StreamSpec; 2] = [
 /// How long a published message id is remembered for deduplication (`Nats-Msg-Id`).
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
-fn config(spec: &StreamSpec, replicas: usize) -> Config {
+/// Since when a server compresses stored messages (`compression: s2`); 2.9 ignores it.
+const COMPRESSION_SINCE: ServerVersion = ServerVersion(2, 10, 0);
+
+fn config(spec: &StreamSpec, replicas: usize, compress: bool) -> Config {
     Config {
+        compression: compress.then_some(Compression::S2),
         name: spec.name.to_string(),
         description: Some(format!("auto-workflow: {}", spec.what)),
         subjects: vec![spec.subjects.to_string()],
@@ -52,12 +57,22 @@ fn config(spec: &StreamSpec, replicas: usize) -> Config {
     }
 }
 
-/// Creates the streams that do not exist yet with `replicas` copies each; checks the ones
-/// that do.
-pub async fn ensure_streams(cluster: &Cluster, replicas: usize) -> Result<(), ClusterError> {
+/// Creates the streams that do not exist yet with `replicas` copies each, stored S2-compressed
+/// when `compress` (NATS 2.10+: refused on an older server, which would store them
+/// uncompressed without a word); checks the ones that do.
+pub async fn ensure_streams(
+    cluster: &Cluster,
+    replicas: usize,
+    compress: bool,
+) -> Result<(), ClusterError> {
+    if compress {
+        cluster
+            .version
+            .require("stream compression (--compression s2)", COMPRESSION_SINCE)?;
+    }
     for spec in &STREAMS {
-        let wanted = config(spec, replicas);
-        match cluster.jetstream.get_stream(spec.name).await {
+        let wanted = config(spec, replicas, compress);
+        match get_stream_waiting(cluster, spec.name).await {
             Ok(mut stream) => {
                 let info = stream
                     .info()
@@ -67,10 +82,11 @@ pub async fn ensure_streams(cluster: &Cluster, replicas: usize) -> Result<(), Cl
                 if have.subjects != wanted.subjects
                     || have.retention != wanted.retention
                     || have.num_replicas != wanted.num_replicas
+                    || compressed(have) != compress
                 {
                     return Err(ClusterError::Unsupported(format!(
-                        "stream {} exists with other settings (subjects {:?}, retention {:?}, {} replicas; auto-workflow wants {:?}, work queue, {replicas}): it may belong to another version of auto-workflow; delete it or use another cluster",
-                        spec.name, have.subjects, have.retention, have.num_replicas, wanted.subjects
+                        "stream {} exists with other settings (subjects {:?}, retention {:?}, {} replicas, compressed {}; auto-workflow wants {:?}, work queue, {replicas}, compressed {compress}): it may belong to another version of auto-workflow; delete it or use another cluster",
+                        spec.name, have.subjects, have.retention, have.num_replicas, compressed(have), wanted.subjects
                     )));
                 }
                 // Perhaps created a moment ago by another coordinator or worker.
@@ -102,7 +118,7 @@ pub async fn stream(
     cluster: &Cluster,
     name: &str,
 ) -> Result<async_nats::jetstream::stream::Stream, ClusterError> {
-    cluster.jetstream.get_stream(name).await.map_err(|e| {
+    get_stream_waiting(cluster, name).await.map_err(|e| {
         ClusterError::JetStream(format!(
             "stream {name}: {e} (run `aw-run cluster setup` once for the cluster)"
         ))
@@ -124,6 +140,27 @@ pub async fn stream_replicas(cluster: &Cluster) -> Result<usize, ClusterError> {
 /// second; an election after a lost leader took about 8 s here, ../shared/notes/nats.md).
 const LEADER_WAIT: Duration = Duration::from_secs(15);
 
+/// Looks a stream up, asking again while the request times out: a stream whose Raft group
+/// has no leader yet (one another process is creating this moment, or one electing a new
+/// leader) leaves `STREAM.INFO` unanswered rather than refusing it.
+async fn get_stream_waiting(
+    cluster: &Cluster,
+    name: &str,
+) -> Result<async_nats::jetstream::stream::Stream, async_nats::jetstream::context::GetStreamError> {
+    let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+    loop {
+        match cluster.jetstream.get_stream(name).await {
+            Err(e)
+                if e.kind() == GetStreamErrorKind::Request
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tracing::debug!(stream = name, "stream lookup timed out; asking again");
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Waits until a stream's Raft group has a leader: until then a publish to it fails.
 async fn wait_for_leader(
     stream: &mut async_nats::jetstream::stream::Stream,
@@ -131,12 +168,12 @@ async fn wait_for_leader(
 ) -> Result<(), ClusterError> {
     let deadline = tokio::time::Instant::now() + LEADER_WAIT;
     loop {
-        let info = stream
-            .info()
-            .await
-            .map_err(|e| ClusterError::JetStream(format!("stream {name}: {e}")))?;
-        if info.cluster.as_ref().is_some_and(|c| c.leader.is_some()) {
-            return Ok(());
+        match stream.info().await {
+            Ok(info) if info.cluster.as_ref().is_some_and(|c| c.leader.is_some()) => return Ok(()),
+            Ok(_) => {}
+            // Unanswered while the group has no leader: the same as "no leader yet".
+            Err(e) if e.kind() == RequestErrorKind::TimedOut => {}
+            Err(e) => return Err(ClusterError::JetStream(format!("stream {name}: {e}"))),
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(ClusterError::JetStream(format!(
@@ -146,6 +183,13 @@ async fn wait_for_leader(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+fn compressed(config: &Config) -> bool {
+    config
+        .compression
+        .as_ref()
+        .is_some_and(|c| *c != Compression::None)
 }
 
 fn is_not_found(kind: &GetStreamErrorKind) -> bool {

@@ -105,6 +105,10 @@ pub(crate) enum ClusterCommand {
         /// Copies of each stream (3 survives the loss of one server).
         #[arg(long, default_value_t = 3)]
         replicas: usize,
+        /// How the servers store the streams' messages: s2 compresses them (NATS 2.10+;
+        /// refused on an older server, which would silently store them uncompressed).
+        #[arg(long, value_enum, default_value = "none")]
+        compression: StreamCompression,
     },
     /// Show the streams, their leaders and copies, and their consumers (pending, in flight,
     /// redelivered).
@@ -115,6 +119,13 @@ pub(crate) enum ClusterCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `aw-run cluster setup --compression`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum StreamCompression {
+    None,
+    S2,
 }
 
 /// Where the cluster is, and the credentials to join it with.

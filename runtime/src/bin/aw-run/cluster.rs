@@ -8,7 +8,7 @@ use aw_runtime::redact::Scrubber;
 use aw_runtime::RunError;
 use aw_runtime::{logging, run::tokio_runtime};
 
-use crate::args::{ClusterArgs, ClusterCommand, ClusterConnection};
+use crate::args::{ClusterArgs, ClusterCommand, ClusterConnection, StreamCompression};
 
 pub(crate) fn cmd_cluster(args: ClusterArgs, scrubber: Scrubber) -> i32 {
     let connection = match &args.command {
@@ -38,8 +38,13 @@ async fn run(command: &ClusterCommand, connection: &ClusterConnection) -> Result
         .await
         .map_err(|e| e.to_string())?;
     match command {
-        ClusterCommand::Setup { replicas, .. } => {
-            cluster::ensure_streams(&joined, *replicas)
+        ClusterCommand::Setup {
+            replicas,
+            compression,
+            ..
+        } => {
+            let compress = *compression == StreamCompression::S2;
+            cluster::ensure_streams(&joined, *replicas, compress)
                 .await
                 .map_err(|e| e.to_string())?;
             components::bucket(&joined, *replicas)
