@@ -479,3 +479,55 @@ fn base64(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+#[test]
+fn attempts_queued_by_a_coordinator_killed_with_sigkill_are_dropped_not_run() {
+    setup();
+    let sandbox = Sandbox::new("");
+    pg_config(&sandbox, "");
+    let q = queue("orphans");
+    let worker = Worker::start(&sandbox, sandbox.path(), &q, "o1", &["--slots", "1"]);
+    // Four 4 s tasks (pg_sleep) published at once; the worker runs one at a time, so three
+    // wait in the queue when the coordinator dies. Its run key, refreshed every 300 ms here, goes stale
+    // 2.8 s later: before the first task ends.
+    let mut coordinator = sandbox
+        .aw_run()
+        .env("AW_TEST_RUN_HEARTBEAT_MS", "300")
+        .arg(guest("aw_flow_probe"))
+        .args(["--input", r#"{"op":"parallel","n":4,"secs":4.0}"#])
+        .args(["--cluster", &nats_url(), "--queue", &q])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the coordinator");
+    wait_until(Duration::from_secs(20), "the first task's start", || {
+        worker.started("sleep")
+    });
+    coordinator.kill().expect("SIGKILL the coordinator");
+    let _ = coordinator.wait();
+    let dropped = |log: &str| {
+        log.lines()
+            .filter(|l| {
+                l.contains("attempt dropped, not started")
+                    && l.contains("its coordinator stopped refreshing")
+            })
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while dropped(&worker.log()) < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the three queued attempts were not dropped within 20 s:\n{}",
+            worker.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = worker.log();
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("attempt started"))
+            .count(),
+        1,
+        "only the attempt running at the kill ran:\n{log}"
+    );
+}

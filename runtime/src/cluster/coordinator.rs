@@ -5,7 +5,9 @@
 //!
 //! A result for an attempt that is no longer awaited (settled already, cancelled, or a second
 //! copy after a redelivery) is acknowledged, counted and ignored. Dropping an attempt's
-//! future (cancellation, fail-fast, Ctrl-C) tells the worker running it to stop.
+//! future (cancellation, fail-fast, Ctrl-C) tells the worker running it to stop, and marks it
+//! cancelled in the run-state bucket ([`super::runs`]) so that no worker starts it later; the
+//! run's own key there is kept fresh while the run lives and says `ended` when it ends.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,10 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, Consumer, DeliverPolicy};
+use async_nats::jetstream::kv;
 use futures_util::StreamExt;
 use tokio::sync::{oneshot, OnceCell, Semaphore};
 
 use super::protocol::{self, AttemptLimits, AttemptMessage, ResultMessage, RunIdentity};
+use super::runs::{self, RunState};
 use super::worker::worker_consumer;
 use super::{publish_with_id, Cluster, ClusterError};
 use crate::bindings::connector_error;
@@ -51,9 +55,31 @@ pub struct ClusterAttempts {
     window: Arc<Semaphore>,
     /// Results that came for an attempt nobody waits for any more.
     duplicates: Arc<AtomicU64>,
-    /// The run's result consumer and the task reading it, started with the first attempt
-    /// (the run id is known then).
-    reader: OnceCell<(String, tokio::task::AbortHandle)>,
+    /// The run-state bucket.
+    runs: kv::Store,
+    /// The run's result consumer, the task reading it and the task refreshing the run's
+    /// state, started with the first attempt (the run id is known then).
+    reader: OnceCell<Begun>,
+}
+
+/// What the first attempt of a run starts.
+struct Begun {
+    consumer: String,
+    reader: tokio::task::AbortHandle,
+    heartbeat: tokio::task::AbortHandle,
+}
+
+/// How often the run's state key is refreshed: [`runs::HEARTBEAT`], shorter in tests that
+/// kill a coordinator (test-hooks builds only).
+fn heartbeat_every() -> Duration {
+    #[cfg(feature = "test-hooks")]
+    if let Some(ms) = std::env::var("AW_TEST_RUN_HEARTBEAT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        return Duration::from_millis(ms.max(100));
+    }
+    runs::HEARTBEAT
 }
 
 impl ClusterAttempts {
@@ -66,6 +92,8 @@ impl ClusterAttempts {
         (queue, profile): (&str, &str),
         component: String,
     ) -> Result<ClusterAttempts, ClusterError> {
+        let replicas = super::stream_replicas(&cluster).await?;
+        let runs = runs::bucket(&cluster, replicas).await?;
         protocol::check_queue(queue).map_err(ClusterError::Usage)?;
         let (ack_wait, max_deliver) = worker_consumer(&cluster, queue).await?.ok_or_else(|| {
             ClusterError::Unsupported(format!(
@@ -86,6 +114,7 @@ impl ClusterAttempts {
             waiting: Arc::default(),
             window: Arc::new(Semaphore::new(PUBLISH_WINDOW)),
             duplicates: Arc::default(),
+            runs,
             reader: OnceCell::new(),
         })
     }
@@ -108,12 +137,17 @@ impl ClusterAttempts {
     }
 
     async fn clean_up(&self) {
-        if let Some((_, task)) = self.reader.get() {
-            task.abort();
+        if let Some(begun) = self.reader.get() {
+            begun.reader.abort();
+            begun.heartbeat.abort();
         }
         let Some(info) = self.context.info.get() else {
             return;
         };
+        // First: a worker that pulls one of the run's attempts from now on drops it.
+        if let Err(e) = runs::put(&self.runs, &info.run_id, RunState::Ended).await {
+            tracing::warn!(error = %e, "could not mark the run ended");
+        }
         let subject = protocol::cancel_run_subject(&info.run_id);
         let _ = self
             .cluster
@@ -133,7 +167,7 @@ impl ClusterAttempts {
             (
                 "AW_RESULTS",
                 protocol::results_filter(&info.run_id),
-                self.reader.get().map(|(name, _)| name),
+                self.reader.get().map(|begun| &begun.consumer),
             ),
         ] {
             let Ok(stream) = self.cluster.jetstream.get_stream(stream).await else {
@@ -150,11 +184,28 @@ impl ClusterAttempts {
         }
     }
 
-    /// The run's durable result consumer (replicated like its stream, so a dead server does
-    /// not stop it) and the task that routes its messages; made once.
-    async fn start_reader(&self, run_id: &str) -> Result<(), ClusterError> {
+    /// The run's state key, refreshed from now on; its durable result consumer (replicated
+    /// like its stream, so a dead server does not stop it) and the task that routes its
+    /// messages; made once.
+    async fn begin(&self, run_id: &str) -> Result<(), ClusterError> {
         self.reader
             .get_or_try_init(|| async {
+                let every = heartbeat_every();
+                let state = RunState::Running {
+                    every_ms: u64::try_from(every.as_millis()).unwrap_or(u64::MAX),
+                };
+                runs::put(&self.runs, run_id, state).await?;
+                let heartbeat = {
+                    let (store, run_id) = (self.runs.clone(), run_id.to_string());
+                    tokio::spawn(async move {
+                        loop {
+                            tokio::time::sleep(every).await;
+                            if let Err(e) = runs::put(&store, &run_id, state).await {
+                                tracing::warn!(error = %e, "could not refresh the run's state");
+                            }
+                        }
+                    })
+                };
                 let name = format!("aw-run-{run_id}");
                 let stream = super::stream(&self.cluster, "AW_RESULTS").await?;
                 let consumer = stream
@@ -180,7 +231,11 @@ impl ClusterAttempts {
                     self.waiting.clone(),
                     self.duplicates.clone(),
                 ));
-                Ok::<_, ClusterError>((name, task.abort_handle()))
+                Ok::<_, ClusterError>(Begun {
+                    consumer: name,
+                    reader: task.abort_handle(),
+                    heartbeat: heartbeat.abort_handle(),
+                })
             })
             .await
             .map(|_| ())
@@ -228,10 +283,16 @@ impl Drop for Awaiting<'_> {
         // Outside a runtime (the process is ending) there is nobody left to tell.
         if let (false, Ok(runtime)) = (self.ended, tokio::runtime::Handle::try_current()) {
             let client = self.attempts.cluster.client.clone();
+            let store = self.attempts.runs.clone();
             let subject = protocol::cancel_attempt_subject(&self.run_id, self.key.0, self.key.1);
+            let key = protocol::message_id(&self.run_id, self.key.0, self.key.1);
             runtime.spawn(async move {
                 let _ = client.publish(subject, bytes::Bytes::new()).await;
                 let _ = client.flush().await;
+                // Still queued, it is dropped by the worker that pulls it.
+                if let Err(e) = runs::put(&store, &key, RunState::Cancelled).await {
+                    tracing::debug!(error = %e, "could not mark a dropped attempt cancelled");
+                }
             });
         }
     }
@@ -244,7 +305,7 @@ impl RunAttempt for ClusterAttempts {
             self.context.info.get().ok_or_else(|| {
                 RunError::Internal("a clustered attempt before the run began".into())
             })?;
-        self.start_reader(&info.run_id)
+        self.begin(&info.run_id)
             .await
             .map_err(|e| RunError::Guest(connector_error(ErrorKind::Transient, e.to_string())))?;
         let message = AttemptMessage {

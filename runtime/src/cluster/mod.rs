@@ -4,11 +4,13 @@
 //!
 //! [`protocol`] is what travels, [`components`] how a component reaches a worker,
 //! [`coordinator`] the run's side (a [`crate::flow::RunAttempt`] that publishes attempts and
-//! awaits their results) and [`worker`] the side of `aw-run worker`.
+//! awaits their results), [`runs`] the run-state keys workers read before starting an attempt,
+//! and [`worker`] the side of `aw-run worker`.
 
 pub mod components;
 pub mod coordinator;
 pub mod protocol;
+pub mod runs;
 mod server;
 mod streams;
 pub mod worker;

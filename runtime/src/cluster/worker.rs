@@ -10,6 +10,10 @@
 //! `max_deliver` allows, the worker does not run it: it answers that the attempt lost its
 //! worker that many times (a task that kills workers is not retried forever).
 //!
+//! Before it starts an attempt the worker reads the run's state key ([`super::runs`]): an
+//! attempt of a run that ended, one its coordinator cancelled, or one whose coordinator is
+//! gone is acknowledged and dropped, not run.
+//!
 //! Credentials never travel: an attempt names a run profile, and the worker resolves it from
 //! its own config and secrets; one it does not serve is answered `denied`.
 
@@ -19,13 +23,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, Consumer};
+use async_nats::jetstream::kv;
 use async_nats::jetstream::object_store::ObjectStore;
 use async_nats::jetstream::{AckKind, Message};
 use futures_util::StreamExt;
 use tokio::sync::{watch, OnceCell, Semaphore};
 
 use super::protocol::{self, AttemptMessage, ResultMessage, WireError};
-use super::{components, publish_with_id, Cluster, ClusterError};
+use super::{components, publish_with_id, runs, Cluster, ClusterError};
 use crate::config::Limits;
 use crate::error::RunError;
 use crate::flow::flagged;
@@ -108,6 +113,7 @@ struct Serving {
     worker: Arc<Worker>,
     cluster: Arc<Cluster>,
     store: ObjectStore,
+    runs: kv::Store,
     max_deliver: i64,
     ack_wait: Duration,
     running: Mutex<Running>,
@@ -150,10 +156,12 @@ impl Worker {
         }
         let replicas = super::stream_replicas(&cluster).await?;
         let store = components::bucket(&cluster, replicas).await?;
+        let runs = runs::bucket(&cluster, replicas).await?;
         let serving = Arc::new(Serving {
             worker: self.clone(),
             cluster: cluster.clone(),
             store,
+            runs,
             max_deliver,
             ack_wait,
             running: Mutex::default(),
@@ -386,14 +394,20 @@ impl Serving {
         };
         let limits = attempt.limits.within(&profile.limits);
         let work = async {
-            let loaded = self
-                .component(attempt)
-                .await
-                .map_err(|e| WireError::Worker {
-                    message: scrub(&e.to_string()),
-                })?;
+            if let Some(skip) = runs::may_start(&self.runs, &attempt.run.id, key).await {
+                tracing::info!(attempt = %key, task = %shown(&attempt.task), "attempt dropped, not started: {}", skip.reason());
+                return None;
+            }
+            let loaded = match self.component(attempt).await {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    return Some(Err(WireError::Worker {
+                        message: scrub(&e.to_string()),
+                    }))
+                }
+            };
             tracing::info!(attempt = %key, task = %shown(&attempt.task), delivered = message.info().map(|i| i.delivered).unwrap_or(1), "attempt started");
-            Ok(self
+            Some(Ok(self
                 .worker
                 .runtime
                 .run_remote_attempt(
@@ -408,10 +422,10 @@ impl Serving {
                     },
                     &attempt.input,
                 )
-                .await)
+                .await))
         };
         let outcome = tokio::select! {
-            outcome = work => Some(outcome),
+            outcome = work => outcome,
             () = heartbeat => None,
             () = cancel => None,
         };

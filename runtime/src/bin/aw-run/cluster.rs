@@ -50,6 +50,9 @@ async fn run(command: &ClusterCommand, connection: &ClusterConnection) -> Result
             components::bucket(&joined, *replicas)
                 .await
                 .map_err(|e| e.to_string())?;
+            cluster::runs::bucket(&joined, *replicas)
+                .await
+                .map_err(|e| e.to_string())?;
             println!(
                 "streams ready on {} (NATS server {}): {}",
                 spec.label(),
