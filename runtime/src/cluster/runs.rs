@@ -54,10 +54,9 @@ pub enum RunState {
 /// The run-state bucket, its stream created with `replicas` copies when it does not exist.
 pub async fn bucket(cluster: &Cluster, replicas: usize) -> Result<Store, ClusterError> {
     let stream = format!("KV_{BUCKET}");
-    if super::stream(cluster, &stream).await.is_err() {
-        cluster
-            .jetstream
-            .get_or_create_stream(Config {
+    cluster
+        .jetstream
+        .get_or_create_stream(Config {
                 name: stream.clone(),
                 description: Some("auto-workflow: the state of each clustered run".into()),
                 subjects: vec![format!("$KV.{BUCKET}.>")],
@@ -77,7 +76,6 @@ pub async fn bucket(cluster: &Cluster, replicas: usize) -> Result<Store, Cluster
                     "cannot create the run-state bucket's stream {stream} with {replicas} replicas: {e}"
                 ))
             })?;
-    }
     cluster
         .jetstream
         .get_key_value(BUCKET)
@@ -117,10 +115,7 @@ impl Skip {
 /// Whether the attempt `attempt_key` of run `run_id` may start: none when it may, or why
 /// not. A key that cannot be read within [`READ_WAIT`] lets the attempt start.
 pub async fn may_start(store: &Store, run_id: &str, attempt_key: &str) -> Option<Skip> {
-    let read = async {
-        let (run, attempt) = tokio::join!(store.entry(run_id), store.entry(attempt_key));
-        (run, attempt)
-    };
+    let read = async { tokio::join!(store.entry(run_id), store.entry(attempt_key)) };
     let Ok((run, attempt)) = tokio::time::timeout(READ_WAIT, read).await else {
         tracing::warn!(
             run = run_id,
